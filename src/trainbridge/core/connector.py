@@ -1,0 +1,77 @@
+"""The base class of every connector, and what the core hands a connector instance."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from trainbridge.core.records import HealthResult
+
+if TYPE_CHECKING:
+    from trainbridge.core.http import HttpClient, HttpSettings
+
+
+class ConnectorConfig(BaseModel):
+    """Base of every connector's config model: unknown keys are errors.
+
+    ``legal_entities`` routes sink writes: an instance that lists entities receives the
+    writes for employees of those entities; an instance that lists none is the default.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    legal_entities: tuple[str, ...] = ()
+
+
+@dataclass
+class ConnectorContext:
+    """What the core gives an instance: where it lives and how to reach the network."""
+
+    base_dir: Path = field(default_factory=Path.cwd)
+    tenant: str = "default"
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from plugins.toml, relative to the file's folder."""
+        p = Path(path)
+        return p if p.is_absolute() else self.base_dir / p
+
+    def http(self, base_url: str, *, instance: str, settings: HttpSettings | None = None,
+             **kwargs: Any) -> HttpClient:
+        from trainbridge.core.http import HttpClient, HttpSettings
+
+        return HttpClient(base_url, instance=instance, settings=settings or HttpSettings(), **kwargs)
+
+
+class Connector:
+    """Subclass this, set ``config_model``, and decorate role hooks with ``@hookimpl``.
+
+    The core builds one object per ``[connectors.NAME]`` table and registers it with the
+    plugin manager under ``NAME``.
+    """
+
+    config_model: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+    #: Human-readable vendor name, for ``trainbridge plugins``.
+    vendor: ClassVar[str] = ""
+
+    def __init__(self, name: str, config: ConnectorConfig, ctx: ConnectorContext | None = None) -> None:
+        self.name = name
+        self.config = config
+        self.ctx = ctx or ConnectorContext()
+        self.log = logging.getLogger(f"trainbridge.connectors.{name}")
+
+    @classmethod
+    def from_mapping(cls, name: str, table: Mapping[str, Any],
+                     ctx: ConnectorContext | None = None) -> Connector:
+        """Build from a plain mapping (tests, orchestrators); raises pydantic's ValidationError."""
+        return cls(name, cls.config_model.model_validate(dict(table)), ctx)
+
+    def healthcheck(self) -> HealthResult:  # overridden with @hookimpl by connectors
+        return HealthResult(ok=True, detail="no check defined")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"

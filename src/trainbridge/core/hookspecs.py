@@ -1,0 +1,274 @@
+"""Every hook trainbridge calls, with the contract a plugin author implements from.
+
+Two families:
+
+* **Extension hooks** are implemented by plugin *modules* (built-in or installed through
+  the ``trainbridge`` entry-point group): they register connector types, jobs, commands
+  and reports, and supply refund policies.
+* **Role hooks** are implemented by connector *instances*: one object per table in
+  ``plugins.toml``, registered under the instance name. A connector implements the
+  role hooks its vendor supports; the runner calls each instance on its own.
+
+Source hooks (``fetch_*``) return an iterable of :class:`~trainbridge.core.records.Page`;
+the runner commits each page's records, rejects and cursor in one transaction, so a
+source may stream any number of pages and must never hold a whole source in memory.
+Sink hooks are called from the outbox and must be idempotent on the record's ``id``:
+after a crash the same write is delivered again with the same id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from trainbridge.core.records import (
+        Agreement,
+        DeliveryReceipt,
+        Envelope,
+        EvidenceCheck,
+        EvidenceReceipt,
+        HealthResult,
+        Notice,
+        Page,
+        PayrollAdjustment,
+        Signer,
+        SignedDocument,
+        TrainingResult,
+        WebhookResult,
+    )
+
+hookspec = pluggy.HookspecMarker("trainbridge")
+
+
+# --- extension hooks --------------------------------------------------------------
+
+
+@hookspec
+def register_connectors(register: Callable[..., None]) -> None:
+    """Register connector types: ``register(name, cls)``.
+
+    ``cls`` has a class attribute ``config_model`` (a pydantic model of its
+    ``plugins.toml`` table, without ``type``) and is built as ``cls(name, config, ctx)``.
+    Two plugins registering one name is a :class:`PluginError` naming both.
+    """
+
+
+@hookspec
+def register_jobs(register: Callable[..., None]) -> None:
+    """Register sync jobs: ``register(job)`` with a :class:`trainbridge.core.jobs.Job`.
+
+    A job names the source hooks it reads and decides from the ledger; see
+    ``docs/plugins.md``. Job names are unique across plugins.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add click commands or groups to the ``trainbridge`` command line."""
+
+
+@hookspec
+def register_reports(register: Callable[..., None]) -> None:
+    """Register reports: ``register(report)`` with a :class:`trainbridge.core.reports.Report`.
+
+    Each becomes ``trainbridge report NAME`` with table, json, csv and html output.
+    """
+
+
+@hookspec
+def register_migrations(register: Callable[..., None]) -> None:
+    """Register ledger migrations: ``register(namespace, version, upgrade)``.
+
+    ``upgrade(connection)`` runs once per ledger in a transaction, in version order
+    within its namespace. Tables a plugin adds must carry a ``tenant`` column.
+    """
+
+
+@hookspec(firstresult=True)
+def refund_policy(jurisdiction: str) -> Any:
+    """Return the refund policy object for ``jurisdiction`` (e.g. ``"prc"``), or None.
+
+    The first plugin to answer wins; the built-in ``prc`` policy answers ``"prc"``.
+    """
+
+
+@hookspec
+def demo_prepare(workspace: Path, today: date) -> Mapping[str, Any] | None:
+    """Write sample data for ``trainbridge demo`` into ``workspace``.
+
+    Return the ``plugins.toml`` tables to add (``{"connectors": {...}, "jobs": {...}}``)
+    or None. Paths in the returned tables are relative to ``workspace``.
+    """
+
+
+@hookspec
+def before_run(job: str, tenant: str, run_id: int) -> None:
+    """Called when a run of ``job`` has taken its lock, before any source is read."""
+
+
+@hookspec
+def after_run(job: str, tenant: str, run_id: int, status: str, counts: Mapping[str, int]) -> None:
+    """Called when a run ends (status ok, partial or failed), after the lock is released."""
+
+
+@hookspec
+def on_run_error(job: str, tenant: str, run_id: int, error: BaseException) -> None:
+    """Called when a run fails with an unexpected error, before ``after_run``."""
+
+
+# --- role hooks: sources ------------------------------------------------------------
+
+
+@hookspec
+def fetch_employees(since: str | None) -> Iterable[Page]:
+    """People (HRIS): yield pages of ``Employee`` records changed since the cursor.
+
+    ``since`` is the cursor this instance returned last time, or None for a full read.
+    Set ``page.cursor`` to resume after that page (opaque text, at most 1000 chars).
+    Validation failures go in ``page.rejects``; raise :class:`ConnectorError` only when
+    the whole instance cannot be read. Re-reading returns the same ids.
+    """
+
+
+@hookspec
+def fetch_separations(since: str | None) -> Iterable[Page]:
+    """People (HRIS): yield pages of ``Separation`` records (who left, last day, reason).
+
+    Map vendor reasons to :class:`SeparationReason` and keep the vendor's own in
+    ``vendor_reason``; a reason that cannot be mapped is a reject, never a guess.
+    """
+
+
+@hookspec
+def fetch_training_catalog(since: str | None) -> Iterable[Page]:
+    """Learning: yield pages of ``TrainingProgram``, ``TrainingSession`` and ``Enrollment``."""
+
+
+@hookspec
+def fetch_learning_events(since: str | None) -> Iterable[Page]:
+    """Learning (LMS, xAPI LRS, check-in): yield pages of ``LearningEvent`` and ``Certificate``.
+
+    A retracted event is a ``LearningEvent`` with ``event=voided`` and ``voids`` set.
+    """
+
+
+@hookspec
+def fetch_cost_items(since: str | None) -> Iterable[Page]:
+    """Cost sources (finance, expense, LMS invoices): yield pages of ``CostItem``."""
+
+
+@hookspec
+def fetch_metrics(since: str | None) -> Iterable[Page]:
+    """Performance: yield pages of ``MetricValue`` (KPIs, review scores per competency)."""
+
+
+# --- role hooks: e-signature and evidence ------------------------------------------
+
+
+@hookspec
+def send_for_signature(agreement: Agreement, document: bytes, signers: list[Signer]) -> Envelope:
+    """E-signature: send ``document`` (a PDF) to ``signers``; return the new envelope.
+
+    Must be idempotent on ``agreement.id`` (pass it to the vendor as its idempotency key
+    or look the envelope up first) so a retried send creates one envelope.
+    """
+
+
+@hookspec
+def signature_status(envelope_id: str) -> Envelope:
+    """E-signature: the envelope's current status and signers. Read-only."""
+
+
+@hookspec
+def download_signed(envelope_id: str) -> SignedDocument:
+    """E-signature: the signed document (and the certificate of completion, if any).
+
+    Raise :class:`ConnectorError` when the envelope is not completed.
+    """
+
+
+@hookspec
+def verify_webhook(headers: Mapping[str, str], body: bytes) -> WebhookResult:
+    """E-signature and other callbacks: verify and translate one vendor callback.
+
+    Check the vendor's signature on the raw ``body`` in constant time (and the
+    timestamp's replay window where the vendor sends one); raise
+    :class:`WebhookRejected` when it fails. Return the events and the exact reply the
+    vendor requires (e.g. a challenge echo). Must not change any state itself.
+    """
+
+
+@hookspec
+def deposit_evidence(digest: str, meta: Mapping[str, str]) -> EvidenceReceipt:
+    """Evidence: deposit a SHA-256 hex ``digest`` with a third party; return the receipt.
+
+    ``meta`` has at least ``agreement_id``; the receipt's ``id`` should derive from it
+    so a retried deposit is recognisable.
+    """
+
+
+@hookspec
+def verify_evidence(receipt: EvidenceReceipt, digest: str) -> EvidenceCheck:
+    """Evidence: check that ``receipt`` proves ``digest`` (valid or not, with the reason)."""
+
+
+# --- role hooks: sinks ----------------------------------------------------------------
+
+
+@hookspec
+def push_training_result(result: TrainingResult) -> DeliveryReceipt:
+    """Performance sink: write a training result (completion, certificate, points).
+
+    Idempotent on ``result.id``: writing the same id again must not add a second entry.
+    """
+
+
+@hookspec
+def post_adjustment(adjustment: PayrollAdjustment) -> DeliveryReceipt:
+    """Payroll sink: post a bonus or deduction. Idempotent on ``adjustment.id``.
+
+    After a crash the outbox delivers the same adjustment again: look it up by id (or
+    send the id as the vendor's idempotency key) and return the existing receipt.
+    """
+
+
+@hookspec
+def adjustment_status(ref: str) -> DeliveryReceipt:
+    """Payroll sink: the current state of a posted adjustment, by the sink's ``ref``."""
+
+
+@hookspec
+def send_notice(notice: Notice) -> DeliveryReceipt:
+    """Notifier: deliver ``notice`` to its recipients in ``notice.language``.
+
+    Sent at most once per ``notice.id`` by the outbox; a notifier that can deduplicate
+    by id should.
+    """
+
+
+@hookspec
+def healthcheck() -> HealthResult:
+    """Every connector: prove configuration and credentials with one cheap call."""
+
+
+EXTENSION_HOOKS = (
+    "register_connectors", "register_jobs", "register_commands", "register_reports",
+    "register_migrations", "refund_policy", "demo_prepare", "before_run", "after_run",
+    "on_run_error",
+)
+SOURCE_HOOKS = (
+    "fetch_employees", "fetch_separations", "fetch_training_catalog", "fetch_learning_events",
+    "fetch_cost_items", "fetch_metrics",
+)
+ROLE_HOOKS = (
+    *SOURCE_HOOKS, "send_for_signature", "signature_status", "download_signed", "verify_webhook",
+    "deposit_evidence", "verify_evidence", "push_training_result", "post_adjustment",
+    "adjustment_status", "send_notice", "healthcheck",
+)
