@@ -1,0 +1,224 @@
+"""plugins.toml -> validated settings.
+
+Every error names the file, the table, the key and the fix. ``${VAR}`` (or
+``${VAR:-default}``) in any string is replaced from the environment; values that land
+in secret-looking keys are registered as secrets so they never reach logs or reports.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from trainbridge.core.errors import ConfigError
+from trainbridge.core.secrets import is_secret_key, register_secret
+
+DEFAULT_CONFIG_NAME = "plugins.toml"
+CONFIG_ENV = "TRAINBRIDGE_CONFIG"
+TOP_LEVEL = {"tenant", "ledger", "plugins", "connectors", "jobs", "schedule", "approvals", "sync"}
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass
+class Settings:
+    """One tenant's configuration, as read from one ``plugins.toml``."""
+
+    path: Path | None
+    base_dir: Path
+    tenant: str = "default"
+    ledger_url: str = "sqlite:///trainbridge.db"
+    lock_timeout_seconds: int = 900
+    connectors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    disabled_plugins: tuple[str, ...] = ()
+    schedule: dict[str, str] = field(default_factory=dict)
+    auto_approve: tuple[str, ...] = ()
+    sync_jobs: tuple[str, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def file(self) -> str:
+        return str(self.path) if self.path else "(built-in settings)"
+
+    def resolved_ledger_url(self) -> str:
+        return resolve_sqlite_url(self.ledger_url, self.base_dir)
+
+    def job_config(self, job: str, model: type[BaseModel] | None) -> Any:
+        table = self.jobs.get(job, {})
+        if model is None:
+            if table:
+                raise ConfigError("this job takes no settings", file=self.file, table=f"jobs.{job}",
+                                  hint=f"remove the [jobs.{job}] table")
+            return None
+        return validate_table(model, table, file=self.file, table=f"jobs.{job}")
+
+
+def resolve_sqlite_url(url: str, base_dir: Path) -> str:
+    """A relative SQLite path is relative to the folder of plugins.toml, not the cwd."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url != "sqlite:///:memory:":
+        path = Path(url[len(prefix):])
+        if not path.is_absolute():
+            return prefix + str((base_dir / path).resolve())
+    return url
+
+
+def find_config(explicit: str | Path | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    return Path(env) if env else Path.cwd() / DEFAULT_CONFIG_NAME
+
+
+def substitute_env(value: Any, *, file: str, table: str, key: str) -> Any:
+    if isinstance(value, str):
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            found = os.environ.get(name)
+            if found is None:
+                if default is not None:
+                    return default
+                raise ConfigError(
+                    f"environment variable {name} is not set", file=file, table=table, key=key,
+                    hint=f"export {name}=... before running, or write ${{{name}:-default}}",
+                )
+            if is_secret_key(key) or is_secret_key(name):
+                register_secret(found)
+            return found
+
+        return _VAR.sub(replace, value)
+    if isinstance(value, list):
+        return [substitute_env(v, file=file, table=table, key=key) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute_env(v, file=file, table=table, key=f"{key}.{k}" if key else k)
+                for k, v in value.items()}
+    return value
+
+
+def validate_table(model: type[BaseModel], values: Mapping[str, Any], *, file: str, table: str) -> Any:
+    try:
+        return model.model_validate(dict(values))
+    except ValidationError as exc:
+        raise config_error_from(exc, file=file, table=table) from None
+
+
+def config_error_from(exc: ValidationError, *, file: str, table: str) -> ConfigError:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        msg, fix = "unknown key", f"remove {key!r} or check its spelling against the docs"
+    elif kind == "missing":
+        msg, fix = "required key is missing", f"add {key} = ... to [{table}]"
+    else:
+        msg, fix = err["msg"], f"give {key!r} a valid value"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return ConfigError(msg + more, file=file, table=table, key=key, hint=fix)
+
+
+def _expect_table(value: Any, *, file: str, table: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError("must be a table", file=file, table=table,
+                          hint=f"write it as [{table}] with keys below it")
+    return value
+
+
+def load_settings(path: str | Path | None = None, *, required: bool = True) -> Settings:
+    """Read and validate ``plugins.toml``; ``required=False`` gives defaults when it is absent."""
+    config_path = find_config(path)
+    if not config_path.exists():
+        if required:
+            raise ConfigError("file not found", file=str(config_path),
+                              hint="run `trainbridge init` to write a commented plugins.toml, "
+                                   "or pass --config PATH")
+        return Settings(path=None, base_dir=Path.cwd())
+    file = str(config_path)
+    try:
+        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=file,
+                          hint="fix the syntax at the line and column given") from None
+    return settings_from_mapping(data, path=config_path)
+
+
+def settings_from_mapping(data: Mapping[str, Any], *, path: Path | None = None) -> Settings:
+    file = str(path) if path else "(settings)"
+    for key in data:
+        if key not in TOP_LEVEL:
+            raise ConfigError("unknown table", file=file, table=key,
+                              hint=f"top-level tables are: {', '.join(sorted(TOP_LEVEL))}")
+    settings = Settings(path=path, base_dir=(path.parent.resolve() if path else Path.cwd()),
+                        raw=dict(data))
+
+    tenant = data.get("tenant", {})
+    tenant = _expect_table(tenant, file=file, table="tenant")
+    _only_keys(tenant, {"id", "name"}, file=file, table="tenant")
+    settings.tenant = str(tenant.get("id", "default"))
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", settings.tenant):
+        raise ConfigError("tenant id must be 1-64 letters, digits, '_', '.' or '-'", file=file,
+                          table="tenant", key="id", hint='e.g. id = "acme-sh"')
+
+    ledger = substitute_env(_expect_table(data.get("ledger", {}), file=file, table="ledger"),
+                            file=file, table="ledger", key="")
+    _only_keys(ledger, {"url", "lock_timeout_seconds"}, file=file, table="ledger")
+    settings.ledger_url = str(ledger.get("url", settings.ledger_url))
+    if "password" in settings.ledger_url or "@" in settings.ledger_url:
+        _register_url_password(settings.ledger_url)
+    settings.lock_timeout_seconds = int(ledger.get("lock_timeout_seconds", 900))
+
+    plugins = _expect_table(data.get("plugins", {}), file=file, table="plugins")
+    _only_keys(plugins, {"disable"}, file=file, table="plugins")
+    disable = plugins.get("disable", [])
+    if not isinstance(disable, list) or not all(isinstance(x, str) for x in disable):
+        raise ConfigError("must be a list of plugin names", file=file, table="plugins", key="disable",
+                          hint='e.g. disable = ["acme_payroll"]')
+    settings.disabled_plugins = tuple(disable)
+
+    connectors = _expect_table(data.get("connectors", {}), file=file, table="connectors")
+    for name, table in connectors.items():
+        tname = f"connectors.{name}"
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+            raise ConfigError("instance names are letters, digits, '_' or '-'", file=file, table=tname,
+                              hint="rename the table, e.g. [connectors.payroll_cn]")
+        table = _expect_table(table, file=file, table=tname)
+        if "type" not in table:
+            raise ConfigError("required key is missing", file=file, table=tname, key="type",
+                              hint="add type = \"...\"; `trainbridge plugins` lists the connector types")
+        settings.connectors[name] = substitute_env(table, file=file, table=tname, key="")
+
+    jobs = _expect_table(data.get("jobs", {}), file=file, table="jobs")
+    for name, table in jobs.items():
+        settings.jobs[name] = substitute_env(_expect_table(table, file=file, table=f"jobs.{name}"),
+                                             file=file, table=f"jobs.{name}", key="")
+
+    schedule = _expect_table(data.get("schedule", {}), file=file, table="schedule")
+    settings.schedule = {str(k): str(v) for k, v in schedule.items()}
+
+    approvals = _expect_table(data.get("approvals", {}), file=file, table="approvals")
+    _only_keys(approvals, {"auto"}, file=file, table="approvals")
+    settings.auto_approve = tuple(approvals.get("auto", []))
+
+    sync = _expect_table(data.get("sync", {}), file=file, table="sync")
+    _only_keys(sync, {"jobs"}, file=file, table="sync")
+    settings.sync_jobs = tuple(sync.get("jobs", []))
+    return settings
+
+
+def _only_keys(values: Mapping[str, Any], allowed: set[str], *, file: str, table: str) -> None:
+    for key in values:
+        if key not in allowed:
+            raise ConfigError("unknown key", file=file, table=table, key=key,
+                              hint=f"allowed keys: {', '.join(sorted(allowed))}")
+
+
+def _register_url_password(url: str) -> None:
+    match = re.match(r"^[a-z+]+://[^:/@]+:([^@]+)@", url)
+    if match:
+        register_secret(match.group(1))

@@ -1,0 +1,89 @@
+"""``trainbridge demo``: a workspace with the source documents' sample data, every job run."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from trainbridge.core.config import load_settings
+from trainbridge.core.manager import PluginHost
+from trainbridge.core.runner import Workspace, overall_exit, sync
+
+
+def merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def to_toml(data: Mapping[str, Any], prefix: str = "") -> str:
+    """Enough TOML for configuration: scalars, lists, inline tables, nested tables."""
+    lines: list[str] = []
+    scalars = {k: v for k, v in data.items() if not isinstance(v, Mapping)}
+    tables = {k: v for k, v in data.items() if isinstance(v, Mapping)}
+    if prefix and scalars:
+        lines.append(f"[{prefix}]")
+    lines += [f"{k} = {toml_value(v)}" for k, v in scalars.items()]
+    if lines:
+        lines.append("")
+    for key, table in tables.items():
+        lines.append(to_toml(table, f"{prefix}.{key}" if prefix else key))
+    return "\n".join(lines)
+
+
+def prepare_workspace(directory: Path, today: date) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    config: dict[str, Any] = {"tenant": {"id": "demo"}, "ledger": {"url": "sqlite:///trainbridge.db"}}
+    host = PluginHost.create()
+    for fragment in host.pm.hook.demo_prepare(workspace=directory, today=today):
+        if fragment:
+            merge(config, fragment)
+    path = directory / "plugins.toml"
+    path.write_text("# Written by `trainbridge demo`.\n" + to_toml(config), encoding="utf-8")
+    return path
+
+
+def run_demo(directory: Path | None, *, today: date, echo: Callable[[str], None]) -> int:
+    workdir = directory or Path(tempfile.mkdtemp(prefix="trainbridge-demo-"))
+    config_path = prepare_workspace(workdir, today)
+    echo(f"demo workspace: {workdir}")
+    echo(f"configuration: {config_path}")
+    ws = Workspace(load_settings(config_path))
+    try:
+        results = sync(ws, today=today)
+        for r in results:
+            echo(f"\n== {r.job}: {r.status} " + ", ".join(f"{k}={v}" for k, v in sorted(r.counts.items())))
+            for line in r.summary:
+                echo(f"  {line}")
+            for err in r.errors:
+                echo(f"  ! {err}")
+        with ws.ledger.transaction() as conn:
+            pending = ws.ledger.list_proposals(conn, status="pending")
+        if pending:
+            echo("\nwaiting for HR's approval (trainbridge proposals approve ID):")
+            for p in pending:
+                money = f" {p['amount']} {p['currency']}" if p["amount"] is not None else ""
+                echo(f"  {p['id']} {p['kind']} {p['subject'] or ''}{money}: {p['summary']}")
+        echo(f"\nexplore: cd {workdir} && trainbridge runs && trainbridge proposals list")
+        return int(overall_exit(results))
+    finally:
+        ws.close()

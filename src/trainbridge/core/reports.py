@@ -1,0 +1,168 @@
+"""Reports: one result shape, rendered as a terminal table, JSON, CSV or one self-contained HTML file.
+
+A plugin registers a :class:`Report` through ``register_reports``; the command line
+turns it into ``trainbridge report NAME`` with the report's own options and
+``--format table|json|csv|html``.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+FORMATS = ("table", "json", "csv", "html")
+
+
+@dataclass
+class Chart:
+    """A bar chart drawn as inline SVG in the html output (no JavaScript, no network)."""
+
+    title: str
+    labels: Sequence[str]
+    values: Sequence[Decimal | int]
+    target: Sequence[Decimal | int] | None = None
+    unit: str = ""
+
+
+@dataclass
+class ReportResult:
+    title: str
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+    notes: Sequence[str] = ()
+    charts: Sequence[Chart] = ()
+    sections: Sequence[ReportResult] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    name: str
+    title: str
+    build: Callable[..., ReportResult]
+    #: click options (``click.Option`` objects) the command takes besides --format.
+    options: Sequence[Any] = ()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def _rows_as_dicts(result: ReportResult) -> list[dict[str, Any]]:
+    return [{c: _json_value(v) for c, v in zip(result.columns, row, strict=False)} for row in result.rows]
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, int | str | bool | type(None) | list | dict):
+        return value
+    return str(value)
+
+
+def to_json(result: ReportResult) -> str:
+    def as_obj(r: ReportResult) -> dict[str, Any]:
+        obj: dict[str, Any] = {"title": r.title, "columns": list(r.columns), "rows": _rows_as_dicts(r),
+                               "notes": list(r.notes)}
+        if r.data:
+            obj["data"] = json.loads(json.dumps(r.data, default=_json_value))
+        if r.sections:
+            obj["sections"] = [as_obj(s) for s in r.sections]
+        return obj
+
+    return json.dumps(as_obj(result), ensure_ascii=False, indent=2)
+
+
+def to_csv(result: ReportResult) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for part in [result, *result.sections]:
+        if part is not result:
+            writer.writerow([])
+            writer.writerow([f"# {part.title}"])
+        writer.writerow(part.columns)
+        for row in part.rows:
+            writer.writerow([_cell(v) for v in row])
+    return out.getvalue()
+
+
+def to_table(result: ReportResult) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(record=True, width=140, file=io.StringIO())
+    for part in [result, *result.sections]:
+        table = Table(title=part.title)
+        for column in part.columns:
+            table.add_column(str(column))
+        for row in part.rows:
+            table.add_row(*[_cell(v) for v in row])
+        console.print(table)
+        for note in part.notes:
+            console.print(note, markup=False)
+    return console.export_text()
+
+
+def _svg_bars(chart: Chart) -> str:
+    width, bar_h, gap, label_w = 640, 22, 8, 180
+    values = [Decimal(v) for v in chart.values]
+    targets = [Decimal(v) for v in chart.target] if chart.target else []
+    top = max([*values, *targets, Decimal(1)])
+    height = (bar_h + gap) * len(values) + 30
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             f'aria-label="{html.escape(chart.title)}">']
+    for i, (label, value) in enumerate(zip(chart.labels, values, strict=False)):
+        y = 10 + i * (bar_h + gap)
+        w = int((width - label_w - 80) * value / top) if top else 0
+        parts.append(f'<text x="0" y="{y + 15}" font-size="12">{html.escape(str(label))}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y}" width="{max(w, 0)}" height="{bar_h}" fill="#3b7dd8"/>')
+        parts.append(f'<text x="{label_w + max(w, 0) + 4}" y="{y + 15}" font-size="12">'
+                     f'{_cell(value)}{html.escape(chart.unit)}</text>')
+        if targets:
+            tx = label_w + int((width - label_w - 80) * targets[i] / top)
+            parts.append(f'<line x1="{tx}" x2="{tx}" y1="{y - 2}" y2="{y + bar_h + 2}" stroke="#d83b3b" '
+                         f'stroke-width="2"><title>target {_cell(targets[i])}</title></line>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def to_html(result: ReportResult, *, extra: Sequence[ReportResult] = ()) -> str:
+    def section(r: ReportResult, level: int = 2) -> str:
+        out = [f"<h{level}>{html.escape(r.title)}</h{level}>"]
+        for chart in r.charts:
+            out.append(f"<figure><figcaption>{html.escape(chart.title)}</figcaption>{_svg_bars(chart)}</figure>")
+        out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in r.columns)
+                   + "</tr></thead><tbody>")
+        for row in r.rows:
+            out.append("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>")
+        out.append("</tbody></table>")
+        out += [f"<p class=note>{html.escape(n)}</p>" for n in r.notes]
+        out += [section(s, level + 1) for s in r.sections]
+        return "\n".join(out)
+
+    body = "\n".join(section(r) for r in [result, *extra])
+    return ("<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(result.title)}</title><style>"
+            "body{font-family:system-ui,'Noto Sans CJK SC',sans-serif;margin:2em;color:#222}"
+            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
+            "text-align:left}th{background:#f2f4f7}.note{color:#555}</style></head><body>"
+            f"<h1>{html.escape(result.title)}</h1>{body}</body></html>")
+
+
+def render(result: ReportResult, fmt: str) -> str:
+    renderers = {"table": to_table, "json": to_json, "csv": to_csv, "html": to_html}
+    try:
+        return renderers[fmt](result)
+    except KeyError:
+        msg = f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}"
+        raise ValueError(msg) from None
