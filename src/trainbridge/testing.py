@@ -17,7 +17,7 @@ In a connector package's tests::
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,8 @@ def check_connector(connector: Connector, *, exercise: bool = False) -> list[str
     for attr in dir(cls):
         value = getattr(cls, attr, None)
         if getattr(value, "trainbridge_impl", None) is not None and attr not in hookspecs.ROLE_HOOKS:
-            problems.append(f"@hookimpl method {attr!r} is not a role hook (known: {', '.join(hookspecs.ROLE_HOOKS)})")
+            known = ", ".join(hookspecs.ROLE_HOOKS)
+            problems.append(f"@hookimpl method {attr!r} is not a role hook (known: {known})")
     hooks = connector_hooks(connector)
     if not hooks:
         problems.append("implements no role hook: decorate methods with @trainbridge.hookimpl")
@@ -132,7 +133,7 @@ def tb_instance(tb_host: PluginHost, tmp_path: Path) -> Callable[..., Connector]
 
 
 @pytest.fixture
-def tb_workspace(tmp_path: Path) -> Callable[..., Workspace]:
+def tb_workspace(tmp_path: Path) -> Iterator[Callable[..., Workspace]]:
     """Write a plugins.toml (SQLite ledger in tmp_path unless given) and open its workspace."""
     opened: list[Workspace] = []
 
@@ -146,7 +147,7 @@ def tb_workspace(tmp_path: Path) -> Callable[..., Workspace]:
         opened.append(ws)
         return ws
 
-    yield build  # type: ignore[misc]
+    yield build
     for ws in opened:
         ws.close()
 

@@ -10,6 +10,7 @@ column (``employee_id``, ``item_id``, ``event_id``...) becomes the stable id
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -95,10 +96,8 @@ def row_to_data(instance: str, kind: str, row: dict[str, Any]) -> dict[str, Any]
             if key in LIST_FIELDS:
                 value = [v.strip() for v in value.split(";") if v.strip()]
             elif key in JSON_FIELDS:
-                try:
+                with contextlib.suppress(json.JSONDecodeError):  # left as text: validation names it
                     value = json.loads(value)
-                except json.JSONDecodeError:
-                    pass  # left as text: validation names the field
         data[key] = value
     key_column = KEY_COLUMN.get(kind, "id")
     vendor_key = data.pop(key_column, None) if key_column not in RECORD_TYPES[kind].model_fields else \
@@ -304,7 +303,7 @@ class JsonlPayroll(Connector):
     @hookimpl
     def healthcheck(self) -> HealthResult:
         folder = self.ctx.resolve(self.config.path).parent
-        ok = folder.exists() and os.access(folder, os.W_OK) or not folder.exists()
+        ok = (folder.exists() and os.access(folder, os.W_OK)) or not folder.exists()
         return HealthResult(ok=ok, detail=f"writes to {self.ctx.resolve(self.config.path)}")
 
 

@@ -36,7 +36,7 @@ class PluginError(TrainbridgeError):
     exit_code = 2
 
 
-class AlreadyRunning(TrainbridgeError):  # noqa: N818 - it is a state, not a failure
+class AlreadyRunning(TrainbridgeError):
     """Another run of the same (job, tenant) holds the lock."""
 
     exit_code = 75
@@ -76,7 +76,7 @@ class ClientError(ConnectorError):
     """The vendor refused the request as malformed (4xx other than auth and rate limits)."""
 
 
-class WebhookRejected(TrainbridgeError):  # noqa: N818 - reads as the outcome
+class WebhookRejected(TrainbridgeError):
     """A callback failed verification (bad signature, stale timestamp, replay)."""
 
     exit_code = 1

@@ -38,8 +38,8 @@ if TYPE_CHECKING:
         Notice,
         Page,
         PayrollAdjustment,
-        Signer,
         SignedDocument,
+        Signer,
         TrainingResult,
         WebhookResult,
     )

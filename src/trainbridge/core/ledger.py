@@ -578,7 +578,8 @@ class Ledger:
     def put_decisions(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
         return _insert_ignore(conn, decisions_table, [{"tenant": self.tenant, **r} for r in rows])
 
-    def list_decisions(self, conn: Connection, kind: str, *, subject: str | None = None) -> list[dict[str, Any]]:
+    def list_decisions(self, conn: Connection, kind: str, *,
+                       subject: str | None = None) -> list[dict[str, Any]]:
         t = decisions_table
         query = sa.select(t).where(t.c.tenant == self.tenant, t.c.kind == kind)
         if subject:
@@ -647,8 +648,12 @@ class Ledger:
         if operation:
             query = query.where(t.c.operation == operation)
         rows = conn.execute(query.order_by(t.c.created_at, t.c.id)).mappings()
-        return [OutboxRow(**{k: (_aware(v) if k.endswith("_at") else v) for k, v in r.items()
-                             if k not in ("tenant", "claimed_by", "run_id")}) for r in rows]
+        result = []
+        for r in rows:
+            data: dict[str, Any] = {k: (_aware(v) if k.endswith("_at") else v) for k, v in r.items()
+                                    if k not in ("tenant", "claimed_by", "run_id")}
+            result.append(OutboxRow(**data))
+        return result
 
     def claim(self, outbox_id: str, run_id: int, *, max_attempts: int) -> bool:
         """Mark one row as being delivered by ``run_id``; False if another run has it or it is done.

@@ -203,8 +203,7 @@ class PluginHost:
         for name, plugin in self.pm.list_name_plugin():
             if name.startswith("connector:"):
                 continue
-            hooks = sorted({impl.name for caller in self.pm.get_hookcallers(plugin) or []
-                            for impl in caller.get_hookimpls() if impl.plugin is plugin})
+            hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
             types = sorted(t.name for t in self.connector_types.values() if t.plugin == name)
             yield {"name": name, "builtin": name.startswith("trainbridge."), "hooks": hooks,
                    "connector_types": types,

@@ -296,7 +296,8 @@ def write_from_proposal(row: dict[str, Any]) -> Write:
                  key=stored.get("key"), legal_entity=stored.get("legal_entity", ""))
 
 
-def route(ws: Workspace, conn: Any, write: Write, *, job: str, proposal_id: str | None) -> list[dict[str, Any]]:
+def route(ws: Workspace, conn: Any, write: Write, *, job: str,
+          proposal_id: str | None) -> list[dict[str, Any]]:
     """Outbox rows for one write: the named instance, or routed by role and legal entity."""
     key = write.idempotency_key()
     if write.instance:

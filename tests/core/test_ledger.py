@@ -1,0 +1,91 @@
+"""The ledger on SQLite and PostgreSQL: migrations, upserts, cursors, tenants, the outbox."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from trainbridge.core.ledger import Ledger
+from trainbridge.core.records import CostItem, Employee
+
+
+def employee(eid: str, name: str = "张伟") -> Employee:
+    return Employee(id=f"hr:{eid}", source="hr", employee_id=eid, name=name)
+
+
+def test_migrations_are_applied_once(make_workspace):
+    ws = make_workspace({})
+    assert ws.ledger.migrate() == []
+
+
+def test_records_are_upserted_by_id_and_unchanged_ones_are_not_rewritten(make_workspace):
+    ws = make_workspace({})
+    with ws.ledger.transaction() as conn:
+        assert ws.ledger.upsert_records(conn, [employee("E1"), employee("E2")]) == (2, 0, 0)
+    with ws.ledger.transaction() as conn:
+        assert ws.ledger.upsert_records(conn, [employee("E1"), employee("E2", "王芳")]) == (0, 1, 1)
+        assert ws.ledger.get_record(conn, "employee", "hr:E2").name == "王芳"  # type: ignore[union-attr]
+
+
+def test_changed_records_stream_after_a_sequence_number(make_workspace):
+    ws = make_workspace({})
+    with ws.ledger.transaction() as conn:
+        ws.ledger.upsert_records(conn, [employee("E1"), employee("E2")])
+        mark = ws.ledger.max_seq(conn)
+        ws.ledger.upsert_records(conn, [employee("E2", "王芳"), employee("E3")])
+        changed = [r.id for r in ws.ledger.iter_records(conn, "employee", since_seq=mark)]
+    assert sorted(changed) == ["hr:E2", "hr:E3"]
+
+
+def test_money_survives_the_round_trip_as_decimal(make_workspace):
+    ws = make_workspace({})
+    item = CostItem(id="fin:1", category="course_fee", amount=Decimal("1000.10"),
+                    incurred_on=date(2026, 1, 5), employee_id="E1")
+    with ws.ledger.transaction() as conn:
+        ws.ledger.upsert_records(conn, [item])
+        back = ws.ledger.get_record(conn, "cost_item", "fin:1")
+    assert back == item and isinstance(back.amount, Decimal)  # type: ignore[union-attr]
+
+
+def test_cursors_are_kept_per_job_instance_and_hook(make_workspace):
+    ws = make_workspace({})
+    with ws.ledger.transaction() as conn:
+        ws.ledger.set_cursor(conn, "ingest", "hr", "fetch_employees", "c1")
+        ws.ledger.set_cursor(conn, "ingest", "hr", "fetch_employees", "c2")
+        assert ws.ledger.get_cursor(conn, "ingest", "hr", "fetch_employees") == "c2"
+        assert ws.ledger.get_cursor(conn, "costs", "hr", "fetch_employees") is None
+
+
+def test_no_tenant_reads_another_tenants_rows(make_workspace):
+    ws = make_workspace({})
+    other = Ledger(ws.ledger.url, "someone-else", engine=ws.ledger.engine)
+    with ws.ledger.transaction() as conn:
+        ws.ledger.upsert_records(conn, [employee("E1")])
+        ws.ledger.enqueue(conn, [{"id": "x", "job": "j", "operation": "send_notice", "instance": "n",
+                                  "idempotency_key": "x", "args": {}}])
+    with other.transaction() as conn:
+        assert other.count_records(conn) == 0 and other.get_record(conn, "employee", "hr:E1") is None
+        assert other.outbox(conn) == []
+    run = other.start_run("ingest")
+    other.acquire_lock("ingest", run, stale_after=timedelta(minutes=1))  # the tenants' locks are separate
+    ws.ledger.acquire_lock("ingest", ws.ledger.start_run("ingest"), stale_after=timedelta(minutes=1))
+
+
+def test_an_outbox_row_is_claimed_by_one_run_only(make_workspace):
+    ws = make_workspace({})
+    with ws.ledger.transaction() as conn:
+        ws.ledger.enqueue(conn, [{"id": "adj-1", "job": "j", "operation": "post_adjustment",
+                                  "instance": "payroll", "idempotency_key": "adj-1", "args": {}}])
+    first = ws.ledger.start_run("j")
+    ws.ledger.acquire_lock("j", first, stale_after=timedelta(minutes=5))
+    assert ws.ledger.claim("adj-1", first, max_attempts=5)
+    assert not ws.ledger.claim("adj-1", first + 1000, max_attempts=5)  # the claimer is alive
+    ws.ledger.mark_delivered("adj-1", ref="R1", result={"ok": True})
+    assert not ws.ledger.claim("adj-1", first, max_attempts=5)  # delivered rows are never sent again
+
+
+def test_a_replayed_webhook_event_is_recognised(make_workspace):
+    ws = make_workspace({})
+    with ws.ledger.transaction() as conn:
+        assert ws.ledger.record_webhook_event(conn, "docusign", "evt-1", "envelope-completed", {})
+        assert not ws.ledger.record_webhook_event(conn, "docusign", "evt-1", "envelope-completed", {})

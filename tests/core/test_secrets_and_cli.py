@@ -1,0 +1,99 @@
+"""Secrets never reach logs, errors, dry-run output, the ledger or reports; the CLI end to end."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from tests.conftest import write
+from trainbridge.cli import build_cli
+from trainbridge.core.ledger import metadata
+from trainbridge.core.manager import PluginHost
+
+SECRET = "tok-7c1e-very-secret"
+
+
+@pytest.fixture
+def acme_host(monkeypatch):
+    """The sample vendor plugin registered in-process (the pip-installed path is tested apart)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "sample_plugin"))
+    import acme_trainbridge
+
+    original = PluginHost.create.__func__  # type: ignore[attr-defined]
+
+    def create(cls, disabled=()):
+        host = original(cls, disabled)
+        host.pm.register(acme_trainbridge, name="acme_people")
+        host.connector_types.clear()
+        host.jobs.clear()
+        host.reports.clear()
+        host.migrations.clear()
+        host._collect()
+        return host
+
+    monkeypatch.setattr(PluginHost, "create", classmethod(create))
+    monkeypatch.setenv("ACME_TOKEN", SECRET)
+    yield
+    sys.path.pop(0)
+
+
+def test_a_known_secret_appears_in_no_output_log_or_ledger_row(acme_host, tmp_path, caplog):
+    write(tmp_path / "people.json", json.dumps([{"id": "A1", "name": "张伟"}, {"id": "A2"}]))
+    write(tmp_path / "plugins.toml",
+          '[connectors.acme]\ntype = "acme_people"\npeople = "people.json"\ntoken = "${ACME_TOKEN}"\n'
+          '[connectors.acme_down]\ntype = "acme_people"\npeople = "people.json"\ntoken = "${ACME_TOKEN}"\n'
+          'refuse_login = true\n')
+    caplog.set_level(logging.DEBUG)
+    outputs = []
+    for args in (["sync", "--dry-run", "ingest"], ["sync", "ingest"], ["sync", "--json", "ingest"],
+                 ["runs", "--json"], ["quarantine", "list", "--json"], ["check"]):
+        result = CliRunner().invoke(build_cli(), ["--config", str(tmp_path / "plugins.toml"), *args])
+        outputs.append(result.output)
+    text = "\n".join(outputs)
+    assert "token *** refused" in text  # the error is there, the secret is not
+    assert "quarantine" in text
+    assert SECRET not in text
+    assert SECRET not in caplog.text
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'trainbridge.db'}")
+    with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            for row in conn.execute(sa.select(table)):
+                assert SECRET not in json.dumps([str(v) for v in row]), table.name
+
+
+def test_init_writes_a_commented_config_and_creates_the_ledger(tmp_path):
+    result = CliRunner().invoke(build_cli(), ["init", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "# trainbridge configuration" in (tmp_path / "plugins.toml").read_text()
+    assert (tmp_path / "trainbridge.db").exists()
+
+
+def test_schema_prints_json_schema_for_each_record():
+    result = CliRunner().invoke(build_cli(), ["schema", "payroll_adjustment"])
+    schema = json.loads(result.output)
+    assert {"amount", "currency", "employee_id"} <= set(schema["properties"])
+    everything = json.loads(CliRunner().invoke(build_cli(), ["schema"]).output)
+    assert {"employee", "separation", "cost_item", "agreement", "notice"} <= set(everything)
+
+
+def test_demo_runs_every_job_on_sample_data(tmp_path):
+    result = CliRunner().invoke(build_cli(), ["demo", "--dir", str(tmp_path / "demo")])
+    assert "== ingest: ok" in result.output, result.output
+    assert "17 employee" in result.output
+    runs = CliRunner().invoke(build_cli(), ["--config", str(tmp_path / "demo" / "plugins.toml"),
+                                            "runs", "--json"])
+    assert json.loads(runs.output)[0]["job"] in {"ingest", *PluginHost.create().jobs}
+
+
+def test_proposals_and_quarantine_listings_are_json(tmp_path):
+    write(tmp_path / "plugins.toml", "")
+    for args in (["proposals", "list", "--json"], ["quarantine", "list", "--json"], ["runs", "--json"]):
+        result = CliRunner().invoke(build_cli(), ["--config", str(tmp_path / "plugins.toml"), *args])
+        assert json.loads(result.output) == [], args
