@@ -23,7 +23,7 @@ import requests
 from trainbridge.core import errors
 from trainbridge.core.errors import ConnectorError
 from trainbridge.core.http import HttpClient
-from trainbridge.core.secrets import register_secret
+from trainbridge.core.secrets import redact, register_secret
 
 log = logging.getLogger("trainbridge.connectors.feishu")
 
@@ -137,7 +137,7 @@ class FeishuApi:
         code, msg = answer.get("code"), str(answer.get("msg") or "")
         where = f"[connectors.{self.instance}]"
         request_id = _request_id(resp, answer)
-        text = f"{method} {path}: Feishu code {code}: {msg}"
+        text = redact(f"{method} {path}: Feishu code {code}: {msg}")
         if code in SCOPE_MISSING or resp.status_code in (401, 403):
             missing = ", ".join(missing_scopes(answer))
             return errors.AuthError(text, instance=self.instance, status=resp.status_code,
