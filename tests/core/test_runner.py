@@ -180,3 +180,35 @@ def test_a_run_killed_at_any_step_and_run_again_posts_nothing_twice_and_skips_no
         runs = ws.ledger.list_runs(conn)
     assert set(states.values()) == {"delivered"}
     assert runs[-1]["status"] in ("abandoned", "running")  # the killed run, taken over
+
+
+def test_a_second_process_running_the_same_job_exits_75_without_touching_anything(
+        make_workspace, tmp_path):
+    ws = make_workspace(config(tmp_path))
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from datetime import timedelta\n"
+         "from trainbridge.core.config import load_settings\n"
+         "from trainbridge.core.runner import Workspace\n"
+         "ws = Workspace(load_settings(sys.argv[1]))\n"
+         "run = ws.ledger.start_run('ingest')\n"
+         "ws.ledger.acquire_lock('ingest', run, stale_after=timedelta(minutes=15))\n"
+         "print('locked', flush=True)\n"
+         "time.sleep(60)\n", str(ws.settings.path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        second = subprocess.run([sys.executable, "-m", "trainbridge", "--config", str(ws.settings.path),
+                                 "sync", "ingest"], capture_output=True, text=True, timeout=120)
+        assert second.returncode == ExitCode.ALREADY_RUNNING, second.stdout + second.stderr
+        assert "already running" in second.stdout + second.stderr
+        with ws.ledger.transaction() as conn:
+            assert ws.ledger.count_records(conn) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    again = subprocess.run([sys.executable, "-m", "trainbridge", "--config", str(ws.settings.path),
+                            "sync", "ingest"], capture_output=True, text=True, timeout=120)
+    # the dead holder's lock is taken over
+    assert again.returncode == ExitCode.PARTIAL, again.stdout + again.stderr
