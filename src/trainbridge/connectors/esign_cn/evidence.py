@@ -87,12 +87,8 @@ class EsignEvidenceConfig(ConnectorConfig):
         default=PRODUCTION_URL,
         description="https://evislb.tsign.cn:443; sandbox https://smlcunzheng.tsign.cn:9443",
     )
-    scene_template_id: str = Field(
-        min_length=1, description="业务凭证(名称)ID from /v1/sp/temp/scene/add"
-    )
-    segment_template_id: str = Field(
-        min_length=1, description="证据点名称ID from /v1/sp/temp/seg/add"
-    )
+    scene_template_id: str = Field(min_length=1, description="业务凭证(名称)ID from /v1/sp/temp/scene/add")
+    segment_template_id: str = Field(min_length=1, description="证据点名称ID from /v1/sp/temp/seg/add")
     scene_name: str = Field(
         default="培训服务协议 {agreement_id}",
         description="Voucher name; {agreement_id} is filled in",
@@ -101,9 +97,7 @@ class EsignEvidenceConfig(ConnectorConfig):
         default_factory=dict,
         description="segmentData: paramName defined with seg-prop/add -> key of the deposit meta",
     )
-    upload_original: bool = Field(
-        default=False, description="Deposit the file, not only its digest"
-    )
+    upload_original: bool = Field(default=False, description="Deposit the file, not only its digest")
     http: HttpSettings = Field(default_factory=HttpSettings)
 
 
@@ -114,9 +108,7 @@ class EsignEvidenceConnector(Connector):
     vendor: ClassVar[str] = "e签宝 (esign.cn) scene-based evidence (场景式存证)"
     config: EsignEvidenceConfig
 
-    def __init__(
-        self, name: str, config: ConnectorConfig, ctx: ConnectorContext | None = None
-    ) -> None:
+    def __init__(self, name: str, config: ConnectorConfig, ctx: ConnectorContext | None = None) -> None:
         super().__init__(name, config, ctx)
         register_secret(self.config.project_secret.get_secret_value())
         self.sleep: Callable[[float], None] = time.sleep
@@ -175,6 +167,8 @@ class EsignEvidenceConnector(Connector):
             )
         digest = digest.lower()
         cfg = self.config
+        # Check the file before anything is deposited: a wrong file must leave no voucher.
+        original = self._original(digest, meta) if cfg.upload_original else None
         voucher = self.call(
             "/sp/scene/voucher",
             {
@@ -190,8 +184,8 @@ class EsignEvidenceConnector(Connector):
             separators=(",", ":"),
         )
         description = meta.get("file_name") or f"{agreement_id}.pdf"
-        if cfg.upload_original:
-            point_id = self._deposit_file(digest, meta, description, segment_data)
+        if original is not None:
+            point_id = self._deposit_file(original, description, segment_data)
         else:
             point = self.call(
                 "/sp/segment/abstract/url",
@@ -202,9 +196,7 @@ class EsignEvidenceConnector(Connector):
                 },
             )
             point_id = str(point["evid"])
-        self.call(
-            "/sp/scene/append", {"evid": chain_id, "linkIds": [{"type": "0", "value": point_id}]}
-        )
+        self.call("/sp/scene/append", {"evid": chain_id, "linkIds": [{"type": "0", "value": point_id}]})
         self.log.info(
             "deposited agreement %s as e签宝 evidence %s (point %s)",
             agreement_id,
@@ -222,9 +214,7 @@ class EsignEvidenceConnector(Connector):
             deposited_at=self.now(),
         )
 
-    def _deposit_file(
-        self, digest: str, meta: Mapping[str, str], description: str, segment_data: str
-    ) -> str:
+    def _original(self, digest: str, meta: Mapping[str, str]) -> bytes:
         path = meta.get("document_path")
         if not path:
             raise ConnectorError(
@@ -239,6 +229,9 @@ class EsignEvidenceConnector(Connector):
                 instance=self.name,
                 hint="deposit the signed document itself",
             )
+        return content
+
+    def _deposit_file(self, content: bytes, description: str, segment_data: str) -> str:
         md5 = base64.b64encode(hashlib.md5(content).digest()).decode("ascii")
         point = self.call(
             "/sp/segment/original-adv/url",
@@ -286,8 +279,7 @@ class EsignEvidenceConnector(Connector):
                 valid=False,
                 checked_at=checked,
                 reason=(
-                    f"e签宝 evidence {receipt.receipt_id} is not on the blockchain yet; "
-                    "check again later"
+                    f"e签宝 evidence {receipt.receipt_id} is not on the blockchain yet; check again later"
                 ),
             )
         return EvidenceCheck(
