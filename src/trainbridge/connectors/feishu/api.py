@@ -127,6 +127,10 @@ class FeishuApi:
             items = data.get("items") or []
             next_token = data.get("page_token") if data.get("has_more") else None
             next_token = str(next_token) if next_token else None
+            if next_token and next_token == page_token:
+                msg = f"POST {path}: has_more with the same page_token {page_token}"
+                raise FeishuError(msg, instance=self.instance,
+                                  hint="run again later; report it to Feishu if it persists")
             yield (items if isinstance(items, list) else []), next_token
             if not next_token:
                 return

@@ -1,0 +1,395 @@
+"""The ``dingtalk_hrm`` connector: DingTalk 智能人事 as a people source, plus its callbacks.
+
+Operations (see docs/connectors/dingtalk_hrm.md): on-job ids from the old
+``/topapi/smartwork/hrm/employee/queryonjob`` (no v1.0 equivalent exists), roster fields
+from ``POST /v1.0/hrm/rosters/lists/query``, leavers from ``GET /v1.0/hrm/employees/
+dismissions`` and ``GET /v1.0/hrm/employees/dimissionInfos`` (or, with
+``dimission_api = "topapi"``, ``querydimission`` + ``listdimission`` for ``reason_type``),
+and ``user_leave_org`` callbacks through ``verify_webhook``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr
+
+from trainbridge import hookimpl
+from trainbridge.connectors.dingtalk_hrm.api import DingTalkApi
+from trainbridge.connectors.dingtalk_hrm.crypto import CallbackCrypto, CallbackCryptoError
+from trainbridge.connectors.dingtalk_hrm.mapping import (
+    LEAVING_STATUSES,
+    REASON_TYPES,
+    ROSTER_FIELDS,
+    ReasonMapper,
+    employee_data,
+    roster_values,
+    separation_data,
+)
+from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorContext
+from trainbridge.core.errors import ConnectorError, WebhookRejected
+from trainbridge.core.http import HttpSettings
+from trainbridge.core.records import (
+    Employee,
+    HealthResult,
+    Page,
+    Reject,
+    Separation,
+    SeparationReason,
+    WebhookEvent,
+    WebhookReply,
+    WebhookResult,
+)
+
+log = logging.getLogger("trainbridge.connectors.dingtalk_hrm")
+
+QUERY_ON_JOB = "/topapi/smartwork/hrm/employee/queryonjob"
+QUERY_DIMISSION = "/topapi/smartwork/hrm/employee/querydimission"
+LIST_DIMISSION = "/topapi/smartwork/hrm/employee/listdimission"
+ROSTER = "/v1.0/hrm/rosters/lists/query"
+DISMISSIONS = "/v1.0/hrm/employees/dismissions"
+DIMISSION_INFOS = "/v1.0/hrm/employees/dimissionInfos"
+#: DingTalk puts msg_signature, timestamp and nonce in the callback URL's query string;
+#: the webhook receiver hands them over as headers, or the raw query string in this one.
+QUERY_HEADER = "x-trainbridge-query"
+COMPLETE = "complete"
+AT = "at:"
+
+
+class DingTalkHrmConfig(ConnectorConfig):
+    """``[connectors.NAME]`` with ``type = "dingtalk_hrm"``."""
+
+    api_base_url: str = "https://api.dingtalk.com"
+    oapi_base_url: str = "https://oapi.dingtalk.com"
+    app_key: str = Field(min_length=1, description="The internal app's AppKey / Client ID")
+    app_secret: SecretStr
+    agent_id: int = Field(description="The app's AgentId (appAgentId of the roster API)")
+    on_job_statuses: tuple[Literal[2, 3, 5, -1], ...] = (2, 3, 5, -1)
+    page_size: int = Field(default=50, ge=1, le=50)
+    dimission_api: Literal["v1", "topapi"] = "v1"
+    reasons: dict[str, SeparationReason] = Field(
+        default_factory=dict, description="Reason name -> reason (voluntaryReason/passiveReason)")
+    reason_types: dict[int, SeparationReason] = Field(
+        default_factory=dict, description="reason_type 1-9 -> reason (dimission_api = topapi)")
+    voluntary_default: SeparationReason | Literal["reject"] = SeparationReason.RESIGNATION
+    default_reasons: bool = True
+    timezone: str = "Asia/Shanghai"
+    callback_token: SecretStr | None = None
+    callback_aes_key: SecretStr | None = None
+    callback_owner_key: str | None = Field(
+        default=None, description="corpId, suiteKey, or (default) app_key for event subscriptions")
+    replay_window_seconds: float = Field(default=300.0, gt=0)
+    token_refresh_margin_seconds: float = Field(default=300.0, ge=0)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+
+
+class DingTalkHrm(Connector):
+    config_model: ClassVar[type[ConnectorConfig]] = DingTalkHrmConfig
+    vendor: ClassVar[str] = "DingTalk HRM (钉钉智能人事)"
+    config: DingTalkHrmConfig
+
+    def __init__(self, name: str, config: ConnectorConfig,
+                 ctx: ConnectorContext | None = None) -> None:
+        super().__init__(name, config, ctx)
+        cfg = self.config
+        self.clock: Callable[[], float] = time.time
+        self.sleep: Callable[[float], None] = time.sleep
+        self.tz = ZoneInfo(cfg.timezone)
+        default = None if cfg.voluntary_default == "reject" else cfg.voluntary_default
+        self.reasons = ReasonMapper(cfg.reasons, cfg.reason_types, voluntary_default=default,
+                                    use_defaults=cfg.default_reasons, instance=name)
+        self._api: DingTalkApi | None = None
+
+    @property
+    def api(self) -> DingTalkApi:
+        if self._api is None:
+            cfg = self.config
+
+            def client(base: str) -> Any:
+                return self.ctx.http(base, instance=self.name, settings=cfg.http,
+                                     sleep=lambda s: self.sleep(s),
+                                     request_id_headers=("x-acs-request-id",))
+
+            self._api = DingTalkApi(client(cfg.api_base_url), client(cfg.oapi_base_url),
+                                    app_key=cfg.app_key,
+                                    app_secret=cfg.app_secret.get_secret_value(),
+                                    refresh_margin=cfg.token_refresh_margin_seconds,
+                                    clock=lambda: self.clock(), sleep=lambda s: self.sleep(s))
+        return self._api
+
+    # --- people ----------------------------------------------------------------------
+
+    @hookimpl
+    def fetch_employees(self, since: str | None) -> Iterator[Page]:
+        """On-job employees (试用/正式/待离职/无状态) with their roster fields."""
+        offset = _resume(since)
+        statuses = ",".join(str(s) for s in self.config.on_job_statuses)
+        while True:
+            answer = self.api.topapi(QUERY_ON_JOB, {"status_list": statuses, "offset": offset,
+                                                    "size": self.config.page_size})
+            result = _object(answer.get("result"))
+            ids = [str(u) for u in result.get("data_list") or [] if u]
+            next_cursor = result.get("next_cursor")
+            page = self._employees(ids)
+            page.cursor = f"{AT}{next_cursor}" if next_cursor else COMPLETE
+            yield page
+            if not next_cursor:
+                return
+            offset = int(next_cursor)
+
+    def _employees(self, user_ids: list[str]) -> Page:
+        page = Page()
+        if not user_ids:
+            return page
+        answer = self.api.v1("POST", ROSTER, body={
+            "userIdList": user_ids, "fieldFilterList": list(ROSTER_FIELDS),
+            "appAgentId": self.config.agent_id, "text2SelectConvert": False})
+        entries = {str(e.get("userId")): e for e in answer.get("result") or []
+                   if isinstance(e, dict) and e.get("userId")}
+        for user_id in user_ids:
+            entry = entries.get(user_id)
+            if entry is None:
+                page.rejects.append(Reject(model="employee", key=user_id, reason=(
+                    f"on-job user {user_id} has no roster entry: check the app's data range "
+                    "and that 智能人事 holds this employee")))
+                continue
+            values = roster_values(entry)
+            data = employee_data(user_id, values, instance=self.name, tz=self.tz)
+            if not data["name"]:
+                page.rejects.append(Reject(model="employee", key=data["id"], raw=_jsonable(entry),
+                                           reason="the roster has no sys00-name for this user",
+                                           data=_jsonable(data)))
+                continue
+            page.add(Employee, data, raw=entry)
+        return page
+
+    @hookimpl
+    def fetch_separations(self, since: str | None) -> Iterator[Page]:
+        """Resigned employees with last work day and reason."""
+        if self.config.dimission_api == "topapi":
+            yield from self._separations_topapi(since)
+            return
+        token = _resume(since)
+        while True:
+            answer = self.api.v1("GET", DISMISSIONS, params={
+                "nextToken": token, "maxResults": self.config.page_size})
+            ids = [str(u) for u in answer.get("userIdList") or [] if u]
+            next_token = answer.get("nextToken") if answer.get("hasMore") else None
+            page = Page()
+            for info in self._dimission_infos(ids):
+                self._add_separation(page, info)
+            if next_token is not None and int(next_token) == token:
+                msg = f"DingTalk answered hasMore with the same nextToken {token}"
+                raise ConnectorError(msg, instance=self.name,
+                                     hint="run again later; report it to DingTalk if it persists")
+            page.cursor = f"{AT}{next_token}" if next_token is not None else COMPLETE
+            yield page
+            if next_token is None:
+                return
+            token = int(next_token)
+
+    def _dimission_infos(self, user_ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not user_ids:
+            return []
+        answer = self.api.v1("GET", DIMISSION_INFOS,
+                             params={"userIdList": json.dumps(list(user_ids))})
+        return [i for i in answer.get("result") or [] if isinstance(i, dict)]
+
+    def _add_separation(self, page: Page, info: Mapping[str, Any], *, legacy: bool = False) -> None:
+        status = info.get("status")
+        if status not in LEAVING_STATUSES:
+            return  # 3: neither leaving nor left; 4: resignation still awaiting approval
+        if legacy:
+            reason, why = self.reasons.from_type(info.get("reason_type"))
+            kind = info.get("reason_type")
+            label = REASON_TYPES.get(kind, ("", None))[0] if isinstance(kind, int) else ""
+            vendor = f"reason_type {kind} {label}".strip()
+            memo = str(info.get("reason_memo") or "")
+        else:
+            voluntary = info.get("voluntaryReason") or []
+            passive = info.get("passiveReason") or []
+            reason, why = self.reasons.from_names(voluntary, passive)
+            vendor = "; ".join(p for p in (
+                f"主动: {', '.join(map(str, voluntary))}" if voluntary else "",
+                f"被动: {', '.join(map(str, passive))}" if passive else "") if p)
+            memo = str(info.get("reasonMemo") or "")
+        key = str(info.get("userId") or info.get("userid") or "") or None
+        if reason is None:
+            page.rejects.append(Reject(model="separation", key=key, reason=why,
+                                       raw=_jsonable(dict(info))))
+            return
+        data = separation_data(info, reason, instance=self.name, tz=self.tz,
+                               vendor_reason=vendor, memo=memo)
+        page.add(Separation, data, raw=dict(info))
+
+    def _separations_topapi(self, since: str | None) -> Iterator[Page]:
+        offset = _resume(since)
+        while True:
+            answer = self.api.topapi(QUERY_DIMISSION, {"offset": offset,
+                                                       "size": self.config.page_size})
+            result = _object(answer.get("result"))
+            ids = [str(u) for u in result.get("data_list") or [] if u]
+            next_cursor = result.get("next_cursor")
+            page = Page()
+            if ids:
+                infos = self.api.topapi(LIST_DIMISSION, {"userid_list": ",".join(ids)})
+                for info in infos.get("result") or []:
+                    if isinstance(info, dict):
+                        self._add_separation(page, info, legacy=True)
+            page.cursor = f"{AT}{next_cursor}" if next_cursor else COMPLETE
+            yield page
+            if not next_cursor:
+                return
+            offset = int(next_cursor)
+
+    # --- callbacks -------------------------------------------------------------------
+
+    @hookimpl
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookResult:
+        """Verify, decrypt and answer a DingTalk callback; a leaver brings the Separation."""
+        crypto = self._callback_crypto()
+        params = callback_params(headers)
+        signature = params.get("msg_signature") or params.get("signature")
+        timestamp = params.get("timestamp") or params.get("timeStamp")
+        nonce = params.get("nonce")
+        if not (signature and timestamp and nonce):
+            raise WebhookRejected("msg_signature, timestamp or nonce is missing from the callback",
+                                  hint=f"the receiver must pass the callback URL's query string "
+                                       f"(as headers or in {QUERY_HEADER})")
+        try:
+            envelope = json.loads(body)
+            encrypt = str(envelope["encrypt"])
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise WebhookRejected("the body is not {\"encrypt\": ...}") from None
+        hint = (f"check callback_token, callback_aes_key and callback_owner_key of "
+                f"[connectors.{self.name}]")
+        try:
+            crypto.verify(signature, timestamp, nonce, encrypt)
+        except CallbackCryptoError as exc:
+            raise WebhookRejected(f"callback refused: {exc}", hint=hint) from None
+        self._check_replay(timestamp)
+        try:
+            event = json.loads(crypto.decrypt(encrypt))
+        except CallbackCryptoError as exc:
+            raise WebhookRejected(f"callback refused: {exc}", hint=hint) from None
+        except ValueError:
+            raise WebhookRejected("the decrypted callback is not JSON", hint=hint) from None
+        if not isinstance(event, dict):
+            raise WebhookRejected("the decrypted callback is not a JSON object", hint=hint)
+        reply = crypto.encrypted_reply("success", int(self.clock() * 1000))
+        answer = WebhookReply(body=json.dumps(reply), content_type="application/json")
+        event_type = str(event.get("EventType") or "")
+        if event_type == "check_url":
+            return WebhookResult(reply=answer)
+        records: list[Separation] = []
+        if event_type == "user_leave_org":
+            ids = event.get("UserId") or event.get("userId") or []
+            records = self._event_separations([str(i) for i in ids if i])
+        stamp = event.get("TimeStamp") or event.get("timeStamp") or timestamp
+        return WebhookResult(events=(WebhookEvent(
+            event_id=str(event.get("eventId") or hashlib.sha256(encrypt.encode()).hexdigest()[:32]),
+            event_type=event_type or "unknown", occurred_at=_from_ms(stamp),
+            records=tuple(records)),), reply=answer)
+
+    def _callback_crypto(self) -> CallbackCrypto:
+        cfg = self.config
+        if not (cfg.callback_token and cfg.callback_aes_key):
+            raise WebhookRejected("no callback_token/callback_aes_key is configured",
+                                  hint=f"copy Token and aes_key from the app's event subscription "
+                                       f"page into [connectors.{self.name}]")
+        try:
+            return CallbackCrypto(cfg.callback_token.get_secret_value(),
+                                  cfg.callback_aes_key.get_secret_value(),
+                                  cfg.callback_owner_key or cfg.app_key)
+        except CallbackCryptoError as exc:
+            raise WebhookRejected(f"callback_aes_key is unusable: {exc}") from None
+
+    def _check_replay(self, timestamp: str) -> None:
+        try:
+            sent = float(timestamp)
+        except ValueError:
+            raise WebhookRejected("the callback timestamp is not a number") from None
+        sent = sent / 1000 if sent > 1e11 else sent  # DingTalk sends milliseconds
+        age = abs(self.clock() - sent)
+        if age > self.config.replay_window_seconds:
+            raise WebhookRejected(
+                f"the callback is {age:.0f} s old, outside the "
+                f"{self.config.replay_window_seconds:g} s replay window",
+                hint="check this server's clock, or raise replay_window_seconds")
+
+    def _event_separations(self, user_ids: list[str]) -> list[Separation]:
+        if not user_ids:
+            return []
+        page = Page()
+        if self.config.dimission_api == "topapi":
+            answer = self.api.topapi(LIST_DIMISSION, {"userid_list": ",".join(user_ids)})
+            for info in answer.get("result") or []:
+                if isinstance(info, dict):
+                    self._add_separation(page, info, legacy=True)
+        else:
+            for info in self._dimission_infos(user_ids):
+                self._add_separation(page, info)
+        for reject in page.rejects:
+            log.warning("%s: user_leave_org for %s: %s", self.name, reject.key, reject.reason)
+        return [r for r in page.records if isinstance(r, Separation)]
+
+    # --- health ----------------------------------------------------------------------
+
+    @hookimpl
+    def healthcheck(self) -> HealthResult:
+        """A fresh token, then one page of leavers (proves qyapi_hrm_read_user)."""
+        try:
+            self.api.token(force=True)
+            self.api.v1("GET", DISMISSIONS, params={"nextToken": 0, "maxResults": 1})
+        except ConnectorError as exc:
+            return HealthResult(ok=False, detail=str(exc))
+        return HealthResult(ok=True, detail="access token ok; 智能人事 readable")
+
+
+def callback_params(headers: Mapping[str, str]) -> dict[str, str]:
+    """msg_signature / timestamp / nonce from the headers, or from the raw query string."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    found: dict[str, str] = {}
+    raw = lower.get(QUERY_HEADER)
+    if raw:
+        found.update({k: v[0] for k, v in parse_qs(raw.lstrip("?")).items() if v})
+    for name in ("msg_signature", "signature", "timestamp", "timeStamp", "nonce"):
+        if name.lower() in lower:
+            found[name] = lower[name.lower()]
+    return found
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _resume(since: str | None) -> int:
+    if since and since.startswith(AT):
+        try:
+            return int(since[len(AT):])
+        except ValueError:
+            return 0
+    return 0
+
+
+def _from_ms(value: Any) -> datetime | None:
+    try:
+        number = float(str(value))
+    except ValueError:
+        return None
+    return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str)) if value is not None else None
+
+
+__all__ = ["DingTalkHrm", "DingTalkHrmConfig", "callback_params"]
