@@ -33,3 +33,14 @@ def test_the_documented_table_builds_an_instance(doc, name, cls, tmp_path, monke
     host.build_instances(load_settings(tmp_path / "plugins.toml"))
 
     assert isinstance(host.instances[name], cls)
+
+
+def test_trainbridge_plugins_lists_both_types() -> None:
+    from click.testing import CliRunner
+
+    from trainbridge.cli import cli
+
+    out = CliRunner().invoke(cli, ["plugins"]).output
+    assert "connector type esign_cn: send_for_signature, signature_status, download_signed, " \
+           "verify_webhook, healthcheck" in out
+    assert "connector type esign_cn_evidence: deposit_evidence, verify_evidence, healthcheck" in out

@@ -161,6 +161,14 @@ def test_verify_before_the_chain_push_is_not_valid_yet(evidence) -> None:
     assert not check.valid and "not on the blockchain yet" in check.reason
 
 
-def test_the_connector_keeps_the_hook_contract(evidence) -> None:
-    assert set(check_connector(evidence())) == {"deposit_evidence", "verify_evidence",
-                                                 "healthcheck"}
+@responses.activate
+def test_the_connector_keeps_the_hook_contract(tb_instance) -> None:
+    responses.post(f"{HOST}/blockchain/antPushInfo",
+                   json={"errCode": 0, "msg": "成功", "success": True, "antPushList": []})
+    conn = tb_instance("esign_cn_evidence", {
+        "project_id": "1111563517", "project_secret": SECRET,
+        "base_url": "https://smlcunzheng.tsign.cn:9443", "scene_template_id": "s1",
+        "segment_template_id": "g1"})
+    assert set(check_connector(conn, exercise=True)) == {
+        "deposit_evidence", "verify_evidence", "healthcheck"}
+    assert conn.healthcheck().ok

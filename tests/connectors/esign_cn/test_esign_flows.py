@@ -255,9 +255,13 @@ def test_healthcheck_takes_a_business_answer_as_accepted_credentials(esign) -> N
     assert not esign().healthcheck().ok
 
 
-def test_the_connector_keeps_the_hook_contract(esign) -> None:
-    conn = esign()
+@responses.activate
+def test_the_connector_keeps_the_hook_contract(tb_instance) -> None:
+    responses.get(f"{SANDBOX}/v3/sign-flow/trainbridge-healthcheck/detail",
+                  json={"code": 1437501, "message": "签署流程不存在", "data": None})
+    conn = tb_instance("esign_cn", {"app_id": APP_ID, "app_secret": APP_SECRET,
+                                    "base_url": SANDBOX})
     assert isinstance(conn, EsignConnector)
-    assert set(check_connector(conn)) == {
+    assert set(check_connector(conn, exercise=True)) == {
         "send_for_signature", "signature_status", "download_signed", "verify_webhook",
         "healthcheck"}

@@ -25,3 +25,13 @@ def test_the_documented_table_builds_an_instance(tmp_path, monkeypatch) -> None:
     assert isinstance(conn, FadadaConnector)
     assert conn.config.app_secret.get_secret_value() == "fadada_app_secret-value"
     assert set(host.hooks_of(conn)) >= {"send_for_signature", "verify_webhook", "healthcheck"}
+
+
+def test_trainbridge_plugins_lists_fadada() -> None:
+    from click.testing import CliRunner
+
+    from trainbridge.cli import cli
+
+    out = CliRunner().invoke(cli, ["plugins"]).output
+    assert "connector type fadada: send_for_signature, signature_status, download_signed, " \
+           "verify_webhook, healthcheck" in out

@@ -257,9 +257,12 @@ def test_forged_callbacks_are_rejected(fadada, forge: str) -> None:
         fadada().verify_webhook(headers, body)
 
 
-def test_the_connector_keeps_the_hook_contract(fadada) -> None:
-    conn = fadada()
+@responses.activate
+def test_the_connector_keeps_the_hook_contract(tb_instance) -> None:
+    responses.post(f"{UAT}/service/get-access-token", json=fixture_json("access_token.json"))
+    conn = tb_instance("fadada", {"app_id": APP_ID, "app_secret": APP_SECRET, "base_url": UAT,
+                                  "open_corp_id": OPEN_CORP_ID})
     assert isinstance(conn, FadadaConnector)
-    assert set(check_connector(conn)) == {
+    assert set(check_connector(conn, exercise=True)) == {
         "send_for_signature", "signature_status", "download_signed", "verify_webhook",
         "healthcheck"}
