@@ -504,6 +504,8 @@ class FadadaConnector(Connector):
             payload = json.loads(biz_content)
         except ValueError as exc:
             raise WebhookRejected("法大大 callback bizContent is not JSON") from exc
+        if not isinstance(payload, dict):
+            raise WebhookRejected("法大大 callback bizContent is not a JSON object")
         event = str(signed["X-FASC-Event"])
         task_id = str(payload.get("signTaskId", "")) or None
         status = EVENT_STATUS.get(event)

@@ -366,6 +366,8 @@ class EsignConnector(Connector):
             payload = json.loads(body)
         except ValueError as exc:
             raise WebhookRejected("e签宝 callback body is not JSON") from exc
+        if not isinstance(payload, dict):
+            raise WebhookRejected("e签宝 callback body is not a JSON object")
         return WebhookResult(events=tuple(e for e in [_event(payload)] if e), reply=REPLY)
 
     def _check_age(self, timestamp: str) -> None:
