@@ -1,0 +1,241 @@
+"""Full-chain training cost per employee (C1), and the part of it that is refundable.
+
+Pure functions of records: no I/O, no clock. Every cost item is allocated to
+employees item by item, and every allocation line says the rule that produced it:
+
+* ``employee``: the whole item is that employee's;
+* ``per_head``: the item's amount is charged to each participant: the attendees of its
+  session (its enrollees when no attendance is recorded), else the enrollees of its
+  program;
+* ``shared``: the item is split equally among its session's attendees (enrollees when no
+  attendance is recorded), or, without a session, among those who attended training on
+  ``incurred_on`` (of its program, when it names one). Shares are whole cents; the
+  cents left over go one each to the first participants in employee-id order, so the
+  shares add up to the invoice and the same inputs always give the same split.
+
+What is refundable (Implementing Regulations art. 16): documented (vouchered) training
+fees, travel and other direct costs. Wages during training are tracked and never
+refundable; an item without a voucher is tracked and kept out of the refundable base
+unless configuration includes it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from trainbridge.core.records import (
+    CENT,
+    CostAllocation,
+    CostCategory,
+    CostItem,
+    Enrollment,
+    EnrollmentStatus,
+    LearningEvent,
+    LearningEventKind,
+    TrainingSession,
+)
+
+ATTENDANCE = frozenset({LearningEventKind.ATTENDED, LearningEventKind.COMPLETED})
+ART_16 = "Implementing Regulations art. 16"
+
+
+@dataclass(frozen=True)
+class AllocationLine:
+    """One employee's part of one cost item, with the rule that gave it."""
+
+    item_id: str
+    employee_id: str
+    category: CostCategory
+    allocation: CostAllocation
+    amount: Decimal
+    currency: str
+    item_amount: Decimal
+    incurred_on: date
+    rule: str
+    program_id: str | None = None
+    session_id: str | None = None
+    voucher_ref: str | None = None
+    description: str = ""
+
+    @property
+    def vouchered(self) -> bool:
+        return bool(self.voucher_ref)
+
+    def refundability(self, include_unvouchered: bool = False) -> tuple[bool, str]:
+        """(in the refundable base?, why), under ``include_unvouchered``."""
+        if self.category is CostCategory.WAGES:
+            return False, f"wages during training are not training cost ({ART_16}): tracked, never refundable"
+        if not self.vouchered:
+            if include_unvouchered:
+                return True, "no voucher; included because include_unvouchered = true"
+            return False, (f"no voucher (凭证): tracked, kept out of the refundable base ({ART_16}); "
+                           "include_unvouchered = true includes it")
+        return True, f"voucher {self.voucher_ref}: documented training cost ({ART_16})"
+
+    def label(self) -> str:
+        return f"{self.category.value} {self.amount} ({self.item_id})"
+
+
+@dataclass(frozen=True)
+class Unallocated:
+    """An item no employee could be charged with, and why."""
+
+    item_id: str
+    amount: Decimal
+    currency: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Allocation:
+    lines: tuple[AllocationLine, ...]
+    unallocated: tuple[Unallocated, ...] = ()
+
+    def for_employee(self, employee_id: str) -> list[AllocationLine]:
+        return [line for line in self.lines if line.employee_id == employee_id]
+
+
+@dataclass(frozen=True)
+class RefundableBase:
+    """The refundable base of one employee under one program, with what was left out and why."""
+
+    amount: Decimal
+    currency: str
+    included: tuple[AllocationLine, ...]
+    excluded: tuple[tuple[AllocationLine, str], ...]
+
+    def detail(self) -> tuple[str, ...]:
+        return tuple(line.label() for line in self.included)
+
+    def excluded_detail(self) -> tuple[str, ...]:
+        return tuple(f"{line.label()}: {why}" for line, why in self.excluded)
+
+
+class _Participants:
+    """Who took part in which session, program and day, from attendance and enrollments."""
+
+    def __init__(self, events: Iterable[LearningEvent], enrollments: Iterable[Enrollment],
+                 sessions: Iterable[TrainingSession]) -> None:
+        self.session_program = {s.session_id: s.program_id for s in sessions}
+        attended = [e for e in events if e.event in ATTENDANCE or e.event is LearningEventKind.VOIDED]
+        voided = {e.voids for e in attended if e.event is LearningEventKind.VOIDED}
+        self.by_session: dict[str, set[str]] = defaultdict(set)
+        self.by_program: dict[str, set[str]] = defaultdict(set)
+        self.by_day: dict[date, list[tuple[str, str | None]]] = defaultdict(list)
+        for event in attended:
+            if event.event is LearningEventKind.VOIDED or event.id in voided:
+                continue
+            program = event.program_id or self.session_program.get(event.session_id or "")
+            if event.session_id:
+                self.by_session[event.session_id].add(event.employee_id)
+            if program:
+                self.by_program[program].add(event.employee_id)
+            self.by_day[event.occurred_at.date()].append((event.employee_id, program))
+        self.enrolled_session: dict[str, set[str]] = defaultdict(set)
+        self.enrolled_program: dict[str, set[str]] = defaultdict(set)
+        for enrollment in enrollments:
+            if enrollment.status is EnrollmentStatus.CANCELLED:
+                continue
+            self.enrolled_program[enrollment.program_id].add(enrollment.employee_id)
+            if enrollment.session_id:
+                self.enrolled_session[enrollment.session_id].add(enrollment.employee_id)
+
+    def of_session(self, session_id: str) -> tuple[list[str], str]:
+        if self.by_session.get(session_id):
+            return sorted(self.by_session[session_id]), f"attendees of session {session_id}"
+        return sorted(self.enrolled_session.get(session_id, ())), \
+            f"enrollees of session {session_id} (no attendance recorded)"
+
+    def of_program(self, program_id: str) -> tuple[list[str], str]:
+        if self.enrolled_program.get(program_id):
+            return sorted(self.enrolled_program[program_id]), f"enrollees of program {program_id}"
+        return sorted(self.by_program.get(program_id, ())), \
+            f"attendees of program {program_id} (no enrollment recorded)"
+
+    def of_day(self, day: date, program_id: str | None) -> tuple[list[str], str]:
+        people = {emp for emp, program in self.by_day.get(day, ()) if not program_id or program == program_id}
+        where = f" of program {program_id}" if program_id else ""
+        return sorted(people), f"attendees of training{where} on {day}"
+
+
+def allocate_costs(items: Iterable[CostItem], *, events: Iterable[LearningEvent] = (),
+                   enrollments: Iterable[Enrollment] = (),
+                   sessions: Iterable[TrainingSession] = ()) -> Allocation:
+    """Allocate every cost item to employees; items nobody can be charged with are listed apart."""
+    who = _Participants(events, enrollments, sessions)
+    lines: list[AllocationLine] = []
+    unallocated: list[Unallocated] = []
+    for item in sorted(items, key=lambda i: i.id):
+        program = item.program_id or who.session_program.get(item.session_id or "")
+        made, why_not = _allocate_item(item, program, who)
+        lines += made
+        if why_not:
+            unallocated.append(Unallocated(item.id, item.amount, item.currency, why_not))
+    return Allocation(tuple(lines), tuple(unallocated))
+
+
+def _allocate_item(item: CostItem, program: str | None,
+                   who: _Participants) -> tuple[list[AllocationLine], str | None]:
+    head = f"{item.category.value} {item.id}: {item.amount} {item.currency}"
+    if item.allocation is CostAllocation.EMPLOYEE:
+        if not item.employee_id:
+            return [], "allocation 'employee' but no employee_id"
+        return [_line(item, program, item.employee_id, item.amount,
+                      f"{head} charged to {item.employee_id} (allocation employee: the whole item)")], None
+    if item.session_id:
+        people, group = who.of_session(item.session_id)
+    elif item.allocation is CostAllocation.PER_HEAD and program:
+        people, group = who.of_program(program)
+    elif item.allocation is CostAllocation.SHARED:
+        people, group = who.of_day(item.incurred_on, program)
+    else:
+        return [], "allocation 'per_head' needs a session_id or program_id"
+    if not people:
+        return [], f"no participants to charge: no {group}"
+    if item.allocation is CostAllocation.PER_HEAD:
+        rule = f"{head} per head, charged to each of the {len(people)} {group}"
+        return [_line(item, program, emp, item.amount, rule) for emp in people], None
+    cents = item.amount / CENT
+    if cents != cents.to_integral_value():
+        return [], f"amount {item.amount} has fractions of a cent and cannot be split in cents"
+    share, left = divmod(int(cents), len(people))
+    each = (Decimal(share) * CENT).quantize(CENT)
+    rule = f"{head} shared equally among the {len(people)} {group}: {each} each"
+    if left:
+        firsts = ", ".join(people[:left])
+        rule += (f"; the {left} remaining cent(s) go one each to the first {left} by employee id "
+                 f"({firsts})")
+    return [_line(item, program, emp, each + (CENT if n < left else 0), rule)
+            for n, emp in enumerate(people)], None
+
+
+def _line(item: CostItem, program: str | None, employee_id: str, amount: Decimal,
+          rule: str) -> AllocationLine:
+    return AllocationLine(item_id=item.id, employee_id=employee_id, category=item.category,
+                          allocation=item.allocation, amount=amount, currency=item.currency,
+                          item_amount=item.amount, incurred_on=item.incurred_on, rule=rule,
+                          program_id=program, session_id=item.session_id, voucher_ref=item.voucher_ref,
+                          description=item.description)
+
+
+def refundable_base(lines: Sequence[AllocationLine], *, employee_id: str, program_id: str, currency: str,
+                    include_unvouchered: bool = False) -> RefundableBase:
+    """The employee's refundable cost under ``program_id`` in ``currency`` (no rounding: sums of cents)."""
+    included: list[AllocationLine] = []
+    excluded: list[tuple[AllocationLine, str]] = []
+    for line in lines:
+        if line.employee_id != employee_id or line.program_id != program_id:
+            continue
+        ok, why = line.refundability(include_unvouchered)
+        if ok and line.currency != currency:
+            ok, why = False, f"in {line.currency}, not the agreement's {currency}"
+        if ok:
+            included.append(line)
+        else:
+            excluded.append((line, why))
+    total = sum((line.amount for line in included), Decimal("0.00"))
+    return RefundableBase(total, currency, tuple(included), tuple(excluded))
