@@ -1,0 +1,441 @@
+"""``dropbox_sign``: Dropbox Sign (formerly HelloSign) API v3 signature requests.
+
+What it calls (openapi.yaml of github.com/hellosign/hellosign-openapi, the source of the
+official SDKs; basic auth with the API key as user name and an empty password)::
+
+    POST /v3/signature_request/send                 multipart: files[0], signers[i][...],
+                                                    metadata[...], test_mode, title, subject
+    GET  /v3/signature_request/list?query=...       the idempotency lookup (search guide)
+    GET  /v3/signature_request/{id}                 status and signatures
+    GET  /v3/signature_request/files/{id}?file_type=pdf   the merged signed PDF (409: not ready)
+    GET  /v3/account                                healthcheck
+
+Callbacks are multipart POSTs whose ``json`` field holds ``{"event": {...},
+"signature_request": {...}}``; ``event_hash`` = hex HMAC-SHA256(key=API key,
+msg=event_time + event_type), as the SDKs' ``EventCallbackHelper.is_valid`` computes it.
+The answer must be exactly ``Hello API Event Received`` or Dropbox Sign retries for days.
+
+That hash covers the event time and type only, not the payload, so with
+``confirm_callbacks`` (the default) the status of a callback is read back from the API
+instead of being taken from the unsigned body.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import parse_qs
+
+import requests
+from pydantic import Field, SecretStr, model_validator
+
+from trainbridge import hookimpl
+from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorContext
+from trainbridge.core.errors import (
+    ConnectorError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    WebhookRejected,
+)
+from trainbridge.core.http import HttpClient, HttpSettings, parse_retry_after
+from trainbridge.core.records import (
+    Agreement,
+    Envelope,
+    EnvelopeStatus,
+    HealthResult,
+    SignedDocument,
+    Signer,
+    WebhookEvent,
+    WebhookReply,
+    WebhookResult,
+    make_id,
+)
+from trainbridge.core.secrets import register_secret
+
+PRODUCTION_URL = "https://api.hellosign.com/v3"
+AGREEMENT_KEY = "trainbridge_agreement_id"
+LOOKUP_KEY = "trainbridge_key"
+REPLY = WebhookReply(status_code=200, body="Hello API Event Received", content_type="text/plain")
+# Dropbox Sign retries an unanswered callback for about three days, keeping its event_time.
+DEFAULT_MAX_AGE = 4 * 24 * 3600
+FUTURE_SKEW_SECONDS = 300
+EVENT_STATUS = {
+    "signature_request_sent": EnvelopeStatus.SENT,
+    "signature_request_viewed": EnvelopeStatus.DELIVERED,
+    "signature_request_signed": EnvelopeStatus.SIGNED,
+    "signature_request_all_signed": EnvelopeStatus.COMPLETED,
+    "signature_request_declined": EnvelopeStatus.DECLINED,
+    "signature_request_canceled": EnvelopeStatus.VOIDED,
+    "signature_request_expired": EnvelopeStatus.VOIDED,
+    "signature_request_invalid": EnvelopeStatus.VOIDED,
+    "signature_request_destroyed": EnvelopeStatus.VOIDED,
+}
+ERROR_HINTS = {
+    "unauthorized": "the API key was refused: check api_key (Dropbox Sign > Settings > API)",
+    "payment_required": "requests outside test_mode need a paid API plan; set test_mode = true "
+    "to try the integration",
+    "forbidden": "the account behind api_key may not do this (paid plan or team permission)",
+    "exceeded_rate": "the API rate limit is spent",
+    "not_found": "no such signature request for this API key",
+    "deleted": "the signature request was canceled or deleted",
+    "conflict": "the files are still being prepared or the same request is in progress",
+}
+
+
+class DropboxSignConfig(ConnectorConfig):
+    api_key: SecretStr = Field(description="API key (Settings > API); basic-auth user name")
+    base_url: str = Field(default=PRODUCTION_URL, description="API base URL, ending in /v3")
+    test_mode: bool = Field(default=False, description="Send requests as test_mode (no legal value)")
+    client_id: str | None = Field(default=None, description="API app whose callback URL is used")
+    title: str = Field(default="培训服务协议 Training agreement", max_length=255)
+    subject: str = Field(default="请签署培训服务协议 Please sign your training agreement",
+                         max_length=255)
+    message: str = Field(default="", max_length=5000)
+    file_name: str = "training-agreement.pdf"
+    allow_decline: bool = Field(default=True, description="Let signers decline (reported back)")
+    countersigner_name: str | None = Field(default=None, description="HR signer, signs second")
+    countersigner_email: str | None = None
+    confirm_callbacks: bool = Field(
+        default=True, description="Read a callback's status back from the API (see module doc)")
+    webhook_max_age_seconds: int = Field(
+        default=DEFAULT_MAX_AGE, ge=0, description="Reject callbacks whose event_time is older; 0: off")
+    http: HttpSettings = Field(default_factory=HttpSettings)
+
+    @model_validator(mode="after")
+    def _countersigner_pair(self) -> DropboxSignConfig:
+        if bool(self.countersigner_name) != bool(self.countersigner_email):
+            msg = "countersigner_name and countersigner_email go together"
+            raise ValueError(msg)
+        return self
+
+
+class DropboxSignConnector(Connector):
+    """Sends training agreements as Dropbox Sign signature requests and reads them back."""
+
+    config_model: ClassVar[type[ConnectorConfig]] = DropboxSignConfig
+    vendor: ClassVar[str] = "Dropbox Sign API v3"
+    config: DropboxSignConfig
+
+    def __init__(self, name: str, config: ConnectorConfig,
+                 ctx: ConnectorContext | None = None) -> None:
+        super().__init__(name, config, ctx)
+        register_secret(self.config.api_key.get_secret_value())
+        self.clock: Callable[[], float] = time.time
+        self.sleep: Callable[[float], None] = time.sleep
+        self._http: HttpClient | None = None
+
+    @property
+    def http(self) -> HttpClient:
+        if self._http is None:
+            self._http = self.ctx.http(
+                self.config.base_url, instance=self.name, settings=self.config.http,
+                auth=(self.config.api_key.get_secret_value(), ""), error_hint=_error_hint,
+                sleep=lambda s: self.sleep(s))
+            self._http.session.hooks["response"].append(self._rate_limit_hook)
+        return self._http
+
+    def _rate_limit_hook(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """A 429 without Retry-After waits until ``X-Ratelimit-Reset`` (Unix time)."""
+        if resp.status_code != 429 or "Retry-After" in resp.headers:
+            return
+        try:
+            reset = float(resp.headers["X-Ratelimit-Reset"])
+        except (KeyError, ValueError):
+            return
+        resp.headers["Retry-After"] = str(max(1, int(reset - self.clock() + 0.999)))
+
+    # --- sending ------------------------------------------------------------------------
+
+    @hookimpl
+    def send_for_signature(self, agreement: Agreement, document: bytes,
+                           signers: list[Signer]) -> Envelope:
+        if agreement.envelope_id and agreement.esign_instance == self.name:
+            return self.signature_status(agreement.envelope_id)
+        if not signers:
+            raise ConnectorError("no signers given", instance=self.name,
+                                 hint=f"agreement {agreement.id} needs at least the employee")
+        existing = self.find_request(agreement.id)
+        if existing is not None:
+            self.log.info("agreement %s already has signature request %s", agreement.id,
+                          existing.envelope_id)
+            return existing
+        everyone = self._with_countersigner(signers)
+        answer = self._send(self.request_fields(agreement, everyone),
+                            {"files[0]": (self.config.file_name, document, "application/pdf")})
+        envelope = self._envelope(answer["signature_request"])
+        self.log.info("sent agreement %s as Dropbox Sign request %s%s", agreement.id,
+                      envelope.envelope_id, " (test mode)" if self.config.test_mode else "")
+        return envelope
+
+    def _with_countersigner(self, signers: list[Signer]) -> list[Signer]:
+        cfg = self.config
+        if not cfg.countersigner_email or any(s.role == "hr" for s in signers):
+            return list(signers)
+        return [*signers, Signer(name=str(cfg.countersigner_name),
+                                 email=cfg.countersigner_email, role="hr")]
+
+    def request_fields(self, agreement: Agreement, signers: list[Signer]) -> list[tuple[str, str]]:
+        """The form fields of ``/signature_request/send`` (the file goes separately)."""
+        cfg = self.config
+        fields = [("title", cfg.title), ("subject", cfg.subject)]
+        if cfg.message:
+            fields.append(("message", cfg.message))
+        for i, signer in enumerate(signers):
+            if not signer.email:
+                raise ConnectorError(f"signer {signer.name!r} has no email address",
+                                     instance=self.name,
+                                     hint="Dropbox Sign sends each signer a link by email")
+            fields += [(f"signers[{i}][email_address]", signer.email),
+                       (f"signers[{i}][name]", signer.name)]
+            if len(signers) > 1:
+                fields.append((f"signers[{i}][order]", str(i)))
+        fields += [(f"metadata[{AGREEMENT_KEY}]", agreement.id),
+                   (f"metadata[{LOOKUP_KEY}]", lookup_token(agreement.id)),
+                   ("test_mode", "1" if cfg.test_mode else "0"),
+                   ("allow_decline", "1" if cfg.allow_decline else "0")]
+        if cfg.client_id:
+            fields.append(("client_id", cfg.client_id))
+        return fields
+
+    def _send(self, fields: list[tuple[str, str]], files: dict[str, Any]) -> dict[str, Any]:
+        """POST the request; a 429 (refused, so nothing made) waits and tries again."""
+        settings = self.config.http
+        for attempt in range(1, settings.max_attempts + 1):
+            try:
+                resp = self.http.post("/signature_request/send", data=fields, files=files,
+                                      idempotent=False, ok={200, 429})
+            except ConnectorError as exc:
+                if exc.status is not None and exc.status < 500:
+                    raise
+                raise ServerError(
+                    f"sending the signature request failed and may or may not have happened: "
+                    f"{exc.message}", instance=self.name, status=exc.status,
+                    request_id=exc.request_id,
+                    hint="not retried here; the next send looks the agreement up by its "
+                         "metadata before sending another") from None
+            if resp.status_code != 429:
+                return dict(resp.json())
+            wait = parse_retry_after(resp.headers.get("Retry-After"))
+            if wait is not None and wait > settings.max_wait:
+                raise RateLimited(f"Dropbox Sign asks to wait {wait:.0f} s before sending",
+                                  instance=self.name, status=429,
+                                  hint="the API rate limit is spent: run later, or raise "
+                                       "http.max_wait")
+            if attempt < settings.max_attempts:
+                self.sleep(wait if wait is not None else settings.backoff_base * 2 ** attempt)
+        raise RateLimited("Dropbox Sign kept refusing the request with 429", instance=self.name,
+                          status=429, hint="run later")
+
+    def find_request(self, agreement_id: str) -> Envelope | None:
+        """The live request already sent for ``agreement_id``, found by its metadata token.
+
+        Dropbox Sign indexes new requests with a short delay, so this protects re-runs, not
+        a retry seconds after an ambiguous failure (which is why those are not retried).
+        """
+        answer = self.http.get_json("/signature_request/list",
+                                    params={"query": lookup_token(agreement_id), "page_size": 20})
+        for item in answer.get("signature_requests") or []:
+            if (item.get("metadata") or {}).get(AGREEMENT_KEY) != agreement_id:
+                continue
+            envelope = self._envelope(item)
+            if envelope.status is not EnvelopeStatus.VOIDED:
+                return envelope
+        return None
+
+    # --- reading ------------------------------------------------------------------------
+
+    @hookimpl
+    def signature_status(self, envelope_id: str) -> Envelope:
+        resp = self.http.get(f"/signature_request/{envelope_id}", ok={200, 410})
+        if resp.status_code == 410:
+            return Envelope(id=make_id(self.name, envelope_id), source=self.name,
+                            envelope_id=envelope_id, agreement_id="", status=EnvelopeStatus.VOIDED)
+        return self._envelope(resp.json()["signature_request"])
+
+    def _envelope(self, request: Mapping[str, Any]) -> Envelope:
+        request_id = str(request["signature_request_id"])
+        signatures = request.get("signatures") or []
+        if request.get("test_mode") and not self.config.test_mode:
+            self.log.warning("signature request %s is in test mode: it has no legal value",
+                             request_id)
+        signers, signed_times = [], []
+        for item in signatures:
+            signed_at = _from_unix(item.get("signed_at"))
+            if signed_at is not None:
+                signed_times.append(signed_at)
+            email_address = item.get("signer_email_address")
+            hr = bool(email_address) and email_address == self.config.countersigner_email
+            signers.append(Signer(name=str(item.get("signer_name") or ""), email=email_address,
+                                  role="hr" if hr else "employee", signed_at=signed_at))
+        status = _request_status(request, signatures)
+        if request.get("has_error"):
+            self.log.warning("signature request %s has an error; read as voided", request_id)
+        return Envelope(
+            id=make_id(self.name, request_id), source=self.name, envelope_id=request_id,
+            agreement_id=str((request.get("metadata") or {}).get(AGREEMENT_KEY) or ""),
+            status=status, signers=tuple(signers),
+            completed_at=max(signed_times) if status is EnvelopeStatus.COMPLETED and signed_times
+            else None)
+
+    @hookimpl
+    def download_signed(self, envelope_id: str) -> SignedDocument:
+        envelope = self.signature_status(envelope_id)
+        if envelope.status is not EnvelopeStatus.COMPLETED:
+            raise ConnectorError(
+                f"signature request {envelope_id} is {envelope.status.value}, not completed",
+                instance=self.name,
+                hint="Dropbox Sign serves the unsigned file before completion; wait for "
+                     "signature_request_all_signed")
+        resp = self.http.get(f"/signature_request/files/{envelope_id}",
+                             params={"file_type": "pdf"}, ok={200, 409})
+        if resp.status_code == 409:
+            raise ConnectorError(f"the signed file of {envelope_id} is still being prepared",
+                                 instance=self.name, status=409,
+                                 hint="try again after signature_request_downloadable")
+        if not resp.content.startswith(b"%PDF"):
+            raise ConnectorError(f"the file of signature request {envelope_id} is not a PDF",
+                                 instance=self.name, hint="check base_url: it ends in /v3")
+        # The audit trail is part of the merged PDF; there is no separate certificate.
+        return SignedDocument(envelope_id=envelope_id, content=resp.content)
+
+    # --- callbacks ----------------------------------------------------------------------
+
+    @hookimpl
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookResult:
+        payload = callback_json(headers, body)
+        event = payload.get("event")
+        if not isinstance(event, dict):
+            raise WebhookRejected("Dropbox Sign callback without an event")
+        event_time, event_type = str(event.get("event_time", "")), str(event.get("event_type", ""))
+        received = str(event.get("event_hash", "")).strip().lower()
+        if not (event_time and event_type and received):
+            raise WebhookRejected("Dropbox Sign callback without event_time/type/hash")
+        expected = event_hash(self.config.api_key.get_secret_value(), event_time, event_type)
+        if not hmac.compare_digest(expected, received):
+            raise WebhookRejected("Dropbox Sign event_hash does not match",
+                                  hint=f"check api_key of [connectors.{self.name}]")
+        occurred = self._check_age(event_time)
+        request = payload.get("signature_request")
+        if event_type == "callback_test" or not isinstance(request, dict):
+            return WebhookResult(reply=REPLY)
+        request_id = str(request.get("signature_request_id") or "")
+        if not request_id:
+            raise WebhookRejected("Dropbox Sign callback without signature_request_id")
+        status = EVENT_STATUS.get(event_type)
+        if self.config.confirm_callbacks:
+            status = self._confirmed_status(request_id)
+        related = str((event.get("event_metadata") or {}).get("related_signature_id") or "")
+        event_id = ":".join(p for p in ("dropbox_sign", request_id, event_type, event_time, related) if p)
+        return WebhookResult(reply=REPLY, events=(WebhookEvent(
+            event_id=event_id, event_type=event_type, envelope_id=request_id, status=status,
+            occurred_at=occurred),))
+
+    def _check_age(self, event_time: str) -> datetime:
+        try:
+            seconds = int(event_time)
+        except ValueError:
+            raise WebhookRejected(f"event_time {event_time!r} is not Unix time") from None
+        max_age, now = self.config.webhook_max_age_seconds, self.clock()
+        if seconds > now + FUTURE_SKEW_SECONDS or (max_age and now - seconds > max_age):
+            raise WebhookRejected("Dropbox Sign callback is outside the replay window",
+                                  hint="check the server clock, or raise webhook_max_age_seconds")
+        return datetime.fromtimestamp(seconds, tz=UTC)
+
+    def _confirmed_status(self, request_id: str) -> EnvelopeStatus:
+        try:
+            return self.signature_status(request_id).status
+        except NotFound:
+            raise WebhookRejected(f"callback names signature request {request_id}, which this "
+                                  "API key cannot read", hint="a forged or foreign callback") from None
+
+    @hookimpl
+    def healthcheck(self) -> HealthResult:
+        try:
+            account = self.http.get_json("/account").get("account") or {}
+        except ConnectorError as exc:
+            return HealthResult(ok=False, detail=str(exc))
+        left = (account.get("quotas") or {}).get("api_signature_requests_left")
+        mode = "test mode" if self.config.test_mode else "live"
+        return HealthResult(ok=True, detail=f"API key accepted for {account.get('email_address')} "
+                                            f"({mode}; API requests left: {left})")
+
+
+def event_hash(api_key: str, event_time: str, event_type: str) -> str:
+    """The callback's ``event_hash``: hex HMAC-SHA256 keyed with the API key."""
+    return hmac.new(api_key.encode("utf-8"), f"{event_time}{event_type}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def callback_json(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    """The ``json`` field of a callback (multipart or urlencoded form), or a bare JSON body."""
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    text: str | None = None
+    if content_type.lower().startswith("multipart/"):
+        raw = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
+        for part in message.iter_parts():
+            if part.get_param("name", header="content-disposition") == "json":
+                data = part.get_payload(decode=True)
+                text = data.decode("utf-8") if isinstance(data, bytes) else str(data)
+    elif "urlencoded" in content_type.lower():
+        text = parse_qs(body.decode("utf-8", "replace")).get("json", [None])[0]
+    else:
+        text = body.decode("utf-8", "replace")
+    try:
+        payload = json.loads(text or "")
+    except ValueError:
+        raise WebhookRejected("Dropbox Sign callback has no JSON in its 'json' field") from None
+    if not isinstance(payload, dict):
+        raise WebhookRejected("Dropbox Sign callback JSON is not an object")
+    return payload
+
+
+def lookup_token(agreement_id: str) -> str:
+    """A search-safe token for the agreement id (the search syntax treats ':' as a field)."""
+    return "tb" + hashlib.sha256(agreement_id.encode()).hexdigest()[:30]
+
+
+def _request_status(request: Mapping[str, Any], signatures: list[Any]) -> EnvelopeStatus:
+    codes = {str(s.get("status_code") or "") for s in signatures}
+    if request.get("is_complete"):
+        return EnvelopeStatus.COMPLETED
+    if request.get("is_declined") or "declined" in codes:
+        return EnvelopeStatus.DECLINED
+    if request.get("has_error") or "expired" in codes:
+        return EnvelopeStatus.VOIDED
+    if "signed" in codes:
+        return EnvelopeStatus.SIGNED
+    if any(s.get("last_viewed_at") for s in signatures):
+        return EnvelopeStatus.DELIVERED
+    return EnvelopeStatus.SENT
+
+
+def _from_unix(value: Any) -> datetime | None:
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        return None
+    return datetime.fromtimestamp(seconds, tz=UTC) if seconds > 0 else None
+
+
+def _error_hint(resp: requests.Response) -> str | None:
+    try:
+        error = resp.json().get("error") or {}
+    except (ValueError, AttributeError):
+        return None
+    name, path = str(error.get("error_name", "")), error.get("error_path")
+    hint = ERROR_HINTS.get(name, f"Dropbox Sign {name}" if name else "")
+    return f"{hint} (field {path})" if path else hint or None
+
+
+@hookimpl
+def register_connectors(register: Callable[..., None]) -> None:
+    register("dropbox_sign", DropboxSignConnector)
