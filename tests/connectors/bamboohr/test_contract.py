@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import responses
 from click.testing import CliRunner
 
 from trainbridge.cli import build_cli
-from trainbridge.core.config import Settings
+from trainbridge.core.config import Settings, load_settings
+from trainbridge.core.manager import load_host
 from trainbridge.core.records import Employee, SeparationReason
 from trainbridge.core.runner import sync
 from trainbridge.testing import check_connector
@@ -85,3 +88,14 @@ def test_a_sync_run_reads_bamboohr_into_the_ledger(tb_workspace, fake, monkeypat
     assert isinstance(zhang, Employee) and zhang.source == "bamboo"
     assert cursor == "2024-07-01T09:30:00Z"
     assert all(API_KEY not in e for e in result.errors)
+
+
+def test_the_documented_plugins_toml_table_is_valid(tmp_path, monkeypatch):
+    docs = Path(__file__).parents[3] / "docs" / "connectors" / "bamboohr.md"
+    table = docs.read_text(encoding="utf-8").split("```toml\n")[1].split("```")[0]
+    (tmp_path / "plugins.toml").write_text(table, encoding="utf-8")
+    monkeypatch.setenv("BAMBOOHR_API_KEY", "documented-secret")
+
+    host = load_host(load_settings(tmp_path / "plugins.toml"))
+
+    assert len(host.instances) == 1

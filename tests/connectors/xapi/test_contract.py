@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import responses
 from click.testing import CliRunner
 from responses import matchers
 
 from trainbridge.cli import build_cli
 from trainbridge.core.config import load_settings
+from trainbridge.core.manager import load_host
 from trainbridge.core.records import LearningEvent, LearningEventKind
 from trainbridge.core.runner import Workspace, sync
 from trainbridge.testing import check_connector
@@ -85,3 +88,14 @@ def test_a_sync_run_reads_the_lrs_into_the_ledger(tmp_path, fake, monkeypatch):
     assert cursor == "2024-05-20T09:00:00.900Z"
     assert all(SECRET not in e for e in result.errors)
     ws.close()
+
+
+def test_the_documented_plugins_toml_table_is_valid(tmp_path, monkeypatch):
+    docs = Path(__file__).parents[3] / "docs" / "connectors" / "xapi.md"
+    table = docs.read_text(encoding="utf-8").split("```toml\n")[1].split("```")[0]
+    (tmp_path / "plugins.toml").write_text(table, encoding="utf-8")
+    monkeypatch.setenv("LRS_SECRET", "documented-secret")
+
+    host = load_host(load_settings(tmp_path / "plugins.toml"))
+
+    assert len(host.instances) == 1
