@@ -1,0 +1,329 @@
+"""Manager points (seed 003, S1 and S7): a versioned rules file and the scoring of one event.
+
+Pure functions: no I/O, no clock. The rules file is TOML text with one ``[[versions]]``
+table per rule version; a version applies to events from its ``effective`` date on.
+Every entry carries the rule and the version it was earned under, and its id is
+stable per (employee, rule, object): completing, un-completing and completing again,
+or re-submitting an action plan, finds the entry already there and earns nothing more.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from trainbridge.core.errors import ConfigError
+from trainbridge.core.records import (
+    Delivery,
+    LearningEvent,
+    LearningEventKind,
+    PointsCategory,
+    PointsEntry,
+    TrainingProgram,
+    TrainingSession,
+)
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    event: LearningEventKind
+    category: PointsCategory
+    label: str
+
+
+#: Every rule a rules file may give points to; anything else is a typo, rejected by line.
+RULE_KINDS: dict[str, RuleKind] = {
+    "offline_attended": RuleKind(LearningEventKind.ATTENDED, PointsCategory.PARTICIPATION,
+                                 "offline session attended"),
+    "online_completed": RuleKind(LearningEventKind.COMPLETED, PointsCategory.PARTICIPATION,
+                                 "online course completed"),
+    "late": RuleKind(LearningEventKind.ATTENDED, PointsCategory.PARTICIPATION,
+                     "checked in after the session start plus grace"),
+    "action_plan_submitted": RuleKind(LearningEventKind.ACTION_PLAN_SUBMITTED, PointsCategory.OUTPUT,
+                                      "action plan submitted within the window after the training"),
+    "action_plan_adopted": RuleKind(LearningEventKind.ACTION_PLAN_ADOPTED, PointsCategory.OUTPUT,
+                                    "action plan adopted by the company"),
+    "taught_frontline": RuleKind(LearningEventKind.TAUGHT, PointsCategory.SHARING,
+                                 "taught a session for front-line staff"),
+    "reflection_article": RuleKind(LearningEventKind.ARTICLE, PointsCategory.SHARING,
+                                   "published a training reflection"),
+}
+PERIODS = ("month", "quarter", "year")
+VERSION_KEYS = {"version", "effective", "late_grace_minutes", "action_plan_window_days",
+                "teaching_audiences", "points", "caps"}
+
+
+@dataclass(frozen=True)
+class Cap:
+    max: int
+    per: str
+
+
+@dataclass(frozen=True)
+class RuleVersion:
+    version: str
+    effective: date
+    points: Mapping[str, int]
+    late_grace_minutes: int = 0
+    action_plan_window_days: int = 30
+    teaching_audiences: tuple[str, ...] = ("frontline",)
+    caps: Mapping[str, Cap] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PointsRules:
+    versions: tuple[RuleVersion, ...]
+    file: str = ""
+
+    def version_on(self, day: date) -> RuleVersion | None:
+        """The version in force on ``day``: the latest whose effective date is not after it."""
+        chosen = None
+        for version in self.versions:
+            if version.effective <= day:
+                chosen = version
+        return chosen
+
+    def version(self, name: str) -> RuleVersion:
+        for version in self.versions:
+            if version.version == name:
+                return version
+        msg = f"no rules version {name!r}"
+        raise KeyError(msg)
+
+
+def _line_of(text: str, pattern: str, start: int = 0) -> int:
+    """1-based line of the first line at or after ``start`` matching ``pattern`` (0 if none)."""
+    lines = text.splitlines()
+    for number in range(start, len(lines)):
+        if re.search(pattern, lines[number]):
+            return number + 1
+    return 0
+
+
+def _error(file: str, line: int, message: str, hint: str = "") -> ConfigError:
+    where = f"{file or 'points rules'}, line {line}" if line else (file or "points rules")
+    return ConfigError(message, file=where, hint=hint)
+
+
+def _int(value: Any, *, file: str, line: int, what: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise _error(file, line, f"{what} must be a whole number from {lo} to {hi}, got {value!r}")
+    return value
+
+
+def parse_rules(text: str, *, file: str = "") -> PointsRules:
+    """Parse a rules file; a wrong key, an unknown rule or a bad number names its line."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _error(file, getattr(exc, "lineno", 0), f"not valid TOML: {exc}") from None
+    raw_versions = data.get("versions")
+    if not isinstance(raw_versions, list) or not raw_versions:
+        raise _error(file, 0, "no [[versions]] table", hint="add [[versions]] with version, effective, "
+                     "[versions.points]")
+    versions: list[RuleVersion] = []
+    start = 0
+    for raw in raw_versions:
+        start = max(_line_of(text, r"^\s*\[\[versions\]\]", start), 1)
+        versions.append(_parse_version(raw, text, file, start))
+    ordered = sorted(versions, key=lambda v: v.effective)
+    names = [v.version for v in ordered]
+    if len(set(names)) != len(names):
+        raise _error(file, 0, f"version names repeat: {names}")
+    return PointsRules(tuple(ordered), file=file)
+
+
+def _parse_version(raw: dict[str, Any], text: str, file: str, start: int) -> RuleVersion:
+    def line(key: str) -> int:
+        return _line_of(text, rf"^\s*{re.escape(key)}\s*=", start - 1) or start
+
+    for key in raw:
+        if key not in VERSION_KEYS:
+            raise _error(file, line(key), f"unknown key {key!r} in [[versions]]",
+                         hint=f"known: {', '.join(sorted(VERSION_KEYS))}")
+    name = raw.get("version")
+    if not isinstance(name, str) or not name:
+        raise _error(file, start, "each [[versions]] needs version = \"...\"")
+    effective = raw.get("effective")
+    if isinstance(effective, str):
+        try:
+            effective = date.fromisoformat(effective)
+        except ValueError:
+            raise _error(file, line("effective"), f"effective must be a date, got {effective!r}") from None
+    if not isinstance(effective, date) or isinstance(effective, datetime):
+        raise _error(file, line("effective") if "effective" in raw else start,
+                     "effective must be a date like 2026-07-01")
+    points_table = raw.get("points", {})
+    points_line = _line_of(text, r"^\s*\[versions\.points\]", start - 1) or start
+    points: dict[str, int] = {}
+    for rule, value in points_table.items():
+        rule_line = _line_of(text, rf"^\s*{re.escape(rule)}\s*=", points_line - 1) or points_line
+        if rule not in RULE_KINDS:
+            raise _error(file, rule_line, f"unknown event kind {rule!r}",
+                         hint=f"known: {', '.join(RULE_KINDS)}")
+        points[rule] = _int(value, file=file, line=rule_line, what=f"points for {rule}", lo=-1000, hi=1000)
+    caps: dict[str, Cap] = {}
+    caps_line = _line_of(text, r"^\s*\[versions\.caps\]", start - 1) or start
+    for rule, cap in raw.get("caps", {}).items():
+        cap_line = _line_of(text, rf"^\s*{re.escape(rule)}\s*=", caps_line - 1) or caps_line
+        if rule not in RULE_KINDS:
+            raise _error(file, cap_line, f"unknown event kind {rule!r} in caps")
+        if not isinstance(cap, dict) or cap.get("per") not in PERIODS:
+            raise _error(file, cap_line, f"cap for {rule} needs per = one of {', '.join(PERIODS)}")
+        caps[rule] = Cap(_int(cap.get("max"), file=file, line=cap_line, what=f"cap for {rule}", lo=0,
+                              hi=10_000), cap["per"])
+    audiences = raw.get("teaching_audiences", ["frontline"])
+    if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+        raise _error(file, line("teaching_audiences"), "teaching_audiences must be a list of names")
+    return RuleVersion(
+        version=name, effective=effective, points=points, caps=caps,
+        late_grace_minutes=_int(raw.get("late_grace_minutes", 0), file=file, line=line("late_grace_minutes"),
+                                what="late_grace_minutes", lo=0, hi=24 * 60),
+        action_plan_window_days=_int(raw.get("action_plan_window_days", 30), file=file,
+                                     line=line("action_plan_window_days"), what="action_plan_window_days",
+                                     lo=1, hi=3650),
+        teaching_audiences=tuple(audiences))
+
+
+# --- scoring ------------------------------------------------------------------------
+
+
+def period_key(day: date, per: str) -> str:
+    """``2026Q3``, ``2026-07`` or ``2026``: the cap period a day falls in."""
+    if per == "month":
+        return f"{day.year}-{day.month:02d}"
+    if per == "quarter":
+        return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+    return str(day.year)
+
+
+def entry_key(employee_id: str, rule: str, object_key: str) -> str:
+    """Stable per (employee, rule, object), whatever event or version produced it."""
+    return f"points:{employee_id}:{rule}:{object_key}"
+
+
+def _object_key(event: LearningEvent, rule: str) -> str | None:
+    if rule in ("offline_attended", "late", "taught_frontline"):
+        return event.session_id or event.object_id or event.program_id
+    if rule in ("online_completed", "action_plan_submitted", "action_plan_adopted"):
+        return event.program_id or event.object_id
+    return event.object_id or event.id
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What one event earned, and why anything it might have earned was not given."""
+
+    entries: tuple[PointsEntry, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """What scoring one event needs to know besides the event (all read by the caller)."""
+
+    session: TrainingSession | None = None
+    program: TrainingProgram | None = None
+    training_day: date | None = None
+    existing: frozenset[str] = frozenset()
+    #: (employee, rule, period) -> entries already earned in that period, for caps.
+    period_counts: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+
+
+def rules_for(event: LearningEvent, version: RuleVersion, ctx: EventContext) -> tuple[list[str], list[str]]:
+    """The rules ``event`` triggers under ``version`` and the reasons for the ones it does not."""
+    kind, skipped = event.event, []
+    rules: list[str] = []
+    if kind is LearningEventKind.ATTENDED:
+        rules.append("offline_attended")
+        start = ctx.session.starts_at if ctx.session else event.occurred_at
+        if event.checked_in_at is not None and \
+                event.checked_in_at > start + timedelta(minutes=version.late_grace_minutes):
+            rules.append("late")
+    elif kind is LearningEventKind.COMPLETED:
+        if ctx.program is not None and ctx.program.delivery is not Delivery.ONLINE:
+            skipped.append(f"{event.id}: completion of offline program {ctx.program.program_id} "
+                           "scores through attendance")
+        else:
+            rules.append("online_completed")
+    elif kind is LearningEventKind.ACTION_PLAN_SUBMITTED:
+        submitted = event.occurred_at.date()
+        if ctx.training_day is None:
+            skipped.append(f"{event.id}: action plan for {event.program_id} has no known training date")
+        elif (submitted - ctx.training_day).days > version.action_plan_window_days:
+            skipped.append(f"{event.id}: action plan submitted {(submitted - ctx.training_day).days} days "
+                           f"after the training (window {version.action_plan_window_days})")
+        else:
+            rules.append("action_plan_submitted")
+    elif kind is LearningEventKind.ACTION_PLAN_ADOPTED:
+        rules.append("action_plan_adopted")
+    elif kind is LearningEventKind.TAUGHT:
+        audience = event.audience or (ctx.session.audience if ctx.session else "")
+        if audience in version.teaching_audiences:
+            rules.append("taught_frontline")
+        else:
+            skipped.append(f"{event.id}: taught audience {audience!r} is not front-line")
+    elif kind is LearningEventKind.ARTICLE:
+        rules.append("reflection_article")
+    return [r for r in rules if r in version.points], skipped
+
+
+def score_event(event: LearningEvent, rules: PointsRules, ctx: EventContext | None = None) -> Scored:
+    """Points entries for one learning event under the version in force on its date."""
+    ctx = ctx or EventContext()
+    earned_on = event.occurred_at.date()
+    version = rules.version_on(earned_on)
+    if version is None:
+        return Scored(skipped=(f"{event.id}: no rules version in force on {earned_on}",))
+    names, skipped = rules_for(event, version, ctx)
+    counts = dict(ctx.period_counts)
+    entries: list[PointsEntry] = []
+    for rule in names:
+        obj = _object_key(event, rule)
+        if obj is None:
+            skipped.append(f"{event.id}: no session, program or object to score {rule} against")
+            continue
+        entry_id = entry_key(event.employee_id, rule, obj)
+        if entry_id in ctx.existing:
+            skipped.append(f"{event.id}: {rule} for {obj} already earned ({entry_id})")
+            continue
+        cap = version.caps.get(rule)
+        if cap is not None:
+            key = (event.employee_id, rule, period_key(earned_on, cap.per))
+            if counts.get(key, 0) >= cap.max:
+                skipped.append(f"{event.id}: {rule} capped at {cap.max} per {cap.per}")
+                continue
+            counts[key] = counts.get(key, 0) + 1
+        entries.append(make_entry(event, rule, version, entry_id, obj))
+    return Scored(tuple(entries), tuple(skipped))
+
+
+def make_entry(event: LearningEvent, rule: str, version: RuleVersion, entry_id: str,
+               obj: str) -> PointsEntry:
+    points = version.points[rule]
+    return PointsEntry(
+        id=entry_id, employee_id=event.employee_id, points=points, category=RULE_KINDS[rule].category,
+        rule=rule, rule_version=version.version, event_id=event.id, earned_on=event.occurred_at.date(),
+        reason=f"{RULE_KINDS[rule].label} ({obj}): {points:+d} under rules {version.version}")
+
+
+def rescore(entry: PointsEntry, version: RuleVersion) -> PointsEntry | None:
+    """The entry re-scored under ``version`` (id suffixed by it), or None when nothing changes."""
+    if entry.rule_version == version.version or entry.rule not in version.points:
+        return None
+    points = version.points[entry.rule]
+    if points == entry.points:
+        return None
+    base = entry.id.split("@", 1)[0]
+    return entry.model_copy(update={
+        "id": f"{base}@{version.version}", "points": points, "rule_version": version.version,
+        "reason": f"{RULE_KINDS[entry.rule].label}: {points:+d} under rules {version.version} "
+                  f"(recomputed; was {entry.points:+d} under {entry.rule_version})"})
+
+
+def active_entries(entries: Sequence[PointsEntry], superseded: set[str]) -> list[PointsEntry]:
+    return [e for e in entries if e.id not in superseded]
