@@ -69,11 +69,11 @@ def build_message(notice: Notice, recipients: Sequence[Recipient], *, from_addre
         msg["Reply-To"] = reply_to
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = notice_message_id(notice.id, from_address.rpartition("@")[2])
-    msg["Content-Language"] = notice.language
     msg["X-Trainbridge-Notice"] = notice.notice
     msg["X-Trainbridge-Notice-Id"] = notice.id
     # base64 travels through servers without 8BITMIME; the body may be all Chinese.
     msg.set_content(notice.body, charset="utf-8", cte="base64")
+    msg["Content-Language"] = notice.language  # after set_content, which resets Content-*
     return msg
 
 

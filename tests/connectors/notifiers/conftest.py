@@ -111,7 +111,8 @@ class SmtpServer:
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                         daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -158,7 +159,7 @@ class SmtpServer:
             elif verb == "RCPT":
                 address = arg.partition(":")[2].strip("<>")
                 if address in self.refuse_rcpt:
-                    reply("550 5.1.1 <%s>: Recipient address rejected" % address)
+                    reply(f"550 5.1.1 <{address}>: Recipient address rejected")
                 else:
                     rcpts.append(address)
                     reply("250 2.1.5 Ok")

@@ -36,7 +36,7 @@ def test_the_signature_matches_dingtalks_python_sample() -> None:
     # millisecond timestamp; the doc prints no finished signature, so the value is ours.
     timestamp, secret = "1577262236757", "this is secret"
     secret_enc = secret.encode("utf-8")
-    string_to_sign_enc = f"{timestamp}\n{secret}".encode("utf-8")
+    string_to_sign_enc = f"{timestamp}\n{secret}".encode()
     hmac_code = hmac.new(secret_enc, string_to_sign_enc, digestmod=hashlib.sha256).digest()
     documented = urllib.parse.quote_plus(base64.b64encode(hmac_code))
 

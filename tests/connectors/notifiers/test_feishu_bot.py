@@ -28,7 +28,7 @@ def test_the_signature_follows_feishus_python_sample_byte_for_byte() -> None:
     # Our own vector: the doc publishes the algorithm (its Python 3.9 sample, below) but no
     # finished signature; 1599360473 is the timestamp of its signed-request example.
     timestamp, secret = 1599360473, "demo-secret"
-    key_enc = f"{timestamp}\n{secret}".encode("utf-8")
+    key_enc = f"{timestamp}\n{secret}".encode()
     hmac_code = hmac.new(key_enc, b"", digestmod=hashlib.sha256).digest()
     documented = base64.b64encode(hmac_code).decode("utf-8")
 
