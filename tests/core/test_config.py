@@ -103,3 +103,13 @@ def test_plugins_are_blocked_by_name(tmp_path):
     settings = load(tmp_path, '[plugins]\ndisable = ["ingest"]\n')
     host = load_host(settings)
     assert "ingest" not in host.jobs
+
+
+def test_generated_toml_quotes_keys_that_are_not_bare():
+    import tomllib
+
+    from trainbridge.core.demo import to_toml
+
+    data = {"connectors": {"hr": {"type": "bamboohr", "termination_types": {
+        "Resignation (Voluntary)": "resignation", "http://adlnet.gov/expapi/verbs/attended": "attended"}}}}
+    assert tomllib.loads(to_toml(data)) == data

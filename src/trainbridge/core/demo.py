@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -22,6 +23,10 @@ def merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return base
 
 
+def toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
+
+
 def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -30,7 +35,7 @@ def toml_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
 
@@ -42,11 +47,11 @@ def to_toml(data: Mapping[str, Any], prefix: str = "") -> str:
     tables = {k: v for k, v in data.items() if isinstance(v, Mapping)}
     if prefix and scalars:
         lines.append(f"[{prefix}]")
-    lines += [f"{k} = {toml_value(v)}" for k, v in scalars.items()]
+    lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in scalars.items()]
     if lines:
         lines.append("")
     for key, table in tables.items():
-        lines.append(to_toml(table, f"{prefix}.{key}" if prefix else key))
+        lines.append(to_toml(table, f"{prefix}.{toml_key(key)}" if prefix else toml_key(key)))
     return "\n".join(lines)
 
 
