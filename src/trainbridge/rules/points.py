@@ -327,3 +327,42 @@ def rescore(entry: PointsEntry, version: RuleVersion) -> PointsEntry | None:
 
 def active_entries(entries: Sequence[PointsEntry], superseded: set[str]) -> list[PointsEntry]:
     return [e for e in entries if e.id not in superseded]
+
+
+# --- periods and the leaderboard ----------------------------------------------------
+
+
+def period_bounds(period: str, today: date) -> tuple[date, date]:
+    """``2026Q3``, ``2026`` or ``last-12-months`` as inclusive (first, last) days."""
+    if period == "last-12-months":
+        return today - timedelta(days=364), today
+    match = re.fullmatch(r"(\d{4})(?:Q([1-4]))?", period)
+    if not match:
+        msg = f"period {period!r} is not like 2026Q3, 2026 or last-12-months"
+        raise ValueError(msg)
+    year = int(match.group(1))
+    if match.group(2) is None:
+        return date(year, 1, 1), date(year, 12, 31)
+    quarter = int(match.group(2))
+    first = date(year, 3 * quarter - 2, 1)
+    last = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
+    return first, last - timedelta(days=1)
+
+
+def totals(entries: Sequence[PointsEntry], first: date, last: date,
+           superseded: frozenset[str] | set[str] = frozenset()) -> dict[str, int]:
+    """Points per employee earned between ``first`` and ``last``, superseded entries left out."""
+    out: dict[str, int] = {}
+    for entry in entries:
+        if entry.id not in superseded and first <= entry.earned_on <= last:
+            out[entry.employee_id] = out.get(entry.employee_id, 0) + entry.points
+    return out
+
+
+def by_category(entries: Sequence[PointsEntry], first: date, last: date,
+                superseded: frozenset[str] | set[str] = frozenset()) -> dict[PointsCategory, int]:
+    out = dict.fromkeys(PointsCategory, 0)
+    for entry in entries:
+        if entry.id not in superseded and first <= entry.earned_on <= last:
+            out[entry.category] += entry.points
+    return out

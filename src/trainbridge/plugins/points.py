@@ -1,0 +1,266 @@
+"""The ``points`` job (learning events -> points entries), the leaderboard and recompute (S1, S2, S7)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, ClassVar
+
+import click
+from pydantic import BaseModel, ConfigDict, Field
+
+from trainbridge import hookimpl
+from trainbridge.core.errors import ConfigError
+from trainbridge.core.jobs import Decision, Job, JobContext, Plan
+from trainbridge.core.records import (
+    Employee,
+    LearningEvent,
+    LearningEventKind,
+    PointsEntry,
+    TrainingProgram,
+    TrainingSession,
+)
+from trainbridge.rules.points import (
+    EventContext,
+    PointsRules,
+    parse_rules,
+    period_bounds,
+    period_key,
+    rescore,
+    score_event,
+    totals,
+)
+
+SUPERSEDED = "points_superseded"
+TRAINING_EVENTS = (LearningEventKind.ATTENDED, LearningEventKind.COMPLETED)
+
+
+class PointsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rules: str | None = Field(default=None, description="Points rules TOML; default: seed 003 rules")
+    managers_only: bool = Field(default=True, description="Score only employees flagged is_manager")
+
+
+def load_rules(path: str | None = None) -> PointsRules:
+    """The rules file at ``path``, or the built-in seed 003 rules."""
+    if path is None:
+        text = (files("trainbridge.plugins") / "points_rules" / "default.toml").read_text("utf-8")
+        return parse_rules(text, file="trainbridge/plugins/points_rules/default.toml")
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"points rules file {path} not found", table="jobs.points", key="rules",
+                          hint="fix the path or remove the key to use the seed 003 defaults")
+    return parse_rules(file.read_text(encoding="utf-8"), file=str(file))
+
+
+def _typed(records: Iterable[Any], cls: type[Any]) -> list[Any]:
+    return [r for r in records if isinstance(r, cls)]
+
+
+def superseded_ids(ctx_or_ledger: Any, conn: Any = None) -> set[str]:
+    if conn is None:
+        rows = ctx_or_ledger.ledger.list_decisions(ctx_or_ledger.conn, SUPERSEDED)
+    else:
+        rows = ctx_or_ledger.list_decisions(conn, SUPERSEDED)
+    return {row["payload"]["superseded"] for row in rows}
+
+
+class PointsJob(Job):
+    name = "points"
+    description = "Score managers' learning events into points entries (seed 003 rules, versioned)."
+    reads: ClassVar[tuple[str, ...]] = ("fetch_employees", "fetch_training_catalog", "fetch_learning_events")
+    config_model: ClassVar[type[BaseModel] | None] = PointsConfig
+    order = 60
+
+    def decide(self, ctx: JobContext) -> Plan:
+        config: PointsConfig = ctx.config or PointsConfig()
+        rules = load_rules(config.rules)
+        plan = Plan()
+        employees = {e.employee_id: e for e in _typed(ctx.records("employee"), Employee)}
+        sessions = {s.session_id: s for s in _typed(ctx.records("session"), TrainingSession)}
+        programs = {p.program_id: p for p in _typed(ctx.records("program"), TrainingProgram)}
+        entries = _typed(ctx.records("points_entry"), PointsEntry)
+        existing = {e.id.split("@", 1)[0] for e in entries}
+        counts: dict[tuple[str, str, str], int] = {}
+        for entry in entries:
+            if "@" not in entry.id:
+                for per in ("month", "quarter", "year"):
+                    key = (entry.employee_id, entry.rule, period_key(entry.earned_on, per))
+                    counts[key] = counts.get(key, 0) + 1
+        events = _typed(ctx.records("learning_event"), LearningEvent)
+        trained_on = _training_days(events, sessions)
+        changed = sorted(_typed(ctx.changed("learning_event"), LearningEvent), key=lambda e: e.occurred_at)
+        skipped = 0
+        for event in changed:
+            employee = employees.get(event.employee_id)
+            if config.managers_only and (employee is None or not employee.is_manager):
+                continue
+            session = sessions.get(event.session_id or "")
+            program_id = event.program_id or (session.program_id if session else None)
+            scored = score_event(event, rules, EventContext(
+                session=session, program=programs.get(program_id or ""),
+                training_day=trained_on.get((event.employee_id, program_id or "")),
+                existing=frozenset(existing), period_counts=counts))
+            skipped += len(scored.skipped)
+            for entry in scored.entries:
+                existing.add(entry.id)
+                for per in ("month", "quarter", "year"):
+                    key = (entry.employee_id, entry.rule, period_key(entry.earned_on, per))
+                    counts[key] = counts.get(key, 0) + 1
+                plan.records.append(entry)
+                plan.decisions.append(Decision(
+                    id=f"points:{entry.id}", kind="points_entry", subject=entry.employee_id,
+                    payload={"entry": entry.id, "event": event.id, "rule": entry.rule,
+                             "rule_version": entry.rule_version, "points": entry.points},
+                    explanation=(entry.reason,)))
+        ctx.mark_seen(plan, "learning_event")
+        plan.summary.append(f"points: {len(plan.records)} new entries from {len(changed)} changed events"
+                            f" ({skipped} not scored, see the decisions' reasons)")
+        return plan
+
+
+def _training_days(events: list[LearningEvent],
+                   sessions: dict[str, TrainingSession]) -> dict[tuple[str, str], date]:
+    """(employee, program) -> the first day the employee attended or completed it."""
+    out: dict[tuple[str, str], date] = {}
+    for event in events:
+        if event.event not in TRAINING_EVENTS:
+            continue
+        session = sessions.get(event.session_id or "")
+        program = event.program_id or (session.program_id if session else None)
+        if program:
+            day = event.occurred_at.date()
+            key = (event.employee_id, program)
+            out[key] = min(out.get(key, day), day)
+    return out
+
+
+# --- library functions the commands call ----------------------------------------------
+
+
+@dataclass
+class Standing:
+    rank: int
+    employee_id: str
+    name: str
+    department: str
+    points: int
+
+
+def leaderboard(ws: Any, *, period: str, today: date, department: str | None = None) -> list[Standing]:
+    """Managers ranked by points in ``period`` (ties share a rank), optionally one department."""
+    first, last = period_bounds(period, today)
+    with ws.ledger.transaction() as conn:
+        entries = _typed(ws.ledger.iter_records(conn, "points_entry"), PointsEntry)
+        employees = {e.employee_id: e for e in _typed(ws.ledger.iter_records(conn, "employee"), Employee)}
+        superseded = superseded_ids(ws.ledger, conn)
+    scores = totals(entries, first, last, superseded)
+    for employee in employees.values():
+        if employee.is_manager:
+            scores.setdefault(employee.employee_id, 0)
+    rows = []
+    for employee_id, points in scores.items():
+        employee = employees.get(employee_id)
+        dept = employee.department if employee else ""
+        if department and dept != department:
+            continue
+        rows.append((employee_id, employee.name if employee else "", dept, points))
+    rows.sort(key=lambda r: (-r[3], r[0]))
+    out: list[Standing] = []
+    for i, (employee_id, name, dept, points) in enumerate(rows):
+        rank = out[-1].rank if out and out[-1].points == points else i + 1
+        out.append(Standing(rank, employee_id, name, dept, points))
+    return out
+
+
+def recompute(ws: Any, *, since: date, today: date, actor: str = "cli") -> list[tuple[str, str]]:
+    """Re-score entries earned from ``since`` under the version in force ``today``.
+
+    The ledger keeps both: each new entry (id suffixed by the version) and a
+    ``points_superseded`` decision naming the old entry it replaces.
+    """
+    config = ws.settings.job_config(PointsJob.name, PointsConfig) or PointsConfig()
+    rules = load_rules(config.rules)
+    version = rules.version_on(today)
+    if version is None:
+        return []
+    from trainbridge.core.ledger import now_utc
+
+    done: list[tuple[str, str]] = []
+    with ws.ledger.transaction() as conn:
+        superseded = superseded_ids(ws.ledger, conn)
+        entries = _typed(ws.ledger.iter_records(conn, "points_entry"), PointsEntry)
+        new_records, rows = [], []
+        for entry in entries:
+            if entry.id in superseded or entry.earned_on < since:
+                continue
+            fresh = rescore(entry, version)
+            if fresh is None:
+                continue
+            new_records.append(fresh)
+            done.append((entry.id, fresh.id))
+            rows.append({"id": f"superseded:{entry.id}", "kind": SUPERSEDED, "subject": entry.employee_id,
+                         "job": PointsJob.name, "run_id": None, "amount": None, "currency": None,
+                         "payload": {"superseded": entry.id, "by": fresh.id, "since": since.isoformat(),
+                                     "version": version.version, "actor": actor},
+                         "explanation": [f"recomputed on request from {since}: {entry.points:+d} "
+                                         f"under {entry.rule_version} -> {fresh.points:+d} "
+                                         f"under {version.version}"],
+                         "created_at": now_utc()})
+        ws.ledger.upsert_records(conn, new_records)
+        ws.ledger.put_decisions(conn, rows)
+    return done
+
+
+# --- hooks ----------------------------------------------------------------------------
+
+
+@hookimpl
+def register_jobs(register: Callable[[Job], None]) -> None:
+    register(PointsJob())
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.group()
+    def points() -> None:
+        """Manager points: leaderboard and recompute."""
+
+    @points.command("leaderboard")
+    @click.option("--period", default=None, help="2026Q3, 2026 or last-12-months (default: this quarter)")
+    @click.option("--department", default=None)
+    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+    @click.pass_obj
+    def leaderboard_cmd(state: Any, period: str | None, department: str | None, as_json: bool,
+                        today: Any) -> None:
+        """Managers ranked by points."""
+        import json
+
+        day = today.date() if today else date.today()
+        period = period or period_key(day, "quarter")
+        try:
+            rows = leaderboard(state.workspace(), period=period, today=day, department=department)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--period") from None
+        if as_json:
+            click.echo(json.dumps({"period": period, "rows": [r.__dict__ for r in rows]},
+                                  ensure_ascii=False, indent=2))
+            return
+        click.echo(f"points leaderboard {period}" + (f" ({department})" if department else ""))
+        for r in rows:
+            click.echo(f"{r.rank:>3}  {r.employee_id:<8} {r.name:<8} {r.department:<12} {r.points:>5}")
+
+    @points.command("recompute")
+    @click.option("--since", required=True, type=click.DateTime(formats=["%Y-%m-%d"]))
+    @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+    @click.pass_obj
+    def recompute_cmd(state: Any, since: Any, today: Any) -> None:
+        """Re-score entries earned since DATE under today's rules; old entries are kept, superseded."""
+        done = recompute(state.workspace(), since=since.date(), today=today.date() if today else date.today())
+        for old, new in done:
+            click.echo(f"{old} -> {new}")
+        click.echo(f"{len(done)} entries recomputed")
