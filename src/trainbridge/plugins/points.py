@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,15 +15,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trainbridge import hookimpl
 from trainbridge.core.errors import ConfigError
-from trainbridge.core.jobs import Decision, Job, JobContext, Plan
+from trainbridge.core.jobs import Decision, Job, JobContext, Plan, Proposal, Write
 from trainbridge.core.records import (
+    AdjustmentKind,
+    Certificate,
     Employee,
+    EmploymentStatus,
     LearningEvent,
     LearningEventKind,
+    PayrollAdjustment,
     PointsEntry,
     TrainingProgram,
+    TrainingResult,
     TrainingSession,
 )
+from trainbridge.rules.incentives import IncentiveThresholds, bonus_percent, flags, promotion, top_share
 from trainbridge.rules.points import (
     EventContext,
     PointsRules,
@@ -138,6 +145,101 @@ def _training_days(events: list[LearningEvent],
     return out
 
 
+class IncentivesJob(Job):
+    name = "incentives"
+    description = "Propose what points buy (bonus coefficient, bonus, perks, promotion) for HR to approve."
+    reads: ClassVar[tuple[str, ...]] = ("fetch_employees", "fetch_learning_events")
+    config_model: ClassVar[type[BaseModel] | None] = IncentiveThresholds
+    order = 70
+
+    def decide(self, ctx: JobContext) -> Plan:
+        t: IncentiveThresholds = ctx.config or IncentiveThresholds()
+        day = ctx.today if t.quarter == "current" else period_bounds(period_key(ctx.today, "quarter"),
+                                                                     ctx.today)[0] - timedelta(days=1)
+        quarter = period_key(day, "quarter")
+        first, last = period_bounds(quarter, ctx.today)
+        managers = {e.employee_id: e for e in _typed(ctx.records("employee"), Employee)
+                    if e.is_manager and e.status is EmploymentStatus.ACTIVE}
+        entries = _typed(ctx.records("points_entry"), PointsEntry)
+        superseded = superseded_ids(ctx)
+        quarterly = {m: 0 for m in managers} | {
+            k: v for k, v in totals(entries, first, last, superseded).items() if k in managers}
+        annual = totals(entries, date(last.year, 1, 1), last, superseded)
+        last_12m = totals(entries, last - timedelta(days=364), last, superseded)
+        events = _typed(ctx.records("learning_event"), LearningEvent)
+        rates = plan_rates(events, last - timedelta(days=364), last)
+        winners, how = top_share(quarterly, t)
+        plan = Plan()
+        plan.decisions.append(Decision(id=f"incentives:{quarter}:top_share", kind="incentive_top_share",
+                                       subject=None, payload={"quarter": quarter, "winners": sorted(winners),
+                                                              "scores": quarterly}, explanation=(how,)))
+        for emp_id, employee in sorted(managers.items()):
+            points = quarterly[emp_id]
+            if emp_id in winners:
+                plan.proposals.append(_money(employee, "bonus_coefficient", quarter, t.top_coefficient,
+                                             AdjustmentKind.BONUS_COEFFICIENT, last,
+                                             f"top {t.top_share * 100:.0f}% by points in {quarter}",
+                                             [how, f"{emp_id}: {points} points"]))
+            pct = bonus_percent(points, t)
+            if pct:
+                plan.proposals.append(_money(employee, "bonus", quarter, pct, AdjustmentKind.BONUS_PERCENT,
+                                             last, f"bonus +{pct}% for {points} points in {quarter}",
+                                             [f"+1% per full {t.bonus_percent_per_points} points, at most "
+                                              f"+{t.bonus_percent_cap}%"]))
+            for flag, reason in flags(points, annual.get(emp_id, 0), t):
+                period = str(last.year) if flag == "excellent" else quarter
+                plan.proposals.append(_flag(employee, flag, period, annual.get(emp_id, 0)
+                                            if flag == "excellent" else points, [reason]))
+            eligible, reasons = promotion(last_12m.get(emp_id, 0), rates.get(emp_id), t)
+            if eligible:
+                plan.proposals.append(_flag(employee, "promotion", quarter, last_12m.get(emp_id, 0), reasons))
+        employees = {e.employee_id: e for e in _typed(ctx.records("employee"), Employee)}
+        for cert in _typed(ctx.records("certificate"), Certificate):
+            holder = employees.get(cert.employee_id)
+            if holder is not None and first <= cert.issued_on <= last:
+                plan.proposals.append(_money(holder, "bonus", f"certificate:{cert.certificate}",
+                                             t.certificate_bonus_percent, AdjustmentKind.BONUS_PERCENT, last,
+                                             f"bonus +{t.certificate_bonus_percent}% for certificate "
+                                             f"{cert.certificate}", [f"certificate issued {cert.issued_on}"]))
+        plan.summary.append(f"incentives {quarter}: {len(plan.proposals)} proposal(s) for HR; {how}")
+        return plan
+
+
+def plan_rates(events: list[LearningEvent], first: date, last: date) -> dict[str, Decimal]:
+    """Action-plan completion: programs trained in the window with a plan submitted / programs trained."""
+    trained: dict[str, set[str]] = {}
+    planned: dict[str, set[str]] = {}
+    for event in events:
+        if not event.program_id or not first <= event.occurred_at.date() <= last:
+            continue
+        if event.event in TRAINING_EVENTS:
+            trained.setdefault(event.employee_id, set()).add(event.program_id)
+        elif event.event is LearningEventKind.ACTION_PLAN_SUBMITTED:
+            planned.setdefault(event.employee_id, set()).add(event.program_id)
+    return {emp: Decimal(len(progs & planned.get(emp, set()))) / Decimal(len(progs))
+            for emp, progs in trained.items()}
+
+
+def _money(employee: Employee, kind: str, period: str, amount: Decimal, adjustment: AdjustmentKind,
+           effective: date, summary: str, explanation: list[str]) -> Proposal:
+    pid = f"incentive:{kind}:{employee.employee_id}:{period}"
+    record = PayrollAdjustment(id=pid, employee_id=employee.employee_id, adjustment=adjustment, amount=amount,
+                               effective_date=effective, legal_entity=employee.legal_entity, reason=summary,
+                               explanation=tuple(explanation), proposal_id=pid)
+    return Proposal(id=pid, kind=kind, subject=employee.employee_id, summary=f"{employee.name}: {summary}",
+                    write=Write("post_adjustment", {"adjustment": record}), explanation=explanation,
+                    amount=amount)
+
+
+def _flag(employee: Employee, flag: str, period: str, points: int, explanation: list[str]) -> Proposal:
+    pid = f"incentive:{flag}:{employee.employee_id}:{period}"
+    result = TrainingResult(id=pid, employee_id=employee.employee_id, period=period, points=points,
+                            flags=(flag,))
+    return Proposal(id=pid, kind=flag, subject=employee.employee_id,
+                    summary=f"{employee.name}: {flag} ({'; '.join(explanation)})",
+                    write=Write("push_training_result", {"result": result}), explanation=explanation)
+
+
 # --- library functions the commands call ----------------------------------------------
 
 
@@ -221,6 +323,7 @@ def recompute(ws: Any, *, since: date, today: date, actor: str = "cli") -> list[
 @hookimpl
 def register_jobs(register: Callable[[Job], None]) -> None:
     register(PointsJob())
+    register(IncentivesJob())
 
 
 @hookimpl
