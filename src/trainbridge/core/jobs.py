@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
@@ -115,6 +116,8 @@ class JobContext:
     now: datetime
     config: Any = None
     dry_run: bool = False
+    #: Folder of plugins.toml: relative paths in job settings are relative to it.
+    base_dir: Path = field(default_factory=Path.cwd)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("trainbridge.jobs"))
 
     def records(self, kind: str, *, subject: str | None = None) -> Iterator[Record]:

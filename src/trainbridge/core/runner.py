@@ -31,6 +31,7 @@ from trainbridge.core.secrets import redact
 log = logging.getLogger("trainbridge.runner")
 FAULT_ENV = "TRAINBRIDGE_FAULT"
 MAX_DELIVERY_ATTEMPTS = 5
+MAX_FOLLOWUP_ROUNDS = 3
 _fault_counts: dict[str, int] = {}
 
 
@@ -115,7 +116,8 @@ class Workspace:
                 dry_run: bool) -> JobContext:
         return JobContext(job=job.name, tenant=self.settings.tenant, run_id=run_id, conn=conn,
                           ledger=self.ledger, host=self.host, today=today, now=now,
-                          config=self.settings.job_config(job.name, job.config_model), dry_run=dry_run)
+                          config=self.settings.job_config(job.name, job.config_model), dry_run=dry_run,
+                          base_dir=self.settings.base_dir)
 
     def close(self) -> None:
         self.ledger.dispose()
@@ -197,15 +199,20 @@ def _run_steps(ws: Workspace, job: Job, result: RunResult, *, today: date, now: 
                 result.plan_lines.append(f"would deliver {row.operation} -> {row.instance}: {row.id}")
         return
     delivered = deliver(ws, job.name, result)
-    if delivered:
+    # A follow-up's own deliveries get after_delivery too (an e-signature answer leads to an
+    # evidence deposit whose receipt must be recorded); bounded so a job cannot loop forever.
+    for _ in range(MAX_FOLLOWUP_ROUNDS):
+        if not delivered:
+            break
         with ws.ledger.transaction() as conn:
             ctx = ws.context(job, conn, result.run_id, today=today, now=now, dry_run=False)
             followup = job.after_delivery(ctx, delivered)
             if followup:
                 _write_plan(ws, job, ctx, followup, result)
                 result.summary.extend(followup.summary)
-        if followup and (followup.writes or followup.proposals):
-            deliver(ws, job.name, result)
+                result.errors.extend(followup.warnings)
+        delivered = deliver(ws, job.name, result) if followup and (followup.writes or followup.proposals) \
+            else []
 
 
 def _ingest(ws: Workspace, job: Job, instance: str, hook: str, result: RunResult, *,
