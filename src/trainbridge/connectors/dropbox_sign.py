@@ -303,7 +303,7 @@ class DropboxSignConnector(Connector):
         if not resp.content.startswith(b"%PDF"):
             raise ConnectorError(f"the file of signature request {envelope_id} is not a PDF",
                                  instance=self.name, hint="check base_url: it ends in /v3")
-        # The audit trail is part of the merged PDF; there is no separate certificate.
+        # By default the audit trail is merged into this PDF; there is no separate certificate.
         return SignedDocument(envelope_id=envelope_id, content=resp.content)
 
     # --- callbacks ----------------------------------------------------------------------
