@@ -69,10 +69,11 @@ def test_seed_example_1000_plus_500_plus_200_is_1700():
 
 
 def test_each_allocation_line_carries_its_rule():
-    instructor = next(x for x in seed_allocation().for_employee("E003") if x.category is CostCategory.INSTRUCTOR)
+    mine = seed_allocation().for_employee("E003")
+    instructor = next(x for x in mine if x.category is CostCategory.INSTRUCTOR)
     assert instructor.rule == ("instructor fin:INSTR-1: 2000.00 CNY shared equally among the 10 attendees of "
                                "session S1: 200.00 each")
-    fee = next(x for x in seed_allocation().for_employee("E003") if x.category is CostCategory.COURSE_FEE)
+    fee = next(x for x in mine if x.category is CostCategory.COURSE_FEE)
     assert "charged to E003 (allocation employee" in fee.rule
     assert fee.program_id == "FIRE-CTRL"  # from the session
 
@@ -80,7 +81,8 @@ def test_each_allocation_line_carries_its_rule():
 def test_per_head_item_charges_each_attendee_of_the_session():
     allocation = allocate_costs([item("BOOK", "materials", "80.00", "per_head", session_id="S1")],
                                 events=[attended("E001"), attended("E002")], sessions=[SESSION])
-    assert [(x.employee_id, x.amount) for x in allocation.lines] == [("E001", D("80.00")), ("E002", D("80.00"))]
+    assert [(x.employee_id, x.amount) for x in allocation.lines] == [("E001", D("80.00")),
+                                                                      ("E002", D("80.00"))]
     assert "per head, charged to each of the 2 attendees of session S1" in allocation.lines[0].rule
 
 
@@ -120,7 +122,8 @@ def test_shared_remainder_cents_go_one_each_to_the_first_by_employee_id():
     assert [(x.employee_id, x.amount) for x in allocation.lines] == [
         ("E001", D("333.34")), ("E002", D("333.33")), ("E003", D("333.33"))]
     assert sum(x.amount for x in allocation.lines) == D("1000.00")
-    assert "the 1 remaining cent(s) go one each to the first 1 by employee id (E001)" in allocation.lines[0].rule
+    assert "the 1 remaining cent(s) go one each to the first 1 by employee id (E001)" in \
+        allocation.lines[0].rule
     again = allocate_costs([item("INSTR-3", "instructor", "1000.00", "shared", session_id="S1")],
                            events=[attended(e) for e in ("E002", "E003", "E001")], sessions=[SESSION])
     assert again == allocation
@@ -160,9 +163,9 @@ def test_unvouchered_items_are_kept_out_of_the_base_unless_configured():
 
 
 def test_items_in_another_currency_or_program_are_not_in_the_base():
-    allocation = allocate_costs([item("FEE", "course_fee", "100.00", employee_id="E003", program_id="FIRE-CTRL",
-                                      currency="USD"),
-                                 item("FEE2", "course_fee", "900.00", employee_id="E003", program_id="OTHER")])
+    allocation = allocate_costs([
+        item("FEE", "course_fee", "100.00", employee_id="E003", program_id="FIRE-CTRL", currency="USD"),
+        item("FEE2", "course_fee", "900.00", employee_id="E003", program_id="OTHER")])
     base = refundable_base(allocation.lines, employee_id="E003", program_id="FIRE-CTRL", currency="CNY")
     assert base.amount == D("0.00") and "in USD" in base.excluded[0][1]
 
@@ -195,8 +198,8 @@ def test_costs_job_records_one_allocation_per_item_and_employee_and_a_second_run
                                              "cost_allocation:finance:TRV-E003:E003"]
     assert sum(Decimal(d["amount"]) for d in mine) == D("1700.00")
     instructor = next(d for d in mine if "INSTR" in d["id"])
-    assert instructor["explanation"][0].endswith("shared equally among the 10 attendees of session FIRE-CTRL-1: "
-                                                 "200.00 each")
+    assert instructor["explanation"][0].endswith(
+        "shared equally among the 10 attendees of session FIRE-CTRL-1: 200.00 each")
     assert instructor["payload"]["refundable"] is True
     [second] = sync(ws, ["costs"])
     assert "decisions" not in second.counts and second.status == "ok"

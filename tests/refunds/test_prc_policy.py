@@ -182,7 +182,8 @@ def test_leap_year_start_on_february_29():
 
 def test_month_end_start_on_january_31_clamps_without_drifting():
     start = date(2025, 1, 31)
-    assert [add_months(start, m) for m in (1, 2, 13)] == [date(2025, 2, 28), date(2025, 3, 31), date(2026, 2, 28)]
+    assert [add_months(start, m) for m in (1, 2, 13)] == [date(2025, 2, 28), date(2025, 3, 31),
+                                                          date(2026, 2, 28)]
     # one month ends on 02-28 (clamped); the next month runs 02-28 .. 03-31 (31 days)
     assert months_between(start, date(2025, 2, 28)) == 1
     assert months_between(start, date(2025, 3, 16)) == 1 + Fraction(16, 31)
