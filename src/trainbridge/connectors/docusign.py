@@ -280,7 +280,9 @@ class DocusignConnector(Connector):
     def _private_key(self) -> rsa.RSAPrivateKey:
         cfg = self.config
         if cfg.private_key is not None:
-            pem = cfg.private_key.get_secret_value().encode()
+            text = cfg.private_key.get_secret_value()
+            # A PEM kept in one environment variable often arrives with its newlines escaped.
+            pem = (text.replace("\\n", "\n") if "\n" not in text else text).encode()
         else:
             path = self.ctx.resolve(str(cfg.private_key_file))
             try:

@@ -119,6 +119,15 @@ def test_a_private_key_file_is_read_relative_to_plugins_toml(make_docusign, rsa_
     assert conn.access_token() == payload("oauth_token")["access_token"]
 
 
+def test_a_private_key_with_escaped_newlines_from_one_env_line_works(make_docusign, rsa_pem, fake):
+    one_line = rsa_pem.strip().replace("\n", "\\n")
+    conn = make_docusign(access_token=None, integration_key=INTEGRATION_KEY, user_id=USER_ID,
+                         private_key=one_line)
+    fake.post(TOKEN_URL, json=payload("oauth_token"))
+
+    assert "\n" not in one_line and conn.access_token()
+
+
 def test_a_private_key_that_is_not_rsa_pem_is_a_config_error(make_docusign):
     conn = make_docusign(access_token=None, integration_key=INTEGRATION_KEY, user_id=USER_ID,
                          private_key="not a key")
