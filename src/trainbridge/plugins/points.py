@@ -55,12 +55,14 @@ class PointsConfig(BaseModel):
     managers_only: bool = Field(default=True, description="Score only employees flagged is_manager")
 
 
-def load_rules(path: str | None = None) -> PointsRules:
-    """The rules file at ``path``, or the built-in seed 003 rules."""
+def load_rules(path: str | None = None, base_dir: Path | None = None) -> PointsRules:
+    """The rules file at ``path`` (relative to ``base_dir``, the folder of plugins.toml), or seed 003's."""
     if path is None:
         text = (files("trainbridge.plugins") / "points_rules" / "default.toml").read_text("utf-8")
         return parse_rules(text, file="trainbridge/plugins/points_rules/default.toml")
     file = Path(path)
+    if base_dir is not None and not file.is_absolute():
+        file = base_dir / file
     if not file.is_file():
         raise ConfigError(f"points rules file {path} not found", table="jobs.points", key="rules",
                           hint="fix the path or remove the key to use the seed 003 defaults")
@@ -88,7 +90,7 @@ class PointsJob(Job):
 
     def decide(self, ctx: JobContext) -> Plan:
         config: PointsConfig = ctx.config or PointsConfig()
-        rules = load_rules(config.rules)
+        rules = load_rules(config.rules, ctx.base_dir)
         plan = Plan()
         employees = {e.employee_id: e for e in _typed(ctx.records("employee"), Employee)}
         sessions = {s.session_id: s for s in _typed(ctx.records("session"), TrainingSession)}
@@ -337,7 +339,7 @@ def recompute(ws: Any, *, since: date, today: date, actor: str = "cli") -> list[
     ``points_superseded`` decision naming the old entry it replaces.
     """
     config = ws.settings.job_config(PointsJob.name, PointsConfig) or PointsConfig()
-    rules = load_rules(config.rules)
+    rules = load_rules(config.rules, ws.settings.base_dir)
     version = rules.version_on(today)
     if version is None:
         return []
