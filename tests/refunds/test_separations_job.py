@@ -233,3 +233,15 @@ def test_a_dry_run_quotes_and_proposes_but_writes_nothing(seed_ws):
     assert any("would propose refund refund:hr:S-E003: deduct 850.00 CNY from 李娜 (E003)" in x
                for x in run.plan_lines)
     assert quotes(ws) == [] and proposals(ws) == []
+
+
+def test_agreements_in_two_currencies_are_quoted_and_proposed_apart(seed_ws):
+    from tests.refunds.conftest import costs_csv
+
+    ws = seed_ws(costs__csv=costs_csv("HK-E003,course_fee,800.00,HKD,employee,E003,HK-SAFETY,,2025-11-10,"
+                                      "INV-HK1,"))
+    put_agreements(ws, agreement(), agreement(program_id="HK-SAFETY", months=12, start=date(2025, 11, 11),
+                                              end=date(2026, 11, 11), currency="HKD"))
+    sync(ws, ["separations"])
+    assert sorted((p["id"], p["amount"], p["currency"]) for p in proposals(ws)) == [
+        ("refund:hr:S-E003:prc:CNY", D("850.00"), "CNY"), ("refund:hr:S-E003:prc:HKD", D("400.00"), "HKD")]

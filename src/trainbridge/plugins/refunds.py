@@ -190,7 +190,8 @@ class CostsJob(Job):
                          [line.rule, payload["refundable_reason"]])
         for (item_id, employee_id), row in sorted(latest.items()):
             if (item_id, employee_id) not in current and not row["payload"].get("withdrawn"):
-                payload = {**row["payload"], "amount": "0.00", "withdrawn": True, "refundable": False}
+                kept = {k: v for k, v in row["payload"].items() if k not in ("revision", "fingerprint")}
+                payload = {**kept, "amount": "0.00", "withdrawn": True, "refundable": False}
                 self._record(plan, ctx, payload, row, [f"{item_id} is no longer allocated to {employee_id} "
                                                        "(its participants or the item changed)"])
         seen = {d["id"] for d in ctx.ledger.list_decisions(ctx.conn, "cost_unallocated")}
@@ -382,7 +383,7 @@ def build_costs_report(ws: Any, by: str = "employee") -> ReportResult:
         people[key].add(line.employee_id)
         items.append([*([key[0]] if by != "employee" else []), line.employee_id, line.item_id,
                       line.category.value, line.allocation.value, line.amount, line.currency,
-                      line.voucher_ref or "", "yes" if refundable else f"no: {why}", line.rule])
+                      line.voucher_ref or "", "yes" if refundable else f"no: {why}", line.basis])
     rows = [[k[0], k[1], len(people[k]), *[s.get(c, Decimal(0)) for c in categories], s["total"],
              s["refundable"], k[2]] for k, s in sorted(sums.items())]
     notes = ["Refundable: vouchered training cost (Implementing Regulations art. 16); wages never; items "
@@ -391,7 +392,7 @@ def build_costs_report(ws: Any, by: str = "employee") -> ReportResult:
               for u in allocation.unallocated]
     section = ReportResult(title="Item by item", rows=items,
                            columns=[*([by] if by != "employee" else []), "employee", "item", "category",
-                                    "allocation", "amount", "currency", "voucher", "refundable", "rule"])
+                                    "allocation", "amount", "currency", "voucher", "refundable", "how"])
     return ReportResult(title=f"Training cost by {by}",
                         columns=[by, "name", "people", *categories, "total", "refundable", "currency"],
                         rows=rows, notes=notes, sections=[section])

@@ -45,7 +45,7 @@ ART_16 = "Implementing Regulations art. 16"
 
 @dataclass(frozen=True)
 class AllocationLine:
-    """One employee's part of one cost item, with the rule that gave it."""
+    """One employee's part of one cost item; ``basis`` says how it was allocated."""
 
     item_id: str
     employee_id: str
@@ -55,11 +55,16 @@ class AllocationLine:
     currency: str
     item_amount: Decimal
     incurred_on: date
-    rule: str
+    basis: str
     program_id: str | None = None
     session_id: str | None = None
     voucher_ref: str | None = None
     description: str = ""
+
+    @property
+    def rule(self) -> str:
+        """The whole rule, as an auditor reads it."""
+        return f"{self.category.value} {self.item_id}: {self.item_amount} {self.currency} {self.basis}"
 
     @property
     def vouchered(self) -> bool:
@@ -180,12 +185,11 @@ def allocate_costs(items: Iterable[CostItem], *, events: Iterable[LearningEvent]
 
 def _allocate_item(item: CostItem, program: str | None,
                    who: _Participants) -> tuple[list[AllocationLine], str | None]:
-    head = f"{item.category.value} {item.id}: {item.amount} {item.currency}"
     if item.allocation is CostAllocation.EMPLOYEE:
         if not item.employee_id:
             return [], "allocation 'employee' but no employee_id"
         return [_line(item, program, item.employee_id, item.amount,
-                      f"{head} charged to {item.employee_id} (allocation employee: the whole item)")], None
+                      f"charged to {item.employee_id} (allocation employee: the whole item)")], None
     if item.session_id:
         people, group = who.of_session(item.session_id)
     elif item.allocation is CostAllocation.PER_HEAD and program:
@@ -197,14 +201,14 @@ def _allocate_item(item: CostItem, program: str | None,
     if not people:
         return [], f"no participants to charge: no {group}"
     if item.allocation is CostAllocation.PER_HEAD:
-        rule = f"{head} per head, charged to each of the {len(people)} {group}"
+        rule = f"per head, charged to each of the {len(people)} {group}"
         return [_line(item, program, emp, item.amount, rule) for emp in people], None
     cents = item.amount / CENT
     if cents != cents.to_integral_value():
         return [], f"amount {item.amount} has fractions of a cent and cannot be split in cents"
     share, left = divmod(int(cents), len(people))
     each = (Decimal(share) * CENT).quantize(CENT)
-    rule = f"{head} shared equally among the {len(people)} {group}: {each} each"
+    rule = f"shared equally among the {len(people)} {group}: {each} each"
     if left:
         firsts = ", ".join(people[:left])
         rule += (f"; the {left} remaining cent(s) go one each to the first {left} by employee id "
@@ -214,10 +218,10 @@ def _allocate_item(item: CostItem, program: str | None,
 
 
 def _line(item: CostItem, program: str | None, employee_id: str, amount: Decimal,
-          rule: str) -> AllocationLine:
+          basis: str) -> AllocationLine:
     return AllocationLine(item_id=item.id, employee_id=employee_id, category=item.category,
                           allocation=item.allocation, amount=amount, currency=item.currency,
-                          item_amount=item.amount, incurred_on=item.incurred_on, rule=rule,
+                          item_amount=item.amount, incurred_on=item.incurred_on, basis=basis,
                           program_id=program, session_id=item.session_id, voucher_ref=item.voucher_ref,
                           description=item.description)
 

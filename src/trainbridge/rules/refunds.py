@@ -328,9 +328,9 @@ def _quote_line(departure: Departure, terms: ServiceTerms) -> tuple[RefundLine, 
     tag = f"[{terms.agreement_id}]"
     unit, period, served = _service(terms, departure.served_until)
     unserved = period - served
-    text = [f"{tag} Agreement for program {terms.program_id or '-'}: service period {terms.service_start} "
-            f"to {terms.service_end} (end exclusive, {fraction_text(period)} {unit}), "
-            f"proration by {terms.proration.value}."]
+    program = f" for program {terms.program_id}" if terms.program_id else ""
+    text = [f"{tag} Agreement{program}: service period {terms.service_start} to {terms.service_end} "
+            f"(end exclusive, {fraction_text(period)} {unit}), proration by {terms.proration.value}."]
     detail = " + ".join(terms.base_detail)
     text.append(f"{tag} Refundable base {money(terms.base)} {terms.currency}"
                 + (f" = {detail}" if detail else "") + " (Implementing Regulations art. 16).")
@@ -353,7 +353,7 @@ def _quote_line(departure: Departure, terms: ServiceTerms) -> tuple[RefundLine, 
     rule = f"pro rata by {terms.proration.value}: base x unserved / period ({reason.rule})"
     text.append(f"{tag} Pro rata: {money(terms.base)} x {fraction_text(unserved)} / {fraction_text(period)} "
                 f"= {money(terms.base)} x {share} = {money(round_cents(pro_rata))} {terms.currency}, "
-                f"rounded half-up once ({reason.article}; LCL art. 22: no more than the cost of the "
+                f"rounded half-up once ({reason.article}; LCL art. 22 caps the penalty at the cost of the "
                 "unserved part).")
     if terms.clause_amount is not None:
         clause = Fraction(terms.clause_amount)
