@@ -97,8 +97,9 @@ def load_allocation(ledger: Ledger, conn: Connection, program_ids: set[str] | No
              if program_ids is None or (i.program_id or program_of.get(i.session_id or "")) in program_ids]
     if not items:
         return Allocation(())
-    return allocate_costs(items, events=ledger.iter_records(conn, LearningEvent.kind),  # type: ignore[arg-type]
-                          enrollments=records_of(ledger, conn, Enrollment), sessions=sessions)
+    events = (e for e in ledger.iter_records(conn, LearningEvent.kind) if isinstance(e, LearningEvent))
+    return allocate_costs(items, events=events, enrollments=records_of(ledger, conn, Enrollment),
+                          sessions=sessions)
 
 
 def find_employee(ledger: Ledger, conn: Connection, employee_id: str) -> Employee | None:
@@ -144,7 +145,8 @@ def quote_employee(ledger: Ledger, conn: Connection, host: PluginHost, employee_
     result = []
     for (jurisdiction, cur), terms in sorted(groups.items()):
         quote = host.refund_policy(jurisdiction).quote(departure, terms, currency=cur)
-        quote = dataclasses.replace(quote, explanation=(*quote.explanation, *notes))
+        if notes:
+            quote = dataclasses.replace(quote, explanation=(*quote.explanation, *notes))
         result.append(GroupQuote(f"{jurisdiction}:{cur}", quote, tuple(t.agreement_id for t in terms)))
     return result
 
@@ -194,6 +196,7 @@ class CostsJob(Job):
                 payload = {**kept, "amount": "0.00", "withdrawn": True, "refundable": False}
                 self._record(plan, ctx, payload, row, [f"{item_id} is no longer allocated to {employee_id} "
                                                        "(its participants or the item changed)"])
+        changed = len(plan.decisions)
         seen = {d["id"] for d in ctx.ledger.list_decisions(ctx.conn, "cost_unallocated")}
         for item in allocation.unallocated:
             did = f"cost_unallocated:{item.item_id}:{digest_id(item.reason)[:8]}"
@@ -210,7 +213,7 @@ class CostsJob(Job):
         people = len({line.employee_id for line in allocation.lines})
         money_text = ", ".join(f"{money(v)} {k}" for k, v in sorted(totals.items())) or "nothing"
         plan.summary.append(f"{len({line.item_id for line in allocation.lines})} cost item(s) allocated to "
-                            f"{people} employee(s): {money_text}; {len(plan.decisions)} allocation(s) "
+                            f"{people} employee(s): {money_text}; {changed} allocation(s) "
                             f"new or changed; {len(allocation.unallocated)} not allocated")
         return plan
 
