@@ -1,0 +1,322 @@
+"""The Gusto payroll sink: deductions as garnishments, bonuses as off-cycle payrolls, once each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from trainbridge import hookimpl
+from trainbridge.connectors.gusto.client import GustoClient
+from trainbridge.connectors.gusto.config import GustoConfig
+from trainbridge.connectors.gusto.webhooks import WebhookKeys, verify
+from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorContext
+from trainbridge.core.errors import ConnectorError, NotFound, RateLimited, ServerError
+from trainbridge.core.records import (
+    AdjustmentKind,
+    DeliveryReceipt,
+    HealthResult,
+    PayrollAdjustment,
+    WebhookResult,
+    digest_id,
+    quantize_cents,
+)
+
+BONUS = "Bonus"
+#: Scopes the sink uses (each endpoint's "scope:" line in Gusto's reference).
+SCOPES = ("garnishments:read", "garnishments:write", "payrolls:read", "payrolls:write",
+          "payrolls:run")
+_ANNUAL = {"Year": 1, "Month": 12, "Week": 52}
+
+
+def marker(adjustment_id: str) -> str:
+    """The tag that finds our write again in Gusto: short, stable, no personal data."""
+    return f"[trainbridge {digest_id(adjustment_id)}]"
+
+
+def money(amount: Decimal) -> str:
+    return format(quantize_cents(amount), "f")
+
+
+class GustoConnector(Connector):
+    """Posts approved refund deductions and bonuses to Gusto, once each."""
+
+    config_model: ClassVar[type[ConnectorConfig]] = GustoConfig
+    vendor: ClassVar[str] = "Gusto"
+    config: GustoConfig
+
+    def __init__(self, name: str, config: ConnectorConfig, ctx: ConnectorContext | None = None) -> None:
+        super().__init__(name, config, ctx)
+        cfg = self.config
+        self.gusto = GustoClient(name, cfg, self.ctx, scopes=self._needed_scopes())
+        self._directory: dict[str, str | None] | None = None
+        self.today: Callable[[], date] = lambda: datetime.now(UTC).date()
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    # --- sink -----------------------------------------------------------------------
+
+    @hookimpl
+    def post_adjustment(self, adjustment: PayrollAdjustment) -> DeliveryReceipt:
+        if adjustment.currency != self.config.currency:
+            msg = f"adjustment {adjustment.id} is in {adjustment.currency}; Gusto pays {self.config.currency}"
+            raise ConnectorError(msg, instance=self.name, hint="route adjustments in other currencies "
+                                 "to another payroll instance (legal_entities)")
+        if adjustment.amount <= 0:
+            msg = f"adjustment {adjustment.id} has amount {adjustment.amount}: nothing to post"
+            raise ConnectorError(msg, instance=self.name, hint="only positive amounts are posted")
+        employee = self._employee_uuid(adjustment.employee_id)
+        if adjustment.adjustment is AdjustmentKind.DEDUCTION:
+            return self._post_deduction(adjustment, employee)
+        if adjustment.adjustment in (AdjustmentKind.BONUS, AdjustmentKind.BONUS_PERCENT):
+            return self._post_bonus(adjustment, employee)
+        msg = f"adjustment {adjustment.id}: Gusto has no {adjustment.adjustment.value}"
+        raise ConnectorError(msg, instance=self.name, hint="a bonus coefficient is applied by the "
+                             "bonus process itself: post the resulting amount as a bonus")
+
+    @hookimpl
+    def adjustment_status(self, ref: str) -> DeliveryReceipt:
+        kind, _, uuid = ref.partition(":")
+        try:
+            if kind == "garnishment" and uuid:
+                return self._garnishment_receipt(self.gusto.json("GET", f"v1/garnishments/{uuid}"))
+            if kind == "payroll" and uuid:
+                return self._payroll_receipt(
+                    self.gusto.json("GET", f"v1/companies/{self.config.company_id}/payrolls/{uuid}"))
+        except NotFound:
+            return DeliveryReceipt(ref=ref, status="missing",
+                                   detail="no longer in Gusto: deleted by someone, or another company")
+        msg = f"{ref!r} is not a Gusto reference of this connector"
+        raise ConnectorError(msg, instance=self.name,
+                             hint="refs look like garnishment:<uuid> or payroll:<uuid>")
+
+    @hookimpl
+    def healthcheck(self) -> HealthResult:
+        info = self.gusto.json("GET", "v1/token_info")
+        resource = info.get("resource") if isinstance(info, dict) else None
+        if isinstance(resource, dict) and resource.get("uuid") not in (None, self.config.company_id):
+            owner = f"{resource.get('type')} {resource.get('uuid')}"
+            return HealthResult(ok=False, detail=f"the token is for {owner}, "
+                                                 f"not company {self.config.company_id}")
+        granted = set(str(info.get("scope") or "").split()) if isinstance(info, dict) else set()
+        missing = [s for s in self._needed_scopes() if granted and s not in granted]
+        if missing:
+            return HealthResult(ok=False, detail="the token lacks scope(s) " + ", ".join(missing))
+        return HealthResult(ok=True, detail=f"token accepted for company {self.config.company_id} "
+                                            f"(API version {self.config.api_version})")
+
+    # --- webhooks -------------------------------------------------------------------
+
+    @hookimpl
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookResult:
+        cfg = self.config
+        token = cfg.webhook_verification_token
+        keys = WebhookKeys(instance=self.name, company_id=cfg.company_id,
+                           verification_token=token.get_secret_value() if token else None,
+                           max_age_seconds=cfg.webhook_max_age_seconds)
+        return verify(keys, headers, body, self.now())
+
+    # --- deductions: one garnishment per refund -------------------------------------
+
+    def _post_deduction(self, adjustment: PayrollAdjustment, employee: str) -> DeliveryReceipt:
+        tag = marker(adjustment.id)
+        found = self._find_garnishment(employee, tag)
+        if found is not None:
+            return self._garnishment_receipt(found, again=True)
+        total = money(adjustment.amount)
+        installment = self.config.deduction_installment
+        body: dict[str, Any] = {
+            "active": True, "amount": total, "description": f"{self.config.deduction_label} {tag}",
+            "court_ordered": False, "deduct_as_percentage": False, "recurring": False, "times": 1,
+            "total_amount": total,
+        }
+        if installment is not None and installment < adjustment.amount:
+            # Paid off over several paychecks: a recurring deduction capped at the refund.
+            body.update(amount=money(installment), recurring=True, times=None)
+        try:
+            created = self.gusto.json("POST", f"v1/employees/{employee}/garnishments", json=body)
+        except ConnectorError as exc:
+            if not (isinstance(exc, ServerError | RateLimited) or exc.status is None):
+                raise
+            # The answer was lost, not necessarily the write: look again before failing.
+            found = self._find_garnishment(employee, tag)
+            if found is None:
+                raise
+            created = found
+        return self._garnishment_receipt(created)
+
+    def _find_garnishment(self, employee: str, tag: str) -> dict[str, Any] | None:
+        for item in self.gusto.pages(f"v1/employees/{employee}/garnishments", {}):
+            if isinstance(item, dict) and tag in str(item.get("description") or ""):
+                return item
+        return None
+
+    def _garnishment_receipt(self, item: Any, *, again: bool = False) -> DeliveryReceipt:
+        if not isinstance(item, dict) or not item.get("uuid"):
+            raise self.gusto.bad_answer("garnishment", item)
+        active = item.get("active", True)
+        plan = (f"{item.get('amount')} per paycheck up to {item.get('total_amount')}"
+                if item.get("recurring") else f"{item.get('amount')} once")
+        detail = f"post-tax deduction {plan}{' (found, posted earlier)' if again else ''}"
+        return DeliveryReceipt(ref=f"garnishment:{item['uuid']}",
+                               status="scheduled" if active else "inactive", detail=detail)
+
+    # --- bonuses: one off-cycle "Bonus" payroll per adjustment -----------------------
+
+    def _post_bonus(self, adjustment: PayrollAdjustment, employee: str) -> DeliveryReceipt:
+        amount, how = self._bonus_amount(adjustment, employee)
+        tag = marker(adjustment.id)
+        payroll, adopt = self._find_bonus_payroll(adjustment.effective_date, employee, tag)
+        if payroll is not None and not adopt:
+            return self._payroll_receipt(payroll, again=True)
+        if payroll is None:
+            payroll = self._create_bonus_payroll(adjustment.effective_date, employee)
+        pid = str(payroll.get("payroll_uuid") or payroll.get("uuid"))
+        path = f"v1/companies/{self.config.company_id}/payrolls/{pid}"
+        prepared = self.gusto.json("PUT", f"{path}/prepare", json={"employee_uuids": [employee]})
+        comp = self._compensation(prepared, employee)
+        if comp is None:
+            msg = f"off-cycle payroll {pid} was prepared without employee {employee}"
+            raise ConnectorError(msg, instance=self.name, hint="check the employee is active and "
+                                 "onboarded in Gusto; the empty payroll can be deleted there")
+        bonus: dict[str, Any] = {"name": BONUS, "amount": amount}
+        job = next((f.get("job_uuid") for f in comp.get("fixed_compensations") or []
+                    if isinstance(f, dict) and f.get("name") == BONUS and f.get("job_uuid")), None)
+        if job:
+            bonus["job_uuid"] = job
+        line: dict[str, Any] = {"employee_uuid": employee, "memo": f"{self.config.bonus_memo} {tag}",
+                                "fixed_compensations": [bonus]}
+        if comp.get("version"):
+            line["version"] = comp["version"]
+        updated = self.gusto.json("PUT", path, json={"employee_compensations": [line]})
+        receipt = self._payroll_receipt({**prepared, **(updated if isinstance(updated, dict) else {})})
+        return receipt.model_copy(update={"detail": f"{receipt.detail}; bonus {amount} {how}".rstrip()})
+
+    def _bonus_amount(self, adjustment: PayrollAdjustment, employee: str) -> tuple[str, str]:
+        if adjustment.adjustment is AdjustmentKind.BONUS:
+            return money(adjustment.amount), ""
+        if self.config.bonus_percent_of == "reject":
+            msg = f"adjustment {adjustment.id} is a percentage bonus; this instance posts amounts only"
+            raise ConnectorError(msg, instance=self.name, hint="set bonus_percent_of = 'annual_salary' "
+                                 "or post the bonus as an amount")
+        info = self.gusto.json("GET", f"v1/employees/{employee}")
+        jobs = info.get("jobs") if isinstance(info, dict) else None
+        job = next((j for j in jobs or [] if isinstance(j, dict) and j.get("primary")), None)
+        unit = str((job or {}).get("payment_unit") or "")
+        if job is None or unit not in _ANNUAL or job.get("rate") in (None, ""):
+            msg = (f"adjustment {adjustment.id}: employee {adjustment.employee_id} has no yearly, "
+                   f"monthly or weekly rate on a primary job in Gusto ({unit or 'no rate'})")
+            raise ConnectorError(msg, instance=self.name, hint="a percentage needs a salary base (the token "
+                                 "needs compensations:read); post hourly employees' bonuses as amounts")
+        salary = Decimal(str(job["rate"])) * _ANNUAL[unit]
+        amount = money(salary * adjustment.amount / 100)
+        return amount, f"({adjustment.amount}% of annual salary {money(salary)})"
+
+    def _find_bonus_payroll(self, day: date, employee: str, tag: str) -> tuple[dict[str, Any] | None, bool]:
+        """Our payroll (by the memo's tag), or an empty one a crash left behind to adopt."""
+        span = timedelta(days=self.config.lookup_window_days)
+        params = {"payroll_types": "off_cycle", "processing_statuses": "unprocessed,processed",
+                  "start_date": (day - span).isoformat(), "end_date": (day + span).isoformat()}
+        orphan = None
+        for item in self.gusto.pages(f"v1/companies/{self.config.company_id}/payrolls", params):
+            period = item.get("pay_period") if isinstance(item, dict) else None
+            if not isinstance(item, dict) or item.get("off_cycle_reason") != BONUS \
+                    or not isinstance(period, dict) or period.get("start_date") != day.isoformat():
+                continue
+            pid = item.get("payroll_uuid") or item.get("uuid")
+            full = self.gusto.json("GET", f"v1/companies/{self.config.company_id}/payrolls/{pid}")
+            if not isinstance(full, dict):
+                raise self.gusto.bad_answer("payroll", full)
+            comps = [c for c in (full.get("employee_compensations") or []) if isinstance(c, dict)]
+            mine = next((c for c in comps if c.get("employee_uuid") == employee), None)
+            if mine is None:
+                continue
+            if tag in str(mine.get("memo") or ""):
+                return full, False
+            untouched = not mine.get("memo") and all(
+                Decimal(str(f.get("amount") or "0")) == 0 for f in mine.get("fixed_compensations") or []
+                if isinstance(f, dict))
+            if orphan is None and len(comps) == 1 and untouched and not full.get("processed") \
+                    and not full.get("calculated_at"):
+                orphan = full
+        return orphan, orphan is not None
+
+    def _create_bonus_payroll(self, day: date, employee: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"off_cycle": True, "off_cycle_reason": BONUS, "start_date": day.isoformat(),
+                                "end_date": day.isoformat(), "employee_uuids": [employee]}
+        # A check date needs Gusto's ACH lead time; closer (or past) dates are left to Gusto.
+        if day >= self.today() + timedelta(days=self.config.check_date_lead_days):
+            body["check_date"] = day.isoformat()
+        if self.config.fixed_withholding_rate is not None:
+            body["fixed_withholding_rate"] = self.config.fixed_withholding_rate
+        created = self.gusto.json("POST", f"v1/companies/{self.config.company_id}/payrolls", json=body)
+        if not isinstance(created, dict) or not (created.get("payroll_uuid") or created.get("uuid")):
+            raise self.gusto.bad_answer("payroll", created)
+        return created
+
+    @staticmethod
+    def _compensation(payroll: Any, employee: str) -> dict[str, Any] | None:
+        comps = payroll.get("employee_compensations") if isinstance(payroll, dict) else None
+        return next((c for c in comps or [] if isinstance(c, dict) and c.get("employee_uuid") == employee),
+                    None)
+
+    def _payroll_receipt(self, payroll: Any, *, again: bool = False) -> DeliveryReceipt:
+        if not isinstance(payroll, dict) or not (payroll.get("payroll_uuid") or payroll.get("uuid")):
+            raise self.gusto.bad_answer("payroll", payroll)
+        pid = payroll.get("payroll_uuid") or payroll.get("uuid")
+        request = payroll.get("processing_request")
+        request = request if isinstance(request, dict) else {}
+        if payroll.get("processed"):
+            status, detail = "processed", f"processed {payroll.get('processed_date') or ''}".strip()
+        elif request.get("status") == "processing_failed":
+            status, detail = "failed", "Gusto could not process the payroll: see it in Gusto"
+        else:
+            status = "calculated" if payroll.get("calculated_at") else "awaiting_submission"
+            detail = "off-cycle Bonus payroll ready: calculate and submit it in Gusto"
+        check = payroll.get("check_date")
+        detail = f"{detail}, check date {check}" if check else detail
+        return DeliveryReceipt(ref=f"payroll:{pid}", status=status,
+                               detail=detail + (" (found, posted earlier)" if again else ""))
+
+    # --- employees ------------------------------------------------------------------
+
+    def _employee_uuid(self, employee_id: str) -> str:
+        cfg, table = self.config, f"[connectors.{self.name}]"
+        if employee_id in cfg.employees:
+            return cfg.employees[employee_id]
+        if cfg.match_by == "table":
+            msg = f"employee {employee_id} has no Gusto uuid"
+            raise ConnectorError(msg, instance=self.name, hint=f"add it to employees in {table}, "
+                                 "or set match_by to employee_code, work_email or custom_field")
+        if self._directory is None:
+            self._directory = self._load_directory()
+        key = employee_id.lower() if cfg.match_by == "work_email" else employee_id
+        if key not in self._directory:
+            msg = f"no Gusto employee has {cfg.custom_field or cfg.match_by} {employee_id!r}"
+            raise ConnectorError(msg, instance=self.name, hint=f"fill it in Gusto or map it in {table}")
+        found = self._directory[key]
+        if found is None:
+            msg = f"two or more Gusto employees have {cfg.custom_field or cfg.match_by} {employee_id!r}"
+            raise ConnectorError(msg, instance=self.name, hint=f"map the right one in employees of {table}")
+        return found
+
+    def _load_directory(self) -> dict[str, str | None]:
+        cfg = self.config
+        params = {"include": "custom_fields"} if cfg.match_by == "custom_field" else {}
+        found: dict[str, str | None] = {}
+        for person in self.gusto.pages(f"v1/companies/{cfg.company_id}/employees", params):
+            if not isinstance(person, dict) or not person.get("uuid"):
+                continue
+            if cfg.match_by == "custom_field":
+                value = next((f.get("value") for f in person.get("custom_fields") or []
+                              if isinstance(f, dict) and f.get("name") == cfg.custom_field), None)
+            else:
+                value = person.get(cfg.match_by)
+            if value in (None, ""):
+                continue
+            key = str(value).lower() if cfg.match_by == "work_email" else str(value)
+            found[key] = None if key in found else str(person["uuid"])
+        return found
+
+    def _needed_scopes(self) -> tuple[str, ...]:
+        return SCOPES + (() if self.config.match_by == "table" else ("employees:read",))

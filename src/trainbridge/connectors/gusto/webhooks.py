@@ -1,0 +1,101 @@
+"""Gusto webhook callbacks: the subscription handshake and signed events.
+
+docs.gusto.com/embedded-payroll/docs/webhooks: a new subscription's URL first receives
+``{"verification_token": "..."}`` (unsigned); the operator confirms it with
+``PUT /v1/webhook_subscriptions/{uuid}/verify``. Every event then carries
+``X-Gusto-Signature``: the lowercase hex HMAC-SHA256 of the raw body keyed by that token.
+Gusto signs no timestamp header; the body's ``timestamp`` (signed with it) bounds replays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from trainbridge.core.errors import WebhookRejected
+from trainbridge.core.records import DeliveryReceipt, WebhookEvent, WebhookResult, digest_id
+from trainbridge.core.secrets import register_secret
+
+SIGNATURE_HEADER = "X-Gusto-Signature"
+VERIFICATION_EVENT = "webhook_subscription.verification_token"
+#: docs.gusto.com/embedded-payroll/docs/payroll-events -> the status our receipts use.
+PAYROLL_EVENTS = {"calculated": "calculated", "submitted": "submitted", "processed": "processed",
+                  "paid": "paid", "cancelled": "cancelled", "reversed": "reversed",
+                  "partially_reversed": "partially_reversed", "deleted": "missing",
+                  "processing_failed": "failed"}
+
+
+@dataclass(frozen=True)
+class WebhookKeys:
+    instance: str
+    company_id: str
+    verification_token: str | None
+    max_age_seconds: int | None
+
+
+def sign(token: str, body: bytes) -> str:
+    return hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(keys: WebhookKeys, headers: Mapping[str, str], body: bytes, now: datetime) -> WebhookResult:
+    signature = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), "")
+    try:
+        payload: Any = json.loads(body)
+    except ValueError:
+        payload = None
+    if not signature and isinstance(payload, dict) and set(payload) == {"verification_token"} \
+            and isinstance(payload["verification_token"], str):
+        return _handshake(payload["verification_token"])
+    hint = f"check webhook_verification_token of [connectors.{keys.instance}]"
+    if not keys.verification_token:
+        raise WebhookRejected("no webhook_verification_token is configured", hint=hint)
+    if not signature:
+        raise WebhookRejected(f"the callback has no {SIGNATURE_HEADER} header", hint=hint)
+    expected = sign(keys.verification_token, body)
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
+        raise WebhookRejected(f"{SIGNATURE_HEADER} does not match the body", hint=hint)
+    if not isinstance(payload, dict) or not isinstance(payload.get("uuid"), str) \
+            or not isinstance(payload.get("event_type"), str):
+        raise WebhookRejected("a signed callback that is not a Gusto event", hint=hint)
+    occurred = _occurred(keys, payload.get("timestamp"), now)
+    if payload.get("resource_uuid") not in (None, keys.company_id):
+        return WebhookResult()  # one subscription serves every company of the application
+    return WebhookResult(events=(_event(payload, occurred),))
+
+
+def _handshake(token: str) -> WebhookResult:
+    # Unsigned and harmless: nothing changes until the operator confirms the token with Gusto.
+    # The token goes back to the caller (it is the signing key to configure), never to a log.
+    register_secret(token)
+    return WebhookResult(events=(WebhookEvent(event_id=f"verification_token:{digest_id(token)}",
+                                              event_type=VERIFICATION_EVENT, records=(token,)),))
+
+
+def _occurred(keys: WebhookKeys, timestamp: Any, now: datetime) -> datetime | None:
+    if not isinstance(timestamp, int | float) or isinstance(timestamp, bool):
+        return None
+    occurred = datetime.fromtimestamp(timestamp, UTC)
+    limit = keys.max_age_seconds
+    # Gusto retries a failed delivery for about a day with the original timestamp, so the
+    # window is wide; it still stops an old captured event from being played again.
+    if limit is not None and abs((now - occurred).total_seconds()) > limit:
+        raise WebhookRejected(f"the event is from {occurred.isoformat()}, outside the replay window",
+                              hint=f"webhook_max_age_seconds of [connectors.{keys.instance}] is {limit}")
+    return occurred
+
+
+def _event(payload: dict[str, Any], occurred: datetime | None) -> WebhookEvent:
+    event_type: str = payload["event_type"]
+    records: tuple[Any, ...] = ()
+    if payload.get("entity_type") == "Payroll" and isinstance(payload.get("entity_uuid"), str):
+        verb = event_type.rpartition(".")[2]
+        records = (DeliveryReceipt(ref=f"payroll:{payload['entity_uuid']}",
+                                   status=PAYROLL_EVENTS.get(verb, verb),
+                                   detail=f"Gusto event {event_type}"),)
+    return WebhookEvent(event_id=payload["uuid"], event_type=event_type, occurred_at=occurred,
+                        records=records)
