@@ -1,0 +1,305 @@
+"""Reports for issue 5: points distribution vs target weights (S5), progress (P1), training effect (K2).
+
+Each report is a pure builder over ledger records; the registered :class:`Report` only
+reads the ledger and calls it. Figures are Decimal percentages rounded to one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import click
+
+from trainbridge import hookimpl
+from trainbridge.core.records import (
+    Employee,
+    Enrollment,
+    EnrollmentStatus,
+    LearningEvent,
+    LearningEventKind,
+    MetricDirection,
+    MetricValue,
+    PointsCategory,
+    PointsEntry,
+    TrainingProgram,
+    TrainingSession,
+)
+from trainbridge.core.reports import Chart, Report, ReportResult
+from trainbridge.rules.points import by_category, period_bounds, period_key, totals
+
+#: Seed 003 target weights of the points categories, in percent.
+TARGET_WEIGHTS: dict[PointsCategory, Decimal] = {
+    PointsCategory.PARTICIPATION: Decimal(30),
+    PointsCategory.OUTPUT: Decimal(40),
+    PointsCategory.SHARING: Decimal(30),
+}
+HUNDRED = Decimal(100)
+ONE_PLACE = Decimal("0.1")
+
+
+def pct(part: Decimal | int, whole: Decimal | int) -> Decimal:
+    """``part`` of ``whole`` in percent, one decimal place; 0 when there is no whole."""
+    if not whole:
+        return Decimal(0).quantize(ONE_PLACE)
+    return (Decimal(part) * HUNDRED / Decimal(whole)).quantize(ONE_PLACE)
+
+
+def _typed(records: Iterable[Any], cls: type[Any]) -> list[Any]:
+    return [r for r in records if isinstance(r, cls)]
+
+
+# --- points distribution and leaderboard (S2, S5) -----------------------------------
+
+
+def points_report(entries: Sequence[PointsEntry], employees: Sequence[Employee], *, period: str, today: date,
+                  margin: Decimal = Decimal(10), superseded: set[str] | frozenset[str] = frozenset(),
+                  weights: dict[PointsCategory, Decimal] | None = None) -> ReportResult:
+    """Points per category vs the target weights; a category more than ``margin`` points off is flagged."""
+    weights = weights or TARGET_WEIGHTS
+    first, last = period_bounds(period, today)
+    per_category = by_category(entries, first, last, superseded)
+    total = sum(per_category.values())
+    rows, notes, shares = [], [], []
+    for category in PointsCategory:
+        share = pct(per_category[category], total)
+        target = weights[category]
+        off = share - target
+        flagged = bool(total) and abs(off) > margin
+        shares.append(share)
+        rows.append([category.value, per_category[category], share, target, off,
+                     "the rule is off" if flagged else ""])
+        if flagged:
+            notes.append(f"{category.value}: {share}% of points vs target {target}% "
+                         f"({off:+}, margin {margin}): the rule is off")
+    if not total:
+        notes.append(f"no points earned in {period}")
+    standings = leaderboard_rows(entries, employees, first, last, superseded)
+    board = ReportResult(f"Leaderboard {period}", ["rank", "employee", "name", "department", "points"],
+                         standings,
+                         charts=[Chart(f"Points {period}", [f"{r[2] or r[1]}" for r in standings[:10]],
+                                       [r[4] for r in standings[:10]])] if standings else [])
+    return ReportResult(
+        f"Points distribution {period}", ["category", "points", "share_pct", "target_pct", "off_pp", "flag"],
+        rows, notes=notes,
+        charts=[Chart("Points per category vs target weight", [c.value for c in PointsCategory], shares,
+                      target=[weights[c] for c in PointsCategory], unit="%")],
+        sections=[board],
+        data={"period": period, "total": total, "margin_pp": margin,
+              "flagged": [r[0] for r in rows if r[5]]})
+
+
+def leaderboard_rows(entries: Sequence[PointsEntry], employees: Sequence[Employee], first: date, last: date,
+                     superseded: set[str] | frozenset[str] = frozenset()) -> list[list[Any]]:
+    """Managers by points (ties share a rank); managers with no points are listed with 0."""
+    people = {e.employee_id: e for e in employees}
+    scores = totals(entries, first, last, superseded)
+    for employee in employees:
+        if employee.is_manager:
+            scores.setdefault(employee.employee_id, 0)
+    ordered = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    rows: list[list[Any]] = []
+    for i, (emp_id, points) in enumerate(ordered):
+        rank = rows[-1][0] if rows and rows[-1][4] == points else i + 1
+        who = people.get(emp_id)
+        rows.append([rank, emp_id, who.name if who else "", who.department if who else "", points])
+    return rows
+
+
+# --- progress (P1) ------------------------------------------------------------------
+
+
+def progress_report(enrollments: Sequence[Enrollment], employees: Sequence[Employee],
+                    programs: Sequence[TrainingProgram] = (), *,
+                    min_rate: Decimal = Decimal(80)) -> ReportResult:
+    """Per department completion (below ``min_rate`` percent flagged), per program and per employee."""
+    people = {e.employee_id: e for e in employees}
+    titles = {p.program_id: p.title for p in programs}
+    assigned = [e for e in enrollments if e.status is not EnrollmentStatus.CANCELLED]
+    done = EnrollmentStatus.COMPLETED
+
+    per_employee: dict[str, list[Enrollment]] = {}
+    per_program: dict[str, list[Enrollment]] = {}
+    per_department: dict[str, list[Enrollment]] = {}
+    for enrollment in assigned:
+        per_employee.setdefault(enrollment.employee_id, []).append(enrollment)
+        per_program.setdefault(enrollment.program_id, []).append(enrollment)
+        who = people.get(enrollment.employee_id)
+        department = who.department if who and who.department else "(none)"
+        per_department.setdefault(department, []).append(enrollment)
+
+    employee_rows = []
+    for emp_id, items in sorted(per_employee.items()):
+        completed = sum(1 for e in items if e.status is done)
+        who = people.get(emp_id)
+        employee_rows.append([emp_id, who.name if who else "", completed, len(items),
+                              f"{completed} of {len(items)}", pct(completed, len(items))])
+
+    program_rows = []
+    for program_id, items in sorted(per_program.items()):
+        n = len(items)
+        completed = sum(1 for e in items if e.status is done)
+        started = sum(1 for e in items if e.status is EnrollmentStatus.IN_PROGRESS)
+        program_rows.append([program_id, titles.get(program_id, ""), n, pct(completed, n), pct(started, n),
+                             pct(n - completed - started, n)])
+
+    department_rows: list[list[Any]] = []
+    notes = []
+    for department, items in sorted(per_department.items()):
+        rate = pct(sum(1 for e in items if e.status is done), len(items))
+        flagged = rate < min_rate
+        department_rows.append([department, len(items), rate, "below target" if flagged else ""])
+        if flagged:
+            notes.append(f"{department}: {rate}% completed, below {min_rate}%")
+
+    return ReportResult(
+        "Training progress per department", ["department", "assigned", "completed_pct", "flag"],
+        department_rows, notes=notes,
+        charts=[Chart("Completion per department", [r[0] for r in department_rows],
+                      [r[2] for r in department_rows], target=[min_rate] * len(department_rows), unit="%")]
+        if department_rows else [],
+        sections=[
+            ReportResult("Progress per program", ["program", "title", "assigned", "completed_pct",
+                                                  "in_progress_pct", "not_started_pct"], program_rows),
+            ReportResult("Progress per employee", ["employee", "name", "completed", "assigned", "progress",
+                                                   "completed_pct"], employee_rows),
+        ],
+        data={"min_rate_pct": min_rate, "flagged": [r[0] for r in department_rows if r[3]]})
+
+
+# --- training effect (K2) -----------------------------------------------------------
+
+
+def improvement(before: Decimal, after: Decimal, direction: MetricDirection) -> Decimal | None:
+    """Relative improvement in percent, aware of direction (error rate 5% -> 1% is +80%)."""
+    if not before:
+        return None
+    change = (after - before) / abs(before)
+    if direction is MetricDirection.LOWER_IS_BETTER:
+        change = -change
+    return (change * HUNDRED).quantize(ONE_PLACE)
+
+
+def training_days(events: Sequence[LearningEvent], sessions: Sequence[TrainingSession] = (),
+                  enrollments: Sequence[Enrollment] = ()) -> dict[tuple[str, str], date]:
+    """(employee, program) -> the first day trained: attended/completed events, else a completed session."""
+    by_session = {s.session_id: s for s in sessions}
+    out: dict[tuple[str, str], date] = {}
+    for event in events:
+        if event.event not in (LearningEventKind.ATTENDED, LearningEventKind.COMPLETED):
+            continue
+        session = by_session.get(event.session_id or "")
+        program = event.program_id or (session.program_id if session else None)
+        if program:
+            key, day = (event.employee_id, program), event.occurred_at.date()
+            out[key] = min(out.get(key, day), day)
+    for enrollment in enrollments:
+        session = by_session.get(enrollment.session_id or "")
+        if enrollment.status is EnrollmentStatus.COMPLETED and session is not None:
+            out.setdefault((enrollment.employee_id, enrollment.program_id), session.starts_at.date())
+    return out
+
+
+def effect_report(metrics: Sequence[MetricValue], trained: dict[tuple[str, str], date],
+                  programs: Sequence[TrainingProgram] = ()) -> ReportResult:
+    """Per program and metric: mean of each trainee's last value before vs first value after training."""
+    titles = {p.program_id: p.title for p in programs}
+    series: dict[tuple[str, str], list[MetricValue]] = {}
+    for metric in metrics:
+        series.setdefault((metric.employee_id, metric.metric), []).append(metric)
+    pairs: dict[tuple[str, str], list[tuple[Decimal, Decimal, MetricDirection, str]]] = {}
+    for (emp_id, program), day in sorted(trained.items()):
+        for (who, name), values in series.items():
+            if who != emp_id:
+                continue
+            ordered = sorted(values, key=lambda m: m.as_of)
+            before = [m for m in ordered if m.as_of <= day]
+            after = [m for m in ordered if m.as_of > day]
+            if before and after:
+                pairs.setdefault((program, name), []).append(
+                    (before[-1].value, after[0].value, after[0].direction, after[0].unit))
+    rows, improvements = [], []
+    for (program, name), items in sorted(pairs.items()):
+        n = Decimal(len(items))
+        mean_before = sum((b for b, _, _, _ in items), Decimal(0)) / n
+        mean_after = sum((a for _, a, _, _ in items), Decimal(0)) / n
+        direction = items[0][2]
+        gain = improvement(mean_before, mean_after, direction)
+        improvements.append(gain if gain is not None else Decimal(0))
+        rows.append([program, titles.get(program, ""), name, direction.value, len(items),
+                     mean_before.normalize(), mean_after.normalize(), gain])
+    notes = [] if rows else ["no metric has values both before and after a training"]
+    return ReportResult(
+        "Training effect per program", ["program", "title", "metric", "direction", "trainees", "before",
+                                        "after", "improvement_pct"], rows, notes=notes,
+        charts=[Chart("Improvement after training", [f"{r[0]} {r[2]}" for r in rows], improvements, unit="%")]
+        if rows else [])
+
+
+# --- registration -------------------------------------------------------------------
+
+
+def _today(today: Any) -> date:
+    return today.date() if today is not None else date.today()
+
+
+def _records(ws: Any, *kinds: str) -> dict[str, list[Any]]:
+    from trainbridge.plugins.points import superseded_ids
+
+    with ws.ledger.transaction() as conn:
+        out = {kind: list(ws.ledger.iter_records(conn, kind)) for kind in kinds}
+        out["superseded"] = list(superseded_ids(ws.ledger, conn))
+    return out
+
+
+def _build_points(ws: Any, period: str | None = None, margin: Decimal | None = None, today: Any = None,
+                  **_: Any) -> ReportResult:
+    day = _today(today)
+    r = _records(ws, "points_entry", "employee")
+    return points_report(_typed(r["points_entry"], PointsEntry), _typed(r["employee"], Employee),
+                         period=period or period_key(day, "quarter"), today=day,
+                         margin=margin if margin is not None else Decimal(10),
+                         superseded=set(r["superseded"]))
+
+
+def _build_progress(ws: Any, min_rate: Decimal | None = None, **_: Any) -> ReportResult:
+    r = _records(ws, "enrollment", "employee", "program")
+    return progress_report(_typed(r["enrollment"], Enrollment), _typed(r["employee"], Employee),
+                           _typed(r["program"], TrainingProgram),
+                           min_rate=min_rate if min_rate is not None else Decimal(80))
+
+
+def _build_effect(ws: Any, **_: Any) -> ReportResult:
+    r = _records(ws, "metric", "learning_event", "session", "enrollment", "program")
+    trained = training_days(_typed(r["learning_event"], LearningEvent), _typed(r["session"], TrainingSession),
+                            _typed(r["enrollment"], Enrollment))
+    return effect_report(_typed(r["metric"], MetricValue), trained, _typed(r["program"], TrainingProgram))
+
+
+def _decimal(_ctx: Any, _param: Any, value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(value)
+    except ArithmeticError:
+        raise click.BadParameter(f"{value!r} is not a number") from None
+
+
+TODAY = click.Option(["--today"], type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                     help="Pretend today is this date.")
+
+
+@hookimpl
+def register_reports(register: Callable[[Report], None]) -> None:
+    register(Report("points", "Points per category vs target weights, and the leaderboard", _build_points,
+                    options=[click.Option(["--period"], default=None,
+                                          help="2026Q3, 2026 or last-12-months (default: this quarter)"),
+                             click.Option(["--margin"], default=None, callback=_decimal,
+                                          help="Percentage points off target that flag a category (10)"),
+                             TODAY]))
+    register(Report("progress", "Training progress per department, program and employee", _build_progress,
+                    options=[click.Option(["--min-rate"], default=None, callback=_decimal,
+                                          help="Departments below this completion % are flagged (80)")]))
+    register(Report("effect", "Training effect per program (metrics before vs after)", _build_effect))
