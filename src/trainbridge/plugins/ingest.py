@@ -71,9 +71,11 @@ def write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
 
 def demo_dates(today: date) -> dict[str, date]:
     """The seed-000 timeline relative to ``today``: training a year ago, a leaver today."""
-    training_day = add_months(today, -12)
-    return {"training_day": training_day, "service_start": training_day + timedelta(days=1),
-            "leaver_last_day": today - timedelta(days=1)}
+    training_day = add_months(today, -12) - timedelta(days=1)
+    service_start = training_day + timedelta(days=1)
+    # Served exactly 12 of 24 months: the last day is the eve of the 12-month anniversary.
+    return {"training_day": training_day, "service_start": service_start,
+            "leaver_last_day": add_months(service_start, 12) - timedelta(days=1)}
 
 
 @hookimpl
