@@ -208,6 +208,9 @@ class IncentivesJob(Job):
                                              f"bonus +{t.certificate_bonus_percent}% for certificate "
                                              f"{cert.certificate}", [f"certificate issued {cert.issued_on}"]))
         plan.summary.append(f"incentives {quarter}: {len(plan.proposals)} proposal(s) for HR; {how}")
+        ranked = sorted(quarterly.items(), key=lambda kv: (-kv[1], kv[0]))
+        plan.summary.append(f"leaderboard {quarter}: " + ", ".join(
+            f"{managers[m].name} ({m}) {p}" for m, p in ranked[:10]))
         return plan
 
 
