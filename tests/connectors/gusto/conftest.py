@@ -64,6 +64,7 @@ class FakeGusto:
     """One Gusto company: employees, garnishments and payrolls that persist between calls."""
 
     def __init__(self, mock: responses.RequestsMock) -> None:
+        self.token_info = payload("token_info")
         self.employees = [payload("employee")]
         self.garnishments: dict[str, list[dict[str, Any]]] = {EMPLOYEE: payload("garnishments")}
         self.payrolls: dict[str, dict[str, Any]] = {}
@@ -124,7 +125,7 @@ class FakeGusto:
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, dict[str, str], str]:
         routes: list[tuple[str, str, Callable[..., Any]]] = [
-            ("GET", "/v1/token_info", lambda: payload("token_info")),
+            ("GET", "/v1/token_info", lambda: self.token_info),
             ("GET", f"/v1/companies/{COMPANY}/employees", lambda: self.employees),
             ("GET", "/v1/employees/([^/]+)", self._employee),
             ("GET", "/v1/employees/([^/]+)/garnishments", lambda e: self.garnishments.get(e, [])),

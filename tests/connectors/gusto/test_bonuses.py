@@ -1,0 +1,125 @@
+"""Bonuses become one off-cycle "Bonus" payroll each, left for HR to calculate and submit."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from trainbridge.connectors.gusto import marker
+from trainbridge.core.errors import ConnectorError
+from trainbridge.core.records import AdjustmentKind
+
+from .conftest import BONUS_JOB, COMPANY, EMPLOYEE, bonus
+
+PAYROLLS = f"/v1/companies/{COMPANY}/payrolls"
+
+
+def test_a_bonus_creates_an_off_cycle_bonus_payroll_for_the_employee(gusto, company):
+    receipt = gusto.post_adjustment(adjustment=bonus("500.00"))
+
+    create, prepare, update = company.writes()
+    assert (create.method, create.path) == ("POST", PAYROLLS)
+    assert create.headers["X-Gusto-API-Version"] == "2026-06-15"
+    assert create.body == {"off_cycle": True, "off_cycle_reason": "Bonus", "start_date": "2025-06-20",
+                           "end_date": "2025-06-20", "employee_uuids": [EMPLOYEE],
+                           "check_date": "2025-06-20"}
+    [pid] = company.payrolls
+    assert (prepare.method, prepare.path) == ("PUT", f"{PAYROLLS}/{pid}/prepare")
+    assert prepare.body == {"employee_uuids": [EMPLOYEE]}
+    assert (update.method, update.path) == ("PUT", f"{PAYROLLS}/{pid}")
+    assert update.body == {"employee_compensations": [{
+        "employee_uuid": EMPLOYEE, "version": "v1-1",
+        "memo": f"Training bonus {marker('incentive:cert:E002:2025Q2')}",
+        "fixed_compensations": [{"name": "Bonus", "amount": "500.00", "job_uuid": BONUS_JOB}]}]}
+    assert receipt.ref == f"payroll:{pid}"
+    assert receipt.status == "awaiting_submission"
+    assert "calculate and submit it in Gusto" in receipt.detail
+
+
+def test_redelivering_a_bonus_finds_the_payroll_by_its_memo(gusto, make_gusto, company):
+    first = gusto.post_adjustment(adjustment=bonus())
+
+    again = make_gusto().post_adjustment(adjustment=bonus())
+
+    assert len(company.payrolls) == 1
+    assert len(company.writes("POST")) == 1
+    assert again.ref == first.ref
+    listing = next(c for c in company.calls[3:] if c.method == "GET")
+    assert listing.query == {"payroll_types": "off_cycle", "processing_statuses": "unprocessed,processed",
+                             "start_date": "2025-06-17", "end_date": "2025-06-23", "page": "1", "per": "100"}
+
+
+def test_an_empty_payroll_left_by_a_crash_is_adopted_not_duplicated(gusto, company):
+    # The first delivery created the payroll and died before setting the bonus on it.
+    orphan = company.create_payroll("2025-06-20", [EMPLOYEE])
+
+    receipt = gusto.post_adjustment(adjustment=bonus())
+
+    assert company.writes("POST") == []
+    assert receipt.ref == f"payroll:{orphan['uuid']}"
+    comp = company.payrolls[orphan["uuid"]]["employee_compensations"][0]
+    assert comp["fixed_compensations"][0] == {"name": "Bonus", "amount": "500.00", "job_uuid": BONUS_JOB}
+
+
+def test_a_bonus_payroll_of_someone_else_is_left_alone(gusto, company):
+    company.create_payroll("2025-06-20", [EMPLOYEE, "187412e1-3dbe-491a-bb2f-2f40323a7012"])
+
+    gusto.post_adjustment(adjustment=bonus())
+
+    assert len(company.payrolls) == 2
+
+
+def test_a_near_check_date_is_left_to_gusto(gusto, company):
+    gusto.post_adjustment(adjustment=bonus(effective_date=date(2025, 6, 3)))  # today + 1 day
+
+    assert "check_date" not in company.writes("POST")[0].body
+
+
+def test_a_percentage_bonus_is_paid_on_the_annual_salary(gusto, company):
+    receipt = gusto.post_adjustment(adjustment=bonus("5", adjustment=AdjustmentKind.BONUS_PERCENT))
+
+    assert company.calls[0].path == f"/v1/employees/{EMPLOYEE}"
+    fixed = company.writes("PUT")[-1].body["employee_compensations"][0]["fixed_compensations"]
+    assert fixed == [{"name": "Bonus", "amount": "4000.00", "job_uuid": BONUS_JOB}]
+    assert "5% of annual salary 80000.00" in receipt.detail
+
+
+def test_a_percentage_bonus_of_an_hourly_employee_is_refused(gusto, company):
+    company.employees[0]["jobs"][0]["payment_unit"] = "Hour"
+
+    with pytest.raises(ConnectorError, match="no yearly, monthly or weekly rate"):
+        gusto.post_adjustment(adjustment=bonus("5", adjustment=AdjustmentKind.BONUS_PERCENT))
+    assert company.writes() == []
+
+
+def test_a_bonus_coefficient_cannot_be_posted(gusto, company):
+    with pytest.raises(ConnectorError, match="Gusto has no bonus_coefficient"):
+        gusto.post_adjustment(adjustment=bonus("0.1", adjustment=AdjustmentKind.BONUS_COEFFICIENT))
+
+
+def test_a_stale_version_is_a_conflict_with_a_hint(gusto, company):
+    company.fail("PUT", f"{PAYROLLS}/[^/]+", 409, body={"errors": [
+        {"error_key": "version", "category": "invalid_operation", "message": "stale version"}]})
+
+    with pytest.raises(ConnectorError) as conflict:
+        gusto.post_adjustment(adjustment=bonus())
+
+    assert conflict.value.status == 409
+    assert "changed in Gusto meanwhile" in conflict.value.hint
+
+
+def test_adjustment_status_follows_the_payroll(gusto, company):
+    receipt = gusto.post_adjustment(adjustment=bonus())
+    payroll = company.payrolls[receipt.ref.removeprefix("payroll:")]
+    payroll.update(processed=True, processed_date="2025-06-18", calculated_at="2025-06-18T16:58:03Z")
+
+    status = gusto.adjustment_status(ref=receipt.ref)
+
+    assert status.status == "processed"
+    assert "processed 2025-06-18" in status.detail
+
+
+def test_adjustment_status_rejects_a_foreign_reference(gusto, company):
+    with pytest.raises(ConnectorError, match="not a Gusto reference"):
+        gusto.adjustment_status(ref="jsonl:line-3")

@@ -1,0 +1,115 @@
+"""Gusto callbacks: the subscription handshake and X-Gusto-Signature on every event.
+
+The event body is the Payroll event example of docs.gusto.com/embedded-payroll/docs/payroll-events
+and the token the verification_token example of .../docs/webhooks. Gusto documents the scheme
+(hex HMAC-SHA256 of the raw body keyed by the verification token) but publishes no digest, so
+SIGNATURE is our own vector, computed outside Python with
+``openssl dgst -sha256 -hmac 6590f590-3dba-495e-9bea-c361e1e2efc0``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from trainbridge.core.errors import WebhookRejected
+from trainbridge.core.records import DeliveryReceipt
+
+EVENT = (b'{"uuid":"e5540567-a6ee-4ce8-bf3e-a12c563db54c","event_type":"payroll.updated",'
+         b'"resource_type":"Company","resource_uuid":"5df911a0-e8e9-412d-8aaf-a46ad193dd96",'
+         b'"entity_type":"Payroll","entity_uuid":"c02f2c32-34f7-4128-9145-7d49f0c3f355",'
+         b'"timestamp":1671058841}')
+SIGNATURE = "4c9632456f9f9e1258f748b05c74409b6ffb096e91515b9b7084fa2a276535d6"
+DOCS_COMPANY = "5df911a0-e8e9-412d-8aaf-a46ad193dd96"
+
+
+@pytest.fixture
+def hooks(make_gusto):
+    return make_gusto(company_id=DOCS_COMPANY)
+
+
+def test_a_signed_payroll_event_is_verified_and_translated(hooks):
+    result = hooks.verify_webhook(headers={"X-Gusto-Signature": SIGNATURE}, body=EVENT)
+
+    [event] = result.events
+    assert event.event_id == "e5540567-a6ee-4ce8-bf3e-a12c563db54c"
+    assert event.event_type == "payroll.updated"
+    assert event.occurred_at == datetime(2022, 12, 14, 23, 0, 41, tzinfo=UTC)
+    assert event.records == (DeliveryReceipt(ref="payroll:c02f2c32-34f7-4128-9145-7d49f0c3f355",
+                                             status="updated", detail="Gusto event payroll.updated"),)
+    assert result.reply.status_code == 200
+
+
+def test_header_names_are_case_insensitive(hooks):
+    result = hooks.verify_webhook(headers={"x-gusto-signature": SIGNATURE.upper()}, body=EVENT)
+
+    assert len(result.events) == 1
+
+
+def test_a_paid_payroll_maps_to_the_paid_status(hooks):
+    import hashlib
+    import hmac
+
+    body = EVENT.replace(b"payroll.updated", b"payroll.paid")
+    signature = hmac.new(b"6590f590-3dba-495e-9bea-c361e1e2efc0", body, hashlib.sha256).hexdigest()
+
+    [event] = hooks.verify_webhook(headers={"X-Gusto-Signature": signature}, body=body).events
+
+    assert event.records[0].status == "paid"
+
+
+def test_a_changed_body_is_rejected(hooks):
+    tampered = EVENT.replace(b"payroll.updated", b"payroll.cancelled")
+
+    with pytest.raises(WebhookRejected, match="does not match"):
+        hooks.verify_webhook(headers={"X-Gusto-Signature": SIGNATURE}, body=tampered)
+
+
+def test_an_unsigned_event_is_rejected(hooks):
+    with pytest.raises(WebhookRejected, match="no X-Gusto-Signature"):
+        hooks.verify_webhook(headers={}, body=EVENT)
+
+
+def test_an_old_event_played_again_is_rejected(hooks):
+    hooks.now = lambda: datetime(2023, 1, 14, tzinfo=UTC)
+
+    with pytest.raises(WebhookRejected, match="replay window"):
+        hooks.verify_webhook(headers={"X-Gusto-Signature": SIGNATURE}, body=EVENT)
+
+
+def test_events_of_another_company_are_acknowledged_and_ignored(make_gusto):
+    other = make_gusto()  # configured for the fake company, not the docs' one
+
+    result = other.verify_webhook(headers={"X-Gusto-Signature": SIGNATURE}, body=EVENT)
+
+    assert result.events == ()
+
+
+def test_without_a_configured_token_events_are_rejected(make_gusto):
+    bare = make_gusto(webhook_verification_token=None, company_id=DOCS_COMPANY)
+
+    with pytest.raises(WebhookRejected, match="no webhook_verification_token"):
+        bare.verify_webhook(headers={"X-Gusto-Signature": SIGNATURE}, body=EVENT)
+
+
+def test_the_subscription_handshake_hands_the_token_back_to_the_operator(make_gusto):
+    bare = make_gusto(webhook_verification_token=None)
+    body = b'{"verification_token": "6590f590-3dba-495e-9bea-c361e1e2efc0"}'
+
+    [event] = bare.verify_webhook(headers={}, body=body).events
+
+    assert event.event_type == "webhook_subscription.verification_token"
+    assert event.records == ("6590f590-3dba-495e-9bea-c361e1e2efc0",)
+    assert "6590f590" not in event.event_id
+
+
+def test_a_signed_body_that_is_not_an_event_is_rejected(hooks):
+    import hashlib
+    import hmac
+
+    body = b"[1, 2, 3]"
+    signature = hmac.new(b"6590f590-3dba-495e-9bea-c361e1e2efc0", body, hashlib.sha256).hexdigest()
+
+    with pytest.raises(WebhookRejected, match="not a Gusto event"):
+        hooks.verify_webhook(headers={"X-Gusto-Signature": signature}, body=body)
