@@ -123,7 +123,8 @@ class FakeGusto:
             return 401, {"X-Request-Id": "req-401"}, ""
         return self._route(request.method, url.path, query, body)
 
-    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, dict[str, str], str]:
+    def _route(self, method: str, path: str, query: dict[str, str],
+               body: Any) -> tuple[int, dict[str, str], str]:
         routes: list[tuple[str, str, Callable[..., Any]]] = [
             ("GET", "/v1/token_info", lambda: self.token_info),
             ("GET", f"/v1/companies/{COMPANY}/employees", lambda: self.employees),
@@ -198,8 +199,8 @@ class FakeGusto:
             comp = next(c for c in payroll["employee_compensations"]
                         if c["employee_uuid"] == line["employee_uuid"])
             if line.get("version") != comp["version"]:
-                return 409, {}, json.dumps({"errors": [{"error_key": "version", "category": "invalid_operation",
-                                                        "message": "stale version"}]})
+                stale = {"error_key": "version", "category": "invalid_operation", "message": "stale version"}
+                return 409, {}, json.dumps({"errors": [stale]})
             comp["memo"] = line.get("memo", comp.get("memo"))
             for fixed in line.get("fixed_compensations", []):
                 target = next(f for f in comp["fixed_compensations"] if f["name"] == fixed["name"])
@@ -238,7 +239,8 @@ def config() -> dict[str, Any]:
 @pytest.fixture
 def make_gusto(config: dict[str, Any], tmp_path: Path) -> Callable[..., GustoConnector]:
     def build(**overrides: Any) -> GustoConnector:
-        conn = GustoConnector.from_mapping("gusto", {**config, **overrides}, ConnectorContext(base_dir=tmp_path))
+        conn = GustoConnector.from_mapping("gusto", {**config, **overrides},
+                                           ConnectorContext(base_dir=tmp_path))
         assert isinstance(conn, GustoConnector)
         conn.sleeps = []  # type: ignore[attr-defined]
         conn.gusto.http._sleep = conn.sleeps.append  # type: ignore[attr-defined]

@@ -53,7 +53,8 @@ def test_an_expired_token_is_an_auth_error_with_the_request_id_and_a_hint(make_g
     assert "expired-token-0000" not in str(refused.value)
 
 
-def test_oauth_refreshes_a_refused_token_once_and_keeps_the_rotated_refresh_token(make_gusto, company, tmp_path):
+def test_oauth_refreshes_a_refused_token_and_keeps_the_rotated_refresh_token(make_gusto, company,
+                                                                             tmp_path):
     (tmp_path / "gusto.refresh").write_text("refresh-token-1\n", encoding="utf-8")
     gusto = make_gusto(access_token="expired-token-0000", oauth={
         "client_id": "qr6L_9FRkbMVL_GdwvrMW6Ef8tcU6NUxjWpOfqXqOG8",
