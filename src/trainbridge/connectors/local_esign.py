@@ -190,7 +190,11 @@ class LocalEsign(Connector):
         signers = [{**s, "signed_at": when.isoformat(), "ip_address": self.config.signer_ip}
                    for s in data["signers"]]
         document = (self._dir(envelope_id) / "document.pdf").read_bytes()
-        signed = _with_signing_record(document, envelope_id, signers, when)
+        try:
+            signed = _with_signing_record(document, envelope_id, signers, when)
+        except Exception as exc:  # pypdf raises several types for an unreadable file
+            raise ConnectorError(f"envelope {envelope_id}: the document is not a readable PDF ({exc})",
+                                 instance=self.name) from None
         (self._dir(envelope_id) / "signed.pdf").write_bytes(signed)
         data.update(status=EnvelopeStatus.COMPLETED.value, signers=signers, completed_at=when.isoformat())
         self._save(data)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from asn1crypto import cms, tsp
+from asn1crypto import cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -46,6 +46,13 @@ _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
 }
+
+
+class TimeStampResp(core.Sequence):
+    """RFC 3161 TimeStampResp; asn1crypto's own requires the token, which a refusal omits."""
+
+    _fields: ClassVar[list[tuple[Any, ...]]] = [
+        ("status", tsp.PKIStatusInfo), ("time_stamp_token", cms.ContentInfo, {"optional": True})]
 
 
 class Rfc3161Config(ConnectorConfig):
@@ -124,7 +131,7 @@ class Rfc3161(Connector):
         if self.is_local:
             reply = self.local_tsa().respond(request)
         else:
-            resp = self.http().post("", data=request.dump(), headers={"Content-Type": QUERY_TYPE,
+            resp = self.http().post(self.config.url, data=request.dump(), headers={"Content-Type": QUERY_TYPE,
                                                                       "Accept": REPLY_TYPE},
                                     idempotent=True)
             reply = resp.content
@@ -143,7 +150,7 @@ class Rfc3161(Connector):
 
     def _token_from_reply(self, reply: bytes, imprint: bytes, nonce: int) -> bytes:
         try:
-            answer = tsp.TimeStampResp.load(reply)
+            answer = TimeStampResp.load(reply)
             status = answer["status"]["status"].native
         except ValueError as exc:
             raise ConnectorError(f"the TSA's answer is not a TimeStampResp ({exc})", instance=self.name,
@@ -406,7 +413,7 @@ class LocalTsa:
             "certificates": [cert] if request["cert_req"].native else [],
             "signer_infos": [signer],
         })
-        return bytes(tsp.TimeStampResp({
+        return bytes(TimeStampResp({
             "status": {"status": "granted"},
             "time_stamp_token": {"content_type": "signed_data", "content": signed},
         }).dump())
