@@ -21,7 +21,12 @@ from trainbridge.core.records import (
     PointsEntry,
 )
 from trainbridge.plugins.points import load_rules
-from trainbridge.plugins.points_reports import effect_report, points_report, progress_report
+from trainbridge.plugins.points_reports import (
+    effect_report,
+    incentives_report,
+    points_report,
+    progress_report,
+)
 
 TODAY = date(2026, 9, 30)
 MANAGERS = [Employee(id=m, employee_id=m, name=n, department=d, is_manager=True)
@@ -163,3 +168,19 @@ def test_a_relative_rules_path_is_read_from_the_folder_of_plugins_toml(tmp_path)
     write(tmp_path / "rules" / "points.toml", text)
     assert load_rules("rules/points.toml", tmp_path).versions[0].version == "v9"
     assert default.versions
+
+
+def test_the_incentives_report_lists_the_job_s_proposals_with_hr_s_decision():
+    proposals = [
+        {"id": "incentive:bonus:M001:2026Q3", "kind": "bonus", "subject": "M001", "job": "incentives",
+         "amount": Decimal("5.00"), "status": "approved"},
+        {"id": "incentive:perks:M002:2026Q3", "kind": "perks", "subject": "M002", "job": "incentives",
+         "amount": None, "status": "pending"},
+        {"id": "refund:hr:S-E003", "kind": "refund", "subject": "E003", "job": "separations",
+         "amount": Decimal("850.00"), "status": "pending"},
+    ]
+    result = incentives_report(proposals, MANAGERS)
+    assert result.rows == [
+        ["incentive:bonus:M001:2026Q3", "bonus", "M001", "孙强", Decimal("5.00"), "approved"],
+        ["incentive:perks:M002:2026Q3", "perks", "M002", "朱丽", None, "pending"]]
+    assert result.notes == ["1 pending", "1 approved"]

@@ -239,6 +239,30 @@ def effect_report(metrics: Sequence[MetricValue], trained: dict[tuple[str, str],
         if rows else [])
 
 
+# --- incentives (S3, S6, K3) --------------------------------------------------------
+
+
+def incentives_report(proposals: Sequence[Mapping[str, Any]], employees: Sequence[Employee]) -> ReportResult:
+    """The incentives job's proposals with their status: what HR has approved, rejected or not decided."""
+    people = {e.employee_id: e for e in employees}
+    mine = [p for p in proposals if p.get("job") == "incentives"]
+    rows = []
+    per_kind: dict[str, int] = {}
+    for p in sorted(mine, key=lambda p: (str(p.get("kind")), str(p.get("subject")), str(p.get("id")))):
+        who = people.get(p.get("subject") or "")
+        amount = p.get("amount")
+        rows.append([p["id"], p["kind"], p.get("subject") or "", who.name if who else "",
+                     Decimal(str(amount)) if amount is not None else None, p["status"]])
+        per_kind[p["kind"]] = per_kind.get(p["kind"], 0) + 1
+    statuses = [str(p["status"]) for p in mine]
+    notes = [f"{statuses.count(s)} {s}" for s in ("pending", "approved", "rejected") if s in statuses]
+    return ReportResult(
+        "Incentive proposals", ["proposal", "kind", "employee", "name", "amount", "status"], rows,
+        notes=notes or ["no incentive proposals yet (run `trainbridge sync incentives`)"],
+        charts=[Chart("Proposals per kind", sorted(per_kind), [per_kind[k] for k in sorted(per_kind)])]
+        if per_kind else [])
+
+
 # --- registration -------------------------------------------------------------------
 
 
@@ -279,6 +303,13 @@ def _build_effect(ws: Any, **_: Any) -> ReportResult:
     return effect_report(_typed(r["metric"], MetricValue), trained, _typed(r["program"], TrainingProgram))
 
 
+def _build_incentives(ws: Any, status: str | None = None, **_: Any) -> ReportResult:
+    with ws.ledger.transaction() as conn:
+        proposals = ws.ledger.list_proposals(conn, status=status)
+        employees = _typed(ws.ledger.iter_records(conn, "employee"), Employee)
+    return incentives_report(proposals, employees)
+
+
 def _decimal(_ctx: Any, _param: Any, value: str | None) -> Decimal | None:
     if value is None:
         return None
@@ -304,6 +335,9 @@ def register_reports(register: Callable[[Report], None]) -> None:
                     options=[click.Option(["--min-rate"], default=None, callback=_decimal,
                                           help="Departments below this completion % are flagged (80)")]))
     register(Report("effect", "Training effect per program (metrics before vs after)", _build_effect))
+    register(Report("incentives", "Incentive proposals and HR's decisions", _build_incentives,
+                    options=[click.Option(["--status"], default=None,
+                                          type=click.Choice(["pending", "approved", "rejected"]))]))
 
 
 # --- demo (seed 003 story) ----------------------------------------------------------
