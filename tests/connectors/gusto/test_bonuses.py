@@ -123,3 +123,9 @@ def test_adjustment_status_follows_the_payroll(gusto, company):
 def test_adjustment_status_rejects_a_foreign_reference(gusto, company):
     with pytest.raises(ConnectorError, match="not a Gusto reference"):
         gusto.adjustment_status(ref="jsonl:line-3")
+
+
+def test_a_bonus_too_far_ahead_to_be_found_again_is_not_created(gusto, company):
+    with pytest.raises(ConnectorError, match="more than 90 days ahead"):
+        gusto.post_adjustment(adjustment=bonus(effective_date=date(2025, 12, 1)))
+    assert company.calls == []

@@ -28,6 +28,7 @@ BONUS = "Bonus"
 SCOPES = ("garnishments:read", "garnishments:write", "payrolls:read", "payrolls:write",
           "payrolls:run")
 _ANNUAL = {"Year": 1, "Month": 12, "Week": 52}
+LIST_HORIZON_DAYS = 90
 
 
 def marker(adjustment_id: str) -> str:
@@ -215,8 +216,15 @@ class GustoConnector(Connector):
     def _find_bonus_payroll(self, day: date, employee: str, tag: str) -> tuple[dict[str, Any] | None, bool]:
         """Our payroll (by the memo's tag), or an empty one a crash left behind to adopt."""
         span = timedelta(days=self.config.lookup_window_days)
+        # Gusto lists payrolls up to 3 months ahead only; one it cannot list could not be found
+        # again after a crash, so it is not created either.
+        horizon = self.today() + timedelta(days=LIST_HORIZON_DAYS)
+        if day > horizon:
+            msg = f"a bonus effective {day} is more than {LIST_HORIZON_DAYS} days ahead"
+            raise ConnectorError(msg, instance=self.name, hint="Gusto lists payrolls up to 3 months "
+                                 "ahead: approve the bonus nearer its date")
         params = {"payroll_types": "off_cycle", "processing_statuses": "unprocessed,processed",
-                  "start_date": (day - span).isoformat(), "end_date": (day + span).isoformat()}
+                  "start_date": (day - span).isoformat(), "end_date": min(day + span, horizon).isoformat()}
         orphan = None
         for item in self.gusto.pages(f"v1/companies/{self.config.company_id}/payrolls", params):
             period = item.get("pay_period") if isinstance(item, dict) else None
