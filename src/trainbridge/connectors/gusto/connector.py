@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from trainbridge import hookimpl
@@ -38,6 +38,13 @@ def marker(adjustment_id: str) -> str:
 
 def money(amount: Decimal) -> str:
     return format(quantize_cents(amount), "f")
+
+
+def _zero(amount: Any) -> bool:
+    try:
+        return Decimal(str(amount or "0")) == 0
+    except InvalidOperation:
+        return False
 
 
 class GustoConnector(Connector):
@@ -242,8 +249,7 @@ class GustoConnector(Connector):
             if tag in str(mine.get("memo") or ""):
                 return full, False
             untouched = not mine.get("memo") and all(
-                Decimal(str(f.get("amount") or "0")) == 0 for f in mine.get("fixed_compensations") or []
-                if isinstance(f, dict))
+                _zero(f.get("amount")) for f in mine.get("fixed_compensations") or [] if isinstance(f, dict))
             if orphan is None and len(comps) == 1 and untouched and not full.get("processed") \
                     and not full.get("calculated_at"):
                 orphan = full

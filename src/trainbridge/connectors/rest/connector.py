@@ -184,9 +184,9 @@ class RestConnector(Connector):
                                      hint=f"check records of [connectors.{self.name}.endpoints.{kind}]")
             yield items
             if isinstance(paging, PageNumberPaging):
-                total = get(body, paging.total_pages) if paging.total_pages else MISSING
+                total = _whole(get(body, paging.total_pages)) if paging.total_pages else None
                 if not items or (paging.size and len(items) < paging.size) or \
-                        (total not in (MISSING, None) and count >= int(total)):
+                        (total is not None and count >= total):
                     return
                 number += 1
             elif isinstance(paging, OffsetPaging):
@@ -237,6 +237,13 @@ def _page_params(paging: Any, number: int, token: Any) -> dict[str, Any]:
         size = {paging.size_param: paging.size} if paging.size_param and paging.size else {}
         return {**({paging.param: token} if token not in (None, MISSING) else {}), **size}
     return {}
+
+
+def _whole(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
 
 
 def _plain(value: Any) -> Any:
