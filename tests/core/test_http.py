@@ -130,6 +130,21 @@ def test_post_without_idempotency_key_is_not_retried_on_500(
     assert len(vendor.calls) == 1 and waits == []
 
 
+def test_a_refused_create_is_retried_but_one_that_may_have_happened_is_not(
+        vendor: responses.RequestsMock, make_client: MakeClient, waits: list[float]) -> None:
+    vendor.post(f"{BASE}/envelopes", status=429, headers={"Retry-After": "3"})
+    vendor.post(f"{BASE}/envelopes", status=201, json={"envelopeId": "e1"})
+    client = make_client()
+
+    made = client.post("/envelopes", json={}, idempotent=False, retry_refused=True)
+    assert made.json() == {"envelopeId": "e1"} and len(vendor.calls) == 2 and waits[0] >= 3
+
+    vendor.replace(responses.POST, f"{BASE}/envelopes", status=500)
+    with pytest.raises(ServerError):
+        client.post("/envelopes", json={}, idempotent=False, retry_refused=True)
+    assert len(vendor.calls) == 3
+
+
 def test_post_with_idempotency_key_is_retried_with_the_same_key_every_time(
         vendor: responses.RequestsMock, make_client: MakeClient, waits: list[float]) -> None:
     vendor.post(f"{BASE}/adjustments", status=500)

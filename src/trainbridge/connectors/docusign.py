@@ -48,11 +48,10 @@ from trainbridge.core.errors import (
     AuthError,
     ConfigError,
     ConnectorError,
-    RateLimited,
     ServerError,
     WebhookRejected,
 )
-from trainbridge.core.http import HttpClient, HttpSettings, parse_retry_after
+from trainbridge.core.http import HttpClient, HttpSettings
 from trainbridge.core.records import (
     Agreement,
     Envelope,
@@ -379,34 +378,20 @@ class DocusignConnector(Connector):
         return definition
 
     def _create(self, definition: dict[str, Any]) -> dict[str, Any]:
-        """POST the envelope; a 429 (refused, so nothing made) waits and tries again."""
-        settings = self.config.http
-        for attempt in range(1, settings.max_attempts + 1):
-            try:
-                resp = self._request("POST", "/envelopes", json=definition, idempotent=False,
-                                     ok={200, 201, 429})
-            except ConnectorError as exc:
-                if exc.status is not None and exc.status < 500:
-                    raise
-                raise ServerError(
-                    f"creating the envelope failed and may or may not have happened: "
-                    f"{exc.message}", instance=self.name, status=exc.status,
-                    request_id=exc.request_id,
-                    hint="not retried here; the next send looks the agreement up by its "
-                         f"{AGREEMENT_FIELD} custom field before creating another") from None
-            if resp.status_code != 429:
-                return dict(resp.json())
-            wait = parse_retry_after(resp.headers.get("Retry-After"))
-            if wait is not None and wait > settings.max_wait:
-                raise RateLimited(f"DocuSign asks to wait {wait:.0f} s before sending",
-                                  instance=self.name, status=429,
-                                  request_id=resp.headers.get("X-DocuSign-TraceToken"),
-                                  hint="the account's API limit is spent: run later, or raise "
-                                       "http.max_wait")
-            if attempt < settings.max_attempts:
-                self.sleep(wait if wait is not None else settings.backoff_base * 2 ** attempt)
-        raise RateLimited("DocuSign kept refusing the envelope with 429", instance=self.name,
-                          status=429, hint="run later")
+        """POST the envelope; only a 429 (refused, so nothing made) is tried again."""
+        try:
+            resp = self._request("POST", "/envelopes", json=definition, idempotent=False,
+                                 retry_refused=True)
+        except ConnectorError as exc:
+            if exc.status is not None and exc.status < 500:
+                raise
+            raise ServerError(
+                f"creating the envelope failed and may or may not have happened: "
+                f"{exc.message}", instance=self.name, status=exc.status,
+                request_id=exc.request_id,
+                hint="not retried here; the next send looks the agreement up by its "
+                     f"{AGREEMENT_FIELD} custom field before creating another") from None
+        return dict(resp.json())
 
     def find_envelope(self, agreement_id: str) -> Envelope | None:
         """The live envelope already made for ``agreement_id``, by its hidden custom field."""

@@ -41,11 +41,10 @@ from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorCont
 from trainbridge.core.errors import (
     ConnectorError,
     NotFound,
-    RateLimited,
     ServerError,
     WebhookRejected,
 )
-from trainbridge.core.http import HttpClient, HttpSettings, parse_retry_after
+from trainbridge.core.http import HttpClient, HttpSettings
 from trainbridge.core.records import (
     Agreement,
     Envelope,
@@ -206,33 +205,20 @@ class DropboxSignConnector(Connector):
         return fields
 
     def _send(self, fields: list[tuple[str, str]], files: dict[str, Any]) -> dict[str, Any]:
-        """POST the request; a 429 (refused, so nothing made) waits and tries again."""
-        settings = self.config.http
-        for attempt in range(1, settings.max_attempts + 1):
-            try:
-                resp = self.http.post("/signature_request/send", data=fields, files=files,
-                                      idempotent=False, ok={200, 429})
-            except ConnectorError as exc:
-                if exc.status is not None and exc.status < 500:
-                    raise
-                raise ServerError(
-                    f"sending the signature request failed and may or may not have happened: "
-                    f"{exc.message}", instance=self.name, status=exc.status,
-                    request_id=exc.request_id,
-                    hint="not retried here; the next send looks the agreement up by its "
-                         "metadata before sending another") from None
-            if resp.status_code != 429:
-                return dict(resp.json())
-            wait = parse_retry_after(resp.headers.get("Retry-After"))
-            if wait is not None and wait > settings.max_wait:
-                raise RateLimited(f"Dropbox Sign asks to wait {wait:.0f} s before sending",
-                                  instance=self.name, status=429,
-                                  hint="the API rate limit is spent: run later, or raise "
-                                       "http.max_wait")
-            if attempt < settings.max_attempts:
-                self.sleep(wait if wait is not None else settings.backoff_base * 2 ** attempt)
-        raise RateLimited("Dropbox Sign kept refusing the request with 429", instance=self.name,
-                          status=429, hint="run later")
+        """POST the request; only a 429 (refused, so nothing made) is tried again."""
+        try:
+            resp = self.http.post("/signature_request/send", data=fields, files=files,
+                                  idempotent=False, retry_refused=True)
+        except ConnectorError as exc:
+            if exc.status is not None and exc.status < 500:
+                raise
+            raise ServerError(
+                f"sending the signature request failed and may or may not have happened: "
+                f"{exc.message}", instance=self.name, status=exc.status,
+                request_id=exc.request_id,
+                hint="not retried here; the next send looks the agreement up by its "
+                     "metadata before sending another") from None
+        return dict(resp.json())
 
     def find_request(self, agreement_id: str) -> Envelope | None:
         """The live request already sent for ``agreement_id``, found by its metadata token.

@@ -188,11 +188,14 @@ class HttpClient:
                 data: Any = None, files: Any = None, headers: Mapping[str, str] | None = None,
                 idempotent: bool | None = None, idempotency_key: str | None = None,
                 idempotency_header: str = "Idempotency-Key",
-                ok: Container[int] | None = None, stream: bool = False) -> requests.Response:
+                ok: Container[int] | None = None, stream: bool = False,
+                retry_refused: bool = False) -> requests.Response:
         """Send with retries; return the response if its status is in ``ok``, else raise.
 
         Writes are retried only with ``idempotency_key``; derive it from the record id so a
-        re-run after a crash sends the same key too.
+        re-run after a crash sends the same key too. ``retry_refused`` retries a write without
+        a key on 429 alone: the vendor refused it, so nothing was made (a 5xx or a lost answer
+        may have made it, and is never repeated).
         """
         method = method.upper()
         full_url = self.absolute_url(url)
@@ -228,7 +231,8 @@ class HttpClient:
 
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.max_attempts),
-            retry=lambda s: self._should_retry(_outcome(s), may_retry, ok_statuses),
+            retry=lambda s: self._should_retry(_outcome(s), may_retry, ok_statuses,
+                                               refused_only=retry_refused),
             wait=self._wait,
             sleep=self._sleep,
             before_sleep=lambda s: self._before_retry(method, shown, s),
@@ -273,13 +277,17 @@ class HttpClient:
                      "page may be answering instead of the API") from None
 
     def _should_retry(self, outcome: requests.Response | BaseException, may_retry: bool,
-                      ok: Container[int]) -> bool:
-        """The one retry decision: transient failures of requests that are safe to repeat."""
+                      ok: Container[int], *, refused_only: bool = False) -> bool:
+        """The one retry decision: transient failures of requests that are safe to repeat,
+        and (``refused_only``) a 429 of any request, since a refused request made nothing."""
         if not may_retry:
-            return False
-        if isinstance(outcome, BaseException):
+            if not (refused_only and isinstance(outcome, requests.Response)
+                    and outcome.status_code == 429 and 429 not in ok):
+                return False
+        elif isinstance(outcome, BaseException):
             return isinstance(outcome, _TRANSIENT) \
                 and not isinstance(outcome, requests.exceptions.SSLError)
+        assert isinstance(outcome, requests.Response)
         status = outcome.status_code
         if status in ok or not (status in _RETRY_STATUSES or status >= 500):
             return False
