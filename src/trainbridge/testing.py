@@ -38,9 +38,10 @@ class ContractError(AssertionError):
 
 
 def connector_hooks(connector: Connector | type[Connector]) -> list[str]:
-    cls = connector if isinstance(connector, type) else type(connector)
+    """The role hooks a connector implements; for an instance, as registered (an instance may
+    switch a hook off, e.g. a source with no endpoint configured for that kind)."""
     return [h for h in hookspecs.ROLE_HOOKS
-            if getattr(getattr(cls, h, None), "trainbridge_impl", None) is not None]
+            if getattr(getattr(connector, h, None), "trainbridge_impl", None) is not None]
 
 
 def check_connector(connector: Connector, *, exercise: bool = False) -> list[str]:

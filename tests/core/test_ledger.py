@@ -89,3 +89,18 @@ def test_a_replayed_webhook_event_is_recognised(make_workspace):
     with ws.ledger.transaction() as conn:
         assert ws.ledger.record_webhook_event(conn, "docusign", "evt-1", "envelope-completed", {})
         assert not ws.ledger.record_webhook_event(conn, "docusign", "evt-1", "envelope-completed", {})
+
+
+def test_a_sinks_receipt_is_kept_whole_but_a_known_secret_in_it_is_not(make_workspace):
+    from trainbridge.core.secrets import register_secret
+
+    register_secret("sk-live-4c1d-secret")
+    ws = make_workspace({})
+    with ws.ledger.transaction() as conn:
+        ws.ledger.enqueue(conn, [{"id": "ev-1", "job": "agreements", "operation": "deposit_evidence",
+                                  "instance": "tsa", "idempotency_key": "ev-1", "args": {}}])
+    ws.ledger.mark_delivered("ev-1", ref="r1",
+                             result={"token": "MIIB...base64", "note": "sk-live-4c1d-secret"})
+    with ws.ledger.transaction() as conn:
+        [row] = ws.ledger.outbox(conn)
+    assert row.result == {"token": "MIIB...base64", "note": "***"}

@@ -677,7 +677,7 @@ class Ledger:
         with self.transaction() as conn:
             conn.execute(sa.update(outbox_table).where(
                 outbox_table.c.tenant == self.tenant, outbox_table.c.id == outbox_id,
-            ).values(state="delivered", ref=ref, result=scrub(result), last_error=None,
+            ).values(state="delivered", ref=ref, result=scrub(result, keys=False), last_error=None,
                      delivered_at=now_utc()))
             if notice:
                 _insert_ignore(conn, notices_table, [{"tenant": self.tenant, "sent_at": now_utc(), **notice}])

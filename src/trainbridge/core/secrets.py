@@ -44,15 +44,17 @@ def redact(text: str) -> str:
     return text
 
 
-def scrub(value: Any) -> Any:
-    """A copy of a JSON-like payload with secret-named keys masked and known secrets redacted."""
+def scrub(value: Any, *, keys: bool = True) -> Any:
+    """A copy of a JSON-like payload with known secrets redacted and, with ``keys``, the values
+    of secret-named keys masked too. ``keys=False`` is for our own typed answers (a sink's
+    receipt), where a field named ``token`` is a public timestamp token, not a credential."""
     if isinstance(value, dict):
         return {
-            k: (MASK if is_secret_key(str(k)) and v not in (None, "") else scrub(v))
+            k: (MASK if keys and is_secret_key(str(k)) and v not in (None, "") else scrub(v, keys=keys))
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
-        return [scrub(v) for v in value]
+        return [scrub(v, keys=keys) for v in value]
     if isinstance(value, str):
         return redact(value)
     return value
