@@ -318,3 +318,26 @@ def test_settings_are_a_strict_nested_table() -> None:
     assert (config.http.max_wait, config.http.verify, config.http.timeout) == (600, "ca.pem", 30)
     with pytest.raises(pydantic.ValidationError):
         PayrollConfig.model_validate({"http": {"max_wiat": 600}})
+
+
+def test_a_token_is_kept_until_the_margin_before_expiry_and_fetched_again_when_refused() -> None:
+    from trainbridge.core.http import TokenCache
+
+    now = [1000.0]
+    fetched: list[str] = []
+
+    def fetch() -> tuple[str, float]:
+        fetched.append(f"tok-{len(fetched) + 1}-abcdef")
+        return fetched[-1], 7200.0
+
+    tokens = TokenCache(fetch, margin=300, clock=lambda: now[0])
+    assert tokens.get() == tokens.get() == "tok-1-abcdef"
+    now[0] += 7200 - 301
+    assert tokens.get() == "tok-1-abcdef"
+    now[0] += 2
+    assert tokens.get() == "tok-2-abcdef"
+    tokens.invalidate()
+    assert tokens.get() == "tok-3-abcdef"
+    from trainbridge.core.secrets import redact
+
+    assert redact("Bearer tok-3-abcdef") == "Bearer ***"

@@ -30,7 +30,6 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -51,7 +50,7 @@ from trainbridge.core.errors import (
     ServerError,
     WebhookRejected,
 )
-from trainbridge.core.http import HttpClient, HttpSettings
+from trainbridge.core.http import HttpClient, HttpSettings, TokenCache
 from trainbridge.core.records import (
     Agreement,
     Envelope,
@@ -202,9 +201,8 @@ class DocusignConnector(Connector):
         self.sleep: Callable[[float], None] = time.sleep
         self._http: HttpClient | None = None
         self._oauth: HttpClient | None = None
-        self._token: str | None = None
-        self._token_expires = 0.0
-        self._lock = threading.Lock()
+        self._tokens = TokenCache(self._jwt_grant, margin=cfg.token_refresh_margin_seconds,
+                                  clock=lambda: self.clock())
 
     # --- transport ----------------------------------------------------------------------
 
@@ -240,12 +238,7 @@ class DocusignConnector(Connector):
         cfg = self.config
         if cfg.access_token is not None:
             return cfg.access_token.get_secret_value()
-        with self._lock:
-            if self._token and self.clock() < self._token_expires - cfg.token_refresh_margin_seconds:
-                return self._token
-            self._token, lifetime = self._jwt_grant()
-            self._token_expires = self.clock() + lifetime
-            return self._token
+        return self._tokens.get()
 
     def _jwt_grant(self) -> tuple[str, float]:
         cfg, host = self.config, self.oauth_host
@@ -307,8 +300,7 @@ class DocusignConnector(Connector):
         except AuthError as exc:
             if exc.status != 401 or not self.jwt_mode:
                 raise
-            with self._lock:
-                self._token = None
+            self._tokens.invalidate()
             return self.http.request(method, self.account_path + path, **kw)
 
     # --- sending ------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import json as jsonlib
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Container, Mapping, Sequence
 from datetime import UTC, datetime
@@ -365,3 +366,31 @@ class HttpClient:
         return ConnectorError(msg, instance=self.instance, hint=(
             f"check base_url, the network, proxy and http.verify of [connectors.{self.instance}]; "
             f"http.timeout is {self.settings.timeout:g} s"))
+
+
+class TokenCache:
+    """An access token fetched on demand and kept until ``margin`` seconds before it expires.
+
+    ``fetch()`` returns ``(token, lifetime_seconds)``; every token fetched is registered as a
+    secret. ``invalidate()`` after the vendor refuses a token makes the next ``get`` fetch anew.
+    """
+
+    def __init__(self, fetch: Callable[[], tuple[str, float]], *, margin: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._fetch, self._margin, self._clock = fetch, margin, clock
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, *, force: bool = False) -> str:
+        with self._lock:
+            if not force and self._token and self._clock() < self._expires - self._margin:
+                return self._token
+            token, lifetime = self._fetch()
+            register_secret(token)
+            self._token, self._expires = token, self._clock() + lifetime
+            return token
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None

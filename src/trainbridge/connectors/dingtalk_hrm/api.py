@@ -23,8 +23,8 @@ import requests
 
 from trainbridge.core import errors
 from trainbridge.core.errors import ConnectorError
-from trainbridge.core.http import HttpClient
-from trainbridge.core.secrets import redact, register_secret
+from trainbridge.core.http import HttpClient, TokenCache
+from trainbridge.core.secrets import redact
 
 log = logging.getLogger("trainbridge.connectors.dingtalk_hrm")
 
@@ -51,15 +51,14 @@ class DingTalkApi:
         self.instance = api.instance
         self._app_key = app_key
         self._app_secret = app_secret
-        self._refresh_margin = refresh_margin
-        self._clock = clock
         self._sleep = sleep
-        self._token: str | None = None
-        self._token_expires = 0.0
+        self._tokens = TokenCache(self._fetch_token, margin=refresh_margin, clock=clock)
 
     def token(self, *, force: bool = False) -> str:
-        if not force and self._token and self._clock() < self._token_expires - self._refresh_margin:
-            return self._token
+        """The cached access token, fetched again when it is within the margin of expiry."""
+        return self._tokens.get(force=force)
+
+    def _fetch_token(self) -> tuple[str, float]:
         resp = self.api.request("POST", TOKEN_PATH, idempotent=True, ok=_READ_STATUSES,
                                 json={"appKey": self._app_key, "appSecret": self._app_secret})
         body = _json(resp, self.instance)
@@ -70,11 +69,7 @@ class DingTalkApi:
                 instance=self.instance, status=resp.status_code, request_id=body.get("requestid"),
                 hint=f"check app_key and app_secret of [connectors.{self.instance}] (the "
                      "internal app's Client ID and Client Secret in the DingTalk console)")
-        token = str(body["accessToken"])
-        register_secret(token)
-        self._token = token
-        self._token_expires = self._clock() + float(body.get("expireIn") or 0)
-        return token
+        return str(body["accessToken"]), float(body.get("expireIn") or 0)
 
     # --- new API (api.dingtalk.com/v1.0) ---------------------------------------------------
 
@@ -91,7 +86,7 @@ class DingTalkApi:
             code = str(answer.get("code") or "")
             if code in TOKEN_CODES and not renewed:
                 renewed = True
-                self._token = None
+                self._tokens.invalidate()
                 continue
             if (code in QPS_CODES or resp.status_code == 429) and self._pause(attempts):
                 log.info("%s: %s %s throttled (%s), retrying", self.instance, method, path, code)
@@ -134,7 +129,7 @@ class DingTalkApi:
                 return answer
             if errcode in OLD_TOKEN and not renewed:
                 renewed = True
-                self._token = None
+                self._tokens.invalidate()
                 continue
             if errcode in OLD_QPS and self._pause(attempts):
                 log.info("%s: %s throttled (errcode %s), retrying", self.instance, path, errcode)

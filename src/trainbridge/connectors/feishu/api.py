@@ -22,8 +22,8 @@ import requests
 
 from trainbridge.core import errors
 from trainbridge.core.errors import ConnectorError
-from trainbridge.core.http import HttpClient
-from trainbridge.core.secrets import redact, register_secret
+from trainbridge.core.http import HttpClient, TokenCache
+from trainbridge.core.secrets import redact
 
 log = logging.getLogger("trainbridge.connectors.feishu")
 
@@ -51,18 +51,16 @@ class FeishuApi:
         self.instance = client.instance
         self._app_id = app_id
         self._app_secret = app_secret
-        self._refresh_margin = refresh_margin
-        self._clock = clock
         self._sleep = sleep
-        self._token: str | None = None
-        self._token_expires = 0.0
+        self._tokens = TokenCache(self._fetch_token, margin=refresh_margin, clock=clock)
 
     # --- token -----------------------------------------------------------------------
 
     def token(self, *, force: bool = False) -> str:
         """The cached tenant token, fetched again when it is within the margin of expiry."""
-        if not force and self._token and self._clock() < self._token_expires - self._refresh_margin:
-            return self._token
+        return self._tokens.get(force=force)
+
+    def _fetch_token(self) -> tuple[str, float]:
         resp = self.client.request(
             "POST", TOKEN_PATH, json={"app_id": self._app_id, "app_secret": self._app_secret},
             idempotent=True, ok=_READ_STATUSES)
@@ -74,11 +72,7 @@ class FeishuApi:
                 instance=self.instance, status=resp.status_code, request_id=_request_id(resp, body),
                 hint=f"check app_id and app_secret of [connectors.{self.instance}] (a custom app's "
                      "credentials from the Feishu developer console), and that the app is enabled")
-        token = str(body["tenant_access_token"])
-        register_secret(token)
-        self._token = token
-        self._token_expires = self._clock() + float(body.get("expire") or 0)
-        return token
+        return str(body["tenant_access_token"]), float(body.get("expire") or 0)
 
     # --- calls -----------------------------------------------------------------------
 
@@ -99,7 +93,7 @@ class FeishuApi:
                 return data if isinstance(data, dict) else {}
             if code in TOKEN_INVALID and not renewed:
                 renewed = True
-                self._token = None
+                self._tokens.invalidate()
                 continue
             if code == RATE_LIMITED or resp.status_code == 429:
                 wait = self._rate_limit_wait(resp, attempts)
