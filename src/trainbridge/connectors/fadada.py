@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import io
 import json
-import threading
 import time
 import uuid
 import zipfile
@@ -37,7 +36,7 @@ from pydantic import Field, SecretStr
 from trainbridge import hookimpl
 from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorContext
 from trainbridge.core.errors import AuthError, ClientError, ConnectorError, WebhookRejected
-from trainbridge.core.http import REQUEST_ID_HEADERS, HttpClient, HttpSettings
+from trainbridge.core.http import REQUEST_ID_HEADERS, HttpClient, HttpSettings, TokenCache
 from trainbridge.core.records import (
     Agreement,
     Envelope,
@@ -188,9 +187,8 @@ class FadadaConnector(Connector):
         self.nonce: Callable[[], str] = lambda: uuid.uuid4().hex
         self.sleep: Callable[[float], None] = time.sleep
         self._http: HttpClient | None = None
-        self._token: str | None = None
-        self._token_expires_ms = 0
-        self._lock = threading.Lock()
+        self._tokens = TokenCache(self._fetch_token, margin=self.config.token_refresh_margin_seconds,
+                                  clock=lambda: self.clock() / 1000)
 
     @property
     def http(self) -> HttpClient:
@@ -217,17 +215,12 @@ class FadadaConnector(Connector):
 
     def access_token(self, *, refresh: bool = False) -> str:
         """The cached token, fetched again ``token_refresh_margin_seconds`` before it expires."""
-        with self._lock:
-            margin = self.config.token_refresh_margin_seconds * 1000
-            if refresh or not self._token or self.clock() >= self._token_expires_ms - margin:
-                resp = self.http.post(
-                    TOKEN_PATH, headers={"Content-Type": FORM}, idempotent=True, ok={200, 401}
-                )
-                data = self._unwrap(resp, TOKEN_PATH)
-                self._token = str(data["accessToken"])
-                register_secret(self._token)
-                self._token_expires_ms = self.clock() + int(data.get("expiresIn") or 7200) * 1000
-            return self._token
+        return self._tokens.get(force=refresh)
+
+    def _fetch_token(self) -> tuple[str, float]:
+        resp = self.http.post(TOKEN_PATH, headers={"Content-Type": FORM}, idempotent=True, ok={200, 401})
+        data = self._unwrap(resp, TOKEN_PATH)
+        return str(data["accessToken"]), float(int(data.get("expiresIn") or 7200))
 
     def call(self, path: str, biz: dict[str, Any], *, idempotent: bool = False) -> Any:
         """POST ``biz`` as bizContent; one new token and retry when FASC says it expired."""
