@@ -97,3 +97,20 @@ def test_proposals_and_quarantine_listings_are_json(tmp_path):
     for args in (["proposals", "list", "--json"], ["quarantine", "list", "--json"], ["runs", "--json"]):
         result = CliRunner().invoke(build_cli(), ["--config", str(tmp_path / "plugins.toml"), *args])
         assert json.loads(result.output) == [], args
+
+
+def test_a_secret_written_literally_in_plugins_toml_is_still_hidden(tmp_path):
+    import sys
+    from pathlib import Path
+
+    from trainbridge.core.secrets import redact
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "sample_plugin"))
+    try:
+        import acme_trainbridge
+
+        acme_trainbridge.AcmePeople.from_mapping("acme", {"people": "people.json",
+                                                          "token": "literal-tok-93ab"})
+    finally:
+        sys.path.pop(0)
+    assert redact("login with literal-tok-93ab failed") == "login with *** failed"

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from trainbridge.core.records import HealthResult
+from trainbridge.core.secrets import register_secret
 
 if TYPE_CHECKING:
     from trainbridge.core.http import HttpClient, HttpSettings
@@ -63,6 +64,7 @@ class Connector:
         self.config = config
         self.ctx = ctx or ConnectorContext()
         self.log = logging.getLogger(f"trainbridge.connectors.{name}")
+        _register_config_secrets(config)
 
     @classmethod
     def from_mapping(cls, name: str, table: Mapping[str, Any],
@@ -75,3 +77,18 @@ class Connector:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+def _register_config_secrets(value: Any) -> None:
+    """Every ``SecretStr`` in a connector's config is a secret, however it was written."""
+    if isinstance(value, SecretStr):
+        register_secret(value.get_secret_value())
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _register_config_secrets(getattr(value, name))
+    elif isinstance(value, list | tuple | set):
+        for item in value:
+            _register_config_secrets(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _register_config_secrets(item)
