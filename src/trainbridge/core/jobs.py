@@ -155,7 +155,12 @@ class Job:
         raise NotImplementedError
 
     def after_delivery(self, ctx: JobContext, delivered: Sequence[OutboxRow]) -> Plan | None:
-        """Record what sinks answered (e.g. an envelope id); runs in its own transaction."""
+        """Record what sinks answered (e.g. an envelope id); runs in its own transaction.
+
+        It sees the rows delivered by this run. A run killed between a delivery and this call
+        leaves the answer in the outbox (``ctx.ledger.outbox(conn, job=..., states=("delivered",))``,
+        ``row.result``): ``decide`` should pick such answers up, as the agreements job does.
+        """
         return None
 
 

@@ -370,8 +370,9 @@ def deliver(ws: Workspace, job: str, result: RunResult | None = None) -> list[Ou
         if not ledger.claim(row.id, run_id, max_attempts=MAX_DELIVERY_ATTEMPTS):
             continue
         fault_point("before_deliver")
+        kwargs = decode_args(row.args)
         try:
-            answer = ws.host.call(row.instance, row.operation, **decode_args(row.args))
+            answer = ws.host.call(row.instance, row.operation, **kwargs)
         except Exception as exc:
             message = redact(f"{row.operation} -> {row.instance} ({row.id}) failed: {exc}")
             final = row.attempts + 1 >= MAX_DELIVERY_ATTEMPTS
@@ -387,7 +388,7 @@ def deliver(ws: Workspace, job: str, result: RunResult | None = None) -> list[Ou
         payload = answer.model_dump(mode="json") if isinstance(answer, BaseModel) else answer
         notice = None
         if row.operation == "send_notice":
-            sent = decode_args(row.args).get("notice")
+            sent = kwargs.get("notice")
             if isinstance(sent, Notice):
                 notice = {"id": sent.id, "instance": row.instance, "notice": sent.notice,
                           "related_id": sent.related_id, "subject": sent.subject}
