@@ -114,3 +114,12 @@ def test_a_secret_written_literally_in_plugins_toml_is_still_hidden(tmp_path):
     finally:
         sys.path.pop(0)
     assert redact("login with literal-tok-93ab failed") == "login with *** failed"
+
+
+def test_check_fails_when_one_healthcheck_fails(tmp_path):
+    write(tmp_path / "e.csv", "employee_id,name\nE1,张伟\n")
+    write(tmp_path / "plugins.toml", '[connectors.hr]\ntype = "csv_people"\nemployees = "e.csv"\n'
+                                     '[connectors.hr2]\ntype = "csv_people"\nemployees = "gone.csv"\n')
+    result = CliRunner().invoke(build_cli(), ["--config", str(tmp_path / "plugins.toml"), "check"])
+    assert result.exit_code == 1
+    assert "ok   hr " in result.output and "FAIL hr2" in result.output and "gone.csv" in result.output
