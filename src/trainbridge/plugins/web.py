@@ -1,0 +1,126 @@
+"""``trainbridge serve`` (the HR console and webhook receiver) and ``trainbridge users``.
+
+The web package needs the ``serve`` extra; this plugin imports it only when a command
+runs, so the rest of trainbridge works without it.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from trainbridge import hookimpl
+from trainbridge.core.errors import ConfigError
+
+
+def _accounts() -> Any:
+    try:
+        from trainbridge.web import accounts
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"the console needs {exc.name}, which is not installed",
+                          hint="pip install 'trainbridge[serve]'") from None
+    return accounts
+
+
+@hookimpl
+def register_migrations(register: Callable[..., None]) -> None:
+    from trainbridge.web.accounts import migrate_v1
+
+    register("web", 1, migrate_v1)
+
+
+@click.command(name="serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Create the demo workspace and an admin with a one-time password.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False),
+              help="With --demo: the workspace folder (default: a new temporary folder).")
+@click.option("--secure-cookies", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="auto: Secure when the request came over https (behind a proxy: "
+                                      "run with --proxy-headers).")
+@click.option("--proxy-headers", is_flag=True, help="Trust X-Forwarded-Proto/For from the proxy in front.")
+@click.option("--language", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Language when the browser asks for neither.")
+@click.option("--leaderboard-visibility", type=click.Choice(["named", "department", "self"]), default="self",
+              show_default=True, help="What managers and viewers see of other managers' standings.")
+@click.pass_obj
+def serve(state: Any, host: str, port: int, demo: bool, directory: str | None, secure_cookies: str,
+          proxy_headers: bool, language: str, leaderboard_visibility: str) -> None:
+    """The HR console and the e-signature webhook receiver (POST /webhooks/INSTANCE)."""
+    accounts = _accounts()
+    import uvicorn
+
+    from trainbridge.core.config import load_settings
+    from trainbridge.core.runner import Workspace
+    from trainbridge.web import WebSettings, create_app
+
+    if demo:
+        from trainbridge.core.demo import run_demo
+
+        workdir = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="trainbridge-demo-"))
+        run_demo(workdir, today=date.today(), echo=click.echo)
+        ws = Workspace(load_settings(workdir / "plugins.toml"))
+        ws.ensure_migrated()
+        password = accounts.new_password()
+        accounts.add_user(ws.ledger, "admin", "admin", password, replace=True)
+        click.echo(f"\nconsole: http://{host}:{port}/  user: admin  one-time password: {password}")
+        click.echo("(shown once, stored only as a hash; `trainbridge users add admin --replace` resets it)")
+    else:
+        ws = state.workspace()
+        if not accounts.list_users(ws.ledger):
+            click.echo("no console accounts yet: trainbridge users add NAME --role admin", err=True)
+    app = create_app(ws, WebSettings(secure_cookies=secure_cookies, language=language,
+                                     leaderboard_visibility=leaderboard_visibility))
+    uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers, log_level="info")
+
+
+@click.group(name="users")
+def users_group() -> None:
+    """Console accounts: add, list."""
+
+
+@users_group.command(name="add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "hr", "viewer", "manager"]), required=True)
+@click.option("--employee", "employee_id", help="The employee id a manager is (required for managers).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of a prompt.")
+@click.option("--generate", is_flag=True, help="Generate a password and print it once.")
+@click.option("--replace", is_flag=True, help="Reset an existing account's password and role.")
+@click.pass_obj
+def users_add(state: Any, name: str, role: str, employee_id: str | None, password_stdin: bool, generate: bool,
+              replace: bool) -> None:
+    accounts = _accounts()
+    if generate:
+        password = accounts.new_password()
+    elif password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    user = accounts.add_user(state.workspace().ledger, name, role, password, employee_id=employee_id,
+                             replace=replace)
+    click.echo(f"user {user.name} ({user.role}) saved")
+    if generate:
+        click.echo(f"one-time password: {password}")
+
+
+@users_group.command(name="list")
+@click.pass_obj
+def users_list(state: Any) -> None:
+    rows = _accounts().list_users(state.workspace().ledger)
+    for r in rows:
+        click.echo(f"{r['name']} {r['role']}{' ' + r['employee_id'] if r['employee_id'] else ''} "
+                   f"created {r['created_at']:%Y-%m-%d %H:%M}")
+    if not rows:
+        click.echo("no console accounts")
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    cli.add_command(serve)
+    cli.add_command(users_group)

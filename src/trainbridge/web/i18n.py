@@ -1,0 +1,114 @@
+"""The console's words in Chinese and English; the language comes from a cookie, the browser or a setting."""
+
+from __future__ import annotations
+
+LANGUAGES = ("zh", "en")
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # key: (中文, English)
+    "title": ("培训管理控制台", "Training console"),
+    "overview": ("概览", "Overview"),
+    "proposals": ("待审批", "Proposals"),
+    "agreements": ("培训协议", "Agreements"),
+    "refunds": ("培训费返还", "Refunds"),
+    "leaderboard": ("积分排行", "Leaderboard"),
+    "reports": ("报表", "Reports"),
+    "quarantine": ("隔离记录", "Quarantine"),
+    "audit": ("审计日志", "Audit log"),
+    "logout": ("退出", "Log out"),
+    "login": ("登录", "Log in"),
+    "username": ("用户名", "User name"),
+    "password": ("密码", "Password"),
+    "login_failed": ("用户名或密码错误", "Wrong user name or password"),
+    "login_limited": ("登录失败次数过多，请 5 分钟后再试", "Too many failed logins; try again in 5 minutes"),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "last_runs": ("各任务最近一次运行", "Last run of each job"),
+    "job": ("任务", "Job"),
+    "status": ("状态", "Status"),
+    "started": ("开始时间", "Started"),
+    "counts": ("计数", "Counts"),
+    "errors": ("错误", "Errors"),
+    "failures": ("失败的运行", "Failed runs"),
+    "none": ("无", "None"),
+    "quarantined_open": ("待处理的隔离记录", "Quarantined records waiting"),
+    "pending_approvals": ("等待审批", "Waiting for approval"),
+    "undelivered": ("投递失败的写入", "Writes that failed to deliver"),
+    "kind": ("类型", "Kind"),
+    "period": ("期间", "Period"),
+    "department": ("部门", "Department"),
+    "all": ("全部", "All"),
+    "filter": ("筛选", "Filter"),
+    "subject": ("对象", "Subject"),
+    "summary": ("摘要", "Summary"),
+    "amount": ("金额", "Amount"),
+    "explanation": ("说明", "Explanation"),
+    "decided": ("决定", "Decided"),
+    "reason": ("理由", "Reason"),
+    "approve": ("批准", "Approve"),
+    "reject": ("驳回", "Reject"),
+    "selected": ("对所选", "Selected"),
+    "reason_required": ("驳回必须填写理由", "A rejection needs a reason"),
+    "nothing_selected": ("未选择任何提案", "No proposal selected"),
+    "read_only": ("只读账户不能审批", "This account is read-only"),
+    "employee": ("员工", "Employee"),
+    "program": ("培训项目", "Program"),
+    "service_period": ("服务期", "Service period"),
+    "signed_document": ("已签署文件", "Signed document"),
+    "download": ("下载", "Download"),
+    "evidence": ("存证", "Evidence"),
+    "verify": ("校验", "Verify"),
+    "valid": ("有效", "Valid"),
+    "invalid": ("无效", "Invalid"),
+    "no_evidence": ("无存证", "No evidence"),
+    "quote": ("计算", "Quote"),
+    "last_day": ("最后工作日", "Last day"),
+    "owed": ("应返还", "Owed"),
+    "nothing_owed": ("无需返还", "Nothing owed"),
+    "refund_proposals": ("返还扣款提案", "Refund deduction proposals"),
+    "rank": ("名次", "Rank"),
+    "name": ("姓名", "Name"),
+    "points": ("积分", "Points"),
+    "hidden": ("（不公开）", "(hidden)"),
+    "visibility_note": ("按积分排行的可见性设置显示", "Shown per the leaderboard visibility setting"),
+    "model": ("记录类型", "Record"),
+    "source": ("来源", "Source"),
+    "payload": ("原始数据", "Payload"),
+    "retry": ("重试", "Retry"),
+    "discard": ("丢弃", "Discard"),
+    "retry_failed": ("仍然无效", "Still invalid"),
+    "when": ("时间", "When"),
+    "actor": ("操作人", "Actor"),
+    "action": ("操作", "Action"),
+    "detail": ("详情", "Detail"),
+    "forbidden": ("无权访问", "Not allowed"),
+    "not_found": ("未找到", "Not found"),
+    "back": ("返回", "Back"),
+    "outcome": ("结果", "Outcome"),
+    "language": ("English", "中文"),
+}
+
+
+def pick_language(cookie: str | None, accept_language: str | None, default: str = "zh") -> str:
+    """The user's choice (cookie), else the browser's first supported language, else the setting."""
+    if cookie in LANGUAGES:
+        return cookie
+    weighted: list[tuple[float, int, str]] = []
+    for i, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        lang = tag.strip().lower().split("-")[0]
+        if lang in LANGUAGES and quality > 0:
+            weighted.append((-quality, i, lang))
+    return sorted(weighted)[0][2] if weighted else default
+
+
+def translate(lang: str, key: str) -> str:
+    pair = MESSAGES.get(key)
+    if pair is None:
+        return key
+    return pair[0] if lang == "zh" else pair[1]

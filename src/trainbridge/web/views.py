@@ -1,0 +1,115 @@
+"""What each console page shows, read from the workspace: plain dicts for the templates."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from trainbridge.core.records import Employee
+from trainbridge.core.runner import Workspace
+from trainbridge.web.accounts import User
+
+
+def overview_view(ws: Workspace) -> dict[str, Any]:
+    with ws.ledger.transaction() as conn:
+        runs = ws.ledger.list_runs(conn, limit=500)
+        open_quarantine = len(ws.ledger.list_quarantine(conn, status="open", limit=10_000))
+        pending = ws.ledger.list_proposals(conn, status="pending")
+        dead = ws.ledger.outbox(conn, states=("dead", "failed"))
+    last: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        last.setdefault(run["job"], run)
+    failures = [r for r in runs if r["status"] in ("failed", "partial")][:10]
+    by_kind: dict[str, int] = {}
+    for p in pending:
+        by_kind[p["kind"]] = by_kind.get(p["kind"], 0) + 1
+    return {"last_runs": sorted(last.values(), key=lambda r: r["job"]), "failures": failures,
+            "open_quarantine": open_quarantine, "pending_by_kind": sorted(by_kind.items()),
+            "pending_total": len(pending), "undelivered": dead}
+
+
+def _employees(ws: Workspace, conn: Any) -> dict[str, Employee]:
+    return {e.employee_id: e for e in ws.ledger.iter_records(conn, "employee") if isinstance(e, Employee)}
+
+
+def proposals_view(ws: Workspace, *, kind: str = "", status: str = "", period: str = "", department: str = "",
+                   ids: list[str] | None = None) -> dict[str, Any]:
+    """Proposals filtered by kind, status, period (a key in the id like 2026Q3, or the creation month)
+    and the subject's department."""
+    with ws.ledger.transaction() as conn:
+        everything = ws.ledger.list_proposals(conn)
+        employees = _employees(ws, conn)
+    kinds = sorted({p["kind"] for p in everything})
+    departments = sorted({employees[p["subject"]].department for p in everything
+                          if p["subject"] in employees and employees[p["subject"]].department})
+    rows = []
+    for p in everything:
+        if ids is not None and p["id"] not in ids:
+            continue
+        if (kind and p["kind"] != kind) or (status and p["status"] != status):
+            continue
+        employee = employees.get(p["subject"] or "")
+        if department and (employee is None or employee.department != department):
+            continue
+        if period and period not in p["id"].split(":") and not str(p["created_at"]).startswith(period):
+            continue
+        rows.append({**p, "employee_name": employee.name if employee else "",
+                     "department": employee.department if employee else ""})
+    return {"rows": rows, "kinds": kinds, "departments": departments,
+            "statuses": ["pending", "approved", "delivered", "rejected"]}
+
+
+def refund_quote_view(ws: Workspace, employee_id: str, last_day: str) -> dict[str, Any]:
+    """Refund proposals with their explanation, and a quote for one employee when asked."""
+    import click
+
+    from trainbridge.plugins.refunds import _ledger_quote
+
+    with ws.ledger.transaction() as conn:
+        proposals = [p for p in ws.ledger.list_proposals(conn) if p["kind"] == "refund"]
+    quotes: list[Any] = []
+    error = ""
+    if employee_id:
+        try:
+            day = date.fromisoformat(last_day) if last_day else None
+            quotes = _ledger_quote(ws, employee_id, day, None, False, None, None, False, "CNY")
+        except (click.ClickException, ValueError) as exc:
+            error = exc.message if isinstance(exc, click.ClickException) else str(exc)
+    return {"proposals": proposals, "quotes": quotes, "error": error}
+
+
+def leaderboard_view(ws: Workspace, user: User, *, period: str, department: str | None, visibility: str,
+                     today: date) -> dict[str, Any]:
+    """The standings; names other than the viewer's own are hidden unless ``visibility`` allows them.
+
+    When no period is asked for, this quarter, or the last one while this one has no points yet.
+    """
+    from trainbridge.plugins.points import leaderboard
+    from trainbridge.rules.points import period_bounds, period_key
+
+    if period:
+        rows = leaderboard(ws, period=period, today=today, department=department)
+    else:
+        period = period_key(today, "quarter")
+        rows = leaderboard(ws, period=period, today=today, department=department)
+        if not any(r.points for r in rows):
+            first, _ = period_bounds(period, today)
+            period = period_key(first - timedelta(days=1), "quarter")
+            rows = leaderboard(ws, period=period, today=today, department=department)
+    own_department = next((r.department for r in rows if r.employee_id == user.employee_id), None)
+    shown = []
+    for r in rows:
+        named = (visibility == "named" or r.employee_id == user.employee_id
+                 or (visibility == "department" and own_department is not None
+                     and r.department == own_department))
+        shown.append({"rank": r.rank, "points": r.points, "named": named,
+                      "employee_id": r.employee_id if named else "", "name": r.name if named else "",
+                      "department": r.department if named or visibility != "self" else "",
+                      "me": r.employee_id == user.employee_id})
+    return {"period": period, "rows": shown}
+
+
+def report_html(ws: Workspace, name: str) -> str:
+    from trainbridge.core.reports import to_html
+
+    return to_html(ws.host.reports[name].build(ws))
