@@ -30,13 +30,16 @@ from trainbridge.core.secrets import install_log_redaction, redact
 
 
 class State:
-    def __init__(self, config: str | None) -> None:
+    def __init__(self, config: str | None, tenant: str | None = None) -> None:
         self.config = config
+        self.tenant = tenant
         self._ws: Workspace | None = None
 
     def workspace(self) -> Workspace:
         if self._ws is None:
-            self._ws = Workspace(load_settings(self.config))
+            from trainbridge.core.tenants import resolve_settings
+
+            self._ws = Workspace(resolve_settings(self.config, self.tenant))
             self._ws.ensure_migrated()
         return self._ws
 
@@ -69,14 +72,16 @@ def setup_logging(fmt: str, level: str) -> None:
 @click.version_option(__version__, prog_name="trainbridge")
 @click.option("--config", "-c", envvar="TRAINBRIDGE_CONFIG", type=click.Path(dir_okay=False),
               help="plugins.toml to use (default: ./plugins.toml).")
+@click.option("--tenant", envvar="TRAINBRIDGE_TENANT",
+              help="Tenant of a deployment (trainbridge.toml or tenants/ folder) to act on.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
               show_default=True)
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, log_format: str, log_level: str) -> None:
+def cli(ctx: click.Context, config: str | None, tenant: str | None, log_format: str, log_level: str) -> None:
     """trainbridge: training agreements, costs, points and refunds across the systems you run."""
     setup_logging(log_format, log_level)
-    ctx.obj = State(config)
+    ctx.obj = State(config, tenant)
 
 
 @cli.command()
