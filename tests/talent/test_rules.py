@@ -31,8 +31,8 @@ from trainbridge.rules.talent import (
 )
 
 TODAY = date(2026, 11, 23)
-FIRE = TrainingProgram(id="lms:FIRE-CTRL", program_id="FIRE-CTRL", title="消防中控", certificate="fire_control_operator",
-                       competencies=("fire_control",))
+FIRE = TrainingProgram(id="lms:FIRE-CTRL", program_id="FIRE-CTRL", title="消防中控",
+                       certificate="fire_control_operator", competencies=("fire_control",))
 
 
 def operators(n: int = 10) -> list[Employee]:
@@ -58,8 +58,9 @@ def seed_costs() -> list[CostLine]:
 
 def run(certs, separations=(), employees=None, *, required=10, class_size=20, horizon=12, costs=None):
     return forecast(Requirement("fire_control_operator", "fire_operator", required, "Shanghai"),
-                    employees=employees or operators(), separations=list(separations), certificates=certs,
-                    programs=[FIRE], enrollments=[], events=[], costs=seed_costs() if costs is None else costs,
+                    employees=employees or operators(), separations=list(separations),
+                    certificates=certs, programs=[FIRE], enrollments=[], events=[],
+                    costs=seed_costs() if costs is None else costs,
                     today=TODAY, horizon_months=horizon, class_size=class_size)
 
 
@@ -136,10 +137,10 @@ def test_profile_of_an_operator_with_training_certificate_metrics_points_and_a_p
         JobChange(effective_date=date(2026, 3, 1), job_title="消防中控员", change="promotion")))
     profile = capability_profile(
         "E001", employee, programs=[FIRE],
-        enrollments=[Enrollment(id="e1", employee_id="E001", program_id="FIRE-CTRL", enrolled_on=date(2025, 11, 1),
-                                status="completed")],
-        events=[LearningEvent(id="a1", employee_id="E001", event="attended", occurred_at=at(date(2025, 11, 22)),
-                              program_id="FIRE-CTRL")],
+        enrollments=[Enrollment(id="e1", employee_id="E001", program_id="FIRE-CTRL",
+                                enrolled_on=date(2025, 11, 1), status="completed")],
+        events=[LearningEvent(id="a1", employee_id="E001", event="attended",
+                              occurred_at=at(date(2025, 11, 22)), program_id="FIRE-CTRL")],
         certificates=[cert("E001", date(2026, 12, 13))],
         points=[PointsEntry(id=f"p{q}", employee_id="E001", points=pts, category=PointsCategory.PARTICIPATION,
                             rule="r", rule_version="1", event_id="x", earned_on=day)
@@ -164,13 +165,14 @@ def test_profile_of_an_operator_with_training_certificate_metrics_points_and_a_p
 
 def test_profile_of_an_employee_with_no_history_is_empty_not_an_error():
     newcomer = Employee(id="hr:E099", employee_id="E099", name="新人", role="fire_operator")
-    profile = capability_profile("E099", newcomer, programs=[FIRE], enrollments=[], events=[], certificates=[],
-                                 points=[], metrics=[],
+    profile = capability_profile("E099", newcomer, programs=[FIRE], enrollments=[], events=[],
+                                 certificates=[], points=[], metrics=[],
                                  requirements=RoleRequirements(("fire_control",), ("fire_control_operator",)),
                                  today=TODAY)
     assert not profile.has_history
     assert [(g.requirement, g.reason) for g in profile.gaps] == [
-        ("fire_control", "no completed training or certificate covers it"), ("fire_control_operator", "not held")]
+        ("fire_control", "no completed training or certificate covers it"),
+        ("fire_control_operator", "not held")]
 
 
 # --- D1 -------------------------------------------------------------------------------
