@@ -371,7 +371,7 @@ def needs_report(view: View, cfg: TalentConfig, *, today: date, low_score: Decim
     return ReportResult(
         "Training needs: low review scores and career goals", ["rank", "topic", "people", "from_reviews",
                                                                 "from_goals", "evidence"], rows,
-        notes=[*notes, f"a competency scores low below {low_score} (its latest review)"],
+        notes=[*notes, f"low: a competency's latest review score is below {low_score}"],
         charts=[Chart("People behind each topic", [str(r[1]) for r in rows], [int(r[2]) for r in rows])]
         if rows else [],
         data={"low_score": low_score, "topics": {n.topic: sorted(n.people) for n in needs}})
