@@ -1,0 +1,310 @@
+"""``python -m bench [--scenarios ...] [--scale 0.1]``: run, print a table, write results.
+
+Scenarios: ceiling, full (full + incremental after 1% changed), faults (clean vs 2% 429 +
+1% 5xx, compared ledger for ledger), scale (xAPI only: time and peak RSS per size),
+domain (points, refund quotes, incentive run). Every tool run is a child process
+(``bench.worker``) so its peak RSS is its own (``os.wait4`` -> ``ru_maxrss``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results"
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SCENARIOS = ("ceiling", "full", "faults", "scale", "domain")
+
+
+# --- the fake vendor in its own process --------------------------------------------------
+
+class Vendor:
+    """``python -m bench.fake_vendor`` as a child process (its own core, its own GIL)."""
+
+    def __init__(self, employees: int, statements: int, seed: int = 1) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.fake_vendor", "--employees", str(employees),
+             "--statements", str(statements), "--seed", str(seed)],
+            stdout=subprocess.PIPE, text=True, cwd=ROOT.parent)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        self.employees, self.statements = employees, statements
+
+    def admin(self, action: str, **params: float) -> dict[str, Any]:
+        answer: dict[str, Any] = requests.post(f"{self.url}/_bench/{action}", params=params,
+                                               timeout=30).json()
+        return answer
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+# --- stores ----------------------------------------------------------------------------------
+
+def fresh_store(kind: str, tool: str, workdir: Path) -> str:
+    """An empty store for one tool: a new SQLite file, or a re-created PostgreSQL database."""
+    if kind == "sqlite":
+        path = workdir / f"{tool}.sqlite"
+        path.unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    import sqlalchemy as sa
+
+    name = f"bench_{tool}"
+    engine = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+# --- one measured run -------------------------------------------------------------------------
+
+def run_measured(tool: str, url: str, store: str, workdir: Path, **kw: Any) -> dict[str, Any]:
+    """One tool run in a child process; its own peak RSS comes from ``os.wait4``."""
+    spec = {"tool": tool, "url": url, "store": store, "workdir": str(workdir),
+            "only_xapi": kw.get("only_xapi", False)}
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        pid = os.posix_spawn(sys.executable, [sys.executable, "-m", "bench.worker", json.dumps(spec)],
+                             {**os.environ, "PYTHONPATH": str(ROOT.parent)},
+                             file_actions=[(os.POSIX_SPAWN_DUP2, out.fileno(), 1),
+                                           (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
+        _, _, usage = os.wait4(pid, 0)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    line = next((x for x in stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        return {"tool": tool, "error": (stderr or stdout)[-3000:], "wall_seconds": wall}
+    result: dict[str, Any] = json.loads(line[len("RESULT "):])
+    result.update(tool=tool, wall_seconds=wall, peak_rss_mb=round(usage.ru_maxrss / 1024, 1))
+    return result
+
+
+# --- scenarios ---------------------------------------------------------------------------------
+
+def scenario_ceiling(args: argparse.Namespace, out: dict[str, Any]) -> None:
+    """The fake vendor's own ceiling, read with a plain requests.Session (keep-alive)."""
+    vendor = Vendor(1000, 100_000)
+    try:
+        session = requests.Session()
+        n, started = 0, time.perf_counter()
+        while time.perf_counter() - started < 3:
+            session.get(f"{vendor.url}/bamboo/v1/training/record/employee/{2 + n % 998}").raise_for_status()
+            n += 1
+        small = n / (time.perf_counter() - started)
+        rows, started = 0, time.perf_counter()
+        url: str | None = f"{vendor.url}/xapi/statements?limit=500"
+        while url and time.perf_counter() - started < 10:
+            body = session.get(url).json()
+            rows += len(body["statements"])
+            url = vendor.url + body["more"] if body["more"] else None
+        statements = rows / (time.perf_counter() - started)
+    finally:
+        vendor.close()
+    out["ceiling"] = {"small_requests_per_s": round(small), "statements_per_s": round(statements),
+                      "client": "requests.Session, one connection, sequential"}
+
+
+def scenario_full(args: argparse.Namespace, out: dict[str, Any], workdir: Path) -> None:
+    employees, statements = int(100_000 * args.scale), int(1_000_000 * args.scale)
+    vendor = Vendor(employees, statements)
+    runs = []
+    try:
+        for store_kind in args.stores:
+            for tool in args.tools:
+                vendor.admin("reset")
+                tool_dir = workdir / f"full-{store_kind}-{tool}"
+                shutil.rmtree(tool_dir, ignore_errors=True)
+                store = fresh_store(store_kind, tool, workdir)
+                full = run_measured(tool, vendor.url, store, tool_dir)
+                vendor.admin("change")
+                incremental = run_measured(tool, vendor.url, store, tool_dir)
+                runs.append({"store": store_kind, "tool": tool, "full": full,
+                             "incremental": incremental})
+                progress(f"full/{store_kind}/{tool}", full, incremental)
+    finally:
+        vendor.close()
+    out["full"] = {"employees": employees, "statements": statements,
+                   "cost_items": employees // 2, "logical_records": logical(employees, statements),
+                   "runs": runs}
+
+
+def logical(employees: int, statements: int) -> int:
+    """Records in the source: employees, leavers, training records (cost items) and statements."""
+    return employees + employees // 50 + employees // 2 + statements
+
+
+def scenario_faults(args: argparse.Namespace, out: dict[str, Any], workdir: Path) -> None:
+    employees, statements = int(args.fault_employees), int(args.fault_statements)
+    vendor = Vendor(employees, statements)
+    runs = []
+    try:
+        for tool in args.tools:
+            result: dict[str, Any] = {"tool": tool}
+            for mode in ("clean", "faulty"):
+                vendor.admin("reset")
+                faults = {"p429": 0.02, "p5xx": 0.01} if mode == "faulty" else {"p429": 0, "p5xx": 0}
+                vendor.admin("faults", **faults)
+                tool_dir = workdir / f"faults-{mode}-{tool}"
+                shutil.rmtree(tool_dir, ignore_errors=True)
+                store = fresh_store("sqlite", f"{tool}-{mode}", workdir)
+                full = run_measured(tool, vendor.url, store, tool_dir)
+                vendor.admin("change")
+                incremental = run_measured(tool, vendor.url, store, tool_dir)
+                injected = vendor.admin("faults", p429=0, p5xx=0)
+                result[mode] = {"full": full, "incremental": incremental, "server": injected}
+                progress(f"faults/{mode}/{tool}", full, incremental)
+            clean, faulty = result["clean"]["incremental"], result["faulty"]["incremental"]
+            result["same_final_ledger"] = clean.get("fingerprint") == faulty.get("fingerprint") \
+                and clean.get("rows") == faulty.get("rows")
+            result["duplicates"] = sum(v for k, v in (faulty.get("rows") or {}).items()
+                                       if k.endswith("_duplicates"))
+            runs.append(result)
+    finally:
+        vendor.close()
+    out["faults"] = {"employees": employees, "statements": statements, "runs": runs}
+
+
+def scenario_scale(args: argparse.Namespace, out: dict[str, Any], workdir: Path) -> None:
+    runs = []
+    for size in args.sizes:
+        vendor = Vendor(1000, size)
+        try:
+            for tool in args.tools:
+                tool_dir = workdir / f"scale-{size}-{tool}"
+                shutil.rmtree(tool_dir, ignore_errors=True)
+                store = fresh_store("sqlite", f"{tool}-scale", workdir)
+                result = run_measured(tool, vendor.url, store, tool_dir, only_xapi=True)
+                runs.append({"size": size, "tool": tool, **result})
+                progress(f"scale/{size}/{tool}", result)
+        finally:
+            vendor.close()
+    out["scale"] = {"runs": runs}
+
+
+def scenario_domain(args: argparse.Namespace, out: dict[str, Any]) -> None:
+    from bench import domain
+
+    events = args.points_events
+    out["domain"] = {
+        "refunds": domain.refunds(10_000),
+        "incentives": domain.incentives(10_000),
+        "points_rules": domain.points(events, as_the_job=False, budget_s=args.points_budget),
+        "points_as_job": domain.points(events, as_the_job=True, budget_s=args.points_budget),
+    }
+    progress("domain", out["domain"])
+
+
+def progress(label: str, *results: dict[str, Any]) -> None:
+    brief = []
+    for r in results:
+        if "error" in r:
+            brief.append("ERROR " + r["error"][-300:])
+        else:
+            brief.append(json.dumps({k: r.get(k) for k in ("seconds", "peak_rss_mb", "total_rows",
+                                                          "status")}, default=str))
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {label}: " + " | ".join(brief), file=sys.stderr, flush=True)
+
+
+# --- facts, table, file ---------------------------------------------------------------------
+
+def machine() -> dict[str, Any]:
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    mem_kb = 0
+    with open("/proc/meminfo", encoding="utf-8") as fh:
+        for row in fh:
+            if row.startswith("MemTotal:"):
+                mem_kb = int(row.split()[1])
+    return {"nproc": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1),
+            "load_avg_at_start": os.getloadavg(), "python": platform.python_version(),
+            "platform": platform.platform(),
+            "versions": {n: version(n) for n in ("trainbridge", "dlt", "SQLAlchemy", "pydantic",
+                                                 "requests", "psycopg", "psutil")}}
+
+
+def table(out: dict[str, Any]) -> str:
+    from bench.report import render
+
+    return render(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="factor on the full-sync size (100k employees, 1M statements)")
+    parser.add_argument("--tools", nargs="+", choices=("trainbridge", "dlt"),
+                        default=["trainbridge", "dlt"])
+    parser.add_argument("--stores", nargs="+", choices=("sqlite", "postgres"),
+                        default=["sqlite", "postgres"])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000],
+                        help="statement counts of the scale scenario")
+    parser.add_argument("--fault-employees", type=int, default=1000)
+    parser.add_argument("--fault-statements", type=int, default=20_000)
+    parser.add_argument("--points-events", type=int, default=1_000_000)
+    parser.add_argument("--points-budget", type=float, default=120.0,
+                        help="seconds after which a points run stops and reports how far it got")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--output", type=Path, default=None,
+                        help="results file (default bench/results/<date>.json)")
+    args = parser.parse_args(argv)
+    if "dlt" in args.tools:
+        try:
+            import dlt  # noqa: F401
+        except ImportError:
+            print("dlt is not installed: running trainbridge only (pip install 'dlt[sqlalchemy]')",
+                  file=sys.stderr)
+            args.tools = [t for t in args.tools if t != "dlt"]
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tb-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC)
+    out: dict[str, Any] = {"started": started.isoformat(timespec="seconds"), "machine": machine(),
+                           "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    for name in args.scenarios:
+        if name == "ceiling":
+            scenario_ceiling(args, out)
+        elif name == "full":
+            scenario_full(args, out, workdir)
+        elif name == "faults":
+            scenario_faults(args, out, workdir)
+        elif name == "scale":
+            scenario_scale(args, out, workdir)
+        elif name == "domain":
+            scenario_domain(args, out)
+    out["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    out["machine"]["load_avg_at_end"] = os.getloadavg()
+    text = table(out)
+    print(text)
+    target = args.output or RESULTS / f"{started:%Y-%m-%d}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({**out, "table": text}, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"results written to {target}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

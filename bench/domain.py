@@ -1,0 +1,115 @@
+"""Domain throughput with no HTTP: points, refund quotes, the incentive run.
+
+Each function builds its input lazily from an index, times only the domain calls, and
+returns ``{"items", "seconds", "per_s"}``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from trainbridge.core.records import LearningEvent, LearningEventKind, PointsEntry, SeparationReason
+
+KINDS = (LearningEventKind.ATTENDED, LearningEventKind.COMPLETED, LearningEventKind.ARTICLE,
+         LearningEventKind.ACTION_PLAN_ADOPTED)
+
+
+def _event(k: int, employees: int) -> LearningEvent:
+    at = datetime(2026, 1, 1, 9, tzinfo=UTC) + timedelta(minutes=k % 200_000)
+    kind = KINDS[k % len(KINDS)]
+    return LearningEvent(id=f"lrs:{k}", employee_id=f"M{k % employees:05d}", event=kind,
+                         occurred_at=at, object_id=f"course-{k % 5000}",
+                         program_id=f"P{k % 300}", session_id=f"S{k % 3000}" if k % 4 == 0 else None,
+                         checked_in_at=at if kind is LearningEventKind.ATTENDED else None)
+
+
+def points(events: int, *, employees: int = 10_000, budget_s: float = 120.0,
+           as_the_job: bool = True) -> dict[str, Any]:
+    """Score ``events`` learning events with rules.points.score_event.
+
+    ``as_the_job``: build the EventContext as plugins/points.py does (a frozenset copy of
+    every entry earned so far, per event). Stops at ``budget_s`` and says so.
+    """
+    from trainbridge.plugins.points import load_rules
+    from trainbridge.rules.points import EventContext, period_key, score_event
+
+    rules = load_rules()
+    existing: set[str] = set()
+    counts: dict[tuple[str, str, str], int] = {}
+    entries = skipped = done = 0
+    build = 0.0
+    started = time.perf_counter()
+    for k in range(events):
+        t0 = time.perf_counter()
+        event = _event(k, employees)
+        build += time.perf_counter() - t0
+        ctx = EventContext(existing=frozenset(existing) if as_the_job else frozenset(),
+                           period_counts=counts if as_the_job else {})
+        scored = score_event(event, rules, ctx)
+        skipped += len(scored.skipped)
+        for entry in scored.entries:
+            entries += 1
+            existing.add(entry.id)
+            for per in ("month", "quarter", "year"):
+                key = (entry.employee_id, entry.rule, period_key(entry.earned_on, per))
+                counts[key] = counts.get(key, 0) + 1
+        done += 1
+        if time.perf_counter() - started > budget_s:
+            break
+    seconds = time.perf_counter() - started - build
+    return {"items": done, "asked": events, "complete": done == events, "seconds": seconds,
+            "per_s": done / seconds if seconds else 0.0, "entries": entries, "skipped": skipped,
+            "event_build_seconds": build}
+
+
+def refunds(leavers: int) -> dict[str, Any]:
+    from trainbridge.rules.refunds import Departure, ServiceTerms, quote_prc
+
+    reasons = (SeparationReason.RESIGNATION, SeparationReason.DISMISSAL_FOR_CAUSE,
+               SeparationReason.NO_FAULT_DISMISSAL, SeparationReason.CONTRACT_END)
+    cases = []
+    for k in range(leavers):
+        start = date(2024, 1 + k % 12, 1 + k % 28)
+        terms = [ServiceTerms.for_months(f"AGR-{k}-{j}", Decimal(1000 + 250 * j + k % 500),
+                                         start + timedelta(days=40 * j), 24 if j else 12)
+                 for j in range(1 + k % 2)]
+        cases.append((Departure(last_day=date(2025, 1 + k % 12, 1 + k % 27),
+                                reason=reasons[k % len(reasons)]), terms))
+    started = time.perf_counter()
+    owed = 0
+    for departure, terms in cases:
+        owed += quote_prc(departure, terms).owed
+    seconds = time.perf_counter() - started
+    return {"items": leavers, "seconds": seconds, "per_s": leavers / seconds, "owed": owed}
+
+
+def incentives(managers: int, *, entries_per_manager: int = 12) -> dict[str, Any]:
+    """The pure part of the incentives job: totals, top share, bonus, flags, promotion."""
+    from trainbridge.rules.incentives import IncentiveThresholds, bonus_percent, flags, promotion, top_share
+    from trainbridge.rules.points import totals
+
+    t = IncentiveThresholds()
+    entries = [PointsEntry(id=f"points:M{m:05d}:offline_attended:{j}", employee_id=f"M{m:05d}",
+                           points=5 + (m * 7 + j) % 20, category="participation", rule="offline_attended",
+                           rule_version="v1", event_id=f"e{m}-{j}",
+                           earned_on=date(2026, 1 + j % 6, 1 + (m + j) % 28))
+               for m in range(managers) for j in range(entries_per_manager)]
+    ids = [f"M{m:05d}" for m in range(managers)]
+    started = time.perf_counter()
+    first, last = date(2026, 4, 1), date(2026, 6, 30)
+    quarterly = {m: 0 for m in ids} | totals(entries, first, last, set())
+    annual = totals(entries, date(2026, 1, 1), last, set())
+    last_12m = totals(entries, last - timedelta(days=364), last, set())
+    winners, _ = top_share(quarterly, t)
+    proposals = 0
+    for m in ids:
+        points = quarterly[m]
+        proposals += (m in winners) + bool(bonus_percent(points, t))
+        proposals += len(flags(points, annual.get(m, 0), t))
+        proposals += promotion(last_12m.get(m, 0), Decimal("0.9"), t)[0]
+    seconds = time.perf_counter() - started
+    return {"items": managers, "seconds": seconds, "per_s": managers / seconds,
+            "proposals": proposals, "points_entries": len(entries)}

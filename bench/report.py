@@ -1,0 +1,124 @@
+"""The results as a Markdown table, with the issue's targets and where we stand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _f(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def render(out: dict[str, Any]) -> str:
+    lines: list[str] = []
+    targets: list[tuple[str, str, str]] = []
+    m = out.get("machine", {})
+    lines.append(f"machine: {m.get('nproc')} cores, {m.get('memory_gb')} GB, Python {m.get('python')}, "
+                 f"load {m.get('load_avg_at_start')} -> {m.get('load_avg_at_end')}; versions "
+                 + ", ".join(f"{k} {v}" for k, v in (m.get("versions") or {}).items() if v))
+    if "ceiling" in out:
+        c = out["ceiling"]
+        lines += ["", f"fake vendor ceiling ({c['client']}): {c['small_requests_per_s']:,} small "
+                      f"requests/s, {c['statements_per_s']:,} statements/s (500 per page)"]
+    if "full" in out:
+        f = out["full"]
+        n = f["logical_records"]
+        lines += ["", f"full sync: {f['employees']:,} employees, {f['statements']:,} statements, "
+                      f"{f['cost_items']:,} training records with cost = {n:,} source records", "",
+                  "| store | tool | full s | rows/s | peak RSS MB | incremental s | incr/full "
+                  "| rows in store |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        by: dict[tuple[str, str], dict[str, Any]] = {}
+        for run in f["runs"]:
+            full, incr = run["full"], run["incremental"]
+            by[(run["store"], run["tool"])] = run
+            if "error" in full or "error" in incr:
+                lines.append(f"| {run['store']} | {run['tool']} | error: "
+                             f"{(full.get('error') or incr.get('error', ''))[-120:]!r} |")
+                continue
+            lines.append(
+                f"| {run['store']} | {run['tool']} | {_f(full['seconds'])} | {_f(n / full['seconds'], 0)} | "
+                f"{_f(full.get('peak_rss_mb'))} | {_f(incr['seconds'], 2)} | "
+                f"{_f(100 * incr['seconds'] / full['seconds'])}% | {_f(incr.get('total_rows'))} |")
+        for store in sorted({s for s, _ in by}):
+            tb, dl = by.get((store, "trainbridge")), by.get((store, "dlt"))
+            if tb is None or "error" in tb["full"]:
+                continue
+            if dl and "error" not in dl["full"]:
+                ratio = dl["full"]["seconds"] / tb["full"]["seconds"]
+                lines.append(f"| {store} | **trainbridge/dlt rows/s** | | **{ratio:.2f}x** | | | | |")
+                targets.append((f"full sync rows/s >= 1.0x dlt ({store})", f"{ratio:.2f}x",
+                                "met" if ratio >= 1 else "missed"))
+            if "error" not in tb["incremental"]:
+                share = 100 * tb["incremental"]["seconds"] / tb["full"]["seconds"]
+                targets.append((f"incremental (1% changed) <= 5% of full ({store}, trainbridge)",
+                                f"{share:.1f}%", "met" if share <= 5 else "missed"))
+    if "faults" in out:
+        f = out["faults"]
+        lines += ["", f"faults: {f['employees']:,} employees, {f['statements']:,} statements; full + "
+                      "incremental, clean vs 2% 429 (Retry-After: 1) + 1% 502, SQLite", "",
+                  "| tool | clean s | faulty s | 429 / 5xx injected | same final ledger | duplicates |",
+                  "| --- | ---: | ---: | ---: | --- | ---: |"]
+        for run in f["runs"]:
+            clean, faulty = run["clean"], run["faulty"]
+            seconds = [sum(r[k].get("seconds") or 0 for k in ("full", "incremental"))
+                       for r in (clean, faulty)]
+            srv = faulty["server"]
+            lines.append(f"| {run['tool']} | {_f(seconds[0])} | {_f(seconds[1])} | {srv['429']} / "
+                         f"{srv['5xx']} of {srv['requests']} | {run['same_final_ledger']} | "
+                         f"{run['duplicates']} |")
+            if run["tool"] == "trainbridge":
+                targets.append(("429/5xx: same final ledger, no duplicates",
+                                f"same={run['same_final_ledger']}, duplicates={run['duplicates']}",
+                                "met" if run["same_final_ledger"] and not run["duplicates"] else "missed"))
+    if "scale" in out:
+        lines += ["", "scale (xAPI statements only, SQLite): time and peak RSS of the child process", "",
+                  "| statements | tool | seconds | rows/s | peak RSS MB |",
+                  "| ---: | --- | ---: | ---: | ---: |"]
+        rss: dict[str, dict[int, float]] = {}
+        for run in out["scale"]["runs"]:
+            if "error" in run:
+                lines.append(f"| {run['size']:,} | {run['tool']} | error | | |")
+                continue
+            rss.setdefault(run["tool"], {})[run["size"]] = run["peak_rss_mb"]
+            lines.append(f"| {run['size']:,} | {run['tool']} | {_f(run['seconds'])} | "
+                         f"{_f(run['size'] / run['seconds'], 0)} | {_f(run['peak_rss_mb'])} |")
+        for tool, sizes in rss.items():
+            if len(sizes) > 1:
+                lo, hi = min(sizes), max(sizes)
+                growth = sizes[hi] / sizes[lo]
+                lines.append(f"| {lo:,} -> {hi:,} | {tool} peak RSS growth | | | **{growth:.2f}x** |")
+                if tool == "trainbridge":
+                    targets.append((f"peak memory growth {lo:,} -> {hi:,} events <= 1.2x", f"{growth:.2f}x",
+                                    "met" if growth <= 1.2 else "missed"))
+    if "domain" in out:
+        d = out["domain"]
+        lines += ["", "domain throughput (no HTTP, no store)", "",
+                  "| what | items | seconds | items/s |", "| --- | ---: | ---: | ---: |"]
+        for key, label in (("refunds", "refund quotes (leavers)"), ("incentives", "incentive run (managers)"),
+                           ("points_rules", "points: score_event alone"),
+                           ("points_as_job", "points: as plugins/points.py calls it")):
+            r = d[key]
+            note = "" if r.get("complete", True) else f" (stopped after {r['items']:,} of {r['asked']:,})"
+            lines.append(f"| {label}{note} | {r['items']:,} | {_f(r['seconds'], 2)} | {_f(r['per_s'], 0)} |")
+        targets.append(("refund quotes: 10k leavers < 2 s", f"{d['refunds']['seconds']:.2f} s",
+                        "met" if d["refunds"]["seconds"] < 2 else "missed"))
+        for key, label in (("points_rules", "rules alone"), ("points_as_job", "as the job calls them")):
+            r = d[key]
+            projected = 1_000_000 / r["per_s"] if r["per_s"] else None
+            how = f"{projected:.0f} s for 1M at {r['per_s']:,.0f}/s" + \
+                ("" if r.get("complete") and r["asked"] >= 1_000_000 else " (projected)")
+            targets.append((f"points for 1M events < 60 s ({label})", how,
+                            "met" if projected and projected < 60 else "missed"))
+    if targets:
+        lines += ["", "| target | measured | |", "| --- | --- | --- |"]
+        lines += [f"| {t} | {v} | {s} |" for t, v, s in targets]
+    return "\n".join(lines)
