@@ -12,7 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from trainbridge.cli import build_cli
+from trainbridge.core.config import load_settings
 from trainbridge.core.demo import run_demo
+from trainbridge.core.reports import to_html
+from trainbridge.core.runner import Workspace
 from trainbridge.plugins.talent import cost_lines
 
 TODAY = "2026-11-23"
@@ -116,3 +119,12 @@ def test_cost_basis_uses_the_latest_revision_and_drops_withdrawn_allocations():
             {"payload": {"item_id": "TRV", "employee_id": "E001", "program_id": "P", "category": "travel",
                          "amount": "0.00", "currency": "CNY", "revision": 2, "withdrawn": True}}]
     assert [(c.item_id, str(c.amount)) for c in cost_lines(rows)] == [("FEE", "900.00")]
+
+
+def test_each_report_builds_without_options_as_the_web_console_calls_it(demo):
+    ws = Workspace(load_settings(demo[0]))
+    try:
+        for name in ("profile", "demand", "needs"):
+            assert "<table>" in to_html(ws.host.reports[name].build(ws)), name
+    finally:
+        ws.close()
