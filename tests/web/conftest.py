@@ -7,19 +7,13 @@ import shutil
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
-
-pytest.importorskip("starlette", reason="the console needs the serve extra: pip install 'trainbridge[serve]'")
-pytest.importorskip("argon2", reason="the console needs the serve extra: pip install 'trainbridge[serve]'")
-
-from starlette.testclient import TestClient
 
 from trainbridge.core.config import load_settings
 from trainbridge.core.demo import run_demo
 from trainbridge.core.runner import Workspace
-from trainbridge.web import WebSettings, create_app
-from trainbridge.web.accounts import add_user
 
 TODAY = date(2026, 11, 23)
 PASSWORDS = {"hr": "hr-password-1", "admin": "admin-password-1", "viewer": "viewer-password-1",
@@ -31,6 +25,8 @@ REFUND = "refund:hr:S-E003"
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`trainbridge demo` once (seconds), with one account per role."""
+    from trainbridge.web.accounts import add_user
+
     folder = tmp_path_factory.mktemp("web") / "demo"
     assert run_demo(folder, today=TODAY, echo=lambda _line: None) == 0
     ws = Workspace(load_settings(folder / "plugins.toml"))
@@ -59,7 +55,11 @@ def workspace(demo_dir: Path) -> Iterator[Workspace]:
 
 
 @pytest.fixture
-def client(workspace: Workspace) -> Iterator[TestClient]:
+def client(workspace: Workspace) -> Iterator[Any]:
+    from starlette.testclient import TestClient
+
+    from trainbridge.web import WebSettings, create_app
+
     app = create_app(workspace, WebSettings(today=lambda: TODAY))
     with TestClient(app, base_url="http://testserver") as c:
         yield c
@@ -71,7 +71,7 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def login(client: TestClient, name: str, password: str | None = None) -> str:
+def login(client: Any, name: str, password: str | None = None) -> str:
     """Log in through the form; returns the session's CSRF token from the next page."""
     form = client.get("/login")
     answer = client.post("/login", data={"username": name, "password": password or PASSWORDS[name],
@@ -81,7 +81,7 @@ def login(client: TestClient, name: str, password: str | None = None) -> str:
 
 
 @pytest.fixture
-def logged_in(client: TestClient) -> Callable[[str], str]:
+def logged_in(client: Any) -> Callable[[str], str]:
     return lambda name: login(client, name)
 
 

@@ -28,6 +28,7 @@ CHROMIUM = os.environ.get("TRAINBRIDGE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 
+pytest.importorskip("starlette", reason="the console needs the serve extra: pip install 'trainbridge[serve]'")
 if not Path(CHROMIUM).exists():
     pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)",
                 allow_module_level=True)

@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytest.importorskip("starlette", reason="the console needs the serve extra: pip install 'trainbridge[serve]'")
+pytest.importorskip("argon2", reason="the console needs the serve extra: pip install 'trainbridge[serve]'")
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+pytest.importorskip("starlette", reason="the console needs the serve extra: pip install 'trainbridge[serve]'")
+pytest.importorskip("argon2", reason="the console needs the serve extra: pip install 'trainbridge[serve]'")
 from starlette.testclient import TestClient
 
 from trainbridge.connectors.local_esign import signed_callback

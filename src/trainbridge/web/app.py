@@ -6,6 +6,7 @@ every other path needs a session, and every form post carries the session's CSRF
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -322,8 +323,9 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
             raise HTTPException(404)
         try:
             text = await run_in_threadpool(report_html, ws, name)
-        except TrainbridgeError as exc:
-            text = f"<p>{redact(str(exc))}</p>"
+        except Exception as exc:  # one broken report must not take the page down
+            log.exception("report %s failed", name)
+            text = f"<p>{html.escape(redact(str(exc)))}</p>"
         return HTMLResponse(text)
 
     @page("admin", "hr", "viewer")
