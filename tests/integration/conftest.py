@@ -60,8 +60,8 @@ def write_costs(folder: Path, currency: str, *, course_fees: bool) -> str:
             ["INSTR-1", "instructor", "2000.00", currency, "shared", "", "FIRE-CTRL", "FIRE-CTRL-1", day,
              "INV-2025-T01", "instructor 2000 for the day"]]
     if course_fees:
-        rows += [[f"FEE-{eid}", "course_fee", "1000.00", currency, "employee", eid, "FIRE-CTRL", "FIRE-CTRL-1",
-                  day, f"INV-2025-{eid}", "course fee"] for eid, _ in TRAINEES]
+        rows += [[f"FEE-{eid}", "course_fee", "1000.00", currency, "employee", eid, "FIRE-CTRL",
+                  "FIRE-CTRL-1", day, f"INV-2025-{eid}", "course fee"] for eid, _ in TRAINEES]
     write_csv(folder / "data" / "cost_items.csv",
               ["item_id", "category", "amount", "currency", "allocation", "employee_id", "program_id",
                "session_id", "incurred_on", "voucher_ref", "description"], rows)

@@ -30,7 +30,6 @@ from tests.connectors.xapi.conftest import ENDPOINT, STATEMENTS
 from tests.connectors.xapi.conftest import payload as xapi_payload
 from tests.integration.conftest import (
     LAST_DAY,
-    LEAD_START,
     LEAVER,
     SEED_DAY,
     TRAINEES,
@@ -101,7 +100,7 @@ class FakeBambooHR:
         url = urlsplit(request.url)
         path = url.path.removeprefix(urlsplit(BAMBOO).path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        body = json.loads(request.body) if request.body else None
+        body: Any = json.loads(request.body) if request.body else None
         self.calls.append((request.method, path, query, body, dict(request.headers)))
         if path == "/employees/changed":
             return self._json(self._changed(query["since"], {p["id"]: p for p in self.people}))
@@ -267,7 +266,8 @@ def test_seed_story_end_to_end_with_bamboohr_xapi_and_gusto(us_stack, vendors):
     assert len(employees) == 12 and employees[LEAVER].status == "terminated"
     assert employees["E001"].legal_entity == "ACME-US" and employees["E001"].manager_id == "M001"
     [separation] = records(ws, "separation")
-    assert (separation.employee_id, separation.last_day, separation.reason) == (LEAVER, LAST_DAY, "resignation")
+    assert (separation.employee_id, separation.last_day, separation.reason) == (
+        LEAVER, LAST_DAY, "resignation")
     assert separation.vendor_reason == "Resignation (Voluntary) / Other employment"
     events = records(ws, "learning_event")
     assert sorted(e.event for e in events if e.source == "lrs") == [
@@ -288,8 +288,8 @@ def test_seed_story_end_to_end_with_bamboohr_xapi_and_gusto(us_stack, vendors):
     for row in decisions(ws, "cost_allocation"):
         per_employee[row["subject"]] = per_employee.get(row["subject"], Decimal(0)) + Decimal(row["amount"])
     assert per_employee == {eid: Decimal("1700.00") for eid, _ in TRAINEES}
-    instructor = decisions(ws, "cost_allocation", subject=LEAVER)
-    assert {(r["payload"]["category"], r["amount"]) for r in instructor} == {
+    leaver_lines = decisions(ws, "cost_allocation", subject=LEAVER)
+    assert {(r["payload"]["category"], r["amount"]) for r in leaver_lines} == {
         ("course_fee", Decimal("1000.00")), ("travel", Decimal("500.00")), ("instructor", Decimal("200.00"))}
 
     # Points for the managers, from the LRS verbs.
@@ -323,7 +323,8 @@ def test_seed_story_end_to_end_with_bamboohr_xapi_and_gusto(us_stack, vendors):
     again = {r.job: r for r in sync(ws, today=SEED_DAY)}
     assert {r.status for r in again.values()} == {"ok"}, {j: r.errors for j, r in again.items() if r.errors}
     assert all("proposals" not in r.counts and "delivered" not in r.counts for r in again.values())
-    assert approve_proposals(ws, [proposal_id], actor="hr@acme.example")[proposal_id].startswith("not pending")
+    second_approval = approve_proposals(ws, [proposal_id], actor="hr@acme.example")
+    assert second_approval[proposal_id].startswith("not pending")
 
     [post] = garnishment_posts(gusto)
     assert post.headers["Authorization"] == f"Bearer {TOKEN}"
@@ -347,7 +348,8 @@ def test_seed_story_end_to_end_with_bamboohr_xapi_and_gusto(us_stack, vendors):
     assert sorted(people_report["filters"]["employeeIds"]) == [101, 102, 103, 104, 105, 106, 107, 108,
                                                                 109, 110, 201, 202]
     assert {"division", "location", "terminationDate"} <= set(people_report["fields"])
-    first_reads = [c[2]["since"] for c in bamboo.calls if c[1] == "/employees/changed/tables/employmentStatus"]
+    first_reads = [c[2]["since"] for c in bamboo.calls
+                   if c[1] == "/employees/changed/tables/employmentStatus"]
     assert first_reads[0] == "1970-01-01T00:00:00Z" and "2026-05-11T01:00:00Z" in first_reads
     assert {c[1] for c in bamboo.calls if c[1].startswith("/training/record/")} == {
         f"/training/record/employee/{bid}" for bid in [*(bamboo_id(e) for e, _ in TRAINEES), "201", "202"]}
