@@ -348,6 +348,18 @@ def _report_command(rep: Any) -> click.Command:
                          callback=click.pass_obj(run))
 
 
+@report.command(name="all")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default="report.html", show_default=True)
+@pass_state
+def report_all(state: State, output: str) -> None:
+    """Every report in one self-contained html file."""
+    from trainbridge.core.reports import bundle
+
+    ws = state.workspace()
+    Path(output).write_text(redact(bundle(ws, list(ws.host.reports.values()))), encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
 @cli.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False),
               help="Workspace folder (default: a new temporary folder).")

@@ -87,6 +87,10 @@ def test_demo_runs_every_job_on_sample_data(tmp_path):
     result = CliRunner().invoke(build_cli(), ["demo", "--dir", str(tmp_path / "demo")])
     assert "== ingest: ok" in result.output, result.output
     assert "17 employee" in result.output
+    bundle = (tmp_path / "demo" / "out" / "report.html").read_text(encoding="utf-8")
+    reports = PluginHost.create().reports.values()
+    assert all(r.title in bundle for r in reports) and "not available" not in bundle
+    assert "<script" not in bundle and "https://" not in bundle  # one self-contained file
     runs = CliRunner().invoke(build_cli(), ["--config", str(tmp_path / "demo" / "plugins.toml"),
                                             "runs", "--json"])
     assert json.loads(runs.output)[0]["job"] in {"ingest", *PluginHost.create().jobs}

@@ -88,6 +88,13 @@ def run_demo(directory: Path | None, *, today: date, echo: Callable[[str], None]
             for p in pending:
                 money = f" {p['amount']} {p['currency']}" if p["amount"] is not None else ""
                 echo(f"  {p['id']} {p['kind']} {p['subject'] or ''}{money}: {p['summary']}")
+        from trainbridge.core.reports import bundle
+
+        report = workdir / "out" / "report.html"
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(bundle(ws, list(ws.host.reports.values()), title="trainbridge demo reports"),
+                          encoding="utf-8")
+        echo(f"\nreports ({', '.join(sorted(ws.host.reports))}): {report}")
         echo(f"\nexplore: cd {workdir} && trainbridge runs && trainbridge proposals list")
         return int(overall_exit(results))
     finally:

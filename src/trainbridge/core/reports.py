@@ -166,3 +166,17 @@ def render(result: ReportResult, fmt: str) -> str:
     except KeyError:
         msg = f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}"
         raise ValueError(msg) from None
+
+
+def bundle(ws: Any, reports: Sequence[Report], *, title: str = "trainbridge reports") -> str:
+    """Every report with its default options in one self-contained html file (HR opens it
+    from an email). A report that cannot run with defaults says why instead of failing all."""
+    results: list[ReportResult] = []
+    for rep in sorted(reports, key=lambda r: r.name):
+        try:
+            results.append(rep.build(ws))
+        except Exception as exc:  # one report's failure must not lose the others
+            results.append(ReportResult(rep.title, ["note"], [[f"not available: {exc}"]]))
+    cover = ReportResult(title, ["report", "title"], [[r.name, r.title] for r in
+                                                      sorted(reports, key=lambda r: r.name)])
+    return to_html(cover, extra=results)
