@@ -256,8 +256,17 @@ def test_the_query_string_reaches_the_connector(workspace: Workspace,
     assert headers["x-vendor"] == "v" and seen["body"] == b"{}"
 
 
-def test_a_webhook_to_an_unknown_instance_is_404(client: TestClient) -> None:
+def test_a_webhook_to_an_unknown_instance_or_one_without_webhooks_is_404(client: TestClient) -> None:
     assert client.post("/webhooks/nobody", content=b"{}").status_code == 404
+    assert client.post("/webhooks/payroll", content=b"{}").status_code == 404
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example/"])
+def test_login_never_redirects_off_site(client: TestClient, target: str) -> None:
+    form = client.get("/login")
+    answer = client.post("/login", data={"username": "hr", "password": PASSWORDS["hr"], "next": target,
+                                         "csrf_token": csrf_of(form.text)}, follow_redirects=False)
+    assert answer.headers["location"] == "/"
 
 
 # --- the other pages ------------------------------------------------------------------------

@@ -172,7 +172,7 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
         token, _ = await run_in_threadpool(accounts.open_session, ws.ledger, user,
                                            lifetime=timedelta(hours=settings.session_hours))
         target = str(form.get("next", "/"))
-        if not target.startswith("/") or target.startswith("//"):
+        if not target.startswith("/") or target.startswith("//") or "\\" in target:
             target = "/"
         if user.role == "manager":
             target = "/leaderboard"
