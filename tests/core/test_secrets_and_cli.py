@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 
@@ -89,7 +90,7 @@ def test_demo_runs_every_job_on_sample_data(tmp_path):
     assert "17 employee" in result.output
     bundle = (tmp_path / "demo" / "out" / "report.html").read_text(encoding="utf-8")
     reports = PluginHost.create().reports.values()
-    assert all(r.title in bundle for r in reports) and "not available" not in bundle
+    assert all(html.escape(r.title) in bundle for r in reports) and "not available" not in bundle
     assert "<script" not in bundle and "https://" not in bundle  # one self-contained file
     runs = CliRunner().invoke(build_cli(), ["--config", str(tmp_path / "demo" / "plugins.toml"),
                                             "runs", "--json"])
