@@ -394,3 +394,34 @@ def test_logout_ends_the_session(client: TestClient, logged_in: Callable[[str], 
     csrf = logged_in("hr")
     assert client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
     assert client.get("/proposals", follow_redirects=False).status_code == 303
+
+
+def test_a_deduction_above_the_limit_needs_a_second_approver(workspace: Workspace, demo_dir: Path) -> None:
+    from decimal import Decimal
+
+    app = create_app(workspace, WebSettings(second_approver_above=Decimal("500"), today=lambda: TODAY))
+    with TestClient(app) as hr_client, TestClient(app) as admin_client:
+        hr = login(hr_client, "hr")
+        first = hr_client.post("/proposals/decide", data={"ids": [REFUND, BONUS], "action": "approve",
+                                                           "reason": "checked", "csrf_token": hr})
+        assert "waits for a second approver" in first.text
+        # The bonus is a percentage, not money: one approver is enough.
+        assert proposal(workspace, BONUS)["status"] == "delivered"
+        assert proposal(workspace, REFUND)["status"] == "pending"
+        assert len(payroll_lines(demo_dir)) == 1
+        again = hr_client.post("/proposals/decide",
+                               data={"ids": REFUND, "action": "approve", "csrf_token": hr})
+        assert "already approved by hr" in again.text
+        assert proposal(workspace, REFUND)["status"] == "pending"
+        admin = login(admin_client, "admin")
+        assert "hr" in admin_client.get("/proposals?kind=refund").text
+        second = admin_client.post("/proposals/decide", data={"ids": REFUND, "action": "approve",
+                                                               "reason": "second pair of eyes",
+                                                               "csrf_token": admin})
+        assert "approved and delivered" in second.text
+    row = proposal(workspace, REFUND)
+    assert (row["status"], row["decided_by"]) == ("delivered", "admin")
+    assert len(payroll_lines(demo_dir)) == 2
+    actions = audit_actions(workspace)
+    assert ("hr", "proposal.first_approval", REFUND) in actions
+    assert ("admin", "proposal.approved", REFUND) in actions

@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,10 @@ def _accounts() -> Any:
 @hookimpl
 def register_migrations(register: Callable[..., None]) -> None:
     from trainbridge.web.accounts import migrate_v1
+    from trainbridge.web.approvals import migrate_v2
 
     register("web", 1, migrate_v1)
+    register("web", 2, migrate_v2)
 
 
 @click.command(name="serve")
@@ -49,10 +52,17 @@ def register_migrations(register: Callable[..., None]) -> None:
               help="Language when the browser asks for neither.")
 @click.option("--leaderboard-visibility", type=click.Choice(["named", "department", "self"]), default="self",
               show_default=True, help="What managers and viewers see of other managers' standings.")
+@click.option("--second-approver-above", type=str, default=None, metavar="AMOUNT",
+              help="Money proposals above AMOUNT (their own currency) need two different approvers.")
 @click.pass_obj
 def serve(state: Any, host: str, port: int, demo: bool, directory: str | None, secure_cookies: str,
-          proxy_headers: bool, language: str, leaderboard_visibility: str) -> None:
+          proxy_headers: bool, language: str, leaderboard_visibility: str,
+          second_approver_above: str | None) -> None:
     """The HR console and the e-signature webhook receiver (POST /webhooks/INSTANCE)."""
+    try:
+        limit = Decimal(second_approver_above) if second_approver_above else None
+    except InvalidOperation:
+        raise click.BadParameter("not an amount", param_hint="--second-approver-above") from None
     accounts = _accounts()
     import uvicorn
 
@@ -76,7 +86,8 @@ def serve(state: Any, host: str, port: int, demo: bool, directory: str | None, s
         if not accounts.list_users(ws.ledger):
             click.echo("no console accounts yet: trainbridge users add NAME --role admin", err=True)
     app = create_app(ws, WebSettings(secure_cookies=secure_cookies, language=language,
-                                     leaderboard_visibility=leaderboard_visibility))
+                                     leaderboard_visibility=leaderboard_visibility,
+                                     second_approver_above=limit))
     uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers, log_level="info")
 
 

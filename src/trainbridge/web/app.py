@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -29,9 +30,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trainbridge.core.errors import ConfigError, PluginError, TrainbridgeError, WebhookRejected
-from trainbridge.core.runner import Workspace, approve_proposals, reject_proposals, retry_quarantined
+from trainbridge.core.runner import Workspace, reject_proposals, retry_quarantined
 from trainbridge.core.secrets import redact
-from trainbridge.web import accounts
+from trainbridge.web import accounts, approvals
 from trainbridge.web.accounts import LoginLimiter, Session
 from trainbridge.web.i18n import LANGUAGES, pick_language, translate
 from trainbridge.web.views import (
@@ -62,6 +63,8 @@ class WebSettings:
     #: what a manager (or viewer) sees of other managers: "named", "department" (names in their
     #: own department only) or "self" (ranks and points of all, their own name only).
     leaderboard_visibility: str = "self"
+    #: money proposals above this amount (in their own currency) need two different approvers.
+    second_approver_above: Decimal | None = None
     session_hours: int = 12
     login_attempts: int = 5
     login_window_seconds: float = 300.0
@@ -246,7 +249,8 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
         if not ids:
             return render(request, "error.html", status_code=400, message=translate(lang, "nothing_selected"))
         if action == "approve":
-            outcome = await run_in_threadpool(lambda: approve_proposals(ws, ids, actor=actor, reason=reason))
+            outcome = await run_in_threadpool(lambda: approvals.approve(
+                ws, ids, actor=actor, reason=reason, second_above=settings.second_approver_above))
         elif action == "reject":
             if not reason:
                 return render(request, "error.html", status_code=400,

@@ -84,6 +84,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_found": ("未找到", "Not found"),
     "back": ("返回", "Back"),
     "outcome": ("结果", "Outcome"),
+    "first_approval": ("第一审批人", "First approval"),
     "language": ("English", "中文"),
 }
 

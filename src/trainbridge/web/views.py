@@ -36,9 +36,12 @@ def proposals_view(ws: Workspace, *, kind: str = "", status: str = "", period: s
                    ids: list[str] | None = None) -> dict[str, Any]:
     """Proposals filtered by kind, status, period (a key in the id like 2026Q3, or the creation month)
     and the subject's department."""
+    from trainbridge.web.approvals import first_approvals
+
     with ws.ledger.transaction() as conn:
         everything = ws.ledger.list_proposals(conn)
         employees = _employees(ws, conn)
+    firsts = first_approvals(ws)
     kinds = sorted({p["kind"] for p in everything})
     departments = sorted({employees[p["subject"]].department for p in everything
                           if p["subject"] in employees and employees[p["subject"]].department})
@@ -54,7 +57,8 @@ def proposals_view(ws: Workspace, *, kind: str = "", status: str = "", period: s
         if period and period not in p["id"].split(":") and not str(p["created_at"]).startswith(period):
             continue
         rows.append({**p, "employee_name": employee.name if employee else "",
-                     "department": employee.department if employee else ""})
+                     "department": employee.department if employee else "",
+                     "first_approval": firsts.get(p["id"]) if p["status"] == "pending" else None})
     return {"rows": rows, "kinds": kinds, "departments": departments,
             "statuses": ["pending", "approved", "delivered", "rejected"]}
 
