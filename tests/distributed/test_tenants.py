@@ -179,3 +179,20 @@ def test_a_slot_runs_once_and_a_held_slot_is_already_running(folder):
         ws.close()
     assert run_tenant_job(dep, "globex", "incentives")["status"] == "ok"
     assert run_tenant_job(dep, "nobody", "incentives")["status"] == "failed"
+
+
+def test_a_message_whose_runs_keep_getting_killed_is_given_up(folder):
+    pytest.importorskip("celery", reason="Celery is not installed: pip install 'trainbridge[celery]'")
+    from trainbridge.celery_app import MAX_KILLED_RUNS, run_tenant_job
+
+    dep = load_deployment(folder)
+    ws = dep.workspace("acme")
+    try:
+        ws.migrate()
+        for _ in range(MAX_KILLED_RUNS):
+            ws.ledger.finish_run(ws.ledger.start_run("incentives"), "abandoned", {}, [])
+        outcome = run_tenant_job(dep, "acme", "incentives", redelivered=True)
+        assert outcome["status"] == "failed" and "killed" in outcome["errors"][0]
+        assert run_tenant_job(dep, "acme", "incentives")["status"] == "ok"  # a fresh message runs
+    finally:
+        ws.close()
