@@ -115,7 +115,8 @@ def test_the_incentives_job_proposes_for_hr_and_approved_ones_reach_payroll_once
         "incentive:bonus_coefficient:M001:2026Q3", "incentive:bonus:M001:2026Q3",
         "incentive:regional_manager:M001:2026Q3", "incentive:perks:M001:2026Q3",
         "incentive:excellent:M001:2026", "incentive:promotion:M001:2026Q3",
-        "incentive:bonus:M002:2026Q3", "incentive:bonus:M003:certificate:fire_control_operator"}
+        "incentive:bonus:M002:2026Q3", "incentive:bonus:M003:certificate:fire_control_operator",
+        *(f"incentive:review_points:M00{i}:2026Q3" for i in range(1, 7))}
     assert proposals["incentive:bonus:M002:2026Q3"]["amount"] == Decimal(3)
     assert proposals["incentive:bonus:M001:2026Q3"]["amount"] == Decimal(5)
     assert proposals["incentive:bonus:M003:certificate:fire_control_operator"]["amount"] == Decimal(5)
@@ -128,5 +129,5 @@ def test_the_incentives_job_proposes_for_hr_and_approved_ones_reach_payroll_once
     payroll = (tmp_path / "out" / "payroll.jsonl").read_text().splitlines()
     assert [json.loads(x)["id"] for x in payroll] == ["incentive:bonus_coefficient:M001:2026Q3"]
     assert json.loads(payroll[0])["amount"] == "0.1"
-    results_out = (tmp_path / "out" / "results.jsonl").read_text().splitlines()
-    assert [json.loads(x)["flags"] for x in results_out] == [["promotion"]]
+    results_out = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert [r["flags"] for r in results_out if r["flags"]] == [["promotion"]]

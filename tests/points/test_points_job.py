@@ -82,15 +82,21 @@ def jsonl(rows: list[dict[str, object]]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
-def points_ws(make_workspace, tmp_path: Path, rules: str | None = None):
+def points_ws(make_workspace, tmp_path: Path, rules: str | None = None,
+              leaderboard: dict[str, object] | None = None):
     write(tmp_path / "employees.csv", EMPLOYEES)
     write(tmp_path / "catalog.jsonl", jsonl(CATALOG))
     write(tmp_path / "events.jsonl", jsonl(EVENTS))
     cfg: dict[str, object] = {"connectors": {
         "hr": {"type": "csv_people", "employees": "employees.csv"},
         "lms": {"type": "file_learning", "events": "events.jsonl", "catalog": "catalog.jsonl"}}}
+    points: dict[str, object] = {}
     if rules:
-        cfg["jobs"] = {"points": {"rules": str(write(tmp_path / "rules.toml", rules))}}
+        points["rules"] = str(write(tmp_path / "rules.toml", rules))
+    if leaderboard:
+        points["leaderboard"] = leaderboard
+    if points:
+        cfg["jobs"] = {"points": points}
     return make_workspace(cfg)
 
 
@@ -130,7 +136,7 @@ def test_leaderboard_ranks_managers_for_a_period_and_a_department(make_workspace
 
 
 def test_leaderboard_command_prints_json(make_workspace, tmp_path):
-    ws = points_ws(make_workspace, tmp_path)
+    ws = points_ws(make_workspace, tmp_path, leaderboard={"visibility": "named"})
     sync(ws, ["points"])
     out = CliRunner().invoke(build_cli(), ["--config", str(ws.settings.path), "points", "leaderboard",
                                            "--period", "2026", "--json"])
@@ -151,7 +157,7 @@ def test_teaching_20_to_30_keeps_earlier_entries_at_20_until_recomputed_and_the_
     after = entries(ws)
     assert after[old].points == 20 and after[old + "@2026.2"].points == 30
     with ws.ledger.transaction() as conn:
-        [row] = ws.ledger.list_decisions(conn, "points_superseded")
+        [row] = [r for r in ws.ledger.list_decisions(conn, "points_superseded") if r["payload"]["by"]]
     assert row["payload"]["superseded"] == old
     board = leaderboard(ws, period="2026", today=date(2026, 9, 30))
     assert {s.employee_id: s.points for s in board}["M002"] == 40

@@ -1,11 +1,14 @@
-"""The ``points`` job (learning events -> points entries), the leaderboard and recompute (S1, S2, S7)."""
+"""The ``points`` job (learning events -> points entries), the leaderboard and recompute (S1, S2, S4, S7).
+
+The incentives job is in :mod:`trainbridge.plugins.incentives`, the reminders in
+:mod:`trainbridge.plugins.points_reminders`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import Decimal
+from dataclasses import dataclass, field
+from datetime import date
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,45 +17,50 @@ import click
 from pydantic import BaseModel, ConfigDict, Field
 
 from trainbridge import hookimpl
-from trainbridge.core.errors import ConfigError
-from trainbridge.core.jobs import Decision, Job, JobContext, Plan, Proposal, Write
+from trainbridge.core.errors import ConfigError, TrainbridgeError
+from trainbridge.core.jobs import Decision, Job, JobContext, Plan
 from trainbridge.core.records import (
-    AdjustmentKind,
-    Certificate,
     Employee,
-    EmploymentStatus,
-    Enrollment,
-    EnrollmentStatus,
     LearningEvent,
-    LearningEventKind,
-    Notice,
-    PayrollAdjustment,
     PointsEntry,
-    Recipient,
     TrainingProgram,
-    TrainingResult,
     TrainingSession,
 )
-from trainbridge.rules.incentives import IncentiveThresholds, bonus_percent, flags, promotion, top_share
+from trainbridge.rules.leaderboard import (
+    LeaderboardVisibility,
+    Row,
+    Standing,
+    named_rows,
+    rank,
+    visible_rows,
+)
 from trainbridge.rules.points import (
     EventContext,
     PointsRules,
+    base_key,
+    effective_events,
     parse_rules,
     period_bounds,
     period_key,
     rescore,
     score_event,
+    to_take_back,
     totals,
+    training_days,
+    voided_ids,
 )
 
 SUPERSEDED = "points_superseded"
-TRAINING_EVENTS = (LearningEventKind.ATTENDED, LearningEventKind.COMPLETED)
+__all__ = ["SUPERSEDED", "LeaderboardVisibility", "PointsConfig", "PointsJob", "Standing", "leaderboard",
+           "leaderboard_for", "load_rules", "recompute", "superseded_ids"]
 
 
 class PointsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rules: str | None = Field(default=None, description="Points rules TOML; default: seed 003 rules")
     managers_only: bool = Field(default=True, description="Score only employees flagged is_manager")
+    leaderboard: LeaderboardVisibility = Field(default_factory=LeaderboardVisibility,
+                                               description="Who sees which rows of the leaderboard")
 
 
 def load_rules(path: str | None = None, base_dir: Path | None = None) -> PointsRules:
@@ -95,34 +103,40 @@ class PointsJob(Job):
         employees = {e.employee_id: e for e in _typed(ctx.records("employee"), Employee)}
         sessions = {s.session_id: s for s in _typed(ctx.records("session"), TrainingSession)}
         programs = {p.program_id: p for p in _typed(ctx.records("program"), TrainingProgram)}
-        entries = _typed(ctx.records("points_entry"), PointsEntry)
-        existing = {e.id.split("@", 1)[0] for e in entries}
-        counts: dict[tuple[str, str, str], int] = {}
-        for entry in entries:
-            if "@" not in entry.id:
-                for per in ("month", "quarter", "year"):
-                    key = (entry.employee_id, entry.rule, period_key(entry.earned_on, per))
-                    counts[key] = counts.get(key, 0) + 1
+        superseded = superseded_ids(ctx)
+        book = _Book()
+        for entry in _typed(ctx.records("points_entry"), PointsEntry):
+            book.add(entry, active=entry.id not in superseded)
         events = _typed(ctx.records("learning_event"), LearningEvent)
-        trained_on = _training_days(events, sessions)
+        voided = voided_ids(events)
+        trained_on = training_days(effective_events(events), sessions)
         changed = sorted(_typed(ctx.changed("learning_event"), LearningEvent), key=lambda e: e.occurred_at)
-        skipped = 0
+        skipped = taken = 0
         for event in changed:
             employee = employees.get(event.employee_id)
             if config.managers_only and (employee is None or not employee.is_manager):
+                continue
+            hits, why = to_take_back(event, list(book.active.values()))
+            for entry in hits:
+                book.take_back(entry)
+                taken += 1
+                plan.decisions.append(Decision(
+                    id=f"superseded:{entry.id}", kind=SUPERSEDED, subject=entry.employee_id,
+                    payload={"superseded": entry.id, "by": None, "event": event.id, "points": -entry.points,
+                             "reason": event.event.value, "actor": self.name},
+                    explanation=(f"{why}: {entry.points:+d} for {entry.rule} taken back ({entry.id})",)))
+            if event.id in voided:
                 continue
             session = sessions.get(event.session_id or "")
             program_id = event.program_id or (session.program_id if session else None)
             scored = score_event(event, rules, EventContext(
                 session=session, program=programs.get(program_id or ""),
                 training_day=trained_on.get((event.employee_id, program_id or "")),
-                existing=frozenset(existing), period_counts=counts))
+                existing=frozenset(book.active), taken_back=frozenset(book.taken_back()),
+                period_counts=book.counts()))
             skipped += len(scored.skipped)
             for entry in scored.entries:
-                existing.add(entry.id)
-                for per in ("month", "quarter", "year"):
-                    key = (entry.employee_id, entry.rule, period_key(entry.earned_on, per))
-                    counts[key] = counts.get(key, 0) + 1
+                book.add(entry, active=True)
                 plan.records.append(entry)
                 plan.decisions.append(Decision(
                     id=f"points:{entry.id}", kind="points_entry", subject=entry.employee_id,
@@ -131,186 +145,50 @@ class PointsJob(Job):
                     explanation=(entry.reason,)))
         ctx.mark_seen(plan, "learning_event")
         plan.summary.append(f"points: {len(plan.records)} new entries from {len(changed)} changed events"
-                            f" ({skipped} not scored, see the decisions' reasons)")
+                            f" ({skipped} not scored, see the decisions' reasons)"
+                            + (f"; {taken} taken back (voided or un-completed)" if taken else ""))
         return plan
 
 
-def _training_days(events: list[LearningEvent],
-                   sessions: dict[str, TrainingSession]) -> dict[tuple[str, str], date]:
-    """(employee, program) -> the first day the employee attended or completed it."""
-    out: dict[tuple[str, str], date] = {}
-    for event in events:
-        if event.event not in TRAINING_EVENTS:
-            continue
-        session = sessions.get(event.session_id or "")
-        program = event.program_id or (session.program_id if session else None)
-        if program:
-            day = event.occurred_at.date()
-            key = (event.employee_id, program)
-            out[key] = min(out.get(key, day), day)
-    return out
+@dataclass
+class _Book:
+    """The entries per (employee, rule, object) key while a run scores: which one is active."""
 
+    active: dict[str, PointsEntry] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
 
-class IncentivesJob(Job):
-    name = "incentives"
-    description = "Propose what points buy (bonus coefficient, bonus, perks, promotion) for HR to approve."
-    reads: ClassVar[tuple[str, ...]] = ("fetch_employees", "fetch_learning_events")
-    config_model: ClassVar[type[BaseModel] | None] = IncentiveThresholds
-    order = 70
+    def add(self, entry: PointsEntry, *, active: bool) -> None:
+        self.seen.add(base_key(entry.id))
+        if active:
+            self.active[base_key(entry.id)] = entry
 
-    def decide(self, ctx: JobContext) -> Plan:
-        t: IncentiveThresholds = ctx.config or IncentiveThresholds()
-        day = ctx.today if t.quarter == "current" else period_bounds(period_key(ctx.today, "quarter"),
-                                                                     ctx.today)[0] - timedelta(days=1)
-        quarter = period_key(day, "quarter")
-        first, last = period_bounds(quarter, ctx.today)
-        managers = {e.employee_id: e for e in _typed(ctx.records("employee"), Employee)
-                    if e.is_manager and e.status is EmploymentStatus.ACTIVE}
-        entries = _typed(ctx.records("points_entry"), PointsEntry)
-        superseded = superseded_ids(ctx)
-        quarterly = {m: 0 for m in managers} | {
-            k: v for k, v in totals(entries, first, last, superseded).items() if k in managers}
-        annual = totals(entries, date(last.year, 1, 1), last, superseded)
-        last_12m = totals(entries, last - timedelta(days=364), last, superseded)
-        events = _typed(ctx.records("learning_event"), LearningEvent)
-        rates = plan_rates(events, last - timedelta(days=364), last)
-        winners, how = top_share(quarterly, t)
-        plan = Plan()
-        plan.decisions.append(Decision(id=f"incentives:{quarter}:top_share", kind="incentive_top_share",
-                                       subject=None, payload={"quarter": quarter, "winners": sorted(winners),
-                                                              "scores": quarterly}, explanation=(how,)))
-        for emp_id, employee in sorted(managers.items()):
-            points = quarterly[emp_id]
-            if emp_id in winners:
-                plan.proposals.append(_money(employee, "bonus_coefficient", quarter, t.top_coefficient,
-                                             AdjustmentKind.BONUS_COEFFICIENT, last,
-                                             f"top {t.top_share * 100:.0f}% by points in {quarter}",
-                                             [how, f"{emp_id}: {points} points"]))
-            pct = bonus_percent(points, t)
-            if pct:
-                plan.proposals.append(_money(employee, "bonus", quarter, pct, AdjustmentKind.BONUS_PERCENT,
-                                             last, f"bonus +{pct}% for {points} points in {quarter}",
-                                             [f"+1% per full {t.bonus_percent_per_points} points, at most "
-                                              f"+{t.bonus_percent_cap}%"]))
-            for flag, reason in flags(points, annual.get(emp_id, 0), t):
-                period = str(last.year) if flag == "excellent" else quarter
-                plan.proposals.append(_flag(employee, flag, period, annual.get(emp_id, 0)
-                                            if flag == "excellent" else points, [reason]))
-            eligible, reasons = promotion(last_12m.get(emp_id, 0), rates.get(emp_id), t)
-            if eligible:
-                plan.proposals.append(_flag(employee, "promotion", quarter, last_12m.get(emp_id, 0), reasons))
-        employees = {e.employee_id: e for e in _typed(ctx.records("employee"), Employee)}
-        for cert in _typed(ctx.records("certificate"), Certificate):
-            holder = employees.get(cert.employee_id)
-            if holder is not None and first <= cert.issued_on <= last:
-                plan.proposals.append(_money(holder, "bonus", f"certificate:{cert.certificate}",
-                                             t.certificate_bonus_percent, AdjustmentKind.BONUS_PERCENT, last,
-                                             f"bonus +{t.certificate_bonus_percent}% for certificate "
-                                             f"{cert.certificate}", [f"certificate issued {cert.issued_on}"]))
-        plan.summary.append(f"incentives {quarter}: {len(plan.proposals)} proposal(s) for HR; {how}")
-        ranked = sorted(quarterly.items(), key=lambda kv: (-kv[1], kv[0]))
-        plan.summary.append(f"leaderboard {quarter}: " + ", ".join(
-            f"{managers[m].name} ({m}) {p}" for m, p in ranked[:10]))
-        return plan
+    def take_back(self, entry: PointsEntry) -> None:
+        self.active.pop(base_key(entry.id), None)
 
+    def taken_back(self) -> set[str]:
+        return self.seen - set(self.active)
 
-def plan_rates(events: list[LearningEvent], first: date, last: date) -> dict[str, Decimal]:
-    """Action-plan completion: programs trained in the window with a plan submitted / programs trained."""
-    trained: dict[str, set[str]] = {}
-    planned: dict[str, set[str]] = {}
-    for event in events:
-        if not event.program_id or not first <= event.occurred_at.date() <= last:
-            continue
-        if event.event in TRAINING_EVENTS:
-            trained.setdefault(event.employee_id, set()).add(event.program_id)
-        elif event.event is LearningEventKind.ACTION_PLAN_SUBMITTED:
-            planned.setdefault(event.employee_id, set()).add(event.program_id)
-    return {emp: Decimal(len(progs & planned.get(emp, set()))) / Decimal(len(progs))
-            for emp, progs in trained.items()}
-
-
-def _money(employee: Employee, kind: str, period: str, amount: Decimal, adjustment: AdjustmentKind,
-           effective: date, summary: str, explanation: list[str]) -> Proposal:
-    pid = f"incentive:{kind}:{employee.employee_id}:{period}"
-    record = PayrollAdjustment(id=pid, employee_id=employee.employee_id, adjustment=adjustment, amount=amount,
-                               effective_date=effective, legal_entity=employee.legal_entity, reason=summary,
-                               explanation=tuple(explanation), proposal_id=pid)
-    return Proposal(id=pid, kind=kind, subject=employee.employee_id, summary=f"{employee.name}: {summary}",
-                    write=Write("post_adjustment", {"adjustment": record}), explanation=explanation,
-                    amount=amount)
-
-
-def _flag(employee: Employee, flag: str, period: str, points: int, explanation: list[str]) -> Proposal:
-    pid = f"incentive:{flag}:{employee.employee_id}:{period}"
-    result = TrainingResult(id=pid, employee_id=employee.employee_id, period=period, points=points,
-                            flags=(flag,))
-    return Proposal(id=pid, kind=flag, subject=employee.employee_id,
-                    summary=f"{employee.name}: {flag} ({'; '.join(explanation)})",
-                    write=Write("push_training_result", {"result": result}), explanation=explanation)
-
-
-class RemindersJob(Job):
-    """S4: 3 days before a session to enrolled managers; 10 days after training without a plan."""
-
-    name = "points_reminders"
-    description = "Remind managers of sessions 3 days ahead and of missing action plans 10 days after."
-    reads: ClassVar[tuple[str, ...]] = ("fetch_employees", "fetch_training_catalog", "fetch_learning_events")
-    order = 65
-
-    def decide(self, ctx: JobContext) -> Plan:
-        managers = {e.employee_id: e for e in _typed(ctx.records("employee"), Employee) if e.is_manager}
-        sessions = {s.session_id: s for s in _typed(ctx.records("session"), TrainingSession)}
-        plan = Plan()
-        for enrollment in _typed(ctx.records("enrollment"), Enrollment):
-            session = sessions.get(enrollment.session_id or "")
-            manager = managers.get(enrollment.employee_id)
-            if session is None or manager is None or enrollment.status is EnrollmentStatus.CANCELLED:
-                continue
-            start = session.starts_at.date()
-            if start - timedelta(days=3) <= ctx.today < start:
-                plan.writes.append(Write("send_notice", {"notice": Notice(
-                    id=f"reminder:session:{session.session_id}:{manager.employee_id}",
-                    notice="session_reminder",
-                    recipients=(Recipient(name=manager.name, employee_id=manager.employee_id,
-                                          email=manager.email, role="manager"),),
-                    subject=f"培训提醒: {session.session_id} {start}", language=manager.language,
-                    body=f"{manager.name}, 您报名的培训 {session.program_id} 将于 {start} 开始"
-                         f"{' (' + session.location + ')' if session.location else ''}。",
-                    related_id=session.session_id)}))
-        events = _typed(ctx.records("learning_event"), LearningEvent)
-        planned = {(e.employee_id, e.program_id) for e in events
-                   if e.event is LearningEventKind.ACTION_PLAN_SUBMITTED}
-        for (emp_id, program), day in sorted(_training_days(events, sessions).items()):
-            manager = managers.get(emp_id)
-            if manager is None or (emp_id, program) in planned:
-                continue
-            if day + timedelta(days=10) <= ctx.today <= day + timedelta(days=30):
-                plan.writes.append(Write("send_notice", {"notice": Notice(
-                    id=f"reminder:action_plan:{emp_id}:{program}", notice="action_plan_reminder",
-                    recipients=(Recipient(name=manager.name, employee_id=emp_id, email=manager.email,
-                                          role="manager"),),
-                    subject=f"行动计划提醒: {program}", language=manager.language,
-                    body=f"{manager.name}, 培训 {program} ({day}) 已过 10 天, "
-                         "请在 30 天内提交行动计划 (+20 分)。",
-                    related_id=program)}))
-        plan.summary.append(f"reminders: {len(plan.writes)} due (each sent once)")
-        return plan
+    def counts(self) -> dict[tuple[str, str, str], int]:
+        """Active entries per (employee, rule, period), for caps: a taken-back entry frees its place."""
+        out: dict[tuple[str, str, str], int] = {}
+        for entry in self.active.values():
+            for per in ("month", "quarter", "year"):
+                key = (entry.employee_id, entry.rule, period_key(entry.earned_on, per))
+                out[key] = out.get(key, 0) + 1
+        return out
 
 
 # --- library functions the commands call ----------------------------------------------
 
 
-@dataclass
-class Standing:
-    rank: int
-    employee_id: str
-    name: str
-    department: str
-    points: int
+class NotVisible(TrainbridgeError):
+    """The leaderboard's visibility does not let this viewer see what was asked."""
+
+    exit_code = 2
 
 
 def leaderboard(ws: Any, *, period: str, today: date, department: str | None = None) -> list[Standing]:
-    """Managers ranked by points in ``period`` (ties share a rank), optionally one department."""
+    """Managers ranked by points in ``period`` (ties share a rank), optionally one department: HR's view."""
     first, last = period_bounds(period, today)
     with ws.ledger.transaction() as conn:
         entries = _typed(ws.ledger.iter_records(conn, "points_entry"), PointsEntry)
@@ -320,19 +198,60 @@ def leaderboard(ws: Any, *, period: str, today: date, department: str | None = N
     for employee in employees.values():
         if employee.is_manager:
             scores.setdefault(employee.employee_id, 0)
-    rows = []
-    for employee_id, points in scores.items():
-        employee = employees.get(employee_id)
-        dept = employee.department if employee else ""
-        if department and dept != department:
-            continue
-        rows.append((employee_id, employee.name if employee else "", dept, points))
-    rows.sort(key=lambda r: (-r[3], r[0]))
-    out: list[Standing] = []
-    for i, (employee_id, name, dept, points) in enumerate(rows):
-        rank = out[-1].rank if out and out[-1].points == points else i + 1
-        out.append(Standing(rank, employee_id, name, dept, points))
-    return out
+    people = {k: (e.name, e.department) for k, e in employees.items()}
+    if department:
+        scores = {k: v for k, v in scores.items() if people.get(k, ("", ""))[1] == department}
+    return rank(scores, people)
+
+
+@dataclass
+class LeaderboardView:
+    """The leaderboard as one viewer may see it (``viewer`` None: HR's named view)."""
+
+    period: str
+    visibility: str
+    scope: str
+    viewer: str | None
+    rows: list[Row]
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"period": self.period, "visibility": self.visibility, "scope": self.scope,
+                "viewer": self.viewer, "note": self.note, "rows": [r.as_dict() for r in self.rows]}
+
+
+def leaderboard_for(ws: Any, viewer: str | None, *, period: str, today: date, department: str | None = None,
+                    visibility: LeaderboardVisibility | None = None) -> LeaderboardView:
+    """The leaderboard under the configured visibility (``[jobs.points.leaderboard]``) for ``viewer``.
+
+    Without a viewer only a ``named`` configuration answers (HR's view); otherwise a viewer
+    is required. Raises :class:`NotVisible` for an unknown viewer or another department
+    than the viewer's under ``scope = "department"``.
+    """
+    if visibility is None:
+        config = ws.settings.job_config(PointsJob.name, PointsConfig) or PointsConfig()
+        visibility = config.leaderboard
+    if viewer is None:
+        if visibility.visibility != "named":
+            msg = f"the leaderboard is {visibility.visibility} for everyone, HR included"
+            raise NotVisible(msg, hint="give --as EMPLOYEE_ID to see it as that employee does, or set "
+                                       "visibility = \"named\" under [jobs.points.leaderboard]")
+        return LeaderboardView(period, "named", visibility.scope, None,
+                               named_rows(leaderboard(ws, period=period, today=today, department=department)),
+                               "named (HR view)")
+    with ws.ledger.transaction() as conn:
+        who = next((e for e in _typed(ws.ledger.iter_records(conn, "employee", subject=viewer), Employee)
+                    if e.employee_id == viewer), None)
+    if who is None:
+        msg = f"no employee {viewer!r} in the ledger"
+        raise NotVisible(msg, hint="check the id, or run `trainbridge sync` to read the HR system first")
+    if department and visibility.scope == "department" and department != who.department:
+        msg = f"{viewer} may see only department {who.department or '(none)'}, not {department}"
+        raise NotVisible(msg, hint="the leaderboard's scope is \"department\"")
+    standings = leaderboard(ws, period=period, today=today,
+                            department=department if visibility.scope == "company" else None)
+    rows, note = visible_rows(standings, viewer, who.department, visibility)
+    return LeaderboardView(period, visibility.visibility, visibility.scope, viewer, rows, note)
 
 
 def recompute(ws: Any, *, since: date, today: date, actor: str = "cli") -> list[tuple[str, str]]:
@@ -380,8 +299,6 @@ def recompute(ws: Any, *, since: date, today: date, actor: str = "cli") -> list[
 @hookimpl
 def register_jobs(register: Callable[[Job], None]) -> None:
     register(PointsJob())
-    register(IncentivesJob())
-    register(RemindersJob())
 
 
 @hookimpl
@@ -393,27 +310,32 @@ def register_commands(cli: click.Group) -> None:
     @points.command("leaderboard")
     @click.option("--period", default=None, help="2026Q3, 2026 or last-12-months (default: this quarter)")
     @click.option("--department", default=None)
+    @click.option("--as", "viewer", default=None, metavar="EMPLOYEE_ID",
+                  help="Show it as this employee may see it ([jobs.points.leaderboard] visibility)")
     @click.option("--json", "as_json", is_flag=True)
     @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
     @click.pass_obj
-    def leaderboard_cmd(state: Any, period: str | None, department: str | None, as_json: bool,
-                        today: Any) -> None:
-        """Managers ranked by points."""
+    def leaderboard_cmd(state: Any, period: str | None, department: str | None, viewer: str | None,
+                        as_json: bool, today: Any) -> None:
+        """Managers ranked by points, as the configured visibility allows."""
         import json
 
         day = today.date() if today else date.today()
         period = period or period_key(day, "quarter")
         try:
-            rows = leaderboard(state.workspace(), period=period, today=day, department=department)
+            view = leaderboard_for(state.workspace(), viewer, period=period, today=day, department=department)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--period") from None
+        except NotVisible as exc:
+            raise click.UsageError(str(exc)) from None
         if as_json:
-            click.echo(json.dumps({"period": period, "rows": [r.__dict__ for r in rows]},
-                                  ensure_ascii=False, indent=2))
+            click.echo(json.dumps(view.as_dict(), ensure_ascii=False, indent=2))
             return
-        click.echo(f"points leaderboard {period}" + (f" ({department})" if department else ""))
-        for r in rows:
-            click.echo(f"{r.rank:>3}  {r.employee_id:<8} {r.name:<8} {r.department:<12} {r.points:>5}")
+        click.echo(f"points leaderboard {period}" + (f" ({department})" if department else "")
+                   + f": {view.note}")
+        for r in view.rows:
+            click.echo(f"{'*' if r.me else ' '}{r.rank:>3}  {r.employee_id or '-':<8} {r.name or '-':<8} "
+                       f"{r.department or '-':<12} {r.points:>5}")
 
     @points.command("recompute")
     @click.option("--since", required=True, type=click.DateTime(formats=["%Y-%m-%d"]))

@@ -20,7 +20,6 @@ from trainbridge.core.records import (
     Enrollment,
     EnrollmentStatus,
     LearningEvent,
-    LearningEventKind,
     MetricDirection,
     MetricValue,
     PointsCategory,
@@ -29,7 +28,19 @@ from trainbridge.core.records import (
     TrainingSession,
 )
 from trainbridge.core.reports import Chart, Report, ReportResult
-from trainbridge.rules.points import by_category, period_bounds, period_key, totals
+from trainbridge.rules.incentives import improvement
+from trainbridge.rules.leaderboard import rank
+from trainbridge.rules.points import (
+    by_category,
+    effective_events,
+    period_bounds,
+    period_key,
+    totals,
+    training_days,
+)
+
+__all__ = ["effect_report", "improvement", "incentives_report", "points_report", "progress_report",
+           "training_days"]
 
 #: Seed 003 target weights of the points categories, in percent.
 TARGET_WEIGHTS: dict[PointsCategory, Decimal] = {
@@ -95,18 +106,12 @@ def points_report(entries: Sequence[PointsEntry], employees: Sequence[Employee],
 def leaderboard_rows(entries: Sequence[PointsEntry], employees: Sequence[Employee], first: date, last: date,
                      superseded: set[str] | frozenset[str] = frozenset()) -> list[list[Any]]:
     """Managers by points (ties share a rank); managers with no points are listed with 0."""
-    people = {e.employee_id: e for e in employees}
     scores = totals(entries, first, last, superseded)
     for employee in employees:
         if employee.is_manager:
             scores.setdefault(employee.employee_id, 0)
-    ordered = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-    rows: list[list[Any]] = []
-    for i, (emp_id, points) in enumerate(ordered):
-        rank = rows[-1][0] if rows and rows[-1][4] == points else i + 1
-        who = people.get(emp_id)
-        rows.append([rank, emp_id, who.name if who else "", who.department if who else "", points])
-    return rows
+    people = {e.employee_id: (e.name, e.department) for e in employees}
+    return [[s.rank, s.employee_id, s.name, s.department, s.points] for s in rank(scores, people)]
 
 
 # --- progress (P1) ------------------------------------------------------------------
@@ -171,36 +176,6 @@ def progress_report(enrollments: Sequence[Enrollment], employees: Sequence[Emplo
 
 
 # --- training effect (K2) -----------------------------------------------------------
-
-
-def improvement(before: Decimal, after: Decimal, direction: MetricDirection) -> Decimal | None:
-    """Relative improvement in percent, aware of direction (error rate 5% -> 1% is +80%)."""
-    if not before:
-        return None
-    change = (after - before) / abs(before)
-    if direction is MetricDirection.LOWER_IS_BETTER:
-        change = -change
-    return (change * HUNDRED).quantize(ONE_PLACE)
-
-
-def training_days(events: Sequence[LearningEvent], sessions: Sequence[TrainingSession] = (),
-                  enrollments: Sequence[Enrollment] = ()) -> dict[tuple[str, str], date]:
-    """(employee, program) -> the first day trained: attended/completed events, else a completed session."""
-    by_session = {s.session_id: s for s in sessions}
-    out: dict[tuple[str, str], date] = {}
-    for event in events:
-        if event.event not in (LearningEventKind.ATTENDED, LearningEventKind.COMPLETED):
-            continue
-        session = by_session.get(event.session_id or "")
-        program = event.program_id or (session.program_id if session else None)
-        if program:
-            key, day = (event.employee_id, program), event.occurred_at.date()
-            out[key] = min(out.get(key, day), day)
-    for enrollment in enrollments:
-        session = by_session.get(enrollment.session_id or "")
-        if enrollment.status is EnrollmentStatus.COMPLETED and session is not None:
-            out.setdefault((enrollment.employee_id, enrollment.program_id), session.starts_at.date())
-    return out
 
 
 def effect_report(metrics: Sequence[MetricValue], trained: dict[tuple[str, str], date],
@@ -298,7 +273,8 @@ def _build_progress(ws: Any, min_rate: Decimal | None = None, **_: Any) -> Repor
 
 def _build_effect(ws: Any, **_: Any) -> ReportResult:
     r = _records(ws, "metric", "learning_event", "session", "enrollment", "program")
-    trained = training_days(_typed(r["learning_event"], LearningEvent), _typed(r["session"], TrainingSession),
+    sessions = {s.session_id: s for s in _typed(r["session"], TrainingSession)}
+    trained = training_days(effective_events(_typed(r["learning_event"], LearningEvent)), sessions,
                             _typed(r["enrollment"], Enrollment))
     return effect_report(_typed(r["metric"], MetricValue), trained, _typed(r["program"], TrainingProgram))
 

@@ -3,15 +3,18 @@
 Pure functions: no I/O, no clock. The rules file is TOML text with one ``[[versions]]``
 table per rule version; a version applies to events from its ``effective`` date on.
 Every entry carries the rule and the version it was earned under, and its id is
-stable per (employee, rule, object): completing, un-completing and completing again,
-or re-submitting an action plan, finds the entry already there and earns nothing more.
+stable per (employee, rule, object): re-submitting an action plan, or completing a
+course again, finds the entry already there and earns nothing more. A voided event
+or an un-completed course takes its entry back (superseded, never deleted); a later
+completion of the same course may then earn it once more (id ``BASE~EVENT``), so the
+same (employee, rule, object) never holds two active entries.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,6 +22,8 @@ from typing import Any
 from trainbridge.core.errors import ConfigError
 from trainbridge.core.records import (
     Delivery,
+    Enrollment,
+    EnrollmentStatus,
     LearningEvent,
     LearningEventKind,
     PointsCategory,
@@ -206,6 +211,11 @@ def entry_key(employee_id: str, rule: str, object_key: str) -> str:
     return f"points:{employee_id}:{rule}:{object_key}"
 
 
+def base_key(entry_id: str) -> str:
+    """The (employee, rule, object) key of an entry, without ``@VERSION`` or ``~EVENT``."""
+    return entry_id.split("@", 1)[0].split("~", 1)[0]
+
+
 def _object_key(event: LearningEvent, rule: str) -> str | None:
     if rule in ("offline_attended", "late", "taught_frontline"):
         return event.session_id or event.object_id or event.program_id
@@ -229,7 +239,10 @@ class EventContext:
     session: TrainingSession | None = None
     program: TrainingProgram | None = None
     training_day: date | None = None
+    #: Base keys (:func:`base_key`) that hold an active entry: they earn nothing more.
     existing: frozenset[str] = frozenset()
+    #: Base keys whose entries were all taken back: earning again gets a ``~EVENT`` id.
+    taken_back: frozenset[str] = frozenset()
     #: (employee, rule, period) -> entries already earned in that period, for caps.
     period_counts: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
 
@@ -291,6 +304,8 @@ def score_event(event: LearningEvent, rules: PointsRules, ctx: EventContext | No
         if entry_id in ctx.existing:
             skipped.append(f"{event.id}: {rule} for {obj} already earned ({entry_id})")
             continue
+        if entry_id in ctx.taken_back:
+            entry_id = f"{entry_id}~{event.id}"
         cap = version.caps.get(rule)
         if cap is not None:
             key = (event.employee_id, rule, period_key(earned_on, cap.per))
@@ -327,6 +342,60 @@ def rescore(entry: PointsEntry, version: RuleVersion) -> PointsEntry | None:
 
 def active_entries(entries: Sequence[PointsEntry], superseded: set[str]) -> list[PointsEntry]:
     return [e for e in entries if e.id not in superseded]
+
+
+# --- taking points back ---------------------------------------------------------------
+
+
+def voided_ids(events: Iterable[LearningEvent]) -> set[str]:
+    """Ids of the events some VOIDED event voids."""
+    return {e.voids for e in events if e.event is LearningEventKind.VOIDED and e.voids}
+
+
+def effective_events(events: Iterable[LearningEvent]) -> list[LearningEvent]:
+    """The events that still count: voided ones and the voiding events themselves left out."""
+    events = list(events)
+    voided = voided_ids(events)
+    return [e for e in events if e.event is not LearningEventKind.VOIDED and e.id not in voided]
+
+
+def to_take_back(event: LearningEvent, active: Iterable[PointsEntry]) -> tuple[list[PointsEntry], str]:
+    """The active entries ``event`` takes back, and why (empty when it takes nothing back).
+
+    A VOIDED event takes back every entry earned by the event it voids; UNCOMPLETED takes
+    back the online-completion entry of that course, if it was earned on or before.
+    """
+    if event.event is LearningEventKind.VOIDED and event.voids:
+        hits = [e for e in active if e.event_id == event.voids]
+        return hits, f"event {event.voids} voided by {event.id} on {event.occurred_at.date()}"
+    if event.event is LearningEventKind.UNCOMPLETED:
+        obj = _object_key(event, "online_completed")
+        if obj is None:
+            return [], ""
+        key = entry_key(event.employee_id, "online_completed", obj)
+        hits = [e for e in active if base_key(e.id) == key and e.earned_on <= event.occurred_at.date()]
+        return hits, f"course {obj} un-completed ({event.id}) on {event.occurred_at.date()}"
+    return [], ""
+
+
+def training_days(events: Sequence[LearningEvent], sessions: Mapping[str, TrainingSession] | None = None,
+                  enrollments: Sequence[Enrollment] = ()) -> dict[tuple[str, str], date]:
+    """(employee, program) -> the first day trained: attended/completed events, else a completed session."""
+    by_session = sessions or {}
+    out: dict[tuple[str, str], date] = {}
+    for event in events:
+        if event.event not in (LearningEventKind.ATTENDED, LearningEventKind.COMPLETED):
+            continue
+        session = by_session.get(event.session_id or "")
+        program = event.program_id or (session.program_id if session else None)
+        if program:
+            key, day = (event.employee_id, program), event.occurred_at.date()
+            out[key] = min(out.get(key, day), day)
+    for enrollment in enrollments:
+        session = by_session.get(enrollment.session_id or "")
+        if enrollment.status is EnrollmentStatus.COMPLETED and session is not None:
+            out.setdefault((enrollment.employee_id, enrollment.program_id), session.starts_at.date())
+    return out
 
 
 # --- periods and the leaderboard ----------------------------------------------------

@@ -1,0 +1,216 @@
+"""The ``incentives`` job (seed 003 S3, S6; seed 000 K1, K3): what points and training buy.
+
+Money (bonus coefficient, bonus) and score flags (regional manager, perks, excellent,
+promotion, promotion priority, the points score for the review) are proposals HR
+approves; approved ones reach the payroll or the performance sink once. Completions and
+certificates are facts from the learning systems: they are pushed to the performance
+sink directly, once per id, when one is configured (K1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from trainbridge import hookimpl
+from trainbridge.core.jobs import Decision, Job, JobContext, Plan, Proposal, Write
+from trainbridge.core.records import (
+    AdjustmentKind,
+    Certificate,
+    Employee,
+    EmploymentStatus,
+    Enrollment,
+    LearningEvent,
+    LearningEventKind,
+    MetricValue,
+    PayrollAdjustment,
+    PointsEntry,
+    TrainingProgram,
+    TrainingResult,
+    TrainingSession,
+)
+from trainbridge.plugins.points import superseded_ids
+from trainbridge.rules.incentives import (
+    IncentiveThresholds,
+    bonus_percent,
+    completed_programs,
+    flags,
+    performance_gains,
+    promotion,
+    promotion_priority,
+    top_share,
+)
+from trainbridge.rules.points import effective_events, period_bounds, period_key, totals, training_days
+
+TRAINING_EVENTS = (LearningEventKind.ATTENDED, LearningEventKind.COMPLETED)
+
+
+def _typed(records: Iterable[Any], cls: type[Any]) -> list[Any]:
+    return [r for r in records if isinstance(r, cls)]
+
+
+class IncentivesJob(Job):
+    name = "incentives"
+    description = "Propose what points buy (bonus coefficient, bonus, perks, promotion) for HR to approve."
+    reads: ClassVar[tuple[str, ...]] = ("fetch_employees", "fetch_training_catalog", "fetch_learning_events",
+                                        "fetch_metrics")
+    config_model: ClassVar[type[BaseModel] | None] = IncentiveThresholds
+    order = 70
+
+    def decide(self, ctx: JobContext) -> Plan:
+        t: IncentiveThresholds = ctx.config or IncentiveThresholds()
+        day = ctx.today if t.quarter == "current" else period_bounds(period_key(ctx.today, "quarter"),
+                                                                     ctx.today)[0] - timedelta(days=1)
+        quarter = period_key(day, "quarter")
+        first, last = period_bounds(quarter, ctx.today)
+        employees = {e.employee_id: e for e in _typed(ctx.records("employee"), Employee)}
+        managers = {k: e for k, e in employees.items()
+                    if e.is_manager and e.status is EmploymentStatus.ACTIVE}
+        entries = _typed(ctx.records("points_entry"), PointsEntry)
+        superseded = superseded_ids(ctx)
+        quarterly = {m: 0 for m in managers} | {
+            k: v for k, v in totals(entries, first, last, superseded).items() if k in managers}
+        annual = totals(entries, date(last.year, 1, 1), last, superseded)
+        last_12m = totals(entries, last - timedelta(days=364), last, superseded)
+        events = effective_events(_typed(ctx.records("learning_event"), LearningEvent))
+        rates = plan_rates(events, last - timedelta(days=364), last)
+        winners, how = top_share(quarterly, t)
+        plan = Plan()
+        plan.decisions.append(Decision(id=f"incentives:{quarter}:top_share", kind="incentive_top_share",
+                                       subject=None, payload={"quarter": quarter, "winners": sorted(winners),
+                                                              "scores": quarterly}, explanation=(how,)))
+        for emp_id, employee in sorted(managers.items()):
+            points = quarterly[emp_id]
+            if emp_id in winners:
+                plan.proposals.append(_money(employee, "bonus_coefficient", quarter, t.top_coefficient,
+                                             AdjustmentKind.BONUS_COEFFICIENT, last,
+                                             f"top {t.top_share * 100:.0f}% by points in {quarter}",
+                                             [how, f"{emp_id}: {points} points"]))
+            pct = bonus_percent(points, t)
+            if pct:
+                plan.proposals.append(_money(employee, "bonus", quarter, pct, AdjustmentKind.BONUS_PERCENT,
+                                             last, f"bonus +{pct}% for {points} points in {quarter}",
+                                             [f"+1% per full {t.bonus_percent_per_points} points, at most "
+                                              f"+{t.bonus_percent_cap}%"]))
+            for flag, reason in flags(points, annual.get(emp_id, 0), t):
+                period = str(last.year) if flag == "excellent" else quarter
+                plan.proposals.append(_flag(employee, flag, period, [reason], points=annual.get(emp_id, 0)
+                                            if flag == "excellent" else points))
+            eligible, reasons = promotion(last_12m.get(emp_id, 0), rates.get(emp_id), t)
+            if eligible:
+                plan.proposals.append(_flag(employee, "promotion", quarter, reasons,
+                                            points=last_12m.get(emp_id, 0)))
+            plan.proposals.append(_review_points(employee, quarter, points, t.review_weight))
+        for cert in _typed(ctx.records("certificate"), Certificate):
+            holder = employees.get(cert.employee_id)
+            if holder is not None and first <= cert.issued_on <= last:
+                plan.proposals.append(_money(holder, "bonus", f"certificate:{cert.certificate}",
+                                             t.certificate_bonus_percent, AdjustmentKind.BONUS_PERCENT, last,
+                                             f"bonus +{t.certificate_bonus_percent}% for certificate "
+                                             f"{cert.certificate}", [f"certificate issued {cert.issued_on}"]))
+        plan.proposals += self._promotion_priority(ctx, t, employees, events, last)
+        plan.writes += self._training_results(ctx, events)
+        plan.summary.append(f"incentives {quarter}: {len(plan.proposals)} proposal(s) for HR; {how}")
+        if plan.writes:
+            plan.summary.append(f"training results: {len(plan.writes)} completion/certificate result(s) "
+                                "for the performance system (each sent once)")
+        ranked = sorted(quarterly.items(), key=lambda kv: (-kv[1], kv[0]))
+        plan.summary.append(f"leaderboard {quarter}: " + ", ".join(
+            f"{managers[m].name} ({m}) {p}" for m, p in ranked[:10]))
+        return plan
+
+    def _promotion_priority(self, ctx: JobContext, t: IncentiveThresholds, employees: dict[str, Employee],
+                            events: list[LearningEvent], last: date) -> list[Proposal]:
+        """K3: a KPI up by the threshold after a training in the last 12 months; once per training."""
+        sessions = {s.session_id: s for s in _typed(ctx.records("session"), TrainingSession)}
+        trained = {key: day for key, day in training_days(
+            events, sessions, _typed(ctx.records("enrollment"), Enrollment)).items()
+            if last - timedelta(days=364) <= day <= last}
+        gains = performance_gains(_typed(ctx.records("metric"), MetricValue), trained, until=last,
+                                  only=t.performance_metrics)
+        per_training: dict[tuple[str, str], list[Any]] = {}
+        for gain in gains:
+            per_training.setdefault((gain.employee_id, gain.program_id), []).append(gain)
+        out = []
+        for (emp_id, program), found in sorted(per_training.items()):
+            employee = employees.get(emp_id)
+            reasons = promotion_priority(found, t)
+            if employee is not None and employee.status is EmploymentStatus.ACTIVE and reasons:
+                out.append(_flag(employee, "promotion_priority", program, reasons, program_id=program))
+        return out
+
+    def _training_results(self, ctx: JobContext, events: list[LearningEvent]) -> list[Write]:
+        """K1: completions and certificates, as facts, when a performance sink is configured."""
+        if not ctx.host.instances_with("push_training_result"):
+            return []
+        programs = {p.program_id: p for p in _typed(ctx.records("program"), TrainingProgram)}
+        done = completed_programs(events, _typed(ctx.records("enrollment"), Enrollment))
+        writes = [Write("push_training_result", {"result": TrainingResult(
+            id=f"training_result:completion:{emp}:{program}", employee_id=emp, program_id=program,
+            completed=True)}) for emp, program in sorted(done)]
+        for cert in sorted(_typed(ctx.records("certificate"), Certificate), key=lambda c: c.id):
+            granting = sorted(p for (emp, p) in done
+                              if emp == cert.employee_id and programs.get(p) is not None
+                              and programs[p].certificate == cert.certificate)
+            writes.append(Write("push_training_result", {"result": TrainingResult(
+                id=f"training_result:certificate:{cert.id}", employee_id=cert.employee_id,
+                program_id=granting[0] if granting else None, certificate=cert.certificate,
+                period=cert.issued_on.isoformat())}))
+        return writes
+
+
+def plan_rates(events: list[LearningEvent], first: date, last: date) -> dict[str, Decimal]:
+    """Action-plan completion: programs trained in the window with a plan submitted / programs trained."""
+    trained: dict[str, set[str]] = {}
+    planned: dict[str, set[str]] = {}
+    for event in events:
+        if not event.program_id or not first <= event.occurred_at.date() <= last:
+            continue
+        if event.event in TRAINING_EVENTS:
+            trained.setdefault(event.employee_id, set()).add(event.program_id)
+        elif event.event is LearningEventKind.ACTION_PLAN_SUBMITTED:
+            planned.setdefault(event.employee_id, set()).add(event.program_id)
+    return {emp: Decimal(len(progs & planned.get(emp, set()))) / Decimal(len(progs))
+            for emp, progs in trained.items()}
+
+
+def _money(employee: Employee, kind: str, period: str, amount: Decimal, adjustment: AdjustmentKind,
+           effective: date, summary: str, explanation: list[str]) -> Proposal:
+    pid = f"incentive:{kind}:{employee.employee_id}:{period}"
+    record = PayrollAdjustment(id=pid, employee_id=employee.employee_id, adjustment=adjustment, amount=amount,
+                               effective_date=effective, legal_entity=employee.legal_entity, reason=summary,
+                               explanation=tuple(explanation), proposal_id=pid)
+    return Proposal(id=pid, kind=kind, subject=employee.employee_id, summary=f"{employee.name}: {summary}",
+                    write=Write("post_adjustment", {"adjustment": record}), explanation=explanation,
+                    amount=amount)
+
+
+def _flag(employee: Employee, flag: str, period: str, explanation: list[str], *, points: int | None = None,
+          program_id: str | None = None) -> Proposal:
+    pid = f"incentive:{flag}:{employee.employee_id}:{period}"
+    result = TrainingResult(id=pid, employee_id=employee.employee_id, period=None if program_id else period,
+                            program_id=program_id, points=points, flags=(flag,))
+    return Proposal(id=pid, kind=flag, subject=employee.employee_id,
+                    summary=f"{employee.name}: {flag} ({'; '.join(explanation)})",
+                    write=Write("push_training_result", {"result": result}), explanation=explanation)
+
+
+def _review_points(employee: Employee, quarter: str, points: int, weight: Decimal) -> Proposal:
+    """S6: the quarter's points score for the performance review, with its weight."""
+    pid = f"incentive:review_points:{employee.employee_id}:{quarter}"
+    result = TrainingResult(id=pid, employee_id=employee.employee_id, period=quarter, points=points,
+                            review_weight=weight)
+    share = f"{weight * 100:f}".rstrip("0").rstrip(".")
+    why = f"{points} points in {quarter}, weighing {share}% of the performance score"
+    return Proposal(id=pid, kind="review_points", subject=employee.employee_id,
+                    summary=f"{employee.name}: {why}", explanation=[why],
+                    write=Write("push_training_result", {"result": result}))
+
+
+@hookimpl
+def register_jobs(register: Callable[[Job], None]) -> None:
+    register(IncentivesJob())

@@ -1,0 +1,78 @@
+"""The ``points_reminders`` job (seed 003, S4): sessions 3 days ahead, action plans 10 days after."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from trainbridge import hookimpl
+from trainbridge.core.jobs import Job, JobContext, Plan, Write
+from trainbridge.core.records import (
+    Employee,
+    Enrollment,
+    EnrollmentStatus,
+    LearningEvent,
+    LearningEventKind,
+    Notice,
+    Recipient,
+    TrainingSession,
+)
+from trainbridge.rules.points import effective_events, training_days
+
+
+def _typed(records: Iterable[Any], cls: type[Any]) -> list[Any]:
+    return [r for r in records if isinstance(r, cls)]
+
+
+class RemindersJob(Job):
+    """S4: 3 days before a session to enrolled managers; 10 days after training without a plan."""
+
+    name = "points_reminders"
+    description = "Remind managers of sessions 3 days ahead and of missing action plans 10 days after."
+    reads: ClassVar[tuple[str, ...]] = ("fetch_employees", "fetch_training_catalog", "fetch_learning_events")
+    order = 65
+
+    def decide(self, ctx: JobContext) -> Plan:
+        managers = {e.employee_id: e for e in _typed(ctx.records("employee"), Employee) if e.is_manager}
+        sessions = {s.session_id: s for s in _typed(ctx.records("session"), TrainingSession)}
+        plan = Plan()
+        for enrollment in _typed(ctx.records("enrollment"), Enrollment):
+            session = sessions.get(enrollment.session_id or "")
+            manager = managers.get(enrollment.employee_id)
+            if session is None or manager is None or enrollment.status is EnrollmentStatus.CANCELLED:
+                continue
+            start = session.starts_at.date()
+            if start - timedelta(days=3) <= ctx.today < start:
+                plan.writes.append(Write("send_notice", {"notice": Notice(
+                    id=f"reminder:session:{session.session_id}:{manager.employee_id}",
+                    notice="session_reminder",
+                    recipients=(Recipient(name=manager.name, employee_id=manager.employee_id,
+                                          email=manager.email, role="manager"),),
+                    subject=f"培训提醒: {session.session_id} {start}", language=manager.language,
+                    body=f"{manager.name}, 您报名的培训 {session.program_id} 将于 {start} 开始"
+                         f"{' (' + session.location + ')' if session.location else ''}。",
+                    related_id=session.session_id)}))
+        events = effective_events(_typed(ctx.records("learning_event"), LearningEvent))
+        planned = {(e.employee_id, e.program_id) for e in events
+                   if e.event is LearningEventKind.ACTION_PLAN_SUBMITTED}
+        for (emp_id, program), day in sorted(training_days(events, sessions).items()):
+            manager = managers.get(emp_id)
+            if manager is None or (emp_id, program) in planned:
+                continue
+            if day + timedelta(days=10) <= ctx.today <= day + timedelta(days=30):
+                plan.writes.append(Write("send_notice", {"notice": Notice(
+                    id=f"reminder:action_plan:{emp_id}:{program}", notice="action_plan_reminder",
+                    recipients=(Recipient(name=manager.name, employee_id=emp_id, email=manager.email,
+                                          role="manager"),),
+                    subject=f"行动计划提醒: {program}", language=manager.language,
+                    body=f"{manager.name}, 培训 {program} ({day}) 已过 10 天, "
+                         "请在 30 天内提交行动计划 (+20 分)。",
+                    related_id=program)}))
+        plan.summary.append(f"reminders: {len(plan.writes)} due (each sent once)")
+        return plan
+
+
+@hookimpl
+def register_jobs(register: Callable[[Job], None]) -> None:
+    register(RemindersJob())
