@@ -45,6 +45,11 @@ SLOT_KEY = "schedule.last_slot"
 #: a message redelivered after this many killed runs in a row is given up (a run that kills
 #: its worker every time, e.g. out of memory, must not loop forever)
 MAX_KILLED_RUNS = 3
+#: a resumed message (redelivered, or retried) that finds the lock held tries again this often:
+#: the holder may be the killed attempt on another host, whose lock is taken over only once
+#: its heartbeat is older than [ledger] lock_timeout_seconds (900 s by default)
+RESUME_DELAY = 60
+RESUME_RETRIES = 20
 
 if os.environ.get(metrics.PORT_ENV):
     # Before anything imports prometheus_client: the pool processes write, this one serves.
@@ -87,10 +92,13 @@ def create_app(dep: Deployment | None = None, *, broker_url: str | None = None) 
     )
     app.user_options["deployment"] = dep
 
-    @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)
+    @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, shared=False)
     def run_job(self: Any, tenant: str, job: str, slot: str | None = None) -> dict[str, Any]:
-        redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-        return run_tenant_job(dep or deployment(), tenant, job, slot=slot, redelivered=redelivered)
+        resumed = bool((self.request.delivery_info or {}).get("redelivered")) or bool(self.request.retries)
+        outcome = run_tenant_job(dep or deployment(), tenant, job, slot=slot, redelivered=resumed)
+        if outcome["status"] == "already_running" and resumed and self.request.retries < RESUME_RETRIES:
+            raise self.retry(countdown=RESUME_DELAY, max_retries=RESUME_RETRIES)
+        return outcome
 
     return app
 

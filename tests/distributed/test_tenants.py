@@ -196,3 +196,29 @@ def test_a_message_whose_runs_keep_getting_killed_is_given_up(folder):
         assert run_tenant_job(dep, "acme", "incentives")["status"] == "ok"  # a fresh message runs
     finally:
         ws.close()
+
+
+def test_a_resumed_message_that_finds_the_lock_held_tries_again_a_bounded_number_of_times(
+        folder, monkeypatch):
+    pytest.importorskip("celery", reason="Celery is not installed: pip install 'trainbridge[celery]'")
+    from trainbridge import celery_app
+
+    monkeypatch.setattr(celery_app, "RESUME_RETRIES", 2)
+    dep = load_deployment(folder)
+    app = celery_app.create_app(dep, broker_url="memory://")
+    app.conf.task_always_eager = True
+    task = app.tasks[celery_app.TASK_NAME]
+    ws = dep.workspace("acme")
+    try:
+        ws.migrate()
+        held = ws.ledger.start_run("incentives")
+        ws.ledger.acquire_lock("incentives", held, stale_after=timedelta(minutes=15))
+        assert task.apply(("acme", "incentives")).get()["status"] == "already_running"  # a fresh duplicate
+        outcome = task.apply(("acme", "incentives"), retries=1).get()  # the retry of a lost attempt
+        assert outcome["status"] == "already_running"
+        with ws.ledger.transaction() as conn:
+            runs = ws.ledger.list_runs(conn, job="incentives")
+        refused = [r for r in runs if r["status"] == "already_running"]
+        assert len(refused) == 1 + 2  # the duplicate once; the resumed message at retries 1 and 2
+    finally:
+        ws.close()
