@@ -50,13 +50,14 @@ def register_migrations(register: Callable[..., None]) -> None:
 @click.option("--proxy-headers", is_flag=True, help="Trust X-Forwarded-Proto/For from the proxy in front.")
 @click.option("--language", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
               help="Language when the browser asks for neither.")
-@click.option("--leaderboard-visibility", type=click.Choice(["named", "department", "self"]), default="self",
-              show_default=True, help="What managers and viewers see of other managers' standings.")
+@click.option("--leaderboard-visibility", type=click.Choice(["named", "department", "self"]), default=None,
+              help="What managers and viewers see of other managers' standings (default: the "
+                   "[jobs.points.leaderboard] table, or self).")
 @click.option("--second-approver-above", type=str, default=None, metavar="AMOUNT",
               help="Money proposals above AMOUNT (their own currency) need two different approvers.")
 @click.pass_obj
 def serve(state: Any, host: str, port: int, demo: bool, directory: str | None, secure_cookies: str,
-          proxy_headers: bool, language: str, leaderboard_visibility: str,
+          proxy_headers: bool, language: str, leaderboard_visibility: str | None,
           second_approver_above: str | None) -> None:
     """The HR console and the e-signature webhook receiver (POST /webhooks/INSTANCE)."""
     try:

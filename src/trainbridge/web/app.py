@@ -60,9 +60,10 @@ class WebSettings:
     #: "auto" marks the session cookie Secure when the request came over https.
     secure_cookies: str = "auto"
     language: str = "zh"
-    #: what a manager (or viewer) sees of other managers: "named", "department" (names in their
-    #: own department only) or "self" (ranks and points of all, their own name only).
-    leaderboard_visibility: str = "self"
+    #: what a manager (or viewer) sees of other managers: None follows the points plugin's
+    #: [jobs.points.leaderboard] table; or "named", "department" (names in their own
+    #: department only), "self" (ranks and points of all, their own name only).
+    leaderboard_visibility: str | None = None
     #: money proposals above this amount (in their own currency) need two different approvers.
     second_approver_above: Decimal | None = None
     session_hours: int = 12
@@ -77,7 +78,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
     """The console for one workspace (its ledger is migrated, including the ``web`` tables)."""
     settings = settings or WebSettings()
-    if settings.leaderboard_visibility not in VISIBILITY:
+    if settings.leaderboard_visibility is not None and settings.leaderboard_visibility not in VISIBILITY:
         raise ConfigError(f"unknown leaderboard visibility {settings.leaderboard_visibility!r}",
                           hint=f"one of {', '.join(VISIBILITY)}")
     ws.ensure_migrated()
@@ -310,7 +311,7 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
                                            visibility=visibility, today=settings.today())
         except ValueError as exc:
             return render(request, "error.html", status_code=400, message=str(exc))
-        return render(request, "leaderboard.html", visibility=visibility, department=department or "", **data)
+        return render(request, "leaderboard.html", department=department or "", **data)
 
     @page("admin", "hr", "viewer")
     async def reports(request: Request) -> Response:

@@ -82,11 +82,25 @@ def refund_quote_view(ws: Workspace, employee_id: str, last_day: str) -> dict[st
     return {"proposals": proposals, "quotes": quotes, "error": error}
 
 
-def leaderboard_view(ws: Workspace, user: User, *, period: str, department: str | None, visibility: str,
-                     today: date) -> dict[str, Any]:
-    """The standings; names other than the viewer's own are hidden unless ``visibility`` allows them.
+def points_visibility(ws: Workspace) -> Any | None:
+    """The points plugin's ``[jobs.points.leaderboard]`` rule, when the installed points plugin has one."""
+    try:
+        from trainbridge.plugins.points import PointsConfig
+        from trainbridge.rules.leaderboard import visible_rows  # noqa: F401
+    except ImportError:
+        return None
+    config = ws.settings.job_config("points", PointsConfig) or PointsConfig()
+    return getattr(config, "leaderboard", None)
 
-    When no period is asked for, this quarter, or the last one while this one has no points yet.
+
+def leaderboard_view(ws: Workspace, user: User, *, period: str, department: str | None,
+                     visibility: str | None, today: date) -> dict[str, Any]:
+    """The standings as ``user`` may see them.
+
+    ``visibility`` "named" shows everyone (HR); "department" or "self" is the console's own
+    rule; None follows the points plugin's ``[jobs.points.leaderboard]`` configuration, or
+    "self" where the plugin has none. Without a period: this quarter, or the last one while
+    this one has no points yet.
     """
     from trainbridge.plugins.points import leaderboard
     from trainbridge.rules.points import period_bounds, period_key
@@ -101,6 +115,20 @@ def leaderboard_view(ws: Workspace, user: User, *, period: str, department: str 
             period = period_key(first - timedelta(days=1), "quarter")
             rows = leaderboard(ws, period=period, today=today, department=department)
     own_department = next((r.department for r in rows if r.employee_id == user.employee_id), None)
+    configured = points_visibility(ws) if visibility is None else None
+    if configured is not None:
+        from trainbridge.rules.leaderboard import visible_rows
+
+        if own_department is None and user.employee_id:
+            with ws.ledger.transaction() as conn:
+                me = _employees(ws, conn).get(user.employee_id)
+            own_department = me.department if me else ""
+        visible, note = visible_rows(rows, user.employee_id or "", own_department or "", configured)
+        return {"period": period, "note": note, "rows": [
+            {"rank": r.rank, "points": r.points, "named": bool(r.name or r.employee_id),
+             "employee_id": r.employee_id, "name": r.name, "department": r.department, "me": r.me}
+            for r in visible]}
+    visibility = visibility or "self"
     shown = []
     for r in rows:
         named = (visibility == "named" or r.employee_id == user.employee_id
@@ -110,7 +138,7 @@ def leaderboard_view(ws: Workspace, user: User, *, period: str, department: str 
                       "employee_id": r.employee_id if named else "", "name": r.name if named else "",
                       "department": r.department if named or visibility != "self" else "",
                       "me": r.employee_id == user.employee_id})
-    return {"period": period, "rows": shown}
+    return {"period": period, "note": "" if visibility == "named" else visibility, "rows": shown}
 
 
 def report_html(ws: Workspace, name: str) -> str:
