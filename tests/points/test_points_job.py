@@ -162,3 +162,73 @@ def test_teaching_20_to_30_keeps_earlier_entries_at_20_until_recomputed_and_the_
     board = leaderboard(ws, period="2026", today=date(2026, 9, 30))
     assert {s.employee_id: s.points for s in board}["M002"] == 40
     assert recompute(ws, since=date(2026, 6, 1), today=date(2026, 9, 30)) == []
+
+
+def superseded(ws) -> dict[str, dict[str, object]]:
+    with ws.ledger.transaction() as conn:
+        return {r["payload"]["superseded"]: r for r in ws.ledger.list_decisions(conn, "points_superseded")}
+
+
+def add_events(tmp_path: Path, rows: list[dict[str, object]]) -> None:
+    with (tmp_path / "events.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(jsonl(rows))
+
+
+def test_a_voided_event_takes_its_points_back_with_the_reason_and_the_leaderboard_leaves_them_out(
+        make_workspace, tmp_path):
+    ws = points_ws(make_workspace, tmp_path)
+    sync(ws, ["points"])
+    taught = "points:M002:taught_frontline:FL-1"
+    assert {s.employee_id: s.points for s in leaderboard(ws, period="2026", today=date(2026, 9, 30))}[
+        "M002"] == 40
+    add_events(tmp_path, [{"event_id": "v1", "employee_id": "M002", "event": "voided", "voids": "lms:t1",
+                           "occurred_at": "2026-07-20T10:00:00+08:00"}])
+    [result] = sync(ws, ["points"])
+    assert "1 taken back" in result.summary[0]
+    row = superseded(ws)[taught]
+    assert row["payload"]["reason"] == "voided" and row["payload"]["points"] == -30
+    assert row["explanation"] == [f"event lms:t1 voided by lms:v1 on 2026-07-20: +30 for taught_frontline "
+                                  f"taken back ({taught})"]
+    assert entries(ws)[taught].points == 30  # kept in the ledger, superseded
+    board = {s.employee_id: s.points for s in leaderboard(ws, period="2026", today=date(2026, 9, 30))}
+    assert board["M002"] == 10
+    sync(ws, ["points"])
+    assert len(superseded(ws)) == 2  # M003's un-completion and this one: nothing taken twice
+
+
+def test_an_un_completed_course_takes_the_5_points_back_and_completing_again_earns_them_only_once(
+        make_workspace, tmp_path):
+    ws = points_ws(make_workspace, tmp_path)
+    sync(ws, ["points"])
+    # c1 completed (+5), u1 un-completed (taken back), c2 completed again (+5 once more): 5 in all
+    online = {e.id: e for e in entries(ws).values() if e.rule == "online_completed"}
+    first, again = "points:M003:online_completed:ONL", "points:M003:online_completed:ONL~lms:c2"
+    assert set(online) == {first, again}
+    assert superseded(ws)[first]["payload"]["reason"] == "uncompleted"
+    active = [e for e in online.values() if e.id not in superseded(ws)]
+    assert [e.id for e in active] == [again]
+    # toggling on: un-complete, complete, complete again in a later run never holds two entries
+    add_events(tmp_path, [
+        {"event_id": "u2", "employee_id": "M003", "event": "uncompleted", "program_id": "ONL",
+         "occurred_at": "2026-07-09T14:00:00+08:00"},
+        {"event_id": "c3", "employee_id": "M003", "event": "completed", "program_id": "ONL",
+         "occurred_at": "2026-07-10T14:00:00+08:00"},
+        {"event_id": "c4", "employee_id": "M003", "event": "completed", "program_id": "ONL",
+         "occurred_at": "2026-07-11T14:00:00+08:00"}])
+    sync(ws, ["points"])
+    gone = superseded(ws)
+    active = [e for e in entries(ws).values() if e.rule == "online_completed" and e.id not in gone]
+    assert [e.id for e in active] == ["points:M003:online_completed:ONL~lms:c3"]
+    board = {s.employee_id: s.points for s in leaderboard(ws, period="2026Q3", today=date(2026, 9, 30))}
+    assert board["M003"] == 35  # 30 teaching + 5 online, however often the course was toggled
+
+
+def test_a_voided_event_read_after_its_voiding_scores_nothing(make_workspace, tmp_path):
+    ws = points_ws(make_workspace, tmp_path)
+    add_events(tmp_path, [
+        {"event_id": "art", "employee_id": "M001", "event": "article", "object_id": "A1",
+         "occurred_at": "2026-07-20T10:00:00+08:00"},
+        {"event_id": "v2", "employee_id": "M001", "event": "voided", "voids": "lms:art",
+         "occurred_at": "2026-07-19T10:00:00+08:00"}])  # the voiding sorts first
+    sync(ws, ["points"])
+    assert not any(e.rule == "reflection_article" for e in entries(ws).values())

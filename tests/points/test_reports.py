@@ -184,3 +184,36 @@ def test_the_incentives_report_lists_the_job_s_proposals_with_hr_s_decision():
         ["incentive:bonus:M001:2026Q3", "bonus", "M001", "孙强", Decimal("5.00"), "approved"],
         ["incentive:perks:M002:2026Q3", "perks", "M002", "朱丽", None, "pending"]]
     assert result.notes == ["1 pending", "1 approved"]
+
+
+def test_the_html_points_report_written_with_o_is_one_self_contained_file(make_workspace, tmp_path):
+    ws = make_workspace({})
+    with ws.ledger.transaction() as conn:
+        ws.ledger.upsert_records(conn, [*MANAGERS, *sharing_at_10()])
+    target = tmp_path / "mail" / "points.html"
+    target.parent.mkdir()
+    out = CliRunner().invoke(build_cli(), ["--config", str(ws.settings.path), "report", "points", "--period",
+                                           "2026Q3", "--today", "2026-09-30", "--format", "html",
+                                           "-o", str(target)])
+    assert out.exit_code == 0 and f"wrote {target}" in out.output
+    assert list(target.parent.iterdir()) == [target]  # nothing written beside it
+    page = target.read_text(encoding="utf-8")
+    refs = _Refs()
+    refs.feed(page)
+    # no stylesheet, script, image or font fetched from anywhere: it opens offline from an email
+    assert refs.external == [] and "<link" not in page and "@import" not in page and "url(" not in page
+    assert "<style" in page and refs.svg >= 2
+    assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+class _Refs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.external: list[str] = []
+        self.svg = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.svg += tag == "svg"
+        for name, value in attrs:
+            if name in ("src", "href", "xlink:href") and value and not value.startswith("#"):
+                self.external.append(f"{tag} {name}={value}")

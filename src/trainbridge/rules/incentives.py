@@ -165,7 +165,7 @@ def performance_gains(metrics: Sequence[MetricValue], trained: Mapping[tuple[str
 
 def promotion_priority(gains: Iterable[Gain], t: IncentiveThresholds) -> list[str]:
     """Reasons for promotion priority: each KPI up by at least the threshold (none: no priority)."""
-    return [f"{g.metric} {g.before.normalize()} -> {g.after.normalize()} after {g.program_id}: "
+    return [f"{g.metric} {g.before.normalize():f} -> {g.after.normalize():f} after {g.program_id}: "
             f"{g.percent:+}% (>= {t.performance_gain_percent}%)"
             for g in gains if g.percent >= t.performance_gain_percent]
 
