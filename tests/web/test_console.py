@@ -262,6 +262,10 @@ def test_a_webhook_to_an_unknown_instance_or_one_without_webhooks_is_404(client:
     assert client.post("/webhooks/payroll", content=b"{}").status_code == 404
 
 
+def test_a_webhook_body_over_a_megabyte_is_refused_unread(client: TestClient) -> None:
+    assert client.post("/webhooks/esign", content=b"x" * (1 << 20 | 1)).status_code == 413
+
+
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example/"])
 def test_login_never_redirects_off_site(client: TestClient, target: str) -> None:
     form = client.get("/login")

@@ -48,6 +48,8 @@ SESSION_COOKIE = "tb_session"
 LOGIN_CSRF_COOKIE = "tb_login_csrf"
 LANG_COOKIE = "tb_lang"
 QUERY_HEADER = "X-Trainbridge-Query"
+#: e-signature callbacks are small JSON or form posts; anything bigger is not one.
+MAX_WEBHOOK_BYTES = 1 << 20
 VISIBILITY = ("named", "department", "self")
 CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'none'; "
        "frame-ancestors 'self'; form-action 'self'; base-uri 'none'")
@@ -207,7 +209,14 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
         from trainbridge.plugins.agreements import apply_webhook
 
         instance = request.path_params["instance"]
-        body = await request.body()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_WEBHOOK_BYTES:
+                return Response("callback body too large", status_code=413, media_type="text/plain")
+            chunks.append(chunk)
+        body = b"".join(chunks)
         headers = dict(request.headers.items())
         # Some vendors (DingTalk) sign query parameters; the connector finds them here.
         headers[QUERY_HEADER] = request.url.query
