@@ -107,6 +107,7 @@ def users_group() -> None:
 @click.pass_obj
 def users_add(state: Any, name: str, role: str, employee_id: str | None, password_stdin: bool, generate: bool,
               replace: bool) -> None:
+    """Create a console account (or reset one with --replace)."""
     accounts = _accounts()
     if generate:
         password = accounts.new_password()
@@ -124,6 +125,7 @@ def users_add(state: Any, name: str, role: str, employee_id: str | None, passwor
 @users_group.command(name="list")
 @click.pass_obj
 def users_list(state: Any) -> None:
+    """Console accounts with their role (never their passwords)."""
     rows = _accounts().list_users(state.workspace().ledger)
     for r in rows:
         click.echo(f"{r['name']} {r['role']}{' ' + r['employee_id'] if r['employee_id'] else ''} "
