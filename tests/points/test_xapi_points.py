@@ -84,3 +84,41 @@ def test_a_custom_verb_mapped_to_action_plan_submitted_scores_20_through_the_poi
     assert plan.event_id == "lrs:2b7c1e9d-8a4f-4e21-b3c6-7d8e9f0a1b2c"  # 14 days after the session
     assert [(s.employee_id, s.points) for s in leaderboard(ws, period="2026Q3", today=date(2026, 7, 21))] == [
         ("M001", 30)]
+
+
+def test_an_xapi_voiding_statement_takes_the_action_plan_points_back(make_workspace, tmp_path):
+    from responses import matchers
+
+    write(tmp_path / "employees.csv", EMPLOYEES)
+    ws = make_workspace({"connectors": {
+        "hr": {"type": "csv_people", "employees": "employees.csv"},
+        "lrs": {"type": "xapi", "endpoint": ENDPOINT, "username": "lrs-key", "password": "lrs-secret-42",
+                "verbs": {PLAN_VERB: "action_plan_submitted"},
+                "programs": {COURSE: "LEAD"}, "sessions": {SESSION: "LEAD-1"},
+                "http": {"backoff_base": 0, "max_attempts": 2}}}})
+    plan_id = "2b7c1e9d-8a4f-4e21-b3c6-7d8e9f0a1b2c"
+    consistent = {"X-Experience-API-Consistent-Through": "2026-08-01T00:00:00.000Z"}
+    # xAPI-Data.md 2.3.2: the voiding statement's object is a StatementRef to the voided one
+    voiding = {"id": "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
+               "actor": {"objectType": "Agent", "name": "HR", "mbox": "mailto:hr@example.cn"},
+               "verb": {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}},
+               "object": {"objectType": "StatementRef", "id": plan_id},
+               "timestamp": "2026-07-25T10:00:00+08:00", "stored": "2026-07-25T02:00:00.000Z",
+               "authority": AUTHORITY, "version": "1.0.3"}
+    with responses.RequestsMock() as lrs:
+        lrs.add(responses.GET, f"{ENDPOINT}statements", json=STATEMENTS, headers=consistent)
+        sync(ws, ["points"], today=date(2026, 7, 21))
+    with responses.RequestsMock() as lrs:
+        lrs.add(responses.GET, f"{ENDPOINT}statements", headers=consistent, json=STATEMENTS["statements"][1],
+                match=[matchers.query_param_matcher({"voidedStatementId": plan_id, "format": "ids"})])
+        lrs.add(responses.GET, f"{ENDPOINT}statements", headers=consistent,
+                json={"statements": [voiding], "more": ""},
+                match=[matchers.query_param_matcher({"ascending": "true"}, strict_match=False)])
+        [result] = sync(ws, ["points"], today=date(2026, 7, 26))
+    assert result.status == "ok", result.errors
+    with ws.ledger.transaction() as conn:
+        [row] = ws.ledger.list_decisions(conn, "points_superseded")
+    assert row["payload"]["superseded"] == "points:M001:action_plan_submitted:LEAD"
+    assert row["payload"]["reason"] == "voided" and row["payload"]["points"] == -20
+    assert [(s.employee_id, s.points) for s in leaderboard(ws, period="2026Q3", today=date(2026, 7, 26))] == [
+        ("M001", 10)]
