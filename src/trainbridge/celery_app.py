@@ -58,8 +58,17 @@ if os.environ.get(metrics.PORT_ENV):
 
 @cache
 def deployment() -> Deployment:
-    """This process's deployment (read once; restart the workers after adding tenants)."""
+    """This process's deployment, read once (see :func:`_deployment_with` for new tenants)."""
     return load_deployment(os.environ.get("TRAINBRIDGE_DEPLOYMENT") or None)
+
+
+def _deployment_with(tenant: str) -> Deployment:
+    """The deployment, read again when it does not know ``tenant`` yet (a tenant added since)."""
+    dep = deployment()
+    if tenant not in dep.tenants:
+        deployment.cache_clear()
+        dep = deployment()
+    return dep
 
 
 def create_app(dep: Deployment | None = None, *, broker_url: str | None = None) -> Celery:
@@ -95,7 +104,7 @@ def create_app(dep: Deployment | None = None, *, broker_url: str | None = None) 
     @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, shared=False)
     def run_job(self: Any, tenant: str, job: str, slot: str | None = None) -> dict[str, Any]:
         resumed = bool((self.request.delivery_info or {}).get("redelivered")) or bool(self.request.retries)
-        outcome = run_tenant_job(dep or deployment(), tenant, job, slot=slot, redelivered=resumed)
+        outcome = run_tenant_job(dep or _deployment_with(tenant), tenant, job, slot=slot, redelivered=resumed)
         if outcome["status"] == "already_running" and resumed and self.request.retries < RESUME_RETRIES:
             raise self.retry(countdown=RESUME_DELAY, max_retries=RESUME_RETRIES)
         return outcome

@@ -1,31 +1,34 @@
-"""The workers' app in the tests: trainbridge's own, plus a fault armed in one pool process only.
+"""The workers' app in the tests: trainbridge's own, with a fault that fires once across all workers.
 
-``TRAINBRIDGE_TEST_FAULT_ONCE=point:n`` with ``TRAINBRIDGE_TEST_FAULT_MARKER=path``: the first
-pool process of any worker to create the marker file gets ``TRAINBRIDGE_FAULT`` and is
-killed (SIGKILL) at that point; the process that replaces it, and every other one, is not,
-so the redelivered task can finish.
+``TRAINBRIDGE_TEST_FAULT_ONCE=point`` with ``TRAINBRIDGE_TEST_FAULT_MARKER=path``: the first
+pool process (of any worker) to reach the core's fault point ``point`` creates the marker
+and is killed there through ``TRAINBRIDGE_FAULT`` (SIGKILL); every later process passes, so
+the redelivered task can finish. A plain ``TRAINBRIDGE_FAULT`` in the worker's environment
+would kill the replacement process too, and the redelivered task forever.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
-
-from celery.signals import worker_process_init
 
 from trainbridge.celery_app import app
+from trainbridge.core import runner
 
 __all__ = ["app"]
+_core_fault_point = runner.fault_point
 
 
-@worker_process_init.connect
-def _arm_fault_once(**_: Any) -> None:
-    spec = os.environ.get("TRAINBRIDGE_TEST_FAULT_ONCE")
+def _fault_once(name: str) -> None:
+    point = os.environ.get("TRAINBRIDGE_TEST_FAULT_ONCE")
     marker = os.environ.get("TRAINBRIDGE_TEST_FAULT_MARKER")
-    if not spec or not marker:
+    if point != name or not marker:
         return
     try:
         os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
     except FileExistsError:
         return
-    os.environ["TRAINBRIDGE_FAULT"] = spec
+    os.environ[runner.FAULT_ENV] = f"{name}:1"
+    _core_fault_point(name)
+
+
+runner.fault_point = _fault_once

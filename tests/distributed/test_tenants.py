@@ -222,3 +222,19 @@ def test_a_resumed_message_that_finds_the_lock_held_tries_again_a_bounded_number
         assert len(refused) == 1 + 2  # the duplicate once; the resumed message at retries 1 and 2
     finally:
         ws.close()
+
+
+def test_workers_pick_up_a_tenant_added_after_they_started(folder, monkeypatch):
+    pytest.importorskip("celery", reason="Celery is not installed: pip install 'trainbridge[celery]'")
+    from trainbridge import celery_app
+
+    monkeypatch.setenv("TRAINBRIDGE_DEPLOYMENT", str(folder / "trainbridge.toml"))
+    celery_app.deployment.cache_clear()
+    app = celery_app.create_app(broker_url="memory://")
+    app.conf.task_always_eager = True
+    task = app.tasks[celery_app.TASK_NAME]
+    assert task.apply(("acme", "costs")).get()["status"] == "ok"
+    write_tenant(folder / "tenants" / "initech", "initech", today=date.today())
+    assert task.apply(("initech", "incentives")).get()["status"] == "ok"
+    assert (folder / "tenants" / "initech" / "out" / "payroll.jsonl").exists()
+    celery_app.deployment.cache_clear()
