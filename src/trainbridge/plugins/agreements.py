@@ -28,6 +28,7 @@ from trainbridge.core.records import (
     Employee,
     EvidenceCheck,
     EvidenceReceipt,
+    Record,
     TrainingProgram,
     WebhookReply,
 )
@@ -158,6 +159,10 @@ def apply_webhook(ws: Workspace, instance_name: str, headers: Mapping[str, str],
                                                   event.model_dump(mode="json")):
                 log.info("callback event %s to %s is a replay; ignored", event.event_id, instance_name)
                 continue
+            carried = [r if r.source else r.model_copy(update={"source": instance_name})
+                       for r in event.records if isinstance(r, Record)]
+            if carried:  # e.g. an HRIS offboarding event carries the Separation
+                ws.ledger.upsert_records(conn, carried)
             if event.envelope_id is None or event.status is None:
                 continue
             if agreements is None:
