@@ -105,7 +105,7 @@ def _exec_celery(ctx: click.Context, args: list[str], env: Mapping[str, str]) ->
 
 
 @click.command(name="worker", context_settings={"ignore_unknown_options": True})
-@click.option("--concurrency", "-c", default=2, show_default=True, help="Runs at a time in this worker.")
+@click.option("--concurrency", default=2, show_default=True, help="Runs at a time in this worker.")
 @click.option("--pool", default="prefork", show_default=True,
               type=click.Choice(["prefork", "solo", "threads"]))
 @click.option("--metrics-port", type=int, envvar=metrics.PORT_ENV,
