@@ -9,16 +9,21 @@ configuration (``[jobs.points.leaderboard]``), applied for one viewer:
   the others' names hidden.
 
 ``scope = "department"`` limits what a viewer sees to their own department (ranked
-within it); ``company`` ranks everyone together. Pure functions, no I/O.
+within it); ``company`` ranks everyone together. Periods (``2026Q3``, ``2026``,
+``last-12-months``) and the totals over them are here too. Pure functions, no I/O.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from trainbridge.core.records import PointsCategory, PointsEntry
 
 Visibility = Literal["named", "anonymous", "neighbours"]
 Scope = Literal["department", "company"]
@@ -99,3 +104,42 @@ def visible_rows(standings: Sequence[Standing], viewer: str, viewer_department: 
     n = config.neighbours
     return (rows[max(0, mine - n):mine + n + 1],
             f"your rank with {n} neighbour(s) either side, {where}, of {len(rows)}")
+
+
+# --- periods and totals ---------------------------------------------------------------
+
+
+def period_bounds(period: str, today: date) -> tuple[date, date]:
+    """``2026Q3``, ``2026`` or ``last-12-months`` as inclusive (first, last) days."""
+    if period == "last-12-months":
+        return today - timedelta(days=364), today
+    match = re.fullmatch(r"(\d{4})(?:Q([1-4]))?", period)
+    if not match:
+        msg = f"period {period!r} is not like 2026Q3, 2026 or last-12-months"
+        raise ValueError(msg)
+    year = int(match.group(1))
+    if match.group(2) is None:
+        return date(year, 1, 1), date(year, 12, 31)
+    quarter = int(match.group(2))
+    first = date(year, 3 * quarter - 2, 1)
+    last = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
+    return first, last - timedelta(days=1)
+
+
+def totals(entries: Sequence[PointsEntry], first: date, last: date,
+           superseded: frozenset[str] | set[str] = frozenset()) -> dict[str, int]:
+    """Points per employee earned between ``first`` and ``last``, superseded entries left out."""
+    out: dict[str, int] = {}
+    for entry in entries:
+        if entry.id not in superseded and first <= entry.earned_on <= last:
+            out[entry.employee_id] = out.get(entry.employee_id, 0) + entry.points
+    return out
+
+
+def by_category(entries: Sequence[PointsEntry], first: date, last: date,
+                superseded: frozenset[str] | set[str] = frozenset()) -> dict[PointsCategory, int]:
+    out = dict.fromkeys(PointsCategory, 0)
+    for entry in entries:
+        if entry.id not in superseded and first <= entry.earned_on <= last:
+            out[entry.category] += entry.points
+    return out

@@ -31,6 +31,11 @@ from trainbridge.core.records import (
     TrainingProgram,
     TrainingSession,
 )
+from trainbridge.rules.leaderboard import by_category, period_bounds, totals
+
+__all__ = ["RULE_KINDS", "EventContext", "PointsRules", "RuleVersion", "Scored", "active_entries", "base_key",
+           "by_category", "effective_events", "entry_key", "parse_rules", "period_bounds", "period_key",
+           "rescore", "score_event", "to_take_back", "totals", "training_days", "voided_ids"]
 
 
 @dataclass(frozen=True)
@@ -395,43 +400,4 @@ def training_days(events: Sequence[LearningEvent], sessions: Mapping[str, Traini
         session = by_session.get(enrollment.session_id or "")
         if enrollment.status is EnrollmentStatus.COMPLETED and session is not None:
             out.setdefault((enrollment.employee_id, enrollment.program_id), session.starts_at.date())
-    return out
-
-
-# --- periods and the leaderboard ----------------------------------------------------
-
-
-def period_bounds(period: str, today: date) -> tuple[date, date]:
-    """``2026Q3``, ``2026`` or ``last-12-months`` as inclusive (first, last) days."""
-    if period == "last-12-months":
-        return today - timedelta(days=364), today
-    match = re.fullmatch(r"(\d{4})(?:Q([1-4]))?", period)
-    if not match:
-        msg = f"period {period!r} is not like 2026Q3, 2026 or last-12-months"
-        raise ValueError(msg)
-    year = int(match.group(1))
-    if match.group(2) is None:
-        return date(year, 1, 1), date(year, 12, 31)
-    quarter = int(match.group(2))
-    first = date(year, 3 * quarter - 2, 1)
-    last = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
-    return first, last - timedelta(days=1)
-
-
-def totals(entries: Sequence[PointsEntry], first: date, last: date,
-           superseded: frozenset[str] | set[str] = frozenset()) -> dict[str, int]:
-    """Points per employee earned between ``first`` and ``last``, superseded entries left out."""
-    out: dict[str, int] = {}
-    for entry in entries:
-        if entry.id not in superseded and first <= entry.earned_on <= last:
-            out[entry.employee_id] = out.get(entry.employee_id, 0) + entry.points
-    return out
-
-
-def by_category(entries: Sequence[PointsEntry], first: date, last: date,
-                superseded: frozenset[str] | set[str] = frozenset()) -> dict[PointsCategory, int]:
-    out = dict.fromkeys(PointsCategory, 0)
-    for entry in entries:
-        if entry.id not in superseded and first <= entry.earned_on <= last:
-            out[entry.category] += entry.points
     return out
