@@ -128,13 +128,19 @@ def test_sales_up_15_percent_after_training_is_a_15_percent_improvement():
 
 
 class _Text(HTMLParser):
+    """The text of a page, its charts, and whatever it would fetch (src/href not in the page)."""
+
     def __init__(self) -> None:
         super().__init__()
         self.cells: list[str] = []
         self.svg = 0
+        self.external: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.svg += tag == "svg"
+        for name, value in attrs:
+            if name in ("src", "href", "xlink:href") and value and not value.startswith("#"):
+                self.external.append(f"{tag} {name}={value}")
 
     def handle_data(self, data: str) -> None:
         self.cells.append(data.strip())
@@ -198,22 +204,10 @@ def test_the_html_points_report_written_with_o_is_one_self_contained_file(make_w
     assert out.exit_code == 0 and f"wrote {target}" in out.output
     assert list(target.parent.iterdir()) == [target]  # nothing written beside it
     page = target.read_text(encoding="utf-8")
-    refs = _Refs()
+    refs = _Text()
     refs.feed(page)
     # no stylesheet, script, image or font fetched from anywhere: it opens offline from an email
     assert refs.external == [] and "<link" not in page and "@import" not in page and "url(" not in page
     assert "<style" in page and refs.svg >= 2
     assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
-
-class _Refs(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.external: list[str] = []
-        self.svg = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.svg += tag == "svg"
-        for name, value in attrs:
-            if name in ("src", "href", "xlink:href") and value and not value.startswith("#"):
-                self.external.append(f"{tag} {name}={value}")

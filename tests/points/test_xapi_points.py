@@ -54,8 +54,8 @@ STATEMENTS = {"statements": [
 EMPLOYEES = "employee_id,name,department,legal_entity,is_manager\nM001,孙强,Sales,ACME-SH,true\n"
 
 
-def test_a_custom_verb_mapped_to_action_plan_submitted_scores_20_through_the_points_job(
-        make_workspace, tmp_path):
+def lrs_workspace(make_workspace, tmp_path):
+    """Managers from a CSV, learning from an LRS whose custom plan verb is mapped to action_plan_submitted."""
     write(tmp_path / "employees.csv", EMPLOYEES)
     ws = make_workspace({"connectors": {
         "hr": {"type": "csv_people", "employees": "employees.csv"},
@@ -63,6 +63,12 @@ def test_a_custom_verb_mapped_to_action_plan_submitted_scores_20_through_the_poi
                 "verbs": {PLAN_VERB: "action_plan_submitted"},
                 "programs": {COURSE: "LEAD"}, "sessions": {SESSION: "LEAD-1"},
                 "http": {"backoff_base": 0, "max_attempts": 2}}}})
+    return ws
+
+
+def test_a_custom_verb_mapped_to_action_plan_submitted_scores_20_through_the_points_job(
+        make_workspace, tmp_path):
+    ws = lrs_workspace(make_workspace, tmp_path)
     with responses.RequestsMock() as lrs:
         lrs.add(responses.GET, f"{ENDPOINT}statements", json=STATEMENTS,
                 headers={"X-Experience-API-Consistent-Through": "2026-07-21T00:00:00.000Z",
@@ -89,13 +95,7 @@ def test_a_custom_verb_mapped_to_action_plan_submitted_scores_20_through_the_poi
 def test_an_xapi_voiding_statement_takes_the_action_plan_points_back(make_workspace, tmp_path):
     from responses import matchers
 
-    write(tmp_path / "employees.csv", EMPLOYEES)
-    ws = make_workspace({"connectors": {
-        "hr": {"type": "csv_people", "employees": "employees.csv"},
-        "lrs": {"type": "xapi", "endpoint": ENDPOINT, "username": "lrs-key", "password": "lrs-secret-42",
-                "verbs": {PLAN_VERB: "action_plan_submitted"},
-                "programs": {COURSE: "LEAD"}, "sessions": {SESSION: "LEAD-1"},
-                "http": {"backoff_base": 0, "max_attempts": 2}}}})
+    ws = lrs_workspace(make_workspace, tmp_path)
     plan_id = "2b7c1e9d-8a4f-4e21-b3c6-7d8e9f0a1b2c"
     consistent = {"X-Experience-API-Consistent-Through": "2026-08-01T00:00:00.000Z"}
     # xAPI-Data.md 2.3.2: the voiding statement's object is a StatementRef to the voided one
