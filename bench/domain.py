@@ -113,3 +113,42 @@ def incentives(managers: int, *, entries_per_manager: int = 12) -> dict[str, Any
     seconds = time.perf_counter() - started
     return {"items": managers, "seconds": seconds, "per_s": managers / seconds,
             "proposals": proposals, "points_entries": len(entries)}
+
+
+class _JobContext:
+    """Just what PointsJob.decide reads: records and changed records of a kind, no ledger."""
+
+    def __init__(self, records: dict[str, list[Any]]) -> None:
+        self._records = records
+        self.config = None
+        self.base_dir = None
+        self.conn = None
+        self.ledger = self
+
+    def list_decisions(self, conn: Any, kind: str) -> list[Any]:
+        return []
+
+    def records(self, kind: str) -> list[Any]:
+        return self._records.get(kind, [])
+
+    def changed(self, kind: str) -> list[Any]:
+        return self._records.get(kind, [])
+
+    def mark_seen(self, plan: Any, kind: str) -> None:
+        pass
+
+
+def points_job(events: int, *, managers: int = 10_000) -> dict[str, Any]:
+    """``PointsJob.decide`` itself over ``events`` new learning events of ``managers`` managers."""
+    from trainbridge.core.records import Employee
+    from trainbridge.plugins.points import PointsJob
+
+    people = [Employee(id=f"hr:M{m:05d}", employee_id=f"M{m:05d}", name=f"M{m}", is_manager=True)
+              for m in range(managers)]
+    learning = [_event(k, managers) for k in range(events)]
+    ctx = _JobContext({"employee": people, "learning_event": learning})
+    started = time.perf_counter()
+    plan = PointsJob().decide(ctx)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - started
+    return {"items": events, "asked": events, "complete": True, "seconds": seconds,
+            "per_s": events / seconds, "entries": len(plan.records)}
