@@ -132,8 +132,7 @@ class PointsJob(Job):
             scored = score_event(event, rules, EventContext(
                 session=session, program=programs.get(program_id or ""),
                 training_day=trained_on.get((event.employee_id, program_id or "")),
-                existing=frozenset(book.active), taken_back=frozenset(book.taken_back()),
-                period_counts=book.counts()))
+                existing=book.active.keys(), taken_back=book.gone, period_counts=book.counts))
             skipped += len(scored.skipped)
             for entry in scored.entries:
                 book.add(entry, active=True)
@@ -152,30 +151,37 @@ class PointsJob(Job):
 
 @dataclass
 class _Book:
-    """The entries per (employee, rule, object) key while a run scores: which one is active."""
+    """The entries per (employee, rule, object) key while a run scores: which one is active.
+
+    ``counts`` holds the active entries per (employee, rule, period) for caps, kept as
+    entries come and go: a taken-back entry frees its place.
+    """
 
     active: dict[str, PointsEntry] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
+    #: Keys that had entries, all of them taken back.
+    gone: set[str] = field(default_factory=set)
+    counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
     def add(self, entry: PointsEntry, *, active: bool) -> None:
-        self.seen.add(base_key(entry.id))
+        key = base_key(entry.id)
         if active:
-            self.active[base_key(entry.id)] = entry
+            self._count(self.active.get(key), -1)
+            self.active[key] = entry
+            self._count(entry, 1)
+            self.gone.discard(key)
+        elif key not in self.active:
+            self.gone.add(key)
 
     def take_back(self, entry: PointsEntry) -> None:
-        self.active.pop(base_key(entry.id), None)
+        key = base_key(entry.id)
+        self._count(self.active.pop(key, None), -1)
+        self.gone.add(key)
 
-    def taken_back(self) -> set[str]:
-        return self.seen - set(self.active)
-
-    def counts(self) -> dict[tuple[str, str, str], int]:
-        """Active entries per (employee, rule, period), for caps: a taken-back entry frees its place."""
-        out: dict[tuple[str, str, str], int] = {}
-        for entry in self.active.values():
+    def _count(self, entry: PointsEntry | None, step: int) -> None:
+        if entry is not None:
             for per in ("month", "quarter", "year"):
                 key = (entry.employee_id, entry.rule, period_key(entry.earned_on, per))
-                out[key] = out.get(key, 0) + 1
-        return out
+                self.counts[key] = self.counts.get(key, 0) + step
 
 
 # --- library functions the commands call ----------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -245,9 +246,9 @@ class EventContext:
     program: TrainingProgram | None = None
     training_day: date | None = None
     #: Base keys (:func:`base_key`) that hold an active entry: they earn nothing more.
-    existing: frozenset[str] = frozenset()
+    existing: AbstractSet[str] = frozenset()
     #: Base keys whose entries were all taken back: earning again gets a ``~EVENT`` id.
-    taken_back: frozenset[str] = frozenset()
+    taken_back: AbstractSet[str] = frozenset()
     #: (employee, rule, period) -> entries already earned in that period, for caps.
     period_counts: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
 
