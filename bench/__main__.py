@@ -61,6 +61,8 @@ def fresh_store(kind: str, tool: str, workdir: Path) -> str:
     if kind == "sqlite":
         path = workdir / f"{tool}.sqlite"
         path.unlink(missing_ok=True)
+        for sidecar in workdir.glob(f"{tool}__*.sqlite"):
+            sidecar.unlink()  # dlt's sqlalchemy destination keeps each dataset in its own file
         return f"sqlite:///{path}"
     import sqlalchemy as sa
 
@@ -287,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     out: dict[str, Any] = {"started": started.isoformat(timespec="seconds"), "machine": machine(),
                            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    target = args.output or RESULTS / f"{started:%Y-%m-%d}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
     for name in args.scenarios:
         if name == "ceiling":
             scenario_ceiling(args, out)
@@ -298,12 +302,12 @@ def main(argv: list[str] | None = None) -> int:
             scenario_scale(args, out, workdir)
         elif name == "domain":
             scenario_domain(args, out)
+        # what is done so far survives a run stopped halfway
+        target.write_text(json.dumps(out, indent=1, default=str) + "\n", encoding="utf-8")
     out["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     out["machine"]["load_avg_at_end"] = os.getloadavg()
     text = table(out)
     print(text)
-    target = args.output or RESULTS / f"{started:%Y-%m-%d}.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps({**out, "table": text}, indent=1, default=str) + "\n", encoding="utf-8")
     print(f"results written to {target}", file=sys.stderr)
     return 0
