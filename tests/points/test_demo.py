@@ -27,8 +27,9 @@ def test_the_demo_scores_a_quarter_of_manager_events_and_proposes_incentives_for
     assert len(entries) == 18
     assert sum(e.points for e in entries if e.employee_id == "M003") == 33  # checked in late: 10 - 2 + 5 + 20
     assert "incentive:perks:M002:2026Q3" in pending
-    hr = leaderboard_for(ws, None, period="2026Q3", today=date(2026, 11, 23))
+    # the demo keeps the default visibility: anonymous except one's own row
+    mine = leaderboard_for(ws, "M003", period="2026Q3", today=date(2026, 11, 23))
+    assert mine.visibility == "anonymous" and [r.name for r in mine.rows if r.name] == ["胡斌"]
+    hr = leaderboard_for(ws, None, period="2026Q3", today=date(2026, 11, 23),
+                         visibility=LeaderboardVisibility(visibility="named"))
     assert [r.name for r in hr.rows[:2]] == ["孙强", "朱丽"]
-    mine = leaderboard_for(ws, "M003", period="2026Q3", today=date(2026, 11, 23),
-                           visibility=LeaderboardVisibility(visibility="anonymous"))
-    assert [r.name for r in mine.rows if r.name] == ["胡斌"]

@@ -401,7 +401,5 @@ def demo_prepare(workspace: Path, today: date) -> Mapping[str, Any]:
     catalog, events = demo_manager_story(today)
     write_jsonl(workspace / "data" / "manager_catalog.jsonl", catalog)
     write_jsonl(workspace / "data" / "manager_events.jsonl", events)
-    # The demo is HR's: the leaderboard is named (employees' own view: --as EMPLOYEE_ID).
     return {"connectors": {"lms_managers": {"type": "file_learning", "events": "data/manager_events.jsonl",
-                                            "catalog": "data/manager_catalog.jsonl"}},
-            "jobs": {"points": {"leaderboard": {"visibility": "named", "scope": "company"}}}}
+                                            "catalog": "data/manager_catalog.jsonl"}}}
