@@ -30,8 +30,9 @@ def points(events: int, *, employees: int = 10_000, budget_s: float = 120.0,
            as_the_job: bool = True) -> dict[str, Any]:
     """Score ``events`` learning events with rules.points.score_event.
 
-    ``as_the_job``: build the EventContext as plugins/points.py does (a frozenset copy of
-    every entry earned so far, per event). Stops at ``budget_s`` and says so.
+    ``as_the_job``: pass what the job passes, built the way it builds it (a frozenset copy
+    of every entry earned so far and the live counts, per event); ``points_job`` runs the
+    job itself. Stops at ``budget_s`` and says so.
     """
     from trainbridge.plugins.points import load_rules
     from trainbridge.rules.points import EventContext, period_key, score_event
