@@ -17,7 +17,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 
 from trainbridge.core.errors import AlreadyRunning, ConfigError
 from trainbridge.core.records import Record, Reject, record_from_payload
@@ -244,32 +243,25 @@ class OutboxRow:
     delivered_at: datetime | None
 
 
+def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
+    """An INSERT that knows ON CONFLICT: both ledgers (SQLite, PostgreSQL) speak it."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
 def _insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> int:
     """Insert rows whose key is absent; existing keys are left as they are. Returns rows added."""
     if not rows:
         return 0
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(table).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(table).on_conflict_do_nothing()
-    else:  # pragma: no cover - other databases: one by one
-        added = 0
-        for row in rows:
-            try:
-                with conn.begin_nested():
-                    conn.execute(table.insert(), row)
-                added += 1
-            except IntegrityError:
-                pass
-        return added
-    # rowcount is not reliable for ON CONFLICT DO NOTHING through every driver: count RETURNING rows.
-    stmt = stmt.returning(sa.literal_column("1"))
-    return sum(len(conn.execute(stmt, row).all()) for row in rows)
+    # One statement for the batch; rowcount is not reliable for ON CONFLICT DO NOTHING through
+    # every driver, so count the RETURNING rows (only inserted rows come back).
+    stmt = _dialect_insert(conn, table).on_conflict_do_nothing().returning(sa.literal_column("1"))
+    return len(conn.execute(stmt, list(rows)).all())
 
 
 class Ledger:
@@ -347,46 +339,45 @@ class Ledger:
 
     def upsert_records(self, conn: Connection, records: Sequence[Record], *,
                        run_id: int | None = None) -> tuple[int, int, int]:
-        """Insert new records, update changed ones; returns (inserted, updated, unchanged)."""
+        """Insert new records, update changed ones; returns (inserted, updated, unchanged).
+
+        One INSERT .. ON CONFLICT DO UPDATE .. WHERE the hash differs for the whole batch: an
+        unchanged record is not rewritten and keeps its sequence number, and a record a
+        concurrent run inserted first is updated, not lost.
+        """
         if not records:
             return (0, 0, 0)
         latest: dict[tuple[str, str], Record] = {(r.kind, r.id): r for r in records}
         t = records_table
-        existing: dict[tuple[str, str], str] = {}
-        by_kind: dict[str, list[str]] = {}
-        for kind, rid in latest:
-            by_kind.setdefault(kind, []).append(rid)
-        for kind, ids in by_kind.items():
-            for chunk in _chunks(ids, 500):
-                rows = conn.execute(sa.select(t.c.id, t.c.hash).where(
-                    t.c.tenant == self.tenant, t.c.kind == kind, t.c.id.in_(chunk)))
-                existing.update({(kind, row.id): row.hash for row in rows})
-        inserts, updates = [], []
-        unchanged = 0
-        for key, record in latest.items():
-            digest = record.content_hash()
-            if key not in existing:
-                inserts.append((record, digest))
-            elif existing[key] != digest:
-                updates.append((record, digest))
-            else:
-                unchanged += 1
         now = now_utc()
-        if inserts or updates:
-            seq = self._next_seq(conn, len(inserts) + len(updates))
-            for record, digest in inserts:
-                values = self._record_row(record, digest, seq, run_id, now)
-                if not _insert_ignore(conn, t, [values]):
-                    updates.append((record, digest))  # a concurrent run inserted it first
-                    continue
-                seq += 1
-            for record, digest in updates:
-                conn.execute(sa.update(t).where(
-                    t.c.tenant == self.tenant, t.c.kind == record.kind, t.c.id == record.id,
-                ).values(payload=record.payload(), hash=digest, seq=seq, run_id=run_id,
-                         updated_at=now, source=record.source, subject=_subject(record)))
-                seq += 1
-        return (len(inserts), len(updates), unchanged)
+        first = self._next_seq(conn, len(latest))
+        rows = [self._record_row(record, record.content_hash(), first + i, run_id, now)
+                for i, record in enumerate(latest.values())]
+        postgres = conn.dialect.name == "postgresql"
+        existing: set[tuple[str, str]] = set()
+        if not postgres:  # SQLite cannot say whether a RETURNING row was inserted: ask first
+            by_kind: dict[str, list[str]] = {}
+            for kind, rid in latest:
+                by_kind.setdefault(kind, []).append(rid)
+            for kind, ids in by_kind.items():
+                for chunk in _chunks(ids, 500):
+                    found = conn.execute(sa.select(t.c.id).where(
+                        t.c.tenant == self.tenant, t.c.kind == kind, t.c.id.in_(chunk)))
+                    existing.update((kind, row.id) for row in found)
+        stmt = _dialect_insert(conn, t)
+        changed = {c: getattr(stmt.excluded, c) for c in
+                   ("source", "subject", "payload", "hash", "seq", "run_id", "updated_at")}
+        flag: sa.ColumnElement[Any] = sa.literal_column("(xmax = 0)") if postgres else sa.literal_column("0")
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.c.tenant, t.c.kind, t.c.id], set_=changed,
+            where=t.c.hash != stmt.excluded.hash,
+        ).returning(t.c.kind, t.c.id, flag.label("inserted"))
+        written = conn.execute(stmt, rows).all()
+        if postgres:
+            inserted = sum(1 for row in written if row.inserted)
+        else:
+            inserted = sum(1 for row in written if (row.kind, row.id) not in existing)
+        return (inserted, len(written) - inserted, len(latest) - len(written))
 
     def _record_row(self, record: Record, digest: str, seq: int, run_id: int | None,
                     now: datetime) -> dict[str, Any]:
