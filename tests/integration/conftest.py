@@ -8,6 +8,7 @@ day after the training; 李娜 (E003) resigns after serving exactly 12 months an
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,12 @@ __all__ = ["LAST_DAY", "LEAD_START", "LEAVER", "SEED_DAY", "SESSION_START", "TRA
            "agreements_job", "write_catalog", "write_costs"]
 
 
-def write_catalog(folder: Path) -> str:
-    """The LMS export: FIRE-CTRL (24-month agreement) with its ten enrollees, and the managers' programs."""
+def write_catalog(folder: Path, ids: Mapping[str, str] | None = None) -> str:
+    """The LMS export: FIRE-CTRL (24-month agreement) with its ten enrollees, and the managers' programs.
+
+    ``ids`` maps the seed's employee numbers to the people source's employee ids.
+    """
+    ids = ids or {}
     rows: list[dict[str, Any]] = [
         {"record": "program", "program_id": "FIRE-CTRL", "title": "消防设施操作员(消防中控)上岗证书培训",
          "delivery": "offline", "agreement_template": "service-24m", "service_months": 24,
@@ -44,7 +49,7 @@ def write_catalog(folder: Path) -> str:
         {"record": "program", "program_id": "NEG-ONLINE", "title": "Negotiation basics (e-learning)",
          "delivery": "online"},
     ]
-    rows += [{"record": "enrollment", "enrollment_id": f"FIRE-CTRL-1-{eid}", "employee_id": eid,
+    rows += [{"record": "enrollment", "enrollment_id": f"FIRE-CTRL-1-{eid}", "employee_id": ids.get(eid, eid),
               "program_id": "FIRE-CTRL", "session_id": "FIRE-CTRL-1",
               "enrolled_on": (TRAINING_DAY - timedelta(days=14)).isoformat(), "status": "completed"}
              for eid, _ in TRAINEES]
@@ -52,15 +57,17 @@ def write_catalog(folder: Path) -> str:
     return "data/catalog.jsonl"
 
 
-def write_costs(folder: Path, currency: str, *, course_fees: bool) -> str:
+def write_costs(folder: Path, currency: str, *, course_fees: bool,
+                ids: Mapping[str, str] | None = None) -> str:
     """The finance export: travel per head and the shared instructor (and the course fees if asked)."""
+    ids = ids or {}
     day = TRAINING_DAY.isoformat()
     rows = [["TRV-1", "travel", "500.00", currency, "per_head", "", "FIRE-CTRL", "FIRE-CTRL-1", day,
              "TRV-2025-01", "travel per trainee"],
             ["INSTR-1", "instructor", "2000.00", currency, "shared", "", "FIRE-CTRL", "FIRE-CTRL-1", day,
              "INV-2025-T01", "instructor 2000 for the day"]]
     if course_fees:
-        rows += [[f"FEE-{eid}", "course_fee", "1000.00", currency, "employee", eid, "FIRE-CTRL",
+        rows += [[f"FEE-{eid}", "course_fee", "1000.00", currency, "employee", ids.get(eid, eid), "FIRE-CTRL",
                   "FIRE-CTRL-1", day, f"INV-2025-{eid}", "course fee"] for eid, _ in TRAINEES]
     write_csv(folder / "data" / "cost_items.csv",
               ["item_id", "category", "amount", "currency", "allocation", "employee_id", "program_id",

@@ -520,7 +520,8 @@ class AgreementRun(GateAndReminders):
 
     def keep_receipt(self, row: OutboxRow) -> bool:
         """Record the receipt a delivered deposit answered; False when it cannot be rebuilt."""
-        if not isinstance(row.result, dict) or row.result.get("token") in (None, "", MASK):
+        # An empty token is a whole receipt: some providers (e签宝 evidence) prove by receipt_id alone.
+        if not isinstance(row.result, dict) or row.result.get("token") in (None, MASK):
             return False
         receipt = EvidenceReceipt.model_validate(row.result)
         if not receipt.source:
