@@ -36,7 +36,8 @@ from trainbridge.rules.leaderboard import by_category, period_bounds, totals
 
 __all__ = ["RULE_KINDS", "EventContext", "PointsRules", "RuleVersion", "Scored", "active_entries", "base_key",
            "by_category", "effective_events", "entry_key", "parse_rules", "period_bounds", "period_key",
-           "rescore", "score_event", "to_take_back", "totals", "training_days", "voided_ids"]
+           "rescore", "score_event", "takes_back", "to_take_back", "totals", "training_days",
+           "uncompleted_key", "voided_ids"]
 
 
 @dataclass(frozen=True)
@@ -299,7 +300,8 @@ def score_event(event: LearningEvent, rules: PointsRules, ctx: EventContext | No
     if version is None:
         return Scored(skipped=(f"{event.id}: no rules version in force on {earned_on}",))
     names, skipped = rules_for(event, version, ctx)
-    counts = dict(ctx.period_counts)
+    # this event's own entries count towards its caps; the caller's mapping is read, never copied
+    earned_here: dict[tuple[str, str, str], int] = {}
     entries: list[PointsEntry] = []
     for rule in names:
         obj = _object_key(event, rule)
@@ -315,10 +317,10 @@ def score_event(event: LearningEvent, rules: PointsRules, ctx: EventContext | No
         cap = version.caps.get(rule)
         if cap is not None:
             key = (event.employee_id, rule, period_key(earned_on, cap.per))
-            if counts.get(key, 0) >= cap.max:
+            if ctx.period_counts.get(key, 0) + earned_here.get(key, 0) >= cap.max:
                 skipped.append(f"{event.id}: {rule} capped at {cap.max} per {cap.per}")
                 continue
-            counts[key] = counts.get(key, 0) + 1
+            earned_here[key] = earned_here.get(key, 0) + 1
         entries.append(make_entry(event, rule, version, entry_id, obj))
     return Scored(tuple(entries), tuple(skipped))
 
@@ -365,21 +367,35 @@ def effective_events(events: Iterable[LearningEvent]) -> list[LearningEvent]:
     return [e for e in events if e.event is not LearningEventKind.VOIDED and e.id not in voided]
 
 
+def takes_back(event: LearningEvent) -> bool:
+    """Whether ``event`` can take entries back at all (callers skip the lookup otherwise)."""
+    return (event.event is LearningEventKind.VOIDED and bool(event.voids)) \
+        or event.event is LearningEventKind.UNCOMPLETED
+
+
+def uncompleted_key(event: LearningEvent) -> str | None:
+    """The base key of the online-completion entry an UNCOMPLETED event would take back."""
+    obj = _object_key(event, "online_completed")
+    return None if obj is None else entry_key(event.employee_id, "online_completed", obj)
+
+
 def to_take_back(event: LearningEvent, active: Iterable[PointsEntry]) -> tuple[list[PointsEntry], str]:
     """The active entries ``event`` takes back, and why (empty when it takes nothing back).
 
     A VOIDED event takes back every entry earned by the event it voids; UNCOMPLETED takes
     back the online-completion entry of that course, if it was earned on or before.
+    ``active`` may be every active entry or just the candidates (the entries of the voided
+    event, the entry at :func:`uncompleted_key`): the answer is the same.
     """
     if event.event is LearningEventKind.VOIDED and event.voids:
         hits = [e for e in active if e.event_id == event.voids]
         return hits, f"event {event.voids} voided by {event.id} on {event.occurred_at.date()}"
     if event.event is LearningEventKind.UNCOMPLETED:
-        obj = _object_key(event, "online_completed")
-        if obj is None:
+        key = uncompleted_key(event)
+        if key is None:
             return [], ""
-        key = entry_key(event.employee_id, "online_completed", obj)
         hits = [e for e in active if base_key(e.id) == key and e.earned_on <= event.occurred_at.date()]
+        obj = _object_key(event, "online_completed")
         return hits, f"course {obj} un-completed ({event.id}) on {event.occurred_at.date()}"
     return [], ""
 
