@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from trainbridge.core.errors import AlreadyRunning, ConfigError
-from trainbridge.core.records import Record, Reject, record_from_payload
+from trainbridge.core.records import Record, Reject, payload_hash, record_from_payload
 from trainbridge.core.secrets import scrub
 
 metadata = sa.MetaData()
@@ -243,6 +243,24 @@ class OutboxRow:
     delivered_at: datetime | None
 
 
+#: What an upsert rewrites when a record's content hash changed.
+_RECORD_UPDATES = ("source", "subject", "payload", "hash", "seq", "run_id", "updated_at")
+# %(name)b: psycopg sends the arrays in binary, where text arrays would escape every element
+# with a regex (most of a page's time for JSON payloads full of quotes).
+_PG_UPSERT = f"""
+    INSERT INTO tb_records (tenant, kind, id, source, subject, payload, hash, seq, run_id, updated_at)
+    SELECT %(tenant)s, u.kind, u.id, u.source, u.subject, CAST(u.payload AS json), u.hash, u.seq, %(run_id)s,
+           %(updated_at)s
+    FROM unnest(CAST(%(kind)b AS text[]), CAST(%(id)b AS text[]), CAST(%(source)b AS text[]),
+                CAST(%(subject)b AS text[]), CAST(%(payload)b AS text[]), CAST(%(hash)b AS text[]),
+                CAST(%(seq)b AS bigint[])) AS u(kind, id, source, subject, payload, hash, seq)
+    ON CONFLICT (tenant, kind, id) DO UPDATE SET
+        {", ".join(f"{c} = excluded.{c}" for c in _RECORD_UPDATES)}
+    WHERE tb_records.hash <> excluded.hash
+    RETURNING (xmax = 0) AS inserted
+"""
+
+
 def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
     """An INSERT that knows ON CONFLICT: both ledgers (SQLite, PostgreSQL) speak it."""
     if conn.dialect.name == "postgresql":
@@ -348,41 +366,59 @@ class Ledger:
         if not records:
             return (0, 0, 0)
         latest: dict[tuple[str, str], Record] = {(r.kind, r.id): r for r in records}
-        t = records_table
         now = now_utc()
         first = self._next_seq(conn, len(latest))
-        rows = [self._record_row(record, record.content_hash(), first + i, run_id, now)
-                for i, record in enumerate(latest.values())]
-        postgres = conn.dialect.name == "postgresql"
-        existing: set[tuple[str, str]] = set()
-        if not postgres:  # SQLite cannot say whether a RETURNING row was inserted: ask first
-            by_kind: dict[str, list[str]] = {}
-            for kind, rid in latest:
-                by_kind.setdefault(kind, []).append(rid)
-            for kind, ids in by_kind.items():
-                for chunk in _chunks(ids, 500):
-                    found = conn.execute(sa.select(t.c.id).where(
-                        t.c.tenant == self.tenant, t.c.kind == kind, t.c.id.in_(chunk)))
-                    existing.update((kind, row.id) for row in found)
-        stmt = _dialect_insert(conn, t)
-        changed = {c: getattr(stmt.excluded, c) for c in
-                   ("source", "subject", "payload", "hash", "seq", "run_id", "updated_at")}
-        flag: sa.ColumnElement[Any] = sa.literal_column("(xmax = 0)") if postgres else sa.literal_column("0")
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.c.tenant, t.c.kind, t.c.id], set_=changed,
-            where=t.c.hash != stmt.excluded.hash,
-        ).returning(t.c.kind, t.c.id, flag.label("inserted"))
-        written = conn.execute(stmt, rows).all()
-        if postgres:
-            inserted = sum(1 for row in written if row.inserted)
+        rows = [self._record_row(record, first + i, run_id, now) for i, record in enumerate(latest.values())]
+        if conn.dialect.name == "postgresql":
+            inserted = written = 0
+            for chunk in _chunks(rows, 5000):
+                new, changed = self._upsert_postgres(conn, chunk)
+                inserted, written = inserted + new, written + new + changed
         else:
-            inserted = sum(1 for row in written if (row.kind, row.id) not in existing)
-        return (inserted, len(written) - inserted, len(latest) - len(written))
+            inserted, written = self._upsert_sqlite(conn, rows)
+        return (inserted, written - inserted, len(latest) - written)
 
-    def _record_row(self, record: Record, digest: str, seq: int, run_id: int | None,
-                    now: datetime) -> dict[str, Any]:
+    def _upsert_sqlite(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
+        """(inserted, written) for SQLite, which cannot say whether a RETURNING row was inserted."""
+        t = records_table
+        existing: set[tuple[str, str]] = set()
+        by_kind: dict[str, list[str]] = {}
+        for row in rows:
+            by_kind.setdefault(row["kind"], []).append(row["id"])
+        for kind, ids in by_kind.items():
+            for chunk in _chunks(ids, 500):
+                found = conn.execute(sa.select(t.c.id).where(
+                    t.c.tenant == self.tenant, t.c.kind == kind, t.c.id.in_(chunk)))
+                existing.update((kind, row.id) for row in found)
+        stmt = _dialect_insert(conn, t)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.c.tenant, t.c.kind, t.c.id],
+            set_={c: getattr(stmt.excluded, c) for c in _RECORD_UPDATES},
+            where=t.c.hash != stmt.excluded.hash,
+        ).returning(t.c.kind, t.c.id)
+        written = conn.execute(stmt, list(rows)).all()
+        return sum(1 for row in written if (row.kind, row.id) not in existing), len(written)
+
+    def _upsert_postgres(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
+        """(inserted, changed) for PostgreSQL: the whole batch as one array per column.
+
+        A multi-row VALUES list costs psycopg a regex pass over every placeholder of a
+        statement too long for its cache (most of the page's time, see BENCHMARKS.md); seven
+        arrays through ``unnest`` make one short statement whatever the batch size.
+        """
+        columns = {name: [row[name] for row in rows] for name in ("kind", "id", "source", "subject", "hash",
+                                                                   "seq")}
+        columns["payload"] = [json.dumps(row["payload"], ensure_ascii=False) for row in rows]
+        params = {**columns, "tenant": self.tenant, "run_id": rows[0]["run_id"],
+                  "updated_at": rows[0]["updated_at"]}
+        written = conn.exec_driver_sql(_PG_UPSERT, params).all()
+        inserted = sum(1 for row in written if row.inserted)
+        return inserted, len(written) - inserted
+
+    def _record_row(self, record: Record, seq: int, run_id: int | None, now: datetime) -> dict[str, Any]:
+        payload = record.payload()
         return {"tenant": self.tenant, "kind": record.kind, "id": record.id, "source": record.source,
-                "subject": _subject(record), "payload": record.payload(), "hash": digest, "seq": seq,
+                "subject": _subject(record), "payload": payload, "hash": payload_hash(payload), "seq": seq,
                 "run_id": run_id, "updated_at": now}
 
     def get_record(self, conn: Connection, kind: str, record_id: str) -> Record | None:
@@ -721,7 +757,7 @@ def _subject(record: Record) -> str | None:
     return str(value) if value else None
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 

@@ -62,8 +62,13 @@ class Record(BaseModel):
         return self.model_dump(mode="json")
 
     def content_hash(self) -> str:
-        data = json.dumps(self.payload(), sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(data.encode()).hexdigest()
+        return payload_hash(self.payload())
+
+
+def payload_hash(payload: dict[str, Any]) -> str:
+    """The content hash of a record's payload (:meth:`Record.payload`): equal content, equal hash."""
+    data = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(data.encode()).hexdigest()
 
 
 class MoneyMixin(BaseModel):
