@@ -84,3 +84,18 @@ def make_bamboo(config: dict[str, Any], tmp_path: Path) -> Callable[..., BambooH
 @pytest.fixture
 def bamboo(make_bamboo: Callable[..., BambooHRConnector]) -> BambooHRConnector:
     return make_bamboo()
+
+
+#: Employees 3 and 4 changed; each has training records (fixtures training_records_3/4).
+CHANGED_3_4 = {"latest": "2024-07-01T09:30:00+00:00", "employees": {
+    "4": {"id": "4", "action": "Updated", "lastChanged": "2024-07-01T09:30:00+00:00"},
+    "3": {"id": "3", "action": "Inserted", "lastChanged": "2024-07-01T08:00:00+00:00"}}}
+
+
+@pytest.fixture
+def training(fake: responses.RequestsMock) -> responses.RequestsMock:
+    fake.add(responses.GET, CHANGED, json=CHANGED_3_4)
+    fake.add(responses.GET, TRAINING_TYPES, json=payload("training_types"))
+    fake.add(responses.GET, training_url("3"), json=payload("training_records_3"))
+    fake.add(responses.GET, training_url("4"), json=payload("training_records_4"))
+    return fake

@@ -24,25 +24,13 @@ from trainbridge.core.records import (
 from .conftest import (
     BASE,
     CHANGED,
+    CHANGED_3_4,
     REPORT,
     TRAINING_TYPES,
     payload,
     report_callback,
     training_url,
 )
-
-CHANGED_3_4 = {"latest": "2024-07-01T09:30:00+00:00", "employees": {
-    "4": {"id": "4", "action": "Updated", "lastChanged": "2024-07-01T09:30:00+00:00"},
-    "3": {"id": "3", "action": "Inserted", "lastChanged": "2024-07-01T08:00:00+00:00"}}}
-
-
-@pytest.fixture
-def training(fake):
-    fake.add(responses.GET, CHANGED, json=CHANGED_3_4)
-    fake.add(responses.GET, TRAINING_TYPES, json=payload("training_types"))
-    fake.add(responses.GET, training_url("3"), json=payload("training_records_3"))
-    fake.add(responses.GET, training_url("4"), json=payload("training_records_4"))
-    return fake
 
 
 def test_completed_trainings_become_learning_events_and_certificates(make_bamboo, training):
