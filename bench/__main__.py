@@ -209,8 +209,7 @@ def scenario_domain(args: argparse.Namespace, out: dict[str, Any]) -> None:
     out["domain"] = {
         "refunds": domain.refunds(10_000),
         "incentives": domain.incentives(10_000),
-        "points_rules": domain.points(events, as_the_job=False, budget_s=args.points_budget),
-        "points_as_job": domain.points(events, as_the_job=True, budget_s=args.points_budget),
+        "points_rules": domain.points(events, budget_s=args.points_budget),
         "points_job": [domain.points_job(n) for n in args.points_job_events],
     }
     progress("domain", out["domain"])
@@ -269,8 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault-employees", type=int, default=1000)
     parser.add_argument("--fault-statements", type=int, default=20_000)
     parser.add_argument("--points-events", type=int, default=1_000_000)
-    parser.add_argument("--points-job-events", type=int, nargs="+", default=[1000, 2000, 4000],
-                        help="event counts for PointsJob.decide itself (it grows faster than linearly)")
+    parser.add_argument("--points-job-events", type=int, nargs="+", default=[10_000, 100_000, 1_000_000],
+                        help="event counts for PointsJob.decide itself")
     parser.add_argument("--points-budget", type=float, default=120.0,
                         help="seconds after which a points run stops and reports how far it got")
     parser.add_argument("--workdir", type=Path, default=None)

@@ -26,13 +26,25 @@ def _event(k: int, employees: int) -> LearningEvent:
                          checked_in_at=at if kind is LearningEventKind.ATTENDED else None)
 
 
-def points(events: int, *, employees: int = 10_000, budget_s: float = 120.0,
-           as_the_job: bool = True) -> dict[str, Any]:
-    """Score ``events`` learning events with rules.points.score_event.
+def _job_event(k: int, managers: int) -> LearningEvent:
+    """``_event(k)``, except that one in 20 voids the event ten before and one in 40 un-completes."""
+    if k % 20 == 19 or k % 40 == 9:
+        target = _event(k - 10 if k % 20 == 19 else k - 8, managers)
+        voided = k % 20 == 19
+        return LearningEvent(id=f"lrs:{k}", employee_id=target.employee_id,
+                             event=LearningEventKind.VOIDED if voided else LearningEventKind.UNCOMPLETED,
+                             occurred_at=target.occurred_at + timedelta(hours=1),
+                             voids=target.id if voided else None, object_id=target.object_id,
+                             program_id=target.program_id)
+    return _event(k, managers)
 
-    ``as_the_job``: pass what the job passes, built the way it builds it (a frozenset copy
-    of every entry earned so far and the live counts, per event); ``points_job`` runs the
-    job itself. Stops at ``budget_s`` and says so.
+
+def points(events: int, *, employees: int = 10_000, budget_s: float = 120.0) -> dict[str, Any]:
+    """Score ``events`` learning events with rules.points.score_event alone.
+
+    The context is what the job passes: the live set of entries earned so far and the live
+    counts for caps (no copies); ``points_job`` runs the job itself. Stops at ``budget_s``
+    and says so.
     """
     from trainbridge.plugins.points import load_rules
     from trainbridge.rules.points import EventContext, period_key, score_event
@@ -47,9 +59,7 @@ def points(events: int, *, employees: int = 10_000, budget_s: float = 120.0,
         t0 = time.perf_counter()
         event = _event(k, employees)
         build += time.perf_counter() - t0
-        ctx = EventContext(existing=frozenset(existing) if as_the_job else frozenset(),
-                           period_counts=counts if as_the_job else {})
-        scored = score_event(event, rules, ctx)
+        scored = score_event(event, rules, EventContext(existing=existing, period_counts=counts))
         skipped += len(scored.skipped)
         for entry in scored.entries:
             entries += 1
@@ -140,16 +150,22 @@ class _JobContext:
 
 
 def points_job(events: int, *, managers: int = 10_000) -> dict[str, Any]:
-    """``PointsJob.decide`` itself over ``events`` new learning events of ``managers`` managers."""
+    """``PointsJob.decide`` itself over ``events`` new learning events of ``managers`` managers.
+
+    The events are built before the clock starts (the job gets them from the ledger); one
+    in 20 voids an earlier event (which then earns nothing) and one in 40 un-completes a
+    course (its +5 is taken back), so voiding and taking back are part of what is measured.
+    """
     from trainbridge.core.records import Employee
     from trainbridge.plugins.points import PointsJob
 
     people = [Employee(id=f"hr:M{m:05d}", employee_id=f"M{m:05d}", name=f"M{m}", is_manager=True)
               for m in range(managers)]
-    learning = [_event(k, managers) for k in range(events)]
+    learning = [_job_event(k, managers) for k in range(events)]
     ctx = _JobContext({"employee": people, "learning_event": learning})
     started = time.perf_counter()
     plan = PointsJob().decide(ctx)  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
     return {"items": events, "asked": events, "complete": True, "seconds": seconds,
-            "per_s": events / seconds, "entries": len(plan.records)}
+            "per_s": events / seconds, "entries": len(plan.records),
+            "taken_back": sum(1 for d in plan.decisions if d.kind == "points_superseded")}
