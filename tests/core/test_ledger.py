@@ -104,3 +104,38 @@ def test_a_sinks_receipt_is_kept_whole_but_a_known_secret_in_it_is_not(make_work
     with ws.ledger.transaction() as conn:
         [row] = ws.ledger.outbox(conn)
     assert row.result == {"token": "MIIB...base64", "note": "***"}
+
+
+def test_a_large_page_tells_new_changed_and_unchanged_records(make_workspace):
+    # 5,001 records: more than one bulk statement on PostgreSQL (5,000 rows each)
+    ws = make_workspace({})
+    people = [employee(f"E{n:05d}") for n in range(5001)]
+    with ws.ledger.transaction() as conn:
+        assert ws.ledger.upsert_records(conn, people) == (5001, 0, 0)
+    renamed = [employee(p.employee_id, "王芳") if n % 500 == 0 else p for n, p in enumerate(people)]
+    with ws.ledger.transaction() as conn:
+        assert ws.ledger.upsert_records(conn, [*renamed, employee("E99999")]) == (1, 11, 4990)
+        assert ws.ledger.get_record(conn, "employee", "hr:E00500").name == "王芳"  # type: ignore[union-attr]
+        assert ws.ledger.count_records(conn, "employee") == 5002
+
+
+def test_a_page_of_decisions_keeps_its_money_text_and_nulls(make_workspace):
+    from trainbridge.core.ledger import now_utc
+
+    ws = make_workspace({})
+    rows = [{"id": f"refund:S-{n}", "kind": "refund", "subject": f"E{n}" if n % 2 else None,
+             "job": "separations", "run_id": None, "amount": Decimal("850.00") if n % 3 else None,
+             "currency": "CNY",
+             "payload": {"articles": ["劳动合同法 第二十二条"], "note": 'the "quoted" \\ clause',
+                         "waived": None},
+             "explanation": [f"1700.00 x 12/24 = 850.00 ({n})"], "created_at": now_utc()} for n in range(40)]
+    with ws.ledger.transaction() as conn:
+        assert ws.ledger.put_decisions(conn, rows) == 40
+        assert ws.ledger.put_decisions(conn, rows) == 0  # written once, whatever the replays
+        back = {d["id"]: d for d in ws.ledger.list_decisions(conn, "refund")}
+    assert len(back) == 40
+    one, two = back["refund:S-1"], back["refund:S-3"]
+    assert (one["amount"], one["subject"], two["amount"]) == (Decimal("850.00"), "E1", None)
+    assert one["payload"] == rows[1]["payload"]
+    assert back["refund:S-2"]["subject"] is None
+    assert one["explanation"] == ["1700.00 x 12/24 = 850.00 (1)"]

@@ -6,6 +6,7 @@ query is scoped to the ledger's tenant, so no command or task reads another's ro
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -245,20 +246,59 @@ class OutboxRow:
 
 #: What an upsert rewrites when a record's content hash changed.
 _RECORD_UPDATES = ("source", "subject", "payload", "hash", "seq", "run_id", "updated_at")
-# %(name)b: psycopg sends the arrays in binary, where text arrays would escape every element
-# with a regex (most of a page's time for JSON payloads full of quotes).
-_PG_UPSERT = f"""
-    INSERT INTO tb_records (tenant, kind, id, source, subject, payload, hash, seq, run_id, updated_at)
-    SELECT %(tenant)s, u.kind, u.id, u.source, u.subject, CAST(u.payload AS json), u.hash, u.seq, %(run_id)s,
-           %(updated_at)s
-    FROM unnest(CAST(%(kind)b AS text[]), CAST(%(id)b AS text[]), CAST(%(source)b AS text[]),
-                CAST(%(subject)b AS text[]), CAST(%(payload)b AS text[]), CAST(%(hash)b AS text[]),
-                CAST(%(seq)b AS bigint[])) AS u(kind, id, source, subject, payload, hash, seq)
-    ON CONFLICT (tenant, kind, id) DO UPDATE SET
-        {", ".join(f"{c} = excluded.{c}" for c in _RECORD_UPDATES)}
-    WHERE tb_records.hash <> excluded.hash
-    RETURNING (xmax = 0) AS inserted
-"""
+_RECORDS_CONFLICT = (
+    "ON CONFLICT (tenant, kind, id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _RECORD_UPDATES)
+    + " WHERE tb_records.hash <> excluded.hash RETURNING (xmax = 0) AS inserted")
+#: Below this many rows a PostgreSQL insert goes through SQLAlchemy's own statement.
+_PG_BULK_ROWS = 20
+
+
+@functools.lru_cache(maxsize=64)
+def _pg_unnest_insert(table: sa.Table, columns: tuple[str, ...], conflict: str) -> str:
+    """``INSERT .. SELECT FROM unnest(one array per column) .. conflict`` for PostgreSQL.
+
+    A multi-row VALUES list of a page costs psycopg a regex pass over each of its thousands
+    of placeholders (the statement is too long for psycopg's cache): most of a page's time
+    (BENCHMARKS.md). One array per column makes one short statement whatever the number of
+    rows, and ``%(name)b`` sends the arrays in binary, where text arrays would escape every
+    element (JSON full of quotes) with a regex again.
+    """
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.dialect()
+    arrays, values = [], []
+    for name in columns:
+        column = table.c[name]
+        if isinstance(column.type, sa.JSON):
+            arrays.append(f"CAST(%({name})b AS text[])")
+            values.append(f'CAST(u."{name}" AS json)')
+        else:
+            arrays.append(f"CAST(%({name})b AS {column.type.compile(dialect=dialect)}[])")
+            values.append(f'u."{name}"')
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    return (f"INSERT INTO {table.name} ({quoted}) SELECT {', '.join(values)} "
+            f"FROM unnest({', '.join(arrays)}) AS u({quoted}) {conflict}")
+
+
+def _pg_bulk(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], conflict: str) -> Any:
+    """Execute :func:`_pg_unnest_insert` for rows that all have the same keys; their RETURNING rows."""
+    columns = tuple(rows[0])
+    params: dict[str, list[Any]] = {}
+    for name in columns:
+        values = [row[name] for row in rows]
+        if isinstance(table.c[name].type, sa.JSON):
+            # as SQLAlchemy's JSON type binds them: None is JSON null, not SQL NULL
+            values = [json.dumps(v, ensure_ascii=False) for v in values]
+        params[name] = values
+    return conn.exec_driver_sql(_pg_unnest_insert(table, columns, conflict), params).all()
+
+
+def _pg_bulk_fits(conn: Connection, rows: Sequence[dict[str, Any]]) -> bool:
+    if conn.dialect.name != "postgresql" or len(rows) < _PG_BULK_ROWS:
+        return False
+    keys = rows[0].keys()
+    return all(row.keys() == keys for row in rows)
 
 
 def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
@@ -278,6 +318,8 @@ def _insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, A
         return 0
     # One statement for the batch; rowcount is not reliable for ON CONFLICT DO NOTHING through
     # every driver, so count the RETURNING rows (only inserted rows come back).
+    if _pg_bulk_fits(conn, rows):
+        return len(_pg_bulk(conn, table, rows, "ON CONFLICT DO NOTHING RETURNING 1"))
     stmt = _dialect_insert(conn, table).on_conflict_do_nothing().returning(sa.literal_column("1"))
     return len(conn.execute(stmt, list(rows)).all())
 
@@ -400,18 +442,8 @@ class Ledger:
         return sum(1 for row in written if (row.kind, row.id) not in existing), len(written)
 
     def _upsert_postgres(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
-        """(inserted, changed) for PostgreSQL: the whole batch as one array per column.
-
-        A multi-row VALUES list costs psycopg a regex pass over every placeholder of a
-        statement too long for its cache (most of the page's time, see BENCHMARKS.md); seven
-        arrays through ``unnest`` make one short statement whatever the batch size.
-        """
-        columns = {name: [row[name] for row in rows] for name in ("kind", "id", "source", "subject", "hash",
-                                                                   "seq")}
-        columns["payload"] = [json.dumps(row["payload"], ensure_ascii=False) for row in rows]
-        params = {**columns, "tenant": self.tenant, "run_id": rows[0]["run_id"],
-                  "updated_at": rows[0]["updated_at"]}
-        written = conn.exec_driver_sql(_PG_UPSERT, params).all()
+        """(inserted, changed) for PostgreSQL: ``xmax = 0`` tells a new row from an updated one."""
+        written = _pg_bulk(conn, records_table, rows, _RECORDS_CONFLICT)
         inserted = sum(1 for row in written if row.inserted)
         return inserted, len(written) - inserted
 
