@@ -83,8 +83,11 @@ def run_measured(tool: str, url: str, store: str, workdir: Path, **kw: Any) -> d
             "only_xapi": kw.get("only_xapi", False)}
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        # an existing PYTHONPATH comes after bench's root: PYTHONPATH=/old/checkout/src measures that
+        # checkout's trainbridge with this benchmark (a before/after of one change)
+        path = os.pathsep.join(p for p in (str(ROOT.parent), os.environ.get("PYTHONPATH")) if p)
         pid = os.posix_spawn(sys.executable, [sys.executable, "-m", "bench.worker", json.dumps(spec)],
-                             {**os.environ, "PYTHONPATH": str(ROOT.parent)},
+                             {**os.environ, "PYTHONPATH": path},
                              file_actions=[(os.POSIX_SPAWN_DUP2, out.fileno(), 1),
                                            (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
         _, _, usage = os.wait4(pid, 0)
@@ -240,11 +243,25 @@ def machine() -> dict[str, Any]:
         for row in fh:
             if row.startswith("MemTotal:"):
                 mem_kb = int(row.split()[1])
-    return {"nproc": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1),
+    return {"nproc": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1), "trainbridge": _checkout(),
             "load_avg_at_start": os.getloadavg(), "python": platform.python_version(),
             "platform": platform.platform(),
             "versions": {n: version(n) for n in ("trainbridge", "dlt", "SQLAlchemy", "pydantic",
                                                  "requests", "psycopg", "psutil")}}
+
+
+def _checkout() -> dict[str, Any]:
+    """Which trainbridge the workers import (PYTHONPATH may name another checkout) and its commit."""
+    import trainbridge
+
+    where = Path(trainbridge.__file__).resolve().parents[2]  # src/trainbridge/__init__.py
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    return {"path": str(where), "commit": git("rev-parse", "HEAD") or None,
+            "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 
 def table(out: dict[str, Any]) -> str:
