@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -77,8 +78,12 @@ def fresh_store(kind: str, tool: str, workdir: Path) -> str:
 
 # --- one measured run -------------------------------------------------------------------------
 
-def run_measured(tool: str, url: str, store: str, workdir: Path, **kw: Any) -> dict[str, Any]:
-    """One tool run in a child process; its own peak RSS comes from ``os.wait4``."""
+def run_measured(tool: str, url: str, store: str, workdir: Path, *, timeout: float | None = None,
+                 **kw: Any) -> dict[str, Any]:
+    """One tool run in a child process; its own peak RSS comes from ``os.wait4``.
+
+    A run still going after ``timeout`` seconds is killed and reported as stopped.
+    """
     spec = {"tool": tool, "url": url, "store": store, "workdir": str(workdir),
             "only_xapi": kw.get("only_xapi", False)}
     started = time.perf_counter()
@@ -90,7 +95,16 @@ def run_measured(tool: str, url: str, store: str, workdir: Path, **kw: Any) -> d
                              {**os.environ, "PYTHONPATH": path},
                              file_actions=[(os.POSIX_SPAWN_DUP2, out.fileno(), 1),
                                            (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
-        _, _, usage = os.wait4(pid, 0)
+        while True:
+            done, _, usage = os.wait4(pid, os.WNOHANG)
+            if done:
+                break
+            if timeout is not None and time.perf_counter() - started > timeout:
+                os.kill(pid, signal.SIGKILL)
+                os.wait4(pid, 0)
+                return {"tool": tool, "error": f"stopped after {timeout:,.0f} s (--run-timeout)",
+                        "timed_out": True, "wall_seconds": time.perf_counter() - started}
+            time.sleep(0.2)
         wall = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
@@ -139,9 +153,9 @@ def scenario_full(args: argparse.Namespace, out: dict[str, Any], workdir: Path) 
                 tool_dir = workdir / f"full-{store_kind}-{tool}"
                 shutil.rmtree(tool_dir, ignore_errors=True)
                 store = fresh_store(store_kind, tool, workdir)
-                full = run_measured(tool, vendor.url, store, tool_dir)
+                full = run_measured(tool, vendor.url, store, tool_dir, timeout=args.run_timeout)
                 vendor.admin("change")
-                incremental = run_measured(tool, vendor.url, store, tool_dir)
+                incremental = run_measured(tool, vendor.url, store, tool_dir, timeout=args.run_timeout)
                 runs.append({"store": store_kind, "tool": tool, "full": full,
                              "incremental": incremental})
                 progress(f"full/{store_kind}/{tool}", full, incremental)
@@ -171,9 +185,9 @@ def scenario_faults(args: argparse.Namespace, out: dict[str, Any], workdir: Path
                 tool_dir = workdir / f"faults-{mode}-{tool}"
                 shutil.rmtree(tool_dir, ignore_errors=True)
                 store = fresh_store("sqlite", f"{tool}-{mode}", workdir)
-                full = run_measured(tool, vendor.url, store, tool_dir)
+                full = run_measured(tool, vendor.url, store, tool_dir, timeout=args.run_timeout)
                 vendor.admin("change")
-                incremental = run_measured(tool, vendor.url, store, tool_dir)
+                incremental = run_measured(tool, vendor.url, store, tool_dir, timeout=args.run_timeout)
                 injected = vendor.admin("faults", p429=0, p5xx=0)
                 result[mode] = {"full": full, "incremental": incremental, "server": injected}
                 progress(f"faults/{mode}/{tool}", full, incremental)
@@ -197,7 +211,8 @@ def scenario_scale(args: argparse.Namespace, out: dict[str, Any], workdir: Path)
                 tool_dir = workdir / f"scale-{size}-{tool}"
                 shutil.rmtree(tool_dir, ignore_errors=True)
                 store = fresh_store("sqlite", f"{tool}-scale", workdir)
-                result = run_measured(tool, vendor.url, store, tool_dir, only_xapi=True)
+                result = run_measured(tool, vendor.url, store, tool_dir, only_xapi=True,
+                                      timeout=args.run_timeout)
                 runs.append({"size": size, "tool": tool, **result})
                 progress(f"scale/{size}/{tool}", result)
         finally:
@@ -289,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="event counts for PointsJob.decide itself")
     parser.add_argument("--points-budget", type=float, default=120.0,
                         help="seconds after which a points run stops and reports how far it got")
+    parser.add_argument("--run-timeout", type=float, default=1800.0,
+                        help="seconds after which one tool run is killed and reported as stopped")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--output", type=Path, default=None,
                         help="results file (default bench/results/<date>.json)")

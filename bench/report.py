@@ -40,14 +40,20 @@ def render(out: dict[str, Any]) -> str:
         for run in f["runs"]:
             full, incr = run["full"], run["incremental"]
             by[(run["store"], run["tool"])] = run
-            if "error" in full or "error" in incr:
-                lines.append(f"| {run['store']} | {run['tool']} | error: "
-                             f"{(full.get('error') or incr.get('error', ''))[-120:]!r} |")
+            if "error" in full:
+                lines.append(f"| {run['store']} | {run['tool']} | error: {full['error'][-120:]!r} |")
                 continue
+            if incr.get("timed_out"):
+                incremental = f"> {incr['wall_seconds']:,.0f} (stopped)"
+                share = f"> {100 * incr['wall_seconds'] / full['seconds']:,.0f}%"
+            elif "error" in incr:
+                incremental, share = f"error: {incr['error'][-80:]!r}", "-"
+            else:
+                incremental = _f(incr["seconds"], 2)
+                share = f"{_f(100 * incr['seconds'] / full['seconds'])}%"
             lines.append(
                 f"| {run['store']} | {run['tool']} | {_f(full['seconds'])} | {_f(n / full['seconds'], 0)} | "
-                f"{_f(full.get('peak_rss_mb'))} | {_f(incr['seconds'], 2)} | "
-                f"{_f(100 * incr['seconds'] / full['seconds'])}% | {_f(incr.get('total_rows'))} |")
+                f"{_f(full.get('peak_rss_mb'))} | {incremental} | {share} | {_f(incr.get('total_rows'))} |")
         for store in sorted({s for s, _ in by}):
             tb, dl = by.get((store, "trainbridge")), by.get((store, "dlt"))
             if tb is None or "error" in tb["full"]:
