@@ -113,7 +113,10 @@ def run_measured(tool: str, url: str, store: str, workdir: Path, *, timeout: flo
     if line is None:
         return {"tool": tool, "error": (stderr or stdout)[-3000:], "wall_seconds": wall}
     result: dict[str, Any] = json.loads(line[len("RESULT "):])
-    result.update(tool=tool, wall_seconds=wall, peak_rss_mb=round(usage.ru_maxrss / 1024, 1))
+    process_peak = round(usage.ru_maxrss / 1024, 1)
+    # the sync's own peak when the worker reports it; the whole process's includes counting the store
+    result.update(tool=tool, wall_seconds=wall, process_peak_rss_mb=process_peak,
+                  peak_rss_mb=result.get("sync_peak_rss_mb") or process_peak)
     return result
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,10 +69,17 @@ def run_trainbridge(url: str, store: str, workdir: Path, *, only_xapi: bool = Fa
     started = time.perf_counter()
     [result] = sync(ws, ["ingest"])
     seconds = time.perf_counter() - started
+    peak = sync_peak_rss_mb()
     counts = ledger_counts(ws.ledger.engine, ws.settings.tenant)
     ws.close()
-    return {"seconds": seconds, "status": result.status, "run_counts": result.counts,
-            "errors": result.errors[:5], **counts}
+    return {"seconds": seconds, "sync_peak_rss_mb": peak, "status": result.status,
+            "run_counts": result.counts, "errors": result.errors[:5], **counts}
+
+
+def sync_peak_rss_mb() -> float:
+    """This process's peak RSS so far: taken right after the sync, before the store is counted
+    (counting reads every id, and psycopg holds a whole result in memory)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def ledger_counts(engine: sa.Engine, tenant: str) -> dict[str, Any]:
@@ -125,10 +133,11 @@ def run_dlt(url: str, store: str, workdir: Path, *, only_xapi: bool = False) -> 
     started = time.perf_counter()
     info = pipeline.run(sources)
     seconds = time.perf_counter() - started
+    peak = sync_peak_rss_mb()
     rows = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
     counts = dlt_counts(pipeline)
     del info
-    return {"seconds": seconds, "status": "ok", "loaded_this_run": {
+    return {"seconds": seconds, "sync_peak_rss_mb": peak, "status": "ok", "loaded_this_run": {
         k: v for k, v in rows.items() if not k.startswith("_dlt")}, **counts}
 
 
