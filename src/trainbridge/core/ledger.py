@@ -281,17 +281,22 @@ def _pg_unnest_insert(table: sa.Table, columns: tuple[str, ...], conflict: str) 
             f"FROM unnest({', '.join(arrays)}) AS u({quoted}) {conflict}")
 
 
-def _pg_bulk(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], conflict: str) -> Any:
-    """Execute :func:`_pg_unnest_insert` for rows that all have the same keys; their RETURNING rows."""
+def _pg_bulk(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], conflict: str) -> list[Any]:
+    """Execute :func:`_pg_unnest_insert` for rows that all have the same keys, 5,000 rows a
+    statement (bounded arrays whatever the batch); their RETURNING rows."""
     columns = tuple(rows[0])
-    params: dict[str, list[Any]] = {}
-    for name in columns:
-        values = [row[name] for row in rows]
-        if isinstance(table.c[name].type, sa.JSON):
-            # as SQLAlchemy's JSON type binds them: None is JSON null, not SQL NULL
-            values = [json.dumps(v, ensure_ascii=False) for v in values]
-        params[name] = values
-    return conn.exec_driver_sql(_pg_unnest_insert(table, columns, conflict), params).all()
+    statement = _pg_unnest_insert(table, columns, conflict)
+    returned: list[Any] = []
+    for chunk in _chunks(rows, 5000):
+        params: dict[str, list[Any]] = {}
+        for name in columns:
+            values = [row[name] for row in chunk]
+            if isinstance(table.c[name].type, sa.JSON):
+                # as SQLAlchemy's JSON type binds them: None is JSON null, not SQL NULL
+                values = [json.dumps(v, ensure_ascii=False) for v in values]
+            params[name] = values
+        returned += conn.exec_driver_sql(statement, params).all()
+    return returned
 
 
 def _pg_bulk_fits(conn: Connection, rows: Sequence[dict[str, Any]]) -> bool:
@@ -412,10 +417,7 @@ class Ledger:
         first = self._next_seq(conn, len(latest))
         rows = [self._record_row(record, first + i, run_id, now) for i, record in enumerate(latest.values())]
         if conn.dialect.name == "postgresql":
-            inserted = written = 0
-            for chunk in _chunks(rows, 5000):
-                new, changed = self._upsert_postgres(conn, chunk)
-                inserted, written = inserted + new, written + new + changed
+            inserted, written = self._upsert_postgres(conn, rows)
         else:
             inserted, written = self._upsert_sqlite(conn, rows)
         return (inserted, written - inserted, len(latest) - written)
@@ -442,10 +444,9 @@ class Ledger:
         return sum(1 for row in written if (row.kind, row.id) not in existing), len(written)
 
     def _upsert_postgres(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
-        """(inserted, changed) for PostgreSQL: ``xmax = 0`` tells a new row from an updated one."""
+        """(inserted, written) for PostgreSQL: ``xmax = 0`` tells a new row from an updated one."""
         written = _pg_bulk(conn, records_table, rows, _RECORDS_CONFLICT)
-        inserted = sum(1 for row in written if row.inserted)
-        return inserted, len(written) - inserted
+        return sum(1 for row in written if row.inserted), len(written)
 
     def _record_row(self, record: Record, seq: int, run_id: int | None, now: datetime) -> dict[str, Any]:
         payload = record.payload()

@@ -126,4 +126,3 @@ def test_a_recording_is_replayed_once_and_then_read_again():
     assert replayed == items
     again = list(spool.scan(("S", None), "learning_event", lambda: iter([("start", "L2", [], {})])))
     assert again == [("start", "L2", [], {})]
-    spool.close()

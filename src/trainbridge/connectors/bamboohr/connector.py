@@ -290,8 +290,7 @@ class BambooHRConnector(Connector):
         if not ids:
             yield Page(cursor=latest)
             return
-        for item in items:
-            _, batch, keys = item
+        for _, batch, keys in items:
             page = Page()
             for _, bamboo_id, records in (next(items) for _ in batch):
                 if not isinstance(records, dict):

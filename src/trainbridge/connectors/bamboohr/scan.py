@@ -71,11 +71,6 @@ class ScanSpool:
             self._last.file.close()
         self._last = _Recording(key, kind, file, self.clock())
 
-    def close(self) -> None:
-        if self._last is not None:
-            self._last.file.close()
-            self._last = None
-
 
 def _replay(file: IO[bytes]) -> Iterator[ScanItem]:
     try:
