@@ -1,10 +1,13 @@
 """What a sync job is, and what it hands back to the runner.
 
-A job names the source hooks it reads; the runner ingests them into the ledger, then
-calls ``decide`` with a :class:`JobContext` inside one transaction. ``decide`` returns a
-:class:`Plan` (derived records, decisions, proposals, outbox writes) that the runner
-writes in that same transaction, then the outbox is delivered. After delivery the
-runner calls ``after_delivery`` so a job can record what the sinks answered.
+A job names the record kinds it reads (``inputs``). A sync ingests every source stream that
+produces those kinds once, for all the jobs it runs, and only then calls each job's
+``decide`` with a :class:`JobContext` inside one transaction. ``decide`` is pure: it reads
+the ledger and returns a :class:`Plan` (derived records, decisions, proposals, outbox
+writes, files) that the runner writes in that same transaction; no vendor call, no file
+write, no sleep. Then the outbox is delivered (vendor calls happen there, outside any
+transaction); ``on_delivered`` may keep what a sink answered on disk (a downloaded PDF),
+and ``after_delivery`` records the answers in a new plan.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import base64
 import importlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -32,7 +35,12 @@ if TYPE_CHECKING:
 
 @dataclass
 class Decision:
-    """A decided fact with its explanation (a refund quote, a cost allocation, a flag)."""
+    """A decided fact with its explanation (a refund quote, a cost allocation, a flag).
+
+    ``inputs`` maps the id of every record (or earlier decision) it was computed from to
+    that input's content hash, so a job can tell when a decision no longer follows its
+    inputs and decide again (:meth:`JobContext.stale`).
+    """
 
     id: str
     kind: str
@@ -41,6 +49,19 @@ class Decision:
     explanation: Sequence[str] = ()
     amount: Decimal | None = None
     currency: str | None = None
+    inputs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileWrite:
+    """A file a plan keeps (a rendered agreement): written by the runner after the plan commits.
+
+    ``path`` is absolute (resolve it against ``ctx.base_dir``). Written atomically with mode
+    0600; the same content written twice is harmless. Skipped in a dry run.
+    """
+
+    path: Path
+    content: bytes
 
 
 @dataclass
@@ -91,6 +112,7 @@ class Plan:
     summary: list[str] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    files: list[FileWrite] = field(default_factory=list)
 
     def extend(self, other: Plan) -> None:
         self.records += other.records
@@ -100,6 +122,7 @@ class Plan:
         self.summary += other.summary
         self.state.update(other.state)
         self.warnings += other.warnings
+        self.files += other.files
 
 
 @dataclass
@@ -138,13 +161,32 @@ class JobContext:
     def state(self, key: str, default: Any = None) -> Any:
         return self.ledger.get_state(self.conn, self.job, key, default)
 
+    def hashes(self, kind: str, ids: Iterable[str]) -> dict[str, str]:
+        """The current content hash of each record of ``kind`` among ``ids`` (absent ones left out)."""
+        return self.ledger.record_hashes(self.conn, kind, ids)
+
+    def records_with_hashes(self, kind: str, *, subject: str | None = None) -> Iterator[tuple[Record, str]]:
+        """Records of ``kind`` (optionally one subject's) with their content hashes."""
+        return self.ledger.iter_records(self.conn, kind, subject=subject, with_hash=True)  # type: ignore[return-value]
+
+    def decisions(self, kind: str, *, subject: str | None = None) -> list[dict[str, Any]]:
+        """Decisions of ``kind`` recorded so far (rows with ``payload``, ``inputs``, ...)."""
+        return self.ledger.list_decisions(self.conn, kind, subject=subject)
+
+    def stale(self, decision: Mapping[str, Any], current: Mapping[str, str]) -> bool:
+        """True when ``current`` inputs (id -> hash) differ from those ``decision`` was made from."""
+        return dict(decision.get("inputs") or {}) != dict(current)
+
 
 class Job:
-    """Base of every job. Subclasses set ``name``, ``reads``, and implement ``decide``."""
+    """Base of every job. Subclasses set ``name``, ``inputs``, and implement ``decide``."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    #: Source hooks to ingest before deciding, e.g. ("fetch_cost_items",).
+    #: Record kinds the job reads, e.g. ("cost_item", "employee"): the sync ingests the source
+    #: streams that produce them (``trainbridge.core.streams``) before any job decides.
+    inputs: ClassVar[tuple[str, ...]] = ()
+    #: Older form: source hooks to ingest, e.g. ("fetch_cost_items",); mapped to their kinds.
     reads: ClassVar[tuple[str, ...]] = ()
     #: Pydantic model of the ``[jobs.NAME]`` table, or None.
     config_model: ClassVar[type[BaseModel] | None] = None
@@ -162,6 +204,16 @@ class Job:
         ``row.result``): ``decide`` should pick such answers up, as the agreements job does.
         """
         return None
+
+    def on_delivered(self, row: OutboxRow, answer: Any, *, base_dir: Path) -> Any:
+        """Keep what a sink answered before the row is marked delivered; return what the outbox stores.
+
+        Called outside any transaction, right after the hook answered (so it may write files,
+        e.g. a downloaded signed PDF under ``base_dir``); it must be idempotent, as a run killed
+        before the row is marked delivered calls the hook and this again. The default keeps the
+        answer as it is.
+        """
+        return answer
 
 
 # --- outbox argument encoding ---------------------------------------------------------

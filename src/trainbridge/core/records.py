@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -376,6 +376,11 @@ class WebhookEvent(BaseModel):
     status: EnvelopeStatus | None = None
     occurred_at: AwareDatetime | None = None
     records: tuple[Any, ...] = Field(default=(), description="Records the event carries, if any")
+    delivery_ref: str | None = Field(default=None, description=(
+        "A sink's ref (DeliveryReceipt.ref) this event reports on, e.g. a payroll that was paid"))
+    delivery_status: Literal["confirmed", "failed"] | None = Field(default=None, description=(
+        "What became of that delivery at the vendor: confirmed (paid, processed) or failed"))
+    detail: str = ""
 
 
 class WebhookReply(BaseModel):
@@ -436,6 +441,8 @@ class PointsEntry(Record):
 
 class AdjustmentKind(StrEnum):
     DEDUCTION = "deduction"
+    #: Money given back: a deduction corrected down after it was posted (pays the excess back).
+    CREDIT = "credit"
     BONUS = "bonus"
     BONUS_PERCENT = "bonus_percent"
     BONUS_COEFFICIENT = "bonus_coefficient"
