@@ -76,6 +76,21 @@ def test_training_costs_become_course_fees_of_the_employee(bamboo, training):
     assert "about five hundred" in reject.reason
 
 
+def test_each_training_hook_reads_the_training_records_itself(bamboo, training):
+    def employees_asked() -> list[str]:
+        return [urlsplit(c.request.url).path.rsplit("/", 1)[-1] for c in training.calls
+                if "/training/record/employee/" in c.request.url]
+
+    list(bamboo.fetch_learning_events(since=None))
+    assert employees_asked() == ["3", "4"]
+
+    [page] = list(bamboo.fetch_cost_items(since=None))
+
+    # a sync calls each source hook once: one read per hook, nothing kept between them
+    assert employees_asked() == ["3", "4", "3", "4"]
+    assert [r.id for r in page.records] == ["bamboo:training:31:cost"]
+
+
 def test_an_employee_without_training_answers_an_empty_list(bamboo, fake):
     fake.add(responses.GET, CHANGED, json=CHANGED_3_4)
     fake.add(responses.GET, TRAINING_TYPES, json=payload("training_types"))

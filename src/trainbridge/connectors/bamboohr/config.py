@@ -68,9 +68,6 @@ class BambooHRConfig(ConnectorConfig):
         default_factory=lambda: dict(DEFAULT_TERMINATION_TYPES))
     termination_reasons: dict[str, SeparationReason] = Field(default_factory=dict)
     training_scan: Literal["all", "changed"] = "all"
-    training_scan_reuse_seconds: int = Field(
-        default=900, ge=0, description="The other training hook replays a scan that ended this recently "
-                                       "from the same cursor instead of reading it again; 0: never")
     timezone: str = "UTC"
     programs: dict[str, str] = Field(default_factory=dict,
                                      description="training type id or name -> program id")

@@ -11,7 +11,6 @@ import requests
 
 from trainbridge import hookimpl
 from trainbridge.connectors.bamboohr.config import BY_REASON, SOURCES, BambooHRConfig
-from trainbridge.connectors.bamboohr.scan import ScanSpool
 from trainbridge.connectors.bamboohr.shapes import (
     add_months,
     changed_entries,
@@ -69,7 +68,6 @@ class BambooHRConnector(Connector):
             headers={"Accept": "application/json"},
             error_hint=self._error_hint)
         self._bamboo_ids: dict[str, str] | None = None
-        self._scans = ScanSpool(cfg.training_scan_reuse_seconds)
         # pluggy registers only the hook methods it finds on the instance: an operator who
         # reads employees only must not pay for a training scan of every employee.
         for source in SOURCES:
@@ -271,11 +269,11 @@ class BambooHRConnector(Connector):
                        kind: str) -> Iterator[Page]:
         """Read the training records of each employee, a page of employees at a time.
 
-        BambooHR has no changed-since feed for training records, so each employee is one
-        request. The cursor is ``SINCE|ID`` while a scan is under way (resume after
-        employee ID) and the changed-since ``latest`` timestamp once it is done. The other
-        training hook, reading from the same cursor soon after, replays this scan
-        (:class:`~trainbridge.connectors.bamboohr.scan.ScanSpool`).
+        BambooHR has no bulk or changed-since endpoint for training records, so each employee
+        is one request. The cursor is ``SINCE|ID`` while a scan is under way (resume after
+        employee ID) and the changed-since ``latest`` timestamp once it is done. Each hook
+        scans for itself: a sync calls each source hook once, so the records are read once
+        per hook that needs them (docs/connectors/bamboohr.md, "Training records").
         """
         cfg = self.config
         scan_since, after = cfg.initial_since, None
@@ -285,14 +283,22 @@ class BambooHRConnector(Connector):
                 scan_since, after = done, resume
             elif cfg.training_scan == "changed":
                 scan_since = done
-        items = self._scans.scan((scan_since, after), kind, lambda: self._read_training(scan_since, after))
-        _, latest, ids, types = next(items)
+        body = self.http.get_json("employees/changed", params={"since": scan_since})
+        entries = changed_entries(body, instance=self.name, what="GET /employees/changed")
+        latest = latest_cursor(body, entries, scan_since)
+        ids = sorted((e[1] for e in entries), key=numeric_key)
+        if after is not None:
+            ids = [i for i in ids if numeric_key(i) > numeric_key(after)]
         if not ids:
             yield Page(cursor=latest)
             return
-        for _, batch, keys in items:
+        types = self._training_types()
+        batches = list(chunks(ids, max(1, min(cfg.page_size, 200))))
+        for number, batch in enumerate(batches, start=1):
+            keys = self._employee_keys(batch)
             page = Page()
-            for _, bamboo_id, records in (next(items) for _ in batch):
+            for bamboo_id in batch:
+                records = self.http.get_json(f"training/record/employee/{bamboo_id}")
                 if not isinstance(records, dict):
                     continue  # [] when the employee has none
                 for record_id, record in records.items():
@@ -310,22 +316,8 @@ class BambooHRConnector(Connector):
                     type_info = types.get(text(record.get("type")), {})
                     convert(page, str(record.get("id") or record_id), employee_id, record,
                             type_info)
-            page.cursor = latest if batch[-1] == ids[-1] else f"{scan_since}|{batch[-1]}"
+            page.cursor = latest if number == len(batches) else f"{scan_since}|{batch[-1]}"
             yield page
-
-    def _read_training(self, scan_since: str, after: str | None) -> Iterator[tuple[Any, ...]]:
-        """The scan's answers from BambooHR, as :data:`~trainbridge.connectors.bamboohr.scan.ScanItem`s."""
-        body = self.http.get_json("employees/changed", params={"since": scan_since})
-        entries = changed_entries(body, instance=self.name, what="GET /employees/changed")
-        latest = latest_cursor(body, entries, scan_since)
-        ids = sorted((e[1] for e in entries), key=numeric_key)
-        if after is not None:
-            ids = [i for i in ids if numeric_key(i) > numeric_key(after)]
-        yield ("start", latest, ids, self._training_types() if ids else {})
-        for batch in chunks(ids, max(1, min(self.config.page_size, 200))):
-            yield ("batch", list(batch), self._employee_keys(batch))
-            for bamboo_id in batch:
-                yield ("records", bamboo_id, self.http.get_json(f"training/record/employee/{bamboo_id}"))
 
     def _training_types(self) -> dict[str, dict[str, Any]]:
         body = self.http.get_json("training/type")
