@@ -2,8 +2,10 @@
 
 Scenarios: ceiling, full (full + incremental after 1% changed), faults (clean vs 2% 429 +
 1% 5xx, compared ledger for ledger), scale (xAPI only: time and peak RSS per size),
-domain (points, refund quotes, incentive run). Every tool run is a child process
-(``bench.worker``) so its peak RSS is its own (``os.wait4`` -> ``ru_maxrss``).
+domain (points, refund quotes, incentive run), requests (vendor requests per endpoint of a
+sync of every job, full and after 1% changed, for each checkout named by --checkouts).
+Every tool run is a child process (``bench.worker``) so its peak RSS is its own
+(``os.wait4`` -> ``ru_maxrss``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import requests
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-SCENARIOS = ("ceiling", "full", "faults", "scale", "domain")
+SCENARIOS = ("ceiling", "full", "faults", "scale", "domain", "requests")
 
 
 # --- the fake vendor in its own process --------------------------------------------------
@@ -79,18 +81,20 @@ def fresh_store(kind: str, tool: str, workdir: Path) -> str:
 # --- one measured run -------------------------------------------------------------------------
 
 def run_measured(tool: str, url: str, store: str, workdir: Path, *, timeout: float | None = None,
-                 **kw: Any) -> dict[str, Any]:
+                 src: str | None = None, **kw: Any) -> dict[str, Any]:
     """One tool run in a child process; its own peak RSS comes from ``os.wait4``.
 
-    A run still going after ``timeout`` seconds is killed and reported as stopped.
+    A run still going after ``timeout`` seconds is killed and reported as stopped. ``src``
+    (a checkout's ``src`` directory) is the trainbridge the run imports instead of
+    ``PYTHONPATH``'s or the installed one.
     """
     spec = {"tool": tool, "url": url, "store": store, "workdir": str(workdir),
-            "only_xapi": kw.get("only_xapi", False)}
+            "only_xapi": kw.get("only_xapi", False), "jobs": kw.get("jobs", ["ingest"])}
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         # an existing PYTHONPATH comes after bench's root: PYTHONPATH=/old/checkout/src measures that
         # checkout's trainbridge with this benchmark (a before/after of one change)
-        path = os.pathsep.join(p for p in (str(ROOT.parent), os.environ.get("PYTHONPATH")) if p)
+        path = os.pathsep.join(p for p in (str(ROOT.parent), src or os.environ.get("PYTHONPATH")) if p)
         pid = os.posix_spawn(sys.executable, [sys.executable, "-m", "bench.worker", json.dumps(spec)],
                              {**os.environ, "PYTHONPATH": path},
                              file_actions=[(os.POSIX_SPAWN_DUP2, out.fileno(), 1),
@@ -236,6 +240,41 @@ def scenario_domain(args: argparse.Namespace, out: dict[str, Any]) -> None:
     progress("domain", out["domain"])
 
 
+def scenario_requests(args: argparse.Namespace, out: dict[str, Any], workdir: Path) -> None:
+    """What one ``trainbridge sync`` of every job asks the vendor, endpoint by endpoint.
+
+    The bench's plugins.toml (BambooHR for people, separations, training and costs; an xAPI
+    LRS for learning events), all jobs, a fresh SQLite ledger: the full sync, then the sync
+    after 1% changed. Each checkout in ``--checkouts`` (its ``src`` directory; the installed
+    trainbridge when none) is measured against the same fake vendor, counted by
+    :class:`bench.fake_vendor.RequestTally`.
+    """
+    employees, statements = int(100_000 * args.scale), int(1_000_000 * args.scale)
+    vendor = Vendor(employees, statements)
+    runs = []
+    try:
+        for src in args.checkouts or [None]:
+            run: dict[str, Any] = {"checkout": _checkout(Path(src).resolve() if src else None)}
+            vendor.admin("reset")
+            label = Path(run["checkout"]["path"]).name
+            tool_dir = workdir / f"requests-{label}-{(run['checkout']['commit'] or 'none')[:7]}"
+            shutil.rmtree(tool_dir, ignore_errors=True)
+            store = fresh_store("sqlite", f"trainbridge-requests-{label}", workdir)
+            for phase in ("full", "incremental"):
+                if phase == "incremental":
+                    vendor.admin("change")
+                vendor.admin("requests", clear=1)
+                result = run_measured("trainbridge", vendor.url, store, tool_dir, src=src, jobs=[],
+                                      timeout=args.run_timeout)
+                result["vendor_requests"] = vendor.admin("requests", clear=1)["endpoints"]
+                run[phase] = result
+            runs.append(run)
+            progress(f"requests/{run['checkout']['commit'] or label}", run["full"], run["incremental"])
+    finally:
+        vendor.close()
+    out["requests"] = {"employees": employees, "statements": statements, "jobs": "all", "runs": runs}
+
+
 def progress(label: str, *results: dict[str, Any]) -> None:
     brief = []
     for r in results:
@@ -268,11 +307,16 @@ def machine() -> dict[str, Any]:
                                                  "requests", "psycopg", "psutil")}}
 
 
-def _checkout() -> dict[str, Any]:
-    """Which trainbridge the workers import (PYTHONPATH may name another checkout) and its commit."""
-    import trainbridge
+def _checkout(src: Path | None = None) -> dict[str, Any]:
+    """Which trainbridge the workers import (PYTHONPATH may name another checkout) and its commit.
 
-    where = Path(trainbridge.__file__).resolve().parents[2]  # src/trainbridge/__init__.py
+    ``src``: a checkout's ``src`` directory, named instead of the one this process imports.
+    """
+    if src is None:
+        import trainbridge
+
+        src = Path(trainbridge.__file__).resolve().parents[1]  # src/trainbridge/__init__.py
+    where = src.parent
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True, check=False)
@@ -309,9 +353,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds after which a points run stops and reports how far it got")
     parser.add_argument("--run-timeout", type=float, default=1800.0,
                         help="seconds after which one tool run is killed and reported as stopped")
+    parser.add_argument("--checkouts", nargs="+", default=None, metavar="SRC",
+                        help="requests scenario: the src directories of the checkouts to measure, in "
+                             "order (e.g. an old worktree's, then src); default the installed one")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--output", type=Path, default=None,
-                        help="results file (default bench/results/<date>.json)")
+                        help="results file (default bench/results/<date>.json, or <date>-requests.json "
+                             "when the requests scenario runs alone)")
     args = parser.parse_args(argv)
     if "dlt" in args.tools:
         try:
@@ -325,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     out: dict[str, Any] = {"started": started.isoformat(timespec="seconds"), "machine": machine(),
                            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
-    target = args.output or RESULTS / f"{started:%Y-%m-%d}.json"
+    suffix = "-requests" if args.scenarios == ["requests"] else ""
+    target = args.output or RESULTS / f"{started:%Y-%m-%d}{suffix}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     for name in args.scenarios:
         if name == "ceiling":
@@ -338,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
             scenario_scale(args, out, workdir)
         elif name == "domain":
             scenario_domain(args, out)
+        elif name == "requests":
+            scenario_requests(args, out, workdir)
         # what is done so far survives a run stopped halfway
         target.write_text(json.dumps(out, indent=1, default=str) + "\n", encoding="utf-8")
     out["finished"] = datetime.now(UTC).isoformat(timespec="seconds")

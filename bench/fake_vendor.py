@@ -17,6 +17,8 @@ Data set (``E`` employees, ``N`` statements):
 ``POST /_bench/change`` starts the next generation: 1% of employees change (display name
 and lastChanged) and 1% more statements are stored after the last one. ``POST
 /_bench/faults?p429=0.02&p5xx=0.01&latency_ms=0`` sets failure injection (seeded).
+``POST /_bench/requests`` answers the requests counted per endpoint since the last
+``POST /_bench/requests?clear=1`` (see :class:`RequestTally`).
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ import contextlib
 import json
 import math
 import random
+import re
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -183,6 +187,43 @@ class DataSet:
         return stmt
 
 
+_ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
+
+
+def endpoint_of(method: str, path: str) -> str:
+    """``GET /bamboo/v1/training/record/employee/{id}``: the method and the path, ids as ``{id}``."""
+    return f"{method} {_ID_SEGMENT.sub('/{id}', path)}"
+
+
+class RequestTally:
+    """Requests per endpoint, and how many times the endpoint's whole data was read.
+
+    Every request counts (a 429 or 5xx too). What a request *read* is counted per item, on
+    answered requests only: the id in the path (``training/record/employee/{id}``); each
+    employee of a custom report (``filters.employeeIds``, every employee when unfiltered);
+    and for a listing (everything else), one item per read that starts a listing, so the
+    continuation pages of an xAPI ``more`` link (``from=``) are not new reads. ``reads`` is
+    how many times the most-read item was read: 1 when each employee's training records
+    were asked for once, 2 when a second hook scanned them all again.
+    """
+
+    def __init__(self) -> None:
+        self.requests: Counter[str] = Counter()
+        self.items: dict[str, Counter[str]] = {}
+
+    def request(self, endpoint: str) -> None:
+        self.requests[endpoint] += 1
+
+    def read(self, endpoint: str, items: list[str]) -> None:
+        self.items.setdefault(endpoint, Counter()).update(items)
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        empty: Counter[str] = Counter()
+        return {endpoint: {"requests": n, "reads": max(self.items.get(endpoint, empty).values(), default=0),
+                           "items": len(self.items.get(endpoint, empty))}
+                for endpoint, n in sorted(self.requests.items())}
+
+
 class State:
     def __init__(self, data: DataSet, *, p429: float = 0.0, p5xx: float = 0.0,
                  latency_ms: float = 0.0) -> None:
@@ -191,6 +232,19 @@ class State:
         self.rng = random.Random(data.seed)
         self.lock = threading.Lock()
         self.counts = {"requests": 0, "429": 0, "5xx": 0}
+        self.tally = RequestTally()
+
+    def read_items(self, method: str, path: str, query: dict[str, str], body: Any) -> list[str]:
+        """What one answered request read, as :class:`RequestTally` counts it."""
+        ids = _ID_SEGMENT.findall(path)
+        if ids:
+            return [ids[-1][1:]]
+        if path.endswith("/reports/custom"):
+            filters = body.get("filters") if isinstance(body, dict) else None
+            wanted = filters.get("employeeIds") if isinstance(filters, dict) else None
+            return [str(i) for i in wanted] if wanted else \
+                [str(i) for i in range(1, self.data.employees + 1)]
+        return [] if "from" in query else ["listing"]
 
     def fault(self) -> int | None:
         with self.lock:
@@ -239,6 +293,9 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/_bench/"):
             self._admin(path, query)
             return
+        endpoint = endpoint_of(method, path)
+        with state.lock:
+            state.tally.request(endpoint)
         if state.latency_ms:
             time.sleep(state.latency_ms / 1000)
         failure = state.fault()
@@ -252,6 +309,10 @@ class Handler(BaseHTTPRequestHandler):
             status, answer, headers = self._route(method, path, query, body)
         except (ValueError, KeyError) as exc:
             status, answer, headers = 400, {"error": str(exc)}, {}
+        if status == 200:
+            items = state.read_items(method, path, query, body)
+            with state.lock:
+                state.tally.read(endpoint, items)
         self._send(status, answer, headers)
 
     def _admin(self, path: str, query: dict[str, str]) -> None:
@@ -265,6 +326,13 @@ class Handler(BaseHTTPRequestHandler):
             state.rng = random.Random(state.data.seed)
         elif path == "/_bench/reset":
             state.data.generation = 0
+        elif path == "/_bench/requests":
+            with state.lock:
+                tally = state.tally.summary()
+                if query.get("clear") not in (None, "", "0", "0.0"):
+                    state.tally = RequestTally()
+            self._send(200, {"endpoints": tally})
+            return
         self._send(200, {"generation": state.data.generation, **state.counts,
                          "p429": state.p429, "p5xx": state.p5xx})
 

@@ -134,7 +134,32 @@ def render(out: dict[str, Any]) -> str:
                 ("" if r["items"] >= 1_000_000 else f" ({projected:.0f} s for 1M if linear)")
             targets.append(("points for 1M events < 60 s (PointsJob.decide)", how,
                             "met" if projected < 60 else "missed"))
+    if "requests" in out:
+        lines += requests_tables(out["requests"])
     if targets:
         lines += ["", "| target | measured | |", "| --- | --- | --- |"]
         lines += [f"| {t} | {v} | {s} |" for t, v, s in targets]
     return "\n".join(lines)
+
+
+def requests_tables(r: dict[str, Any]) -> list[str]:
+    """Requests and full reads per endpoint, one column pair per checkout, full sync and after 1%."""
+    runs = r["runs"]
+    names = [(run["checkout"].get("commit") or run["checkout"]["path"])[:7] for run in runs]
+    lines: list[str] = []
+    for phase, title in (("full", "full sync"), ("incremental", "sync after 1% changed")):
+        lines += ["", f"vendor requests per {title} of every job ({r['employees']:,} employees, "
+                      f"{r['statements']:,} statements): requests / full reads per endpoint", "",
+                  "| endpoint | " + " | ".join(f"{n} requests | {n} reads" for n in names) + " |",
+                  "| --- |" + " ---: | ---: |" * len(runs)]
+        tallies = [run[phase].get("vendor_requests") or {} for run in runs]
+        for run in runs:
+            if "error" in run[phase]:
+                lines.append(f"| error ({run['checkout']['path']}): {run[phase]['error'][-120:]!r} |")
+        for endpoint in sorted({e for t in tallies for e in t}):
+            counts = [t.get(endpoint, {"requests": 0, "reads": 0}) for t in tallies]
+            cells = " | ".join(f"{c['requests']:,} | {c['reads']:,}" for c in counts)
+            lines.append(f"| `{endpoint}` | {cells} |")
+        totals = [sum(v["requests"] for v in t.values()) for t in tallies]
+        lines.append("| **all** | " + " | ".join(f"**{n:,}** | " for n in totals) + " |")
+    return lines

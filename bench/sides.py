@@ -17,7 +17,7 @@ import json
 import os
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,9 @@ http = {{ backoff_base = 0.2, max_attempts = 8 }}
 
 # --- trainbridge -------------------------------------------------------------------------
 
-def run_trainbridge(url: str, store: str, workdir: Path, *, only_xapi: bool = False) -> dict[str, Any]:
+def run_trainbridge(url: str, store: str, workdir: Path, *, only_xapi: bool = False,
+                    jobs: Sequence[str] = ("ingest",)) -> dict[str, Any]:
+    """``sync(ws, jobs)`` (every job when ``jobs`` is empty) into ``store``; times, counts, ledger."""
     from trainbridge.core.config import load_settings
     from trainbridge.core.runner import Workspace, sync
 
@@ -67,13 +69,19 @@ def run_trainbridge(url: str, store: str, workdir: Path, *, only_xapi: bool = Fa
     ws = Workspace(load_settings(workdir / "plugins.toml"))
     ws.ensure_migrated()
     started = time.perf_counter()
-    [result] = sync(ws, ["ingest"])
+    results = sync(ws, list(jobs))
     seconds = time.perf_counter() - started
     peak = sync_peak_rss_mb()
     counts = ledger_counts(ws.ledger.engine, ws.settings.tenant)
     ws.close()
-    return {"seconds": seconds, "sync_peak_rss_mb": peak, "status": result.status,
-            "run_counts": result.counts, "errors": result.errors[:5], **counts}
+    out = {"seconds": seconds, "sync_peak_rss_mb": peak,
+           "status": next((r.status for r in results if r.status != "ok"), "ok"),
+           "errors": [e for r in results for e in r.errors][:5], **counts}
+    if len(results) == 1:
+        out["run_counts"] = results[0].counts
+    else:
+        out["jobs"] = {r.job: {"status": r.status, "run_counts": r.counts} for r in results}
+    return out
 
 
 def sync_peak_rss_mb() -> float:

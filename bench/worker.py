@@ -15,8 +15,12 @@ from bench.sides import json_dump, run_dlt, run_trainbridge
 
 def main() -> None:
     spec = json.loads(sys.argv[1])
-    run = run_trainbridge if spec["tool"] == "trainbridge" else run_dlt
-    result = run(spec["url"], spec["store"], Path(spec["workdir"]), only_xapi=spec.get("only_xapi", False))
+    url, store, workdir = spec["url"], spec["store"], Path(spec["workdir"])
+    only_xapi = spec.get("only_xapi", False)
+    if spec["tool"] == "trainbridge":
+        result = run_trainbridge(url, store, workdir, only_xapi=only_xapi, jobs=spec.get("jobs", ["ingest"]))
+    else:
+        result = run_dlt(url, store, workdir, only_xapi=only_xapi)
     print("RESULT " + json_dump(result), flush=True)
 
 
