@@ -1,10 +1,14 @@
 """The plugin manager: built-in plugins, installed plugins, and plugins.toml instances.
 
-Built-in plugins are the modules of ``trainbridge.plugins`` and ``trainbridge.connectors``;
-they load exactly like installed ones, which are found through the ``trainbridge``
-entry-point group. ``TRAINBRIDGE_LOAD_PLUGINS`` (comma-separated entry-point names;
-empty for none) restricts which installed plugins load; ``[plugins] disable`` blocks
-any plugin by name. ``TRAINBRIDGE_TRACE_HOOKS=1`` logs every hook call.
+Built-in plugins are the modules named in :data:`BUILTIN_PLUGINS`; they load exactly like
+installed ones, which are found through the ``trainbridge`` entry-point group.
+``TRAINBRIDGE_LOAD_PLUGINS`` (comma-separated entry-point names; empty for none) restricts
+which installed plugins load; ``[plugins] disable`` blocks any plugin by name.
+``TRAINBRIDGE_TRACE_HOOKS=1`` logs every hook call, role hooks included: the core calls a
+connector only through :meth:`PluginHost.call`, which goes through pluggy.
+
+A plugin whose hook implementation names an argument its spec does not have is reported
+(``trainbridge plugins``, ``trainbridge check``) and left out; the other plugins load.
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.metadata
+import inspect
 import logging
 import os
-import pkgutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -28,31 +32,53 @@ from trainbridge.core.connector import Connector, ConnectorContext
 from trainbridge.core.errors import ConfigError, PluginError
 
 log = logging.getLogger("trainbridge.plugins")
-BUILTIN_PACKAGES = ("trainbridge.plugins", "trainbridge.connectors")
+#: The built-in plugins, loaded in this order exactly like installed ones (llm's DEFAULT_PLUGINS).
+BUILTIN_PLUGINS = (
+    "trainbridge.plugins.agreements",
+    "trainbridge.plugins.incentives",
+    "trainbridge.plugins.ingest",
+    "trainbridge.plugins.points",
+    "trainbridge.plugins.points_reminders",
+    "trainbridge.plugins.points_reports",
+    "trainbridge.plugins.refunds",
+    "trainbridge.plugins.scheduling",
+    "trainbridge.plugins.talent",
+    "trainbridge.plugins.web",
+    "trainbridge.connectors.bamboohr",
+    "trainbridge.connectors.chatbots",
+    "trainbridge.connectors.dingtalk_hrm",
+    "trainbridge.connectors.docusign",
+    "trainbridge.connectors.dropbox_sign",
+    "trainbridge.connectors.esign_cn",
+    "trainbridge.connectors.fadada",
+    "trainbridge.connectors.feishu",
+    "trainbridge.connectors.files",
+    "trainbridge.connectors.gusto",
+    "trainbridge.connectors.local_esign",
+    "trainbridge.connectors.rest",
+    "trainbridge.connectors.rfc3161",
+    "trainbridge.connectors.smtp",
+    "trainbridge.connectors.xapi",
+)
 ENTRY_POINT_GROUP = "trainbridge"
 LOAD_ENV = "TRAINBRIDGE_LOAD_PLUGINS"
 TRACE_ENV = "TRAINBRIDGE_TRACE_HOOKS"
 
-
+#: Plugin name -> why it did not load (or which of its connector types is unusable).
 LOAD_ERRORS: dict[str, str] = {}
 
 
 @functools.cache
 def builtin_modules() -> tuple[ModuleType, ...]:
-    """Every module of the built-in plugin packages; one that fails to import is skipped and
+    """The modules of :data:`BUILTIN_PLUGINS`; one that fails to import is skipped and
     reported (``trainbridge plugins`` shows it) so the other connectors keep working."""
     modules = []
-    for package_name in BUILTIN_PACKAGES:
-        package = importlib.import_module(package_name)
-        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-            if info.name.startswith("_"):
-                continue
-            name = f"{package_name}.{info.name}"
-            try:
-                modules.append(importlib.import_module(name))
-            except Exception as exc:
-                LOAD_ERRORS[name] = f"{type(exc).__name__}: {exc}"
-                log.error("built-in plugin %s failed to import: %s", name, exc)
+    for name in BUILTIN_PLUGINS:
+        try:
+            modules.append(importlib.import_module(name))
+        except Exception as exc:
+            LOAD_ERRORS[name] = f"{type(exc).__name__}: {exc}"
+            log.error("built-in plugin %s failed to import: %s", name, exc)
     return tuple(modules)
 
 
@@ -65,11 +91,49 @@ def installed_entry_points() -> list[importlib.metadata.EntryPoint]:
     return points
 
 
+class HookManager(pluggy.PluginManager):
+    """pluggy's manager, counting registrations so cached single-instance callers stay right."""
+
+    def __init__(self, project_name: str) -> None:
+        super().__init__(project_name)
+        self.generation = 0
+
+    def register(self, plugin: Any, name: str | None = None) -> str | None:
+        registered = super().register(plugin, name)
+        self.generation += 1
+        return registered
+
+    def unregister(self, plugin: Any = None, name: str | None = None) -> Any:
+        removed = super().unregister(plugin, name)
+        self.generation += 1
+        return removed
+
+
 @dataclass
 class ConnectorType:
     name: str
     cls: type[Connector]
     plugin: str
+    #: Why instances of this type cannot be used (an implementation its spec rejects), if so.
+    problem: str | None = None
+
+
+class UnusableConnector(Connector):
+    """Stands in for a ``[connectors.NAME]`` instance whose type failed validation.
+
+    ``trainbridge check`` shows its healthcheck as failed with the reason; any use of a hook
+    its type declares raises that reason instead of silently routing around the instance.
+    """
+
+    def __init__(self, name: str, config: Any, error: ConfigError, declared: tuple[str, ...]) -> None:
+        super().__init__(name, config)
+        self.error = error
+        self.declared = declared
+
+    def healthcheck(self) -> Any:
+        from trainbridge.core.records import HealthResult
+
+        return HealthResult(ok=False, detail=self.error.message)
 
 
 @dataclass
@@ -83,20 +147,27 @@ class PluginHost:
     migrations: list[tuple[str, int, Callable[..., None]]] = field(default_factory=list)
     instances: dict[str, Connector] = field(default_factory=dict)
     settings: Settings | None = None
+    #: Plugin name -> one line saying why it (or one of its connector types) is not usable.
+    load_errors: dict[str, str] = field(default_factory=dict)
+    _callers: dict[tuple[str, int], tuple[Connector, Any]] = field(default_factory=dict, repr=False)
+    _generation: int = field(default=-1, repr=False)
 
     # --- building ------------------------------------------------------------------
 
     @classmethod
     def create(cls, disabled: tuple[str, ...] = ()) -> PluginHost:
-        pm = pluggy.PluginManager("trainbridge")
+        pm = HookManager("trainbridge")
         pm.add_hookspecs(hookspecs)
         for name in disabled:
             pm.set_blocked(name)
-        for module in builtin_modules():
+        host = cls(pm=pm)
+        modules = builtin_modules()
+        host.load_errors.update(LOAD_ERRORS)
+        for module in modules:
             short = module.__name__.rsplit(".", 1)[-1]
             if pm.is_blocked(short) or pm.is_blocked(module.__name__):
                 continue
-            pm.register(module, name=module.__name__)
+            host._register_plugin(module, module.__name__)
         for point in installed_entry_points():
             if pm.is_blocked(point.name):
                 continue
@@ -106,13 +177,25 @@ class PluginHost:
                 msg = f"installed plugin {point.name!r} ({point.value}) failed to load: {exc}"
                 raise PluginError(msg, hint=f"reinstall it, or set {LOAD_ENV} to load the others only, "
                                            f"or add it to [plugins] disable") from exc
-            pm.register(plugin, name=point.name)
+            host._register_plugin(plugin, point.name)
         if os.environ.get(TRACE_ENV):
             pm.trace.root.setwriter(lambda text: log.info("hook: %s", text.rstrip()))
             pm.enable_tracing()
-        host = cls(pm=pm)
         host._collect()
         return host
+
+    def _register_plugin(self, plugin: Any, name: str) -> None:
+        """Register one plugin; one whose implementations do not match their specs is left out."""
+        try:
+            self.pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            problems = signature_problems(self.pm, plugin) or [str(exc).splitlines()[0]]
+            self._load_error(name, "; ".join(problems))
+
+    def _load_error(self, name: str, message: str) -> None:
+        self.load_errors[name] = message
+        LOAD_ERRORS[name] = message  # ``trainbridge plugins`` lists these
+        log.error("plugin %s: %s", name, message)
 
     def _collect(self) -> None:
         def register_connector(name: str, connector_cls: type[Connector]) -> None:
@@ -121,7 +204,11 @@ class PluginHost:
                 other = self.connector_types[name].plugin
                 msg = f"connector type {name!r} is registered by both {other!r} and {plugin!r}"
                 raise PluginError(msg, hint="uninstall one of them or block one with [plugins] disable")
-            self.connector_types[name] = ConnectorType(name, connector_cls, plugin)
+            problems = signature_problems(self.pm, connector_cls)
+            problem = "; ".join(problems) if problems else None
+            if problem:
+                self._load_error(plugin, f"connector type {name!r}: {problem}")
+            self.connector_types[name] = ConnectorType(name, connector_cls, plugin, problem)
 
         def register_job(job: Any) -> None:
             if job.name in self.jobs:
@@ -144,7 +231,11 @@ class PluginHost:
         self.pm.hook.register_migrations(register=register_migration)
 
     def build_instances(self, settings: Settings) -> None:
-        """Create and register one connector object per ``[connectors.NAME]`` table."""
+        """Create and register one connector object per ``[connectors.NAME]`` table.
+
+        An instance whose type failed validation becomes an :class:`UnusableConnector`: its
+        healthcheck fails with the reason and the other instances work.
+        """
         self.settings = settings
         ctx_base = ConnectorContext(base_dir=settings.base_dir, tenant=settings.tenant)
         for name, table in settings.connectors.items():
@@ -166,7 +257,15 @@ class PluginHost:
             except Exception as exc:
                 raise ConfigError(f"connector could not start: {exc}", file=settings.file, table=tname,
                                   hint="check the values in this table") from exc
-            self.pm.register(instance, name=f"connector:{name}")
+            try:
+                self.pm.register(instance, name=f"connector:{name}")
+            except pluggy.PluginValidationError as exc:
+                problem = "; ".join(signature_problems(self.pm, instance)) or str(exc).splitlines()[0]
+                error = ConfigError(f"type {type_name!r} (plugin {ctype.plugin}) cannot be used: {problem}",
+                                    file=settings.file, table=tname,
+                                    hint=f"update or fix the plugin {ctype.plugin}, or remove this table")
+                log.error("%s", error.message)
+                instance = UnusableConnector(name, config, error, tuple(_class_hooks(ctype.cls)))
             self.instances[name] = instance
 
     # --- calling ---------------------------------------------------------------------
@@ -179,17 +278,55 @@ class PluginHost:
         return [h for h in hookspecs.ROLE_HOOKS if self.implements(instance, h)]
 
     def instances_with(self, hook: str) -> list[Connector]:
+        """The instances implementing ``hook``; raises if an unusable instance declares it, so
+        work meant for that instance is never routed to another one instead."""
+        for inst in self.instances.values():
+            if isinstance(inst, UnusableConnector) and hook in inst.declared:
+                raise inst.error
         return [inst for inst in self.instances.values() if self.implements(inst, hook)]
 
     def call(self, instance: Connector | str, hook: str, **kwargs: Any) -> Any:
-        """Call one role hook on one instance only (never fans out to the others)."""
+        """Call one role hook on one instance only (never fans out to the others), through pluggy.
+
+        The hook sees only the arguments its implementation declares; an argument the spec
+        does not know (an outbox row written before it was removed) is dropped, and an
+        optional argument the spec added since gets its default.
+        """
         inst = self.instances[instance] if isinstance(instance, str) else instance
-        caller = getattr(self.pm.hook, hook)
-        for impl in caller.get_hookimpls():
-            if impl.plugin is inst:
-                return impl.function(**kwargs)
-        msg = f"connector {inst.name!r} ({type(inst).__name__}) does not implement {hook}"
-        raise PluginError(msg, hint=f"route {hook} to an instance whose type implements it")
+        if isinstance(inst, UnusableConnector):
+            raise inst.error
+        caller = self._caller(inst, hook)
+        spec = caller.spec
+        if spec is not None:
+            known = {*spec.argnames, *spec.kwargnames}
+            dropped = sorted(set(kwargs) - known)
+            if dropped:
+                log.debug("%s -> %s: dropping argument(s) %s its spec does not have",
+                          hook, inst.name, ", ".join(dropped))
+                kwargs = {k: v for k, v in kwargs.items() if k in known}
+            kwargs = {**_spec_defaults(spec), **kwargs}
+        results = caller(**kwargs)
+        return results[0] if results else None
+
+    def _caller(self, inst: Connector, hook: str) -> Any:
+        generation = getattr(self.pm, "generation", None)
+        if generation is None or generation != self._generation:
+            self._callers.clear()
+            self._generation = -1 if generation is None else generation
+        cached = self._callers.get((hook, id(inst)))
+        if cached is not None and cached[0] is inst:
+            return cached[1]
+        full = getattr(self.pm.hook, hook, None)
+        if full is None or hook not in hookspecs.ROLE_HOOKS:
+            msg = f"{hook!r} is not a role hook"
+            raise PluginError(msg, hint="role hooks: " + ", ".join(hookspecs.ROLE_HOOKS))
+        if not any(impl.plugin is inst for impl in full.get_hookimpls()):
+            msg = f"connector {inst.name!r} ({type(inst).__name__}) does not implement {hook}"
+            raise PluginError(msg, hint=f"route {hook} to an instance whose type implements it")
+        others = [p for p in self.pm.get_plugins() if p is not inst]
+        caller = self.pm.subset_hook_caller(hook, remove_plugins=others)
+        self._callers[(hook, id(inst))] = (inst, caller)
+        return caller
 
     def refund_policy(self, jurisdiction: str) -> Any:
         policy = self.pm.hook.refund_policy(jurisdiction=jurisdiction)
@@ -205,9 +342,11 @@ class PluginHost:
                 continue
             hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
             types = sorted(t.name for t in self.connector_types.values() if t.plugin == name)
-            yield {"name": name, "builtin": name.startswith("trainbridge."), "hooks": hooks,
+            yield {"name": name, "builtin": name in BUILTIN_PLUGINS, "hooks": hooks,
                    "connector_types": types,
-                   "connector_hooks": {t: _class_hooks(self.connector_types[t].cls) for t in types}}
+                   "connector_hooks": {t: _class_hooks(self.connector_types[t].cls) for t in types},
+                   "problems": [self.connector_types[t].problem for t in types
+                                if self.connector_types[t].problem]}
 
 
 _current_plugin: dict[str, str] = {}
@@ -216,6 +355,38 @@ _current_plugin: dict[str, str] = {}
 def _class_hooks(cls: type) -> list[str]:
     return [h for h in hookspecs.ROLE_HOOKS
             if getattr(getattr(cls, h, None), "trainbridge_impl", None) is not None]
+
+
+def _spec_defaults(spec: Any) -> dict[str, Any]:
+    defaults = getattr(spec, "kwargdefaults", None)
+    if defaults is not None:
+        return dict(defaults)
+    values = inspect.unwrap(spec.function).__defaults__ or ()
+    return dict(zip(spec.kwargnames, values, strict=False))
+
+
+def signature_problems(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
+    """One line per hook implementation of ``plugin`` (a module, class or instance) that names
+    an argument its spec does not have, e.g. ``fetch_employees(sinse)``."""
+    problems = []
+    for attr in dir(plugin):
+        function = getattr(plugin, attr, None)
+        if not callable(function) or getattr(function, "trainbridge_impl", None) is None:
+            continue
+        caller = getattr(pm.hook, attr, None)
+        spec = getattr(caller, "spec", None)
+        if spec is None:
+            continue
+        params = list(inspect.signature(function).parameters.values())
+        if isinstance(plugin, type) and params and params[0].name in ("self", "cls"):
+            params = params[1:]
+        names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        known = [*spec.argnames, *spec.kwargnames]
+        bad = [n for n in names if n not in known]
+        if bad:
+            problems.append(f"{attr}({', '.join(names)}) declares {', '.join(map(repr, bad))}, "
+                            f"which the spec {attr}({', '.join(known)}) does not have")
+    return problems
 
 
 def load_host(settings: Settings) -> PluginHost:
