@@ -145,7 +145,9 @@ def render(out: dict[str, Any]) -> str:
 def requests_tables(r: dict[str, Any]) -> list[str]:
     """Requests and full reads per endpoint, one column pair per checkout, full sync and after 1%."""
     runs = r["runs"]
-    names = [(run["checkout"].get("commit") or run["checkout"]["path"])[:7] for run in runs]
+    # a checkout with uncommitted changes is its commit plus something: "4339661+"
+    names = [(run["checkout"].get("commit") or run["checkout"]["path"])[:7]
+             + ("+" if run["checkout"].get("uncommitted_changes") else "") for run in runs]
     lines: list[str] = []
     for phase, title in (("full", "full sync"), ("incremental", "sync after 1% changed")):
         lines += ["", f"vendor requests per {title} of every job ({r['employees']:,} employees, "
