@@ -166,10 +166,11 @@ def sync_command(state: State, jobs: tuple[str, ...], dry_run: bool, today: Any,
     """Run sync jobs (all registered jobs when none is named)."""
     ws = state.workspace()
     results = sync(ws, jobs, dry_run=dry_run, today=today.date() if today else None)
+    every = results.all()
     if as_json:
-        echo_json([r.as_dict() | {"plan": r.plan_lines} for r in results])
+        echo_json([r.as_dict() | {"plan": r.plan_lines} for r in every])
     else:
-        for r in results:
+        for r in every:
             click.echo(redact(f"{r.job}: {r.status} (run {r.run_id or 'dry'}) "
                               + ", ".join(f"{k}={v}" for k, v in sorted(r.counts.items()))))
             for line in r.plan_lines + r.summary:

@@ -47,13 +47,14 @@ def test_money_survives_the_round_trip_as_decimal(make_workspace):
     assert back == item and isinstance(back.amount, Decimal)  # type: ignore[union-attr]
 
 
-def test_cursors_are_kept_per_job_instance_and_hook(make_workspace):
+def test_cursors_are_kept_per_instance_and_stream_whatever_the_job(make_workspace):
     ws = make_workspace({})
     with ws.ledger.transaction() as conn:
-        ws.ledger.set_cursor(conn, "ingest", "hr", "fetch_employees", "c1")
-        ws.ledger.set_cursor(conn, "ingest", "hr", "fetch_employees", "c2")
-        assert ws.ledger.get_cursor(conn, "ingest", "hr", "fetch_employees") == "c2"
-        assert ws.ledger.get_cursor(conn, "costs", "hr", "fetch_employees") is None
+        ws.ledger.set_cursor(conn, "hr", "fetch_employees", "c1")
+        ws.ledger.set_cursor(conn, "hr", "fetch_employees", "c2")
+        assert ws.ledger.get_cursor(conn, "hr", "fetch_employees") == "c2"
+        assert ws.ledger.get_cursor(conn, "hr", "fetch_separations") is None
+        assert ws.ledger.get_cursor(conn, "hr2", "fetch_employees") is None
 
 
 def test_no_tenant_reads_another_tenants_rows(make_workspace):

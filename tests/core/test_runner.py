@@ -53,9 +53,11 @@ def bonus_ws(make_workspace, tmp_path):
 
 
 def test_a_malformed_record_is_quarantined_and_the_rest_of_the_run_goes_on(bonus_ws):
-    [result] = sync(bonus_ws, ["attendance_bonus"])
-    assert result.status == "partial" and result.exit_code == ExitCode.PARTIAL
-    assert result.counts["records_new"] == 4 and result.counts["quarantined"] == 1
+    results = sync(bonus_ws, ["attendance_bonus"])
+    [job] = results
+    assert results.ingest.status == "partial" and overall_exit(results) == ExitCode.PARTIAL
+    assert results.ingest.counts["records_new"] == 4 and results.ingest.counts["quarantined"] == 1
+    assert job.status == "ok" and job.counts["proposals"] == 2
     with bonus_ws.ledger.transaction() as conn:
         [bad] = bonus_ws.ledger.list_quarantine(conn)
     assert bad["instance"] == "lms" and "event" in bad["reason"] and bad["data"]["event"] == "teleported"
@@ -93,10 +95,10 @@ def test_proposals_wait_for_approval_then_post_exactly_once(bonus_ws, tmp_path):
 
 
 def test_running_a_job_twice_changes_nothing_the_second_time(bonus_ws, tmp_path):
-    first, = sync(bonus_ws, ["attendance_bonus"])
-    second, = sync(bonus_ws, ["attendance_bonus"])
-    assert first.counts["proposals"] == 2 and "proposals" not in second.counts
-    assert second.counts.get("records_new", 0) == 0 and second.counts.get("outbox", 0) == 0
+    first = sync(bonus_ws, ["attendance_bonus"])
+    second = sync(bonus_ws, ["attendance_bonus"])
+    assert first[0].counts["proposals"] == 2 and "proposals" not in second[0].counts
+    assert second.ingest.counts.get("records_new", 0) == 0 and second[0].counts.get("outbox", 0) == 0
 
 
 def test_auto_approved_kinds_are_delivered_without_hr(make_workspace, tmp_path):
@@ -107,8 +109,9 @@ def test_auto_approved_kinds_are_delivered_without_hr(make_workspace, tmp_path):
 
 
 def test_dry_run_reads_and_decides_but_writes_nothing(bonus_ws, tmp_path):
-    [result] = sync(bonus_ws, ["attendance_bonus"], dry_run=True)
-    assert any("would read lms.fetch_learning_events" in line for line in result.plan_lines)
+    results = sync(bonus_ws, ["attendance_bonus"], dry_run=True)
+    [result] = results
+    assert any("would read lms.fetch_learning_events" in line for line in results.ingest.plan_lines)
     assert any("would propose bonus" in line for line in result.plan_lines)
     assert any("would deliver send_notice" in line for line in result.plan_lines)
     with bonus_ws.ledger.transaction() as conn:
@@ -128,27 +131,29 @@ def test_one_failing_instance_is_recorded_and_the_others_go_on(make_workspace, t
     with ws.ledger.transaction() as conn:
         assert ws.ledger.count_records(conn, "employee") == 2
         [run] = ws.ledger.list_runs(conn)
-    assert run["status"] == "partial" and run["errors"]
+    assert run["job"] == "ingest" and run["status"] == "partial" and run["errors"]
 
 
-def test_a_second_concurrent_run_of_the_same_job_is_refused(bonus_ws):
-    held = bonus_ws.ledger.start_run("attendance_bonus")
-    bonus_ws.ledger.acquire_lock("attendance_bonus", held, stale_after=timedelta(minutes=15))
-    [result] = sync(bonus_ws, ["attendance_bonus"])
-    assert result.status == "already_running" and overall_exit([result]) == ExitCode.ALREADY_RUNNING
+def test_a_second_sync_while_one_runs_is_refused_whatever_jobs_it_names(bonus_ws):
+    held = bonus_ws.ledger.start_run("ingest")
+    bonus_ws.ledger.acquire_lock("sync", held, stale_after=timedelta(minutes=15))
+    results = sync(bonus_ws, ["attendance_bonus"])
+    [result] = results
+    assert result.status == "already_running" and overall_exit(results) == ExitCode.ALREADY_RUNNING
     with pytest.raises(AlreadyRunning):
-        bonus_ws.ledger.acquire_lock("attendance_bonus", held + 99, stale_after=timedelta(minutes=15))
+        bonus_ws.ledger.acquire_lock("sync", held + 99, stale_after=timedelta(minutes=15))
     with bonus_ws.ledger.transaction() as conn:
         assert bonus_ws.ledger.count_records(conn) == 0
+        assert bonus_ws.ledger.list_proposals(conn) == []
 
 
-def test_a_killed_runs_lock_is_taken_over(bonus_ws):
-    held = bonus_ws.ledger.start_run("attendance_bonus")
-    bonus_ws.ledger.acquire_lock("attendance_bonus", held, stale_after=timedelta(minutes=15))
+def test_a_released_lock_lets_the_next_sync_run(bonus_ws):
+    held = bonus_ws.ledger.start_run("ingest")
+    bonus_ws.ledger.acquire_lock("sync", held, stale_after=timedelta(minutes=15))
     [result] = sync(bonus_ws, ["attendance_bonus"])  # same pid holds it: refused
     assert result.status == "already_running"
-    bonus_ws.ledger.release_lock("attendance_bonus", held)
-    assert sync(bonus_ws, ["attendance_bonus"])[0].status == "partial"
+    bonus_ws.ledger.release_lock("sync", held)
+    assert sync(bonus_ws, ["attendance_bonus"])[0].status == "ok"
 
 
 def _run_script(config_path: Path, fault: str | None) -> subprocess.CompletedProcess[str]:
@@ -179,7 +184,9 @@ def test_a_run_killed_at_any_step_and_run_again_posts_nothing_twice_and_skips_no
         states = {r.id: r.state for r in ws.ledger.outbox(conn)}
         runs = ws.ledger.list_runs(conn)
     assert set(states.values()) == {"delivered"}
-    assert runs[-1]["status"] in ("abandoned", "running")  # the killed run, taken over
+    # the killed run is marked abandoned by the next sync; nothing is left "running"
+    assert any(r["status"] == "abandoned" for r in runs)
+    assert all(r["status"] != "running" for r in runs)
 
 
 def test_a_second_process_running_the_same_job_exits_75_without_touching_anything(
@@ -193,7 +200,7 @@ def test_a_second_process_running_the_same_job_exits_75_without_touching_anythin
          "from trainbridge.core.runner import Workspace\n"
          "ws = Workspace(load_settings(sys.argv[1]))\n"
          "run = ws.ledger.start_run('ingest')\n"
-         "ws.ledger.acquire_lock('ingest', run, stale_after=timedelta(minutes=15))\n"
+         "ws.ledger.acquire_lock('sync', run, stale_after=timedelta(minutes=15))\n"
          "print('locked', flush=True)\n"
          "time.sleep(60)\n", str(ws.settings.path)],
         stdout=subprocess.PIPE, text=True)

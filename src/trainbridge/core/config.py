@@ -171,7 +171,13 @@ def settings_from_mapping(data: Mapping[str, Any], *, path: Path | None = None) 
     settings.ledger_url = str(ledger.get("url", settings.ledger_url))
     if "password" in settings.ledger_url or "@" in settings.ledger_url:
         _register_url_password(settings.ledger_url)
-    settings.lock_timeout_seconds = int(ledger.get("lock_timeout_seconds", 900))
+    timeout = ledger.get("lock_timeout_seconds", 900)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 60:
+        raise ConfigError(f"lock_timeout_seconds must be whole seconds, at least 60 (got {timeout!r})",
+                          file=file, table="ledger", key="lock_timeout_seconds",
+                          hint="e.g. lock_timeout_seconds = 900 (a run on another host silent this long is "
+                               "presumed dead)")
+    settings.lock_timeout_seconds = timeout
 
     plugins = _expect_table(data.get("plugins", {}), file=file, table="plugins")
     _only_keys(plugins, {"disable"}, file=file, table="plugins")

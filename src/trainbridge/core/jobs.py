@@ -167,7 +167,7 @@ class JobContext:
 
     def records_with_hashes(self, kind: str, *, subject: str | None = None) -> Iterator[tuple[Record, str]]:
         """Records of ``kind`` (optionally one subject's) with their content hashes."""
-        return self.ledger.iter_records(self.conn, kind, subject=subject, with_hash=True)  # type: ignore[return-value]
+        return self.ledger.iter_records(self.conn, kind, subject=subject, with_hash=True)
 
     def decisions(self, kind: str, *, subject: str | None = None) -> list[dict[str, Any]]:
         """Decisions of ``kind`` recorded so far (rows with ``payload``, ``inputs``, ...)."""

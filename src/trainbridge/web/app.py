@@ -206,7 +206,7 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
     # --- the webhook receiver -----------------------------------------------------------
 
     async def webhook(request: Request) -> Response:
-        from trainbridge.plugins.agreements import apply_webhook
+        from trainbridge.core.webhooks import receive_webhook
 
         instance = request.path_params["instance"]
         chunks: list[bytes] = []
@@ -221,7 +221,7 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
         # Some vendors (DingTalk) sign query parameters; the connector finds them here.
         headers[QUERY_HEADER] = request.url.query
         try:
-            reply = await run_in_threadpool(apply_webhook, ws, instance, headers, body)
+            reply = await run_in_threadpool(receive_webhook, ws, instance, headers, body)
         except WebhookRejected:
             return Response("signature rejected", status_code=401, media_type="text/plain")
         except (ConfigError, PluginError):

@@ -83,7 +83,7 @@ def test_a_sync_run_reads_bamboohr_into_the_ledger(tb_workspace, fake, monkeypat
         assert ws.ledger.count_records(conn, "cost_item") == 1
         leaver = ws.ledger.get_record(conn, "separation", "bamboo:4:separation:2024-06-30")
         zhang = ws.ledger.get_record(conn, "employee", "bamboo:3")
-        cursor = ws.ledger.get_cursor(conn, "ingest", "bamboo", "fetch_employees")
+        cursor = ws.ledger.get_cursor(conn, "bamboo", "fetch_employees")
     assert leaver is not None and leaver.reason is SeparationReason.RESIGNATION
     assert isinstance(zhang, Employee) and zhang.source == "bamboo"
     assert cursor == "2024-07-01T09:30:00Z"

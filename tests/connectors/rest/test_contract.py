@@ -104,7 +104,7 @@ def test_the_documented_example_syncs_into_the_ledger(fake, tmp_path, monkeypatc
         with ws.ledger.transaction() as conn:
             assert ws.ledger.count_records(conn, "employee") == 3
             assert ws.ledger.count_records(conn, "cost_item") == 2
-            cursor = ws.ledger.get_cursor(conn, "ingest", "inhouse_hr", "fetch_employees")
+            cursor = ws.ledger.get_cursor(conn, "inhouse_hr", "fetch_employees")
         assert json.loads(cursor) == {"employees": "2025-06-01T10:00:00+08:00"}
 
         fake.calls.reset()

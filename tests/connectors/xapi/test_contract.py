@@ -82,7 +82,7 @@ def test_a_sync_run_reads_the_lrs_into_the_ledger(tmp_path, fake, monkeypatch):
         assert ws.ledger.count_records(conn, "learning_event") == 4
         voiding = ws.ledger.get_record(conn, "learning_event",
                                        "lrs:e05aa883-acaf-40ad-bf54-02c8ce485fb1")
-        cursor = ws.ledger.get_cursor(conn, "ingest", "lrs", "fetch_learning_events")
+        cursor = ws.ledger.get_cursor(conn, "lrs", "fetch_learning_events")
     assert isinstance(voiding, LearningEvent) and voiding.event is LearningEventKind.VOIDED
     assert voiding.voids == "lrs:6690e6c9-3ef0-4ed3-8b37-7f3964730bee"
     assert cursor == "2024-05-20T09:00:00.900Z"

@@ -1,0 +1,161 @@
+"""Ingestion: every source stream a sync needs, read once per connector instance, into the ledger.
+
+Each stream is read from its cursor, keyed by (tenant, instance, stream); a page's records,
+its rejects and its cursor commit together. A reject is quarantined once per (instance,
+stream, record key) however often it is read again, and its entry closes when the record
+arrives valid. Polls (``signature_status``) ask a vendor about records the ledger holds
+(envelopes not yet settled) and keep each answer as a record. No job calls a source hook.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from trainbridge.core import results as run_results
+from trainbridge.core.errors import TrainbridgeError
+from trainbridge.core.records import Agreement, AgreementStatus, Envelope, Record
+from trainbridge.core.results import RunResult
+from trainbridge.core.secrets import redact
+from trainbridge.core.streams import POLL_STREAMS
+from trainbridge.core.workspace import Workspace
+
+log = logging.getLogger("trainbridge.ingest")
+POLL_BATCH = 100
+
+
+@dataclass
+class IngestOutcome:
+    """Which (instance, stream) pairs were read, and which failed (jobs reading them are warned)."""
+
+    read: list[tuple[str, str]] = field(default_factory=list)
+    failed: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @property
+    def all_failed(self) -> bool:
+        return bool(self.read) and len(self.failed) == len(self.read)
+
+
+def ingest(ws: Workspace, streams: Iterable[str], result: RunResult, *, dry_run: bool) -> IngestOutcome:
+    outcome = IngestOutcome()
+    for stream in streams:
+        for instance in ws.host.instances_with(stream):
+            outcome.read.append((instance.name, stream))
+            error = (_poll(ws, instance.name, stream, result, dry_run=dry_run) if stream in POLL_STREAMS
+                     else _read(ws, instance.name, stream, result, dry_run=dry_run))
+            if error:
+                outcome.failed[(instance.name, stream)] = error
+                result.bump("instances_failed")
+                result.errors.append(error)
+    if outcome.all_failed:
+        result.status = "failed"
+    return outcome
+
+
+def _read(ws: Workspace, instance: str, stream: str, result: RunResult, *, dry_run: bool) -> str | None:
+    ledger = ws.ledger
+    with ledger.transaction() as conn:
+        cursor = ledger.get_cursor(conn, instance, stream)
+        open_keys = ledger.open_quarantine_keys(conn, instance, stream)
+    pages = 0
+    try:
+        for page in ws.host.call(instance, stream, since=cursor):
+            records = [r if r.source else r.model_copy(update={"source": instance}) for r in page.records]
+            with ledger.transaction() as conn:
+                added, changed, same = ledger.upsert_records(conn, records, run_id=result.run_id)
+                new_rejects = ledger.quarantine(conn, page.rejects, run_id=result.run_id, job="ingest",
+                                                instance=instance, hook=stream)
+                if open_keys:
+                    healed = [r.id for r in records if r.id in open_keys]
+                    if healed:
+                        result.bump("quarantine_resolved", ledger.resolve_quarantined(conn, instance, stream,
+                                                                                      healed))
+                if page.cursor is not None:
+                    ledger.set_cursor(conn, instance, stream, page.cursor)
+            pages += 1
+            result.bump("pages")
+            result.bump("read", len(records) + len(page.rejects))
+            result.bump("records_new", added)
+            result.bump("records_changed", changed)
+            result.bump("records_unchanged", same)
+            if page.rejects:
+                result.bump("quarantined", len(page.rejects))
+                result.bump("quarantined_new", new_rejects)
+                result.errors.append(f"{instance}.{stream}: {len(page.rejects)} record(s) quarantined "
+                                     f"(trainbridge quarantine list)")
+            if dry_run:
+                result.plan_lines.append(
+                    f"would read {instance}.{stream}: {len(records)} record(s) "
+                    f"({added} new, {changed} changed), {len(page.rejects)} rejected")
+            log.info("read %s.%s page %d: %d record(s), %d rejected", instance, stream, pages,
+                     len(records), len(page.rejects))
+            run_results.fault_point("after_page")
+    except TrainbridgeError as exc:
+        return redact(f"{instance}.{stream} failed: {exc}")
+    except Exception as exc:
+        log.exception("%s.%s failed", instance, stream)
+        return redact(f"{instance}.{stream} failed: {type(exc).__name__}: {exc}")
+    return None
+
+
+def _poll(ws: Workspace, instance: str, stream: str, result: RunResult, *, dry_run: bool) -> str | None:
+    """``signature_status`` for every envelope at ``instance`` not settled yet, kept as Envelope records."""
+    if stream != "signature_status":
+        return None
+    ledger = ws.ledger
+    with ledger.transaction() as conn:
+        waiting = [a for a in ledger.iter_records(conn, "agreement") if _awaits_vendor(a, instance)]
+        known = {r.envelope_id: r for r in ledger.iter_records(conn, "envelope")
+                 if isinstance(r, Envelope) and r.source == instance}
+    failures: list[str] = []
+    for batch in _batches(waiting, POLL_BATCH):
+        envelopes: list[Record] = []
+        for agreement in batch:
+            assert agreement.envelope_id is not None
+            try:
+                answer = ws.host.call(instance, stream, envelope_id=agreement.envelope_id)
+            except Exception as exc:
+                if not isinstance(exc, TrainbridgeError):
+                    log.exception("%s.%s(%s) failed", instance, stream, agreement.envelope_id)
+                failures.append(f"{agreement.envelope_id}: {exc}")
+                continue
+            if isinstance(answer, Envelope):
+                envelopes.append(keep_signers(answer, instance, known.get(answer.envelope_id)))
+        with ledger.transaction() as conn:
+            added, changed, same = ledger.upsert_records(conn, envelopes, run_id=result.run_id)
+        result.bump("polled", len(batch))
+        result.bump("records_new", added)
+        result.bump("records_changed", changed)
+        result.bump("records_unchanged", same)
+        if dry_run:
+            result.plan_lines.append(f"would poll {instance}.{stream}: {len(batch)} envelope(s), "
+                                     f"{added + changed} new or changed")
+    if failures:
+        shown = "; ".join(failures[:3]) + (f"; and {len(failures) - 3} more" if len(failures) > 3 else "")
+        return redact(f"{instance}.{stream} failed for {len(failures)} envelope(s): {shown}")
+    return None
+
+
+def _awaits_vendor(record: Record, instance: str) -> bool:
+    """Sent and unanswered, or signed without the signed document yet: the vendor has news."""
+    if not isinstance(record, Agreement) or record.esign_instance != instance or not record.envelope_id:
+        return False
+    return record.status is AgreementStatus.SENT or (
+        record.status is AgreementStatus.SIGNED and not record.signed_document_sha256)
+
+
+def keep_signers(envelope: Envelope, instance: str, earlier: Envelope | None) -> Envelope:
+    """The answer as a record of ``instance``; who signed, when and where is never forgotten."""
+    update: dict[str, object] = {}
+    if not envelope.source:
+        update["source"] = instance
+    if not envelope.signers and earlier is not None and earlier.signers:
+        update["signers"] = earlier.signers
+    return envelope.model_copy(update=update) if update else envelope
+
+
+def _batches(items: list[Agreement], size: int) -> Iterator[list[Agreement]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
