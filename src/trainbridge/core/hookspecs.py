@@ -202,6 +202,9 @@ def verify_webhook(headers: Mapping[str, str], body: bytes) -> WebhookResult:
     timestamp's replay window where the vendor sends one); raise
     :class:`WebhookRejected` when it fails. Return the events and the exact reply the
     vendor requires (e.g. a challenge echo). Must not change any state itself.
+    An event about a write this instance delivered earlier (a payroll paid or cancelled)
+    sets ``delivery_ref`` to the ``ref`` of that write's receipt and ``delivery_status``
+    to ``confirmed`` or ``failed``; trainbridge marks the outbox row.
     """
 
 
@@ -241,7 +244,14 @@ def post_adjustment(adjustment: PayrollAdjustment) -> DeliveryReceipt:
 
 @hookspec
 def adjustment_status(ref: str) -> DeliveryReceipt:
-    """Payroll sink: the current state of a posted adjustment, by the sink's ``ref``."""
+    """Payroll sink: what became of a posted adjustment, by the ``ref`` its receipt gave. Read-only.
+
+    Return a receipt whose ``status`` is ``confirmed`` once the vendor has paid or deducted it
+    for good, ``failed`` once it never will be (cancelled, reversed, deleted), and anything
+    else (``scheduled``, ``calculated``...) while it is still on its way; say what the vendor
+    reported in ``detail``. After each sync trainbridge asks about delivered adjustments until
+    they are confirmed or failed; a failed one marks its proposal failed for HR to see.
+    """
 
 
 @hookspec

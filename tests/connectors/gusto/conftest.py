@@ -89,11 +89,12 @@ class FakeGusto:
     def ours(self) -> list[dict[str, Any]]:
         return [g for g in self.garnishments[EMPLOYEE] if "[trainbridge " in str(g.get("description"))]
 
-    def create_payroll(self, start: str, employees: list[str]) -> dict[str, Any]:
+    def create_payroll(self, start: str, employees: list[str], reason: str = "Bonus") -> dict[str, Any]:
         self._serial += 1
         pid = f"4428f108-e46e-4ab6-ba20-{self._serial:012d}"
         payroll = payload("payroll_unprocessed")
         payroll.update(uuid=pid, payroll_uuid=pid, company_uuid=COMPANY, check_date=None,
+                       off_cycle_reason=reason,
                        pay_period={"start_date": start, "end_date": start, "pay_schedule_uuid": None})
         comps = []
         for employee in employees:
@@ -183,6 +184,9 @@ class FakeGusto:
     def _create(self, body: dict[str, Any]) -> dict[str, Any]:
         payroll = self.create_payroll(body["start_date"], body.get("employee_uuids") or [])
         payroll["check_date"] = body.get("check_date")
+        payroll["off_cycle_reason"] = body.get("off_cycle_reason")
+        if "skip_regular_deductions" in body:
+            payroll["skip_regular_deductions"] = body["skip_regular_deductions"]
         return copy.deepcopy(payroll)
 
     def _payroll(self, pid: str) -> Any:
@@ -262,6 +266,16 @@ def refund(amount: str = "850.00", **kw: Any) -> PayrollAdjustment:
         "id": "refund:hr:sep-E002", "employee_id": "E002", "adjustment": AdjustmentKind.DEDUCTION,
         "amount": Decimal(amount), "currency": "USD", "effective_date": date(2025, 5, 31),
         "reason": "training cost refund (service period not completed)"}
+    return PayrollAdjustment(**{**data, **kw})
+
+
+def credit(amount: str = "250.00", **kw: Any) -> PayrollAdjustment:
+    """A refund corrected down after it was deducted (a voucher of 600 was really 100): the
+    excess is given back."""
+    data: dict[str, Any] = {
+        "id": "refund:hr:sep-E002:credit-1", "employee_id": "E002", "adjustment": AdjustmentKind.CREDIT,
+        "amount": Decimal(amount), "currency": "USD", "effective_date": date(2025, 6, 20),
+        "reason": "training cost refund corrected: excess deducted is paid back"}
     return PayrollAdjustment(**{**data, **kw})
 
 

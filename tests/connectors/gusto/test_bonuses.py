@@ -109,7 +109,16 @@ def test_a_stale_version_is_a_conflict_with_a_hint(gusto, company):
     assert "changed in Gusto meanwhile" in conflict.value.hint
 
 
-def test_adjustment_status_follows_the_payroll(gusto, company):
+def test_a_bonus_payroll_waiting_for_hr_is_not_yet_confirmed(gusto, company):
+    receipt = gusto.post_adjustment(adjustment=bonus())
+
+    status = gusto.adjustment_status(ref=receipt.ref)
+
+    assert status.status == "awaiting_submission"
+    assert "calculate and submit it in Gusto" in status.detail
+
+
+def test_a_processed_payroll_before_its_check_date_can_still_be_cancelled(gusto, company):
     receipt = gusto.post_adjustment(adjustment=bonus())
     payroll = company.payrolls[receipt.ref.removeprefix("payroll:")]
     payroll.update(processed=True, processed_date="2025-06-18", calculated_at="2025-06-18T16:58:03Z")
@@ -117,7 +126,39 @@ def test_adjustment_status_follows_the_payroll(gusto, company):
     status = gusto.adjustment_status(ref=receipt.ref)
 
     assert status.status == "processed"
-    assert "processed 2025-06-18" in status.detail
+    assert "processed 2025-06-18, check date 2025-06-20" in status.detail
+
+
+def test_a_processed_payroll_on_its_check_date_is_paid_and_confirmed(gusto, company):
+    receipt = gusto.post_adjustment(adjustment=bonus())
+    payroll = company.payrolls[receipt.ref.removeprefix("payroll:")]
+    payroll.update(processed=True, processed_date="2025-06-18", calculated_at="2025-06-18T16:58:03Z")
+    gusto.today = lambda: date(2025, 6, 20)
+
+    status = gusto.adjustment_status(ref=receipt.ref)
+
+    assert (status.status, status.detail) == ("confirmed", "paid on 2025-06-20")
+
+
+def test_a_payroll_that_failed_to_process_is_not_settled(gusto, company):
+    receipt = gusto.post_adjustment(adjustment=bonus())
+    payroll = company.payrolls[receipt.ref.removeprefix("payroll:")]
+    payroll["processing_request"] = {"status": "processing_failed", "errors": []}
+
+    status = gusto.adjustment_status(ref=receipt.ref)
+
+    assert status.status == "processing_failed"  # HR can fix it and submit again
+    assert "submit it again" in status.detail
+
+
+def test_a_bonus_payroll_deleted_in_gusto_fails_the_delivery(gusto, company):
+    receipt = gusto.post_adjustment(adjustment=bonus())
+    del company.payrolls[receipt.ref.removeprefix("payroll:")]
+
+    status = gusto.adjustment_status(ref=receipt.ref)
+
+    assert status.status == "failed"
+    assert "payroll is no longer in Gusto" in status.detail
 
 
 def test_adjustment_status_rejects_a_foreign_reference(gusto, company):

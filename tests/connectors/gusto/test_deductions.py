@@ -182,7 +182,16 @@ def test_adjustment_status_of_a_garnishment(gusto, company):
     assert status.ref == receipt.ref
 
 
-def test_adjustment_status_of_a_deleted_garnishment_is_missing(gusto, company):
+def test_a_scheduled_garnishment_is_not_yet_confirmed(gusto, company):
+    receipt = gusto.post_adjustment(adjustment=refund())
+
+    status = gusto.adjustment_status(ref=receipt.ref)
+
+    assert status.status == "scheduled"  # Gusto does not say which paycheck deducted it
+
+
+def test_a_garnishment_deleted_in_gusto_fails_the_delivery(gusto, company):
     status = gusto.adjustment_status(ref="garnishment:00000000-0000-0000-0000-000000000000")
 
-    assert status.status == "missing"
+    assert status.status == "failed"
+    assert "deleted there" in status.detail

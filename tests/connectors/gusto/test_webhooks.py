@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from trainbridge.connectors.gusto.webhooks import sign
 from trainbridge.core.errors import WebhookRejected
-from trainbridge.core.records import DeliveryReceipt
 
 EVENT = (b'{"uuid":"e5540567-a6ee-4ce8-bf3e-a12c563db54c","event_type":"payroll.updated",'
          b'"resource_type":"Company","resource_uuid":"5df911a0-e8e9-412d-8aaf-a46ad193dd96",'
@@ -22,6 +22,7 @@ EVENT = (b'{"uuid":"e5540567-a6ee-4ce8-bf3e-a12c563db54c","event_type":"payroll.
          b'"timestamp":1671058841}')
 SIGNATURE = "4c9632456f9f9e1258f748b05c74409b6ffb096e91515b9b7084fa2a276535d6"
 DOCS_COMPANY = "5df911a0-e8e9-412d-8aaf-a46ad193dd96"
+TOKEN = "6590f590-3dba-495e-9bea-c361e1e2efc0"
 
 
 @pytest.fixture
@@ -36,8 +37,9 @@ def test_a_signed_payroll_event_is_verified_and_translated(hooks):
     assert event.event_id == "e5540567-a6ee-4ce8-bf3e-a12c563db54c"
     assert event.event_type == "payroll.updated"
     assert event.occurred_at == datetime(2022, 12, 14, 23, 0, 41, tzinfo=UTC)
-    assert event.records == (DeliveryReceipt(ref="payroll:c02f2c32-34f7-4128-9145-7d49f0c3f355",
-                                             status="updated", detail="Gusto event payroll.updated"),)
+    assert event.delivery_ref == "payroll:c02f2c32-34f7-4128-9145-7d49f0c3f355"
+    assert event.delivery_status is None  # an edit settles nothing
+    assert event.detail == "Gusto event payroll.updated"
     assert result.reply.status_code == 200
 
 
@@ -47,16 +49,45 @@ def test_header_names_are_case_insensitive(hooks):
     assert len(result.events) == 1
 
 
-def test_a_paid_payroll_maps_to_the_paid_status(hooks):
-    import hashlib
-    import hmac
+def signed(event_type: str) -> tuple[dict[str, str], bytes]:
+    """The documented payroll event with another ``event_type``, signed with the docs' token."""
+    body = EVENT.replace(b"payroll.updated", event_type.encode())
+    return {"X-Gusto-Signature": sign(TOKEN, body)}, body
 
-    body = EVENT.replace(b"payroll.updated", b"payroll.paid")
-    signature = hmac.new(b"6590f590-3dba-495e-9bea-c361e1e2efc0", body, hashlib.sha256).hexdigest()
 
-    [event] = hooks.verify_webhook(headers={"X-Gusto-Signature": signature}, body=body).events
+def test_a_paid_payroll_confirms_the_delivery_that_created_it(hooks):
+    [event] = hooks.verify_webhook(*signed("payroll.paid")).events
 
-    assert event.records[0].status == "paid"
+    assert event.delivery_ref == "payroll:c02f2c32-34f7-4128-9145-7d49f0c3f355"
+    assert event.delivery_status == "confirmed"
+    assert event.detail.startswith("paid: Gusto generated the payroll's credits")
+
+
+@pytest.mark.parametrize("event_type", ["payroll.cancelled", "payroll.reversed", "payroll.partially_reversed",
+                                        "payroll.deleted"])
+def test_a_cancelled_reversed_or_deleted_payroll_fails_the_delivery(hooks, event_type):
+    [event] = hooks.verify_webhook(*signed(event_type)).events
+
+    assert (event.delivery_ref, event.delivery_status) == ("payroll:c02f2c32-34f7-4128-9145-7d49f0c3f355",
+                                                           "failed")
+    assert event_type in event.detail
+
+
+@pytest.mark.parametrize("event_type", ["payroll.calculated", "payroll.submitted", "payroll.processed",
+                                        "payroll.processing_failed"])
+def test_a_payroll_still_on_its_way_settles_nothing(hooks, event_type):
+    # A processed payroll can still be cancelled until its deadline; a failed one can be resubmitted.
+    [event] = hooks.verify_webhook(*signed(event_type)).events
+
+    assert event.delivery_status is None
+
+
+def test_an_event_about_another_entity_reports_on_no_delivery(hooks):
+    body = EVENT.replace(b'"entity_type":"Payroll"', b'"entity_type":"Employee"')
+
+    [event] = hooks.verify_webhook(headers={"X-Gusto-Signature": sign(TOKEN, body)}, body=body).events
+
+    assert (event.delivery_ref, event.delivery_status) == (None, None)
 
 
 def test_a_changed_body_is_rejected(hooks):

@@ -1,4 +1,5 @@
-"""Gusto payroll (``gusto``): refund deductions as garnishments, bonuses as off-cycle payrolls.
+"""Gusto payroll (``gusto``): refund deductions as garnishments, bonuses and credits (money given
+back) as off-cycle payrolls; paid, cancelled or deleted payrolls confirm or fail the delivery.
 
 From Gusto's Embedded Payroll API reference (docs.gusto.com/embedded-payroll/reference), its
 OpenAPI document and the generated models of github.com/Gusto/gusto-python-client
@@ -22,7 +23,13 @@ OpenAPI document and the generated models of github.com/Gusto/gusto-python-clien
   ``X-Total-Pages``; 200 requests a minute per token, then 429 with ``Retry-After``.
 * ``POST /oauth/token`` (``grant_type=refresh_token``) gives a 2-hour access token and a new
   refresh token; the old one stops working.
-* Webhooks: see :mod:`trainbridge.connectors.gusto.webhooks`.
+* ``GET .../payrolls/{id}``: ``processed``, ``processed_date``, ``check_date``,
+  ``processing_request.status``; a payroll is *paid* (final) once processed and its check date
+  reached; a submitted one can be cancelled until its payroll deadline (docs "Payroll Statuses").
+  A credit is a "Correction" off-cycle payroll (``skip_regular_deductions``) paying a
+  "Reimbursement" fixed compensation.
+* Webhooks: see :mod:`trainbridge.connectors.gusto.webhooks`; ``payroll.paid`` confirms the
+  delivery of a bonus or credit, ``payroll.cancelled``/``reversed``/``deleted`` fail it.
 
 Gusto takes no idempotency key, so each write carries a marker derived from our adjustment id
 (in the garnishment's description, in the bonus paystub's memo) and is looked up before it

@@ -45,6 +45,8 @@ class GustoConfig(ConnectorConfig):
     deduction_installment: Decimal | None = Field(
         default=None, gt=0, description="Deduct at most this much per paycheck until the refund is paid")
     bonus_memo: str = Field(default="Training bonus", min_length=1, max_length=80)
+    credit_memo: str = Field(default="Training cost refund returned", min_length=1, max_length=80,
+                             description="Paystub memo of money given back (a refund deducted in excess)")
     bonus_percent_of: Literal["annual_salary", "reject"] = "annual_salary"
     check_date_lead_days: int = Field(default=4, ge=0,
                                       description="Leave check_date to Gusto when closer than this")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -24,6 +25,24 @@ from trainbridge.core.records import (
 )
 
 BONUS = "Bonus"
+
+
+@dataclass(frozen=True)
+class OffCyclePay:
+    """How one kind of adjustment is paid: an off-cycle payroll with one fixed compensation."""
+
+    reason: str
+    compensation: str
+    skip_regular_deductions: bool | None = None
+
+
+#: A bonus: Gusto's "Bonus" off-cycle reason blocks benefits and deductions by default.
+BONUS_PAY = OffCyclePay(reason=BONUS, compensation=BONUS)
+#: Money given back (a refund deducted in excess): the employee's own, already taxed pay, so a
+#: non-taxable "Reimbursement" in a "Correction" off-cycle payroll, with the regular deductions
+#: skipped so none of it is taken again (off_cycle_reason and skip_regular_deductions in Gusto's
+#: "Create an off-cycle payroll"; "Reimbursement" is one of the payroll's fixed_compensation_types).
+CREDIT_PAY = OffCyclePay(reason="Correction", compensation="Reimbursement", skip_regular_deductions=True)
 #: Scopes the sink uses (each endpoint's "scope:" line in Gusto's reference).
 SCOPES = ("garnishments:read", "garnishments:write", "payrolls:read", "payrolls:write",
           "payrolls:run")
@@ -77,23 +96,31 @@ class GustoConnector(Connector):
         if adjustment.adjustment is AdjustmentKind.DEDUCTION:
             return self._post_deduction(adjustment, employee)
         if adjustment.adjustment in (AdjustmentKind.BONUS, AdjustmentKind.BONUS_PERCENT):
-            return self._post_bonus(adjustment, employee)
+            amount, how = self._bonus_amount(adjustment, employee)
+            return self._post_off_cycle(adjustment, employee, BONUS_PAY, amount, how)
+        if adjustment.adjustment is AdjustmentKind.CREDIT:
+            return self._post_off_cycle(adjustment, employee, CREDIT_PAY, money(adjustment.amount), "")
         msg = f"adjustment {adjustment.id}: Gusto has no {adjustment.adjustment.value}"
         raise ConnectorError(msg, instance=self.name, hint="a bonus coefficient is applied by the "
                              "bonus process itself: post the resulting amount as a bonus")
 
     @hookimpl
     def adjustment_status(self, ref: str) -> DeliveryReceipt:
+        """A payroll is ``confirmed`` once paid (processed, on or after its check date; Gusto's
+        payroll statuses); a deleted payroll or garnishment is ``failed``. A garnishment stays
+        ``scheduled``: Gusto does not say which paychecks it was deducted from."""
         kind, _, uuid = ref.partition(":")
         try:
             if kind == "garnishment" and uuid:
                 return self._garnishment_receipt(self.gusto.json("GET", f"v1/garnishments/{uuid}"))
             if kind == "payroll" and uuid:
-                return self._payroll_receipt(
-                    self.gusto.json("GET", f"v1/companies/{self.config.company_id}/payrolls/{uuid}"))
+                payroll = self.gusto.json("GET", f"v1/companies/{self.config.company_id}/payrolls/{uuid}")
+                return self._payroll_status(payroll)
         except NotFound:
-            return DeliveryReceipt(ref=ref, status="missing",
-                                   detail="no longer in Gusto: deleted by someone, or another company")
+            what = "payroll" if kind == "payroll" else "deduction"
+            return DeliveryReceipt(ref=ref, status="failed",
+                                   detail=f"the {what} is no longer in Gusto (deleted there): "
+                                          "check whether anything was paid or deducted")
         msg = f"{ref!r} is not a Gusto reference of this connector"
         raise ConnectorError(msg, instance=self.name,
                              hint="refs look like garnishment:<uuid> or payroll:<uuid>")
@@ -169,16 +196,16 @@ class GustoConnector(Connector):
         return DeliveryReceipt(ref=f"garnishment:{item['uuid']}",
                                status="scheduled" if active else "inactive", detail=detail)
 
-    # --- bonuses: one off-cycle "Bonus" payroll per adjustment -----------------------
+    # --- bonuses and credits: one off-cycle payroll per adjustment --------------------
 
-    def _post_bonus(self, adjustment: PayrollAdjustment, employee: str) -> DeliveryReceipt:
-        amount, how = self._bonus_amount(adjustment, employee)
+    def _post_off_cycle(self, adjustment: PayrollAdjustment, employee: str, pay: OffCyclePay,
+                        amount: str, how: str) -> DeliveryReceipt:
         tag = marker(adjustment.id)
-        payroll, adopt = self._find_bonus_payroll(adjustment.effective_date, employee, tag)
+        payroll, adopt = self._find_off_cycle_payroll(adjustment.effective_date, employee, tag, pay)
         if payroll is not None and not adopt:
             return self._payroll_receipt(payroll, again=True)
         if payroll is None:
-            payroll = self._create_bonus_payroll(adjustment.effective_date, employee)
+            payroll = self._create_off_cycle_payroll(adjustment.effective_date, employee, pay)
         pid = str(payroll.get("payroll_uuid") or payroll.get("uuid"))
         path = f"v1/companies/{self.config.company_id}/payrolls/{pid}"
         prepared = self.gusto.json("PUT", f"{path}/prepare", json={"employee_uuids": [employee]})
@@ -187,18 +214,20 @@ class GustoConnector(Connector):
             msg = f"off-cycle payroll {pid} was prepared without employee {employee}"
             raise ConnectorError(msg, instance=self.name, hint="check the employee is active and "
                                  "onboarded in Gusto; the empty payroll can be deleted there")
-        bonus: dict[str, Any] = {"name": BONUS, "amount": amount}
+        fixed: dict[str, Any] = {"name": pay.compensation, "amount": amount}
         job = next((f.get("job_uuid") for f in comp.get("fixed_compensations") or []
-                    if isinstance(f, dict) and f.get("name") == BONUS and f.get("job_uuid")), None)
+                    if isinstance(f, dict) and f.get("name") == pay.compensation and f.get("job_uuid")), None)
         if job:
-            bonus["job_uuid"] = job
-        line: dict[str, Any] = {"employee_uuid": employee, "memo": f"{self.config.bonus_memo} {tag}",
-                                "fixed_compensations": [bonus]}
+            fixed["job_uuid"] = job
+        memo = self.config.bonus_memo if pay is BONUS_PAY else self.config.credit_memo
+        line: dict[str, Any] = {"employee_uuid": employee, "memo": f"{memo} {tag}",
+                                "fixed_compensations": [fixed]}
         if comp.get("version"):
             line["version"] = comp["version"]
         updated = self.gusto.json("PUT", path, json={"employee_compensations": [line]})
         receipt = self._payroll_receipt({**prepared, **(updated if isinstance(updated, dict) else {})})
-        return receipt.model_copy(update={"detail": f"{receipt.detail}; bonus {amount} {how}".rstrip()})
+        paid = f"{pay.compensation.lower()} {amount} {how}".rstrip()
+        return receipt.model_copy(update={"detail": f"{receipt.detail}; {paid}"})
 
     def _bonus_amount(self, adjustment: PayrollAdjustment, employee: str) -> tuple[str, str]:
         if adjustment.adjustment is AdjustmentKind.BONUS:
@@ -220,22 +249,23 @@ class GustoConnector(Connector):
         amount = money(salary * adjustment.amount / 100)
         return amount, f"({adjustment.amount}% of annual salary {money(salary)})"
 
-    def _find_bonus_payroll(self, day: date, employee: str, tag: str) -> tuple[dict[str, Any] | None, bool]:
+    def _find_off_cycle_payroll(self, day: date, employee: str, tag: str,
+                                pay: OffCyclePay) -> tuple[dict[str, Any] | None, bool]:
         """Our payroll (by the memo's tag), or an empty one a crash left behind to adopt."""
         span = timedelta(days=self.config.lookup_window_days)
         # Gusto lists payrolls up to 3 months ahead only; one it cannot list could not be found
         # again after a crash, so it is not created either.
         horizon = self.today() + timedelta(days=LIST_HORIZON_DAYS)
         if day > horizon:
-            msg = f"a bonus effective {day} is more than {LIST_HORIZON_DAYS} days ahead"
+            msg = f"a {pay.compensation.lower()} effective {day} is more than {LIST_HORIZON_DAYS} days ahead"
             raise ConnectorError(msg, instance=self.name, hint="Gusto lists payrolls up to 3 months "
-                                 "ahead: approve the bonus nearer its date")
+                                 "ahead: approve it nearer its date")
         params = {"payroll_types": "off_cycle", "processing_statuses": "unprocessed,processed",
                   "start_date": (day - span).isoformat(), "end_date": min(day + span, horizon).isoformat()}
         orphan = None
         for item in self.gusto.pages(f"v1/companies/{self.config.company_id}/payrolls", params):
             period = item.get("pay_period") if isinstance(item, dict) else None
-            if not isinstance(item, dict) or item.get("off_cycle_reason") != BONUS \
+            if not isinstance(item, dict) or item.get("off_cycle_reason") != pay.reason \
                     or not isinstance(period, dict) or period.get("start_date") != day.isoformat():
                 continue
             pid = item.get("payroll_uuid") or item.get("uuid")
@@ -255,9 +285,12 @@ class GustoConnector(Connector):
                 orphan = full
         return orphan, orphan is not None
 
-    def _create_bonus_payroll(self, day: date, employee: str) -> dict[str, Any]:
-        body: dict[str, Any] = {"off_cycle": True, "off_cycle_reason": BONUS, "start_date": day.isoformat(),
-                                "end_date": day.isoformat(), "employee_uuids": [employee]}
+    def _create_off_cycle_payroll(self, day: date, employee: str, pay: OffCyclePay) -> dict[str, Any]:
+        body: dict[str, Any] = {"off_cycle": True, "off_cycle_reason": pay.reason,
+                                "start_date": day.isoformat(), "end_date": day.isoformat(),
+                                "employee_uuids": [employee]}
+        if pay.skip_regular_deductions is not None:
+            body["skip_regular_deductions"] = pay.skip_regular_deductions
         # A check date needs Gusto's ACH lead time; closer (or past) dates are left to Gusto.
         if day >= self.today() + timedelta(days=self.config.check_date_lead_days):
             body["check_date"] = day.isoformat()
@@ -283,14 +316,29 @@ class GustoConnector(Connector):
         if payroll.get("processed"):
             status, detail = "processed", f"processed {payroll.get('processed_date') or ''}".strip()
         elif request.get("status") == "processing_failed":
-            status, detail = "failed", "Gusto could not process the payroll: see it in Gusto"
+            status = "processing_failed"
+            detail = "Gusto could not process the payroll: fix it and submit it again in Gusto"
         else:
             status = "calculated" if payroll.get("calculated_at") else "awaiting_submission"
-            detail = "off-cycle Bonus payroll ready: calculate and submit it in Gusto"
+            reason = payroll.get("off_cycle_reason") or "off-cycle"
+            detail = f"off-cycle {reason} payroll ready: calculate and submit it in Gusto"
         check = payroll.get("check_date")
         detail = f"{detail}, check date {check}" if check else detail
         return DeliveryReceipt(ref=f"payroll:{pid}", status=status,
                                detail=detail + (" (found, posted earlier)" if again else ""))
+
+    def _payroll_status(self, payroll: Any) -> DeliveryReceipt:
+        """``confirmed`` once paid: processed, and its check date reached (Gusto's "Paid" status,
+        which is final); until then a processed payroll can still be cancelled."""
+        receipt = self._payroll_receipt(payroll)
+        check = payroll.get("check_date") if isinstance(payroll, dict) else None
+        try:
+            check_date = date.fromisoformat(str(check)) if check else None
+        except ValueError:
+            check_date = None
+        if receipt.status == "processed" and check_date is not None and check_date <= self.today():
+            return receipt.model_copy(update={"status": "confirmed", "detail": f"paid on {check_date}"})
+        return receipt
 
     # --- employees ------------------------------------------------------------------
 

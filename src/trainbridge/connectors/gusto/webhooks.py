@@ -15,19 +15,26 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from trainbridge.core.errors import WebhookRejected
-from trainbridge.core.records import DeliveryReceipt, WebhookEvent, WebhookResult, digest_id
+from trainbridge.core.records import WebhookEvent, WebhookResult, digest_id
 from trainbridge.core.secrets import register_secret
 
 SIGNATURE_HEADER = "X-Gusto-Signature"
 VERIFICATION_EVENT = "webhook_subscription.verification_token"
-#: docs.gusto.com/embedded-payroll/docs/payroll-events -> the status our receipts use.
-PAYROLL_EVENTS = {"calculated": "calculated", "submitted": "submitted", "processed": "processed",
-                  "paid": "paid", "cancelled": "cancelled", "reversed": "reversed",
-                  "partially_reversed": "partially_reversed", "deleted": "missing",
-                  "processing_failed": "failed"}
+#: docs.gusto.com/embedded-payroll/docs/payroll-events: the events that settle a delivered payroll.
+#: ``processed`` does not: a submitted payroll can still be cancelled until its payroll deadline
+#: (docs/payroll-statuses); ``paid`` is final. ``processing_failed`` can be fixed and submitted
+#: again, so it settles nothing either.
+PAYROLL_SETTLED: dict[str, tuple[Literal["confirmed", "failed"], str]] = {
+    "paid": ("confirmed", "paid: Gusto generated the payroll's credits and payments will be made"),
+    "cancelled": ("failed", "the payroll was cancelled in Gusto: nothing will be paid"),
+    "reversed": ("failed", "the payroll's debits were reversed and the payroll cancelled in Gusto"),
+    "partially_reversed": ("failed", "the payroll's debits were partially reversed in Gusto: "
+                                     "check what was paid"),
+    "deleted": ("failed", "the payroll was deleted in Gusto: nothing will be paid"),
+}
 
 
 @dataclass(frozen=True)
@@ -91,11 +98,15 @@ def _occurred(keys: WebhookKeys, timestamp: Any, now: datetime) -> datetime | No
 
 def _event(payload: dict[str, Any], occurred: datetime | None) -> WebhookEvent:
     event_type: str = payload["event_type"]
-    records: tuple[Any, ...] = ()
-    if payload.get("entity_type") == "Payroll" and isinstance(payload.get("entity_uuid"), str):
-        verb = event_type.rpartition(".")[2]
-        records = (DeliveryReceipt(ref=f"payroll:{payload['entity_uuid']}",
-                                   status=PAYROLL_EVENTS.get(verb, verb),
-                                   detail=f"Gusto event {event_type}"),)
-    return WebhookEvent(event_id=payload["uuid"], event_type=event_type, occurred_at=occurred,
-                        records=records)
+    event = WebhookEvent(event_id=payload["uuid"], event_type=event_type, occurred_at=occurred,
+                         detail=f"Gusto event {event_type}")
+    if payload.get("entity_type") != "Payroll" or not isinstance(payload.get("entity_uuid"), str):
+        return event
+    # The ref matches the receipt of the off-cycle payroll we created for a bonus or a credit.
+    ref = f"payroll:{payload['entity_uuid']}"
+    settled = PAYROLL_SETTLED.get(event_type.rpartition(".")[2])
+    if settled is None:
+        return event.model_copy(update={"delivery_ref": ref})
+    status, detail = settled
+    return event.model_copy(update={"delivery_ref": ref, "delivery_status": status,
+                                    "detail": f"{detail} ({event_type})"})
