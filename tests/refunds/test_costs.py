@@ -22,7 +22,7 @@ from trainbridge.core.records import (
 )
 from trainbridge.core.reports import render
 from trainbridge.core.runner import sync
-from trainbridge.plugins.refunds import build_costs_report
+from trainbridge.plugins.refunds.report import build_costs_report
 from trainbridge.rules.costs import allocate_costs, refundable_base
 
 D = Decimal

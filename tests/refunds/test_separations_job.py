@@ -200,16 +200,19 @@ def test_a_correction_after_posting_proposes_only_the_difference(seed_ws, tmp_pa
         ("refund:hr:S-E003", "850.00"), ("refund:hr:S-E003:r2", "212.50")]
 
 
-def test_a_correction_below_what_was_posted_is_flagged_not_credited(seed_ws, tmp_path):
+def test_a_correction_below_what_was_posted_proposes_a_credit_of_the_excess(seed_ws, tmp_path):
     ws = seed_ws()
     put_agreements(ws, agreement())
     sync(ws, ["separations"])
     approve_proposals(ws, ["refund:hr:S-E003"], actor="hr@acme")
     (tmp_path / "separations.csv").write_text(separations_csv(reason="employer_fault"), encoding="utf-8")
     [run] = sync(ws, ["separations"])
-    assert run.status == "partial"
-    assert any("850.00 CNY more was deducted than the corrected quote" in e for e in run.errors)
+    assert run.status == "ok", run.errors
     assert proposals(ws, status="pending") == []
+    with ws.ledger.transaction() as conn:
+        [credit] = ws.ledger.list_proposals(conn, kind="refund_credit")
+    assert credit["id"] == "refund_credit:hr:S-E003:r2" and Decimal(credit["amount"]) == D("850.00")
+    assert credit["status"] == "pending" and credit["summary"].startswith("pay back 850.00 CNY to 李娜 (E003)")
 
 
 def test_an_agreement_with_no_refund_policy_is_retried_on_the_next_run(seed_ws):

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 
 from trainbridge.core.records import (
     CENT,
@@ -60,6 +61,9 @@ class AllocationLine:
     session_id: str | None = None
     voucher_ref: str | None = None
     description: str = ""
+    #: Everyone the item was charged to or split among (empty for an ``employee`` item): a
+    #: share changes when this group does, so decisions built on the line follow it.
+    participants: tuple[str, ...] = ()
 
     @property
     def rule(self) -> str:
@@ -101,7 +105,15 @@ class Allocation:
     unallocated: tuple[Unallocated, ...] = ()
 
     def for_employee(self, employee_id: str) -> list[AllocationLine]:
-        return [line for line in self.lines if line.employee_id == employee_id]
+        return self.by_employee.get(employee_id, [])
+
+    @cached_property
+    def by_employee(self) -> dict[str, list[AllocationLine]]:
+        """Each employee's lines, indexed once (a job quoting many leavers looks each one up)."""
+        index: dict[str, list[AllocationLine]] = defaultdict(list)
+        for line in self.lines:
+            index[line.employee_id].append(line)
+        return dict(index)
 
 
 @dataclass(frozen=True)
@@ -200,9 +212,10 @@ def _allocate_item(item: CostItem, program: str | None,
         return [], "allocation 'per_head' needs a session_id or program_id"
     if not people:
         return [], f"no participants to charge: no {group}"
+    group_ids = tuple(people)
     if item.allocation is CostAllocation.PER_HEAD:
         rule = f"per head, charged to each of the {len(people)} {group}"
-        return [_line(item, program, emp, item.amount, rule) for emp in people], None
+        return [_line(item, program, emp, item.amount, rule, group_ids) for emp in people], None
     cents = item.amount / CENT
     if cents != cents.to_integral_value():
         return [], f"amount {item.amount} has fractions of a cent and cannot be split in cents"
@@ -213,22 +226,25 @@ def _allocate_item(item: CostItem, program: str | None,
         firsts = ", ".join(people[:left])
         rule += (f"; the {left} remaining cent(s) go one each to the first {left} by employee id "
                  f"({firsts})")
-    return [_line(item, program, emp, each + (CENT if n < left else 0), rule)
+    return [_line(item, program, emp, each + (CENT if n < left else 0), rule, group_ids)
             for n, emp in enumerate(people)], None
 
 
 def _line(item: CostItem, program: str | None, employee_id: str, amount: Decimal,
-          basis: str) -> AllocationLine:
+          basis: str, participants: tuple[str, ...] = ()) -> AllocationLine:
     return AllocationLine(item_id=item.id, employee_id=employee_id, category=item.category,
                           allocation=item.allocation, amount=amount, currency=item.currency,
                           item_amount=item.amount, incurred_on=item.incurred_on, basis=basis,
                           program_id=program, session_id=item.session_id, voucher_ref=item.voucher_ref,
-                          description=item.description)
+                          description=item.description, participants=participants)
 
 
 def refundable_base(lines: Sequence[AllocationLine], *, employee_id: str, program_id: str, currency: str,
                     include_unvouchered: bool = False) -> RefundableBase:
-    """The employee's refundable cost under ``program_id`` in ``currency`` (no rounding: sums of cents)."""
+    """The employee's refundable cost under ``program_id`` in ``currency`` (no rounding: sums of cents).
+
+    ``lines`` may be the whole allocation or (quoting many leavers) only this employee's.
+    """
     included: list[AllocationLine] = []
     excluded: list[tuple[AllocationLine, str]] = []
     for line in lines:

@@ -67,7 +67,7 @@ def refund_quote_view(ws: Workspace, employee_id: str, last_day: str) -> dict[st
     """Refund proposals with their explanation, and a quote for one employee when asked."""
     import click
 
-    from trainbridge.plugins.refunds import _ledger_quote
+    from trainbridge.plugins.refunds import ledger_quote as _ledger_quote
 
     with ws.ledger.transaction() as conn:
         proposals = [p for p in ws.ledger.list_proposals(conn) if p["kind"] == "refund"]

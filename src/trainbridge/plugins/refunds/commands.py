@@ -1,0 +1,206 @@
+"""``trainbridge refund quote``: what a leaver owes, from the ledger or as a calculator.
+
+In ledger mode the quote is set beside what payroll received for it: when the two differ,
+the command names the proposal that is still open (id, amount, state), or says that none
+is and how to get one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import click
+
+from trainbridge.core.manager import PluginHost
+from trainbridge.core.records import Employee, Proration, Separation, SeparationReason
+from trainbridge.plugins.refunds.facts import CostFacts, LeaverFacts, records_of
+from trainbridge.plugins.refunds.policy import quote_leaver
+from trainbridge.plugins.refunds.revisions import latest
+from trainbridge.plugins.refunds.separations_job import SeparationsConfig, quoted_lines
+from trainbridge.plugins.refunds.settlement import PROPOSAL_KINDS, Settlement, proposals_of, settle
+from trainbridge.rules.refunds import Departure, RefundQuote, ServiceTerms, money
+
+
+@dataclass(frozen=True)
+class LedgerQuote:
+    """A leaver's quote for one jurisdiction and currency, and where payroll stands on it."""
+
+    quote: RefundQuote
+    settlement: Settlement
+
+    @property
+    def difference(self) -> Decimal:
+        """Quote less what payroll received (net): positive, still to deduct; negative, to pay back."""
+        return self.quote.amount - self.settlement.delivered
+
+    def payroll_lines(self) -> list[str]:
+        cur = self.quote.currency
+        received = f"payroll: {money(self.settlement.delivered)} {cur} deducted (net)"
+        open_items = self.settlement.open
+        if not self.difference and not open_items:
+            return [f"{received}, as quoted."]
+        lines = [f"{received}; the quote differs by {money(self.difference)} {cur}." if self.difference
+                 else f"{received}, as quoted."]
+        lines += [f"open: {item.describe()}" for item in open_items]
+        if self.difference and not open_items:
+            lines.append("no proposal is open for the difference: run `trainbridge sync separations` "
+                         "(a rejected proposal is not proposed again until an input changes)")
+        return lines
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.quote.as_json(), "payroll": {
+            "received": money(self.settlement.delivered), "difference": money(self.difference),
+            "open": [item.as_json() for item in self.settlement.open]}}
+
+
+def quote_from_ledger(ws: Any, employee_id: str, last_day: date | None = None, reason: str | None = None,
+                      waived: bool = False, probation_end: date | None = None,
+                      proration: Proration | None = None, include_unvouchered: bool = False,
+                      currency: str = "CNY") -> list[LedgerQuote]:
+    """Quote ``employee_id`` from the ledger (last day and reason default to their latest separation),
+    with the ``[jobs.separations]`` settings unless overridden, beside what payroll received."""
+    cfg: SeparationsConfig = ws.settings.job_config("separations", SeparationsConfig) or SeparationsConfig()
+    with ws.ledger.transaction() as conn:
+        facts = LeaverFacts.load(ws.ledger, conn, employee_id=employee_id)
+        leaver = max(facts.leavers, key=lambda x: x.separation.last_day, default=None)
+        employee = leaver.employee if leaver else _employee(ws, conn, employee_id)
+        agreements = leaver.agreements if leaver else []
+        if employee is None and leaver is None:
+            raise click.ClickException(f"employee {employee_id} is not in the ledger "
+                                       "(run `trainbridge sync` first)")
+        separation: Separation | None = leaver.separation if leaver else None
+        last = last_day or (separation.last_day if separation else None)
+        why = SeparationReason(reason) if reason else (separation.reason if separation else None)
+        if last is None or why is None:
+            raise click.UsageError(f"{employee_id} has no separation in the ledger: "
+                                   "give --last-day and --reason")
+        departure = Departure(last_day=last, reason=why,
+                              waived=waived or bool(separation and separation.waived and not reason),
+                              probation_end=probation_end or (employee.probation_end if employee else None))
+        costs = CostFacts.load(ws.ledger, conn, program_ids=facts.signed_program_ids())
+        lines = quoted_lines(leaver, costs) if leaver else []
+        history = [row for row in ws.ledger.list_decisions(conn, "refund_quote", subject=employee_id)
+                   if separation and row["payload"].get("separation") == separation.id]
+        proposals = {row["id"]: row for kind in PROPOSAL_KINDS
+                     for row in ws.ledger.list_proposals(conn, kind=kind) if row["subject"] == employee_id}
+        settlements = {key: settle(proposals_of(r for r in history if r["payload"]["group"] == key),
+                                   proposals) for key in latest(history, lambda p: p["group"])}
+        groups = quote_leaver(ws.host.refund_policy, employee_id, departure, [a for a, _ in agreements],
+                              lines, facts.program_records,
+                              proration=proration or cfg.proration,
+                              include_unvouchered=include_unvouchered or cfg.include_unvouchered,
+                              currency=currency,
+                              keep=[k for k, s in settlements.items() if s.taken or s.open])
+    return [LedgerQuote(g.quote, settlements.get(g.key, Settlement(()))) for g in groups]
+
+
+def ledger_quote(ws: Any, employee_id: str, last_day: date | None, reason: str | None, waived: bool,
+                 probation_end: date | None, proration: Proration | None, include_unvouchered: bool,
+                 currency: str) -> list[RefundQuote]:
+    """The quotes alone (the HR console's refund page)."""
+    return [q.quote for q in quote_from_ledger(ws, employee_id, last_day, reason, waived, probation_end,
+                                               proration, include_unvouchered, currency)]
+
+
+def _employee(ws: Any, conn: Any, employee_id: str) -> Employee | None:
+    return next(iter(records_of(ws.ledger, conn, Employee, subject=employee_id)), None)
+
+
+class DecimalType(click.ParamType):
+    name = "amount"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Decimal:
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            self.fail(f"{value!r} is not an amount (e.g. 1700.00)", param, ctx)
+        if not amount.is_finite() or amount < 0:
+            self.fail(f"{value!r} must be a number >= 0", param, ctx)
+        return amount
+
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _day(value: Any) -> date | None:
+    return value.date() if value is not None else None
+
+
+@click.group(name="refund")
+def refund_group() -> None:
+    """Training cost refunds owed by leavers (LCL art. 22)."""
+
+
+@refund_group.command(name="quote")
+@click.option("--employee", help="Ledger mode: quote this employee's signed agreements.")
+@click.option("--last-day", type=DATE,
+              help="Last day worked, inclusive (ledger mode: default from the separation).")
+@click.option("--reason", type=click.Choice([r.value for r in SeparationReason]))
+@click.option("--waived", is_flag=True, help="The mutual agreement waives the refund.")
+@click.option("--cost", type=DecimalType(), help="Calculator mode: the refundable training cost.")
+@click.option("--service-start", type=DATE)
+@click.option("--service-months", type=click.IntRange(1, 240))
+@click.option("--service-end", type=DATE,
+              help="First day after the service period (instead of --service-months).")
+@click.option("--proration", type=click.Choice([p.value for p in Proration]))
+@click.option("--probation-end", type=DATE)
+@click.option("--clause-amount", type=DecimalType(), help="The penalty the agreement's clause names.")
+@click.option("--currency", default="CNY", show_default=True)
+@click.option("--jurisdiction", default="prc", show_default=True, help="Calculator mode: the refund policy.")
+@click.option("--include-unvouchered", is_flag=True,
+              help="Ledger mode: count items without a voucher (default: [jobs.separations]).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def refund_quote(state: Any, employee: str | None, last_day: Any, reason: str | None, waived: bool,
+                 cost: Decimal | None, service_start: Any, service_months: int | None, service_end: Any,
+                 proration: str | None, probation_end: Any, clause_amount: Decimal | None, currency: str,
+                 jurisdiction: str, include_unvouchered: bool, as_json: bool) -> None:
+    """What a leaver owes: from the ledger (--employee) or as a calculator (--cost ...)."""
+    if employee and cost is not None:
+        raise click.UsageError("give --employee (ledger) or --cost (calculator), not both")
+    if employee:
+        ledger = quote_from_ledger(state.workspace(), employee, _day(last_day), reason, waived,
+                                   _day(probation_end), Proration(proration) if proration else None,
+                                   include_unvouchered, currency)
+        _print(ledger, as_json)
+        return
+    if cost is None:
+        raise click.UsageError("give --employee ID (from the ledger) or --cost AMOUNT (calculator)")
+    if service_start is None or last_day is None or reason is None or \
+            (service_months is None) == (service_end is None):
+        raise click.UsageError("calculator mode needs --service-start, one of --service-months or "
+                               "--service-end, --last-day and --reason")
+    start = service_start.date()
+    try:
+        terms = (ServiceTerms.for_months("calculator", cost, start, service_months, currency=currency,
+                                         proration=Proration(proration or "month"),
+                                         clause_amount=clause_amount) if service_months else
+                 ServiceTerms(agreement_id="calculator", base=cost, service_start=start,
+                              service_end=service_end.date(), currency=currency,
+                              proration=Proration(proration or "month"), clause_amount=clause_amount))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    departure = Departure(last_day=last_day.date(), reason=SeparationReason(reason), waived=waived,
+                          probation_end=_day(probation_end))
+    policy = PluginHost.create().refund_policy(jurisdiction)
+    _print([policy.quote(departure, [terms], currency=currency)], as_json)
+
+
+def _print(quotes: list[LedgerQuote] | list[RefundQuote], as_json: bool) -> None:
+    if as_json:
+        data = [q.as_json() for q in quotes]
+        click.echo(json.dumps(data[0] if len(data) == 1 else data, ensure_ascii=False, indent=2))
+        return
+    for item in quotes:
+        quote = item.quote if isinstance(item, LedgerQuote) else item
+        for line in quote.explanation:
+            click.echo(line)
+        click.echo(f"owed: {money(quote.amount)} {quote.currency}" if quote.owed else
+                   f"nothing owed ({money(quote.amount)} {quote.currency})")
+        if isinstance(item, LedgerQuote):
+            for line in item.payroll_lines():
+                click.echo(line)

@@ -1,0 +1,112 @@
+"""Job ``costs``: every cost item allocated to employees (C1), one decision per (item, employee).
+
+Each ``cost_allocation`` decision stores its inputs: the cost item, its session, the group
+it was charged to or split among, and the job's settings. A line whose inputs differ from
+those of its latest decision is recorded again as a revision (a corrected or voided item,
+a retracted check-in that changes a share); a line no longer allocated is withdrawn. The
+allocation is computed once per run from one read of each kind, so the job is linear.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trainbridge.core.jobs import Decision, Job, JobContext, Plan
+from trainbridge.core.records import digest_id
+from trainbridge.plugins.refunds.facts import (
+    COST_KINDS,
+    CostFacts,
+    allocation_key,
+    allocation_payload,
+    config_digest,
+    fingerprint,
+)
+from trainbridge.plugins.refunds.revisions import latest, recorded_inputs, revision_id, what_changed
+from trainbridge.rules.refunds import money
+
+
+class CostsConfig(BaseModel):
+    """``[jobs.costs]``."""
+
+    model_config = ConfigDict(extra="forbid")
+    include_unvouchered: bool = Field(
+        default=False, description="Count items without a voucher as refundable (Implementing Regulations "
+                                   "art. 16 wants documented costs; off by default)")
+
+
+class CostsJob(Job):
+    name = "costs"
+    description = "Allocate every cost item to employees (per head, shared, own), with the rule (C1)."
+    inputs: ClassVar[tuple[str, ...]] = COST_KINDS
+    config_model: ClassVar[type[BaseModel] | None] = CostsConfig
+    order = 30
+
+    def decide(self, ctx: JobContext) -> Plan:
+        cfg: CostsConfig = ctx.config or CostsConfig()
+        plan = Plan()
+        costs = CostFacts.load(ctx.ledger, ctx.conn)
+        allocation = costs.allocation
+        setting = {"config:costs": config_digest(cfg)}
+        previous = latest(ctx.decisions("cost_allocation"), lambda p: (p["item_id"], p["employee_id"]))
+        current = set()
+        for line in allocation.lines:
+            current.add((line.item_id, line.employee_id))
+            payload = allocation_payload(line, cfg.include_unvouchered)
+            self._record(plan, ctx, payload, previous.get((line.item_id, line.employee_id)),
+                         {**costs.line_inputs(line), **setting}, [line.rule, payload["refundable_reason"]])
+        for (item_id, employee_id), row in sorted(previous.items()):
+            if (item_id, employee_id) not in current and not row["payload"].get("withdrawn"):
+                kept = {k: v for k, v in row["payload"].items() if k not in ("revision", "fingerprint")}
+                payload = {**kept, "amount": "0.00", "withdrawn": True, "refundable": False}
+                gone = {item_id: costs.item_hashes.get(item_id, ""), **setting}
+                self._record(plan, ctx, payload, row, gone, [f"{item_id} is no longer allocated to "
+                                                             f"{employee_id} (its participants or the item "
+                                                             "changed)"])
+        changed = len(plan.decisions)
+        seen = {d["id"] for d in ctx.decisions("cost_unallocated")}
+        for item in allocation.unallocated:
+            did = f"cost_unallocated:{item.item_id}:{digest_id(item.reason)[:8]}"
+            if did not in seen:
+                plan.warnings.append(f"cost item {item.item_id} ({item.amount} {item.currency}) is not "
+                                     f"allocated: {item.reason}")
+                plan.decisions.append(Decision(id=did, kind="cost_unallocated", subject=None,
+                                               payload={"item_id": item.item_id, "reason": item.reason},
+                                               explanation=[item.reason], amount=item.amount,
+                                               currency=item.currency,
+                                               inputs={item.item_id: costs.item_hashes.get(item.item_id,
+                                                                                            "")}))
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for line in allocation.lines:
+            totals[line.currency] += line.amount
+        people = len(allocation.by_employee)
+        money_text = ", ".join(f"{money(v)} {k}" for k, v in sorted(totals.items())) or "nothing"
+        plan.summary.append(f"{len({line.item_id for line in allocation.lines})} cost item(s) allocated to "
+                            f"{people} employee(s): {money_text}; {changed} allocation(s) "
+                            f"new or changed; {len(allocation.unallocated)} not allocated")
+        return plan
+
+    @staticmethod
+    def _record(plan: Plan, ctx: JobContext, payload: dict[str, Any], previous: dict[str, Any] | None,
+                inputs: dict[str, str], explanation: list[str]) -> None:
+        """Record the line unless its latest decision was made from the same inputs."""
+        content = fingerprint(payload)
+        if previous is not None:
+            before = recorded_inputs(previous)
+            # A decision from before inputs were kept is judged by its content alone.
+            same = (not ctx.stale(previous, inputs) if before is not None
+                    else previous["payload"]["fingerprint"] == content)
+            if same:
+                return
+        did, revision = revision_id(allocation_key(payload["item_id"], payload["employee_id"]), previous)
+        if previous:
+            why = what_changed(recorded_inputs(previous), inputs)
+            explanation = [*explanation, f"revises {previous['id']} ({previous['payload']['amount']} before)",
+                           f"its inputs changed: {why}"]
+        plan.decisions.append(Decision(
+            id=did, kind="cost_allocation", subject=payload["employee_id"],
+            payload={**payload, "revision": revision, "fingerprint": content}, explanation=explanation,
+            amount=Decimal(payload["amount"]), currency=payload["currency"], inputs=inputs))

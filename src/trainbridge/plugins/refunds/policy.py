@@ -1,0 +1,80 @@
+"""The refund policy applied to a leaver: the ``prc`` policy, and one quote per jurisdiction and currency.
+
+Pure: the agreements, allocation lines and programs come in (see :mod:`.facts`); the
+policy of each jurisdiction comes from the ``refund_policy`` hook through ``policy_for``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from trainbridge.core.records import Agreement, AgreementStatus, Proration, TrainingProgram
+from trainbridge.rules.costs import AllocationLine, refundable_base
+from trainbridge.rules.refunds import PRC_POLICY, Departure, RefundPolicy, RefundQuote, ServiceTerms
+
+REFUND_REASON = "培训费用返还 training cost refund (service period not completed)"
+CREDIT_REASON = "培训费用返还更正 training cost refund corrected: the excess deducted is paid back"
+
+
+def prc_policy(jurisdiction: str) -> RefundPolicy | None:
+    """The ``prc`` policy (:mod:`trainbridge.rules.refunds`) for that jurisdiction, else None."""
+    return PRC_POLICY if jurisdiction.lower() == PRC_POLICY.jurisdiction else None
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupQuote:
+    """The quote for one leaver's agreements of one jurisdiction and currency."""
+
+    key: str
+    quote: RefundQuote
+    agreement_ids: tuple[str, ...]
+
+
+def signed(agreements: Iterable[Agreement]) -> list[Agreement]:
+    return [a for a in agreements if a.status is AgreementStatus.SIGNED]
+
+
+def quote_leaver(policy_for: Callable[[str], RefundPolicy], employee_id: str, departure: Departure,
+                 agreements: Sequence[Agreement], lines: Sequence[AllocationLine],
+                 programs: Mapping[str, TrainingProgram], *, proration: Proration | None = None,
+                 include_unvouchered: bool = False, currency: str = "CNY",
+                 keep: Iterable[str] = ()) -> list[GroupQuote]:
+    """Quote every signed agreement over its refundable base, per jurisdiction and currency.
+
+    ``lines`` are the leaver's allocation lines; ``keep`` names groups ("prc:CNY") quoted
+    before: one that has no signed agreement left is quoted again, at zero, so whatever
+    was deducted under it is returned.
+    """
+    ordered = sorted(agreements, key=lambda a: a.id)
+    binding = signed(ordered)
+    notes = [f"Agreement {a.id} (program {a.program_id}) is {a.status.value}, not signed: not binding, "
+             "not quoted." for a in ordered if a.status is not AgreementStatus.SIGNED]
+    groups: dict[tuple[str, str], list[ServiceTerms]] = defaultdict(list)
+    for agreement in binding:
+        base = refundable_base(lines, employee_id=employee_id, program_id=agreement.program_id,
+                               currency=agreement.currency, include_unvouchered=include_unvouchered)
+        program = programs.get(agreement.program_id)
+        excluded = base.excluded_detail()
+        if not base.included and not excluded:
+            excluded = (f"no cost item of program {agreement.program_id} is allocated to {employee_id}",)
+        groups[(agreement.jurisdiction, agreement.currency)].append(ServiceTerms(
+            agreement_id=agreement.id, base=base.amount, service_start=agreement.service_start,
+            service_end=agreement.service_end, service_months=agreement.service_months,
+            currency=agreement.currency, proration=proration or agreement.proration,
+            clause_amount=agreement.clause_amount, program_id=agreement.program_id,
+            training_category=program.category if program else "professional",
+            base_detail=base.detail(), base_excluded=excluded))
+    for key in keep:
+        jurisdiction, _, cur = key.partition(":")
+        groups.setdefault((jurisdiction, cur), [])
+    if not groups:
+        groups[("prc", currency)] = []
+    result = []
+    for (jurisdiction, cur), terms in sorted(groups.items()):
+        quote = policy_for(jurisdiction).quote(departure, terms, currency=cur)
+        if notes:
+            quote = dataclasses.replace(quote, explanation=(*quote.explanation, *notes))
+        result.append(GroupQuote(f"{jurisdiction}:{cur}", quote, tuple(t.agreement_id for t in terms)))
+    return result

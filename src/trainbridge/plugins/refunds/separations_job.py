@@ -1,0 +1,256 @@
+"""Job ``separations``: what each leaver owes (A5, C2), kept in step with what it was computed from.
+
+Each ``refund_quote`` decision stores its inputs: the separation, the employee, every
+agreement of theirs, the programs, and every allocation line (with its cost item, session
+and participant group) of the signed agreements' programs. Every run compares each
+leaver's current inputs with those of the latest quote and quotes again the leavers whose
+inputs changed: a late voucher, a corrected or voided cost item, an agreement signed or
+voided, a corrected separation. The new quote is compared with what was already approved
+or delivered: more owed is proposed as a deduction of the remainder, less owed as a
+credit of the excess (kind ``refund_credit``); pending proposals of the quote are rejected
+as superseded. Payroll never drifts from the quote silently.
+
+Everything is read once per run (:mod:`.facts`), so the job is linear in leavers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trainbridge.core.errors import PluginError
+from trainbridge.core.jobs import Decision, Job, JobContext, Plan, Proposal, Write
+from trainbridge.core.records import AdjustmentKind, PayrollAdjustment, Proration
+from trainbridge.plugins.refunds.facts import (
+    QUOTE_KINDS,
+    CostFacts,
+    Leaver,
+    LeaverFacts,
+    allocation_key,
+    allocation_payload,
+    config_digest,
+    fingerprint,
+)
+from trainbridge.plugins.refunds.policy import CREDIT_REASON, REFUND_REASON, GroupQuote, quote_leaver, signed
+from trainbridge.plugins.refunds.revisions import latest, recorded_inputs, revision_id, what_changed
+from trainbridge.plugins.refunds.settlement import (
+    CREDIT,
+    DEDUCTION,
+    PROPOSAL_KINDS,
+    Settlement,
+    proposals_of,
+    settle,
+)
+from trainbridge.rules.costs import AllocationLine
+from trainbridge.rules.refunds import Departure, money
+
+ZERO = Decimal("0.00")
+
+
+class SeparationsConfig(BaseModel):
+    """``[jobs.separations]``."""
+
+    model_config = ConfigDict(extra="forbid")
+    proration: Proration | None = Field(
+        default=None, description="month or day for every agreement; unset: each agreement's own (month)")
+    include_unvouchered: bool = Field(default=False,
+                                      description="Put unvouchered items in the refundable base")
+    payroll_instance: str | None = Field(
+        default=None, description="Payroll connector for deductions; unset: routed by legal entity")
+
+
+def departure_of(leaver: Leaver) -> Departure:
+    separation, employee = leaver.separation, leaver.employee
+    return Departure(last_day=separation.last_day, reason=separation.reason, waived=separation.waived,
+                     probation_end=employee.probation_end if employee else None)
+
+
+def quoted_lines(leaver: Leaver, costs: CostFacts) -> list[AllocationLine]:
+    """The leaver's allocation lines under the programs of their signed agreements."""
+    programs = {a.program_id for a in signed(a for a, _ in leaver.agreements)}
+    return [line for line in costs.allocation.for_employee(leaver.separation.employee_id)
+            if line.program_id in programs]
+
+
+def quote_inputs(leaver: Leaver, lines: list[AllocationLine], costs: CostFacts, facts: LeaverFacts,
+                 cfg: SeparationsConfig) -> dict[str, str]:
+    """Every record (and allocation) the leaver's quote reads -> its content hash."""
+    inputs = {leaver.separation.id: leaver.separation_hash, "config:separations": config_digest(cfg)}
+    if leaver.employee is not None:
+        inputs[leaver.employee.id] = leaver.employee_hash
+    for agreement, content_hash in leaver.agreements:
+        inputs[agreement.id] = content_hash
+        if agreement.program_id in facts.programs:
+            program, program_hash = facts.programs[agreement.program_id]
+            inputs[program.id] = program_hash
+    for line in lines:
+        inputs[allocation_key(line.item_id, line.employee_id)] = fingerprint(
+            allocation_payload(line, cfg.include_unvouchered))
+        inputs.update(costs.line_inputs(line))
+    return inputs
+
+
+def changed_since(ctx: JobContext, key: str, kinds: tuple[str, ...]) -> bool:
+    """True when a record of ``kinds`` changed since the watermark ``key`` (or there is none)."""
+    since = ctx.state(key)
+    if since is None:
+        return True
+    if ctx.ledger.max_seq(ctx.conn) <= since:
+        return False
+    return any(next(ctx.ledger.iter_records(ctx.conn, kind, since_seq=since, batch=1), None) is not None
+               for kind in kinds)
+
+
+class SeparationsJob(Job):
+    name = "separations"
+    description = "Quote what each leaver owes under their agreements; propose the difference (A5, C2)."
+    # The cost kinds too: a quote must never run on costs not yet read.
+    inputs: ClassVar[tuple[str, ...]] = QUOTE_KINDS
+    config_model: ClassVar[type[BaseModel] | None] = SeparationsConfig
+    order = 50
+
+    def decide(self, ctx: JobContext) -> Plan:
+        cfg: SeparationsConfig = ctx.config or SeparationsConfig()
+        plan = Plan()
+        setting = config_digest(cfg)
+        unquoted = ctx.state("retry", [])
+        plan.state["seq:inputs"] = ctx.ledger.max_seq(ctx.conn)
+        plan.state["config"] = setting
+        if not unquoted and ctx.state("config") == setting and \
+                not changed_since(ctx, "seq:inputs", QUOTE_KINDS):
+            return plan
+        facts = LeaverFacts.load(ctx.ledger, ctx.conn)
+        costs = CostFacts.load(ctx.ledger, ctx.conn, program_ids=facts.signed_program_ids())
+        history: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in ctx.decisions("refund_quote"):
+            history[row["payload"].get("separation", "")].append(row)
+        proposals = {row["id"]: row for kind in PROPOSAL_KINDS
+                     for row in ctx.ledger.list_proposals(ctx.conn, kind=kind)}
+        retry = []
+        for leaver in facts.leavers:
+            try:
+                self._follow(ctx, cfg, leaver, facts, costs, history[leaver.separation.id], proposals, plan)
+            except PluginError as exc:
+                separation = leaver.separation
+                plan.warnings.append(f"separation {separation.id} of {separation.employee_id} not quoted: "
+                                     f"{exc.message} ({exc.hint})")
+                retry.append(separation.id)
+        plan.state["retry"] = retry
+        return plan
+
+    def _follow(self, ctx: JobContext, cfg: SeparationsConfig, leaver: Leaver, facts: LeaverFacts,
+                costs: CostFacts, history: list[dict[str, Any]], proposals: dict[str, dict[str, Any]],
+                plan: Plan) -> None:
+        """Quote the leaver again if their inputs changed since the latest quote; propose the difference."""
+        lines = quoted_lines(leaver, costs)
+        inputs = quote_inputs(leaver, lines, costs, facts, cfg)
+        previous = latest(history, lambda p: p["group"])
+        settlements = {key: settle(proposals_of(r for r in history if r["payload"]["group"] == key),
+                                   proposals) for key in previous}
+        owed_before = [key for key, s in settlements.items() if s.taken or s.open]
+        # The groups a quote would have now: a group left behind (nothing signed, nothing taken)
+        # keeps its old inputs and must not make the leaver look stale on every run.
+        agreements = [a for a, _ in leaver.agreements]
+        live = {f"{a.jurisdiction}:{a.currency}" for a in signed(agreements)} or {"prc:CNY"}
+        live.update(owed_before)
+        if live <= previous.keys() and not any(ctx.stale(previous[key], inputs) for key in live):
+            return
+        separation, employee = leaver.separation, leaver.employee
+        groups = quote_leaver(
+            ctx.host.refund_policy, separation.employee_id, departure_of(leaver), agreements, lines,
+            facts.program_records, proration=cfg.proration, include_unvouchered=cfg.include_unvouchered,
+            keep=owed_before)
+        who = f"{employee.name} ({separation.employee_id})" if employee else separation.employee_id
+        for group in groups:
+            before = previous.get(group.key)
+            self._decide_group(ctx, cfg, leaver, who, group, before, inputs,
+                               settlements.get(group.key, Settlement(())), len(groups) > 1, plan)
+
+    def _decide_group(self, ctx: JobContext, cfg: SeparationsConfig, leaver: Leaver, who: str,
+                      group: GroupQuote, before: dict[str, Any] | None, inputs: dict[str, str],
+                      settlement: Settlement, several: bool, plan: Plan) -> None:
+        quote, separation = group.quote, leaver.separation
+        quote_print = fingerprint(quote.as_json())
+        unchanged = before is not None and before["payload"]["fingerprint"] == quote_print
+        if unchanged and before is not None and not ctx.stale(before, inputs):
+            return
+        suffix = f":{group.key}" if several else ""
+        qid, revision = revision_id(f"refund_quote:{separation.id}{suffix}", before)
+        explanation = list(quote.explanation)
+        payload: dict[str, Any] = {
+            "separation": separation.id, "group": group.key, "revision": revision, "fingerprint": quote_print,
+            "agreements": list(group.agreement_ids), "proposal": None, "quote": quote.as_json()}
+        if before is not None:
+            why = what_changed(recorded_inputs(before), inputs)
+            explanation.append(f"Revises {before['id']} ({money(Decimal(before['amount'] or 0))} "
+                               f"{quote.currency} before); inputs: {why}.")
+        if unchanged:
+            # The inputs moved but the quote did not: record them, propose nothing.
+            explanation.append("The quote is unchanged: nothing new is proposed.")
+            plan.decisions.append(self._decision(qid, separation.employee_id, quote, explanation, payload,
+                                                 inputs))
+            return
+        taken = settlement.taken
+        due = quote.amount - taken
+        kind = DEDUCTION if due > 0 else CREDIT
+        pid = f"{kind}:{qid.removeprefix('refund_quote:')}" if due else None
+        for item in settlement.pending:
+            ctx.ledger.decide_proposal(ctx.conn, item.id, status="rejected", actor="job:separations",
+                                       reason=f"superseded by {pid or qid}")
+            explanation.append(f"Replaces the pending proposal {item.id}, now rejected.")
+        if taken:
+            done = [i for i in settlement.items if i.status in ("approved", "delivered")]
+            net = " (net of credits)" if any(i.kind == CREDIT for i in done) else ""
+            explanation.append(f"{money(taken)} {quote.currency} was already deducted{net} under "
+                               f"{', '.join(i.id for i in done)}: only the difference is proposed.")
+        owes = f"owes {money(quote.amount)} {quote.currency}" if quote.owed else "owes nothing"
+        plan.summary.append(f"{who} left {separation.last_day} ({separation.reason.value}): {owes} "
+                            f"under {len(group.agreement_ids)} agreement(s)")
+        plan.summary += [f"  warning: {w}" for w in quote.warnings]
+        payload["proposal"] = pid
+        payload["taken"] = money(taken)
+        plan.decisions.append(self._decision(qid, separation.employee_id, quote, explanation, payload,
+                                             inputs))
+        if pid is None:
+            return
+        if due < 0:
+            plan.summary.append(f"  {money(taken)} {quote.currency} was deducted: proposes paying back "
+                                f"{money(-due)} {quote.currency} ({pid})")
+        elif taken:
+            plan.summary.append(f"  {money(taken)} {quote.currency} was deducted: proposes the remaining "
+                                f"{money(due)} {quote.currency} ({pid})")
+        plan.proposals.append(self._proposal(ctx, cfg, leaver, who, pid, due, quote.currency, explanation))
+
+    @staticmethod
+    def _decision(qid: str, employee_id: str, quote: Any, explanation: list[str], payload: dict[str, Any],
+                  inputs: dict[str, str]) -> Decision:
+        return Decision(id=qid, kind="refund_quote", subject=employee_id, explanation=explanation,
+                        amount=quote.amount, currency=quote.currency, payload=payload, inputs=inputs)
+
+    @staticmethod
+    def _proposal(ctx: JobContext, cfg: SeparationsConfig, leaver: Leaver, who: str, pid: str, due: Decimal,
+                  currency: str, explanation: list[str]) -> Proposal:
+        separation, employee = leaver.separation, leaver.employee
+        entity = employee.legal_entity if employee else ""
+        if due > 0:
+            adjustment = PayrollAdjustment(
+                id=pid, employee_id=separation.employee_id, adjustment=AdjustmentKind.DEDUCTION, amount=due,
+                currency=currency, effective_date=separation.last_day, legal_entity=entity,
+                reason=REFUND_REASON, explanation=tuple(explanation), proposal_id=pid)
+            summary = (f"deduct {money(due)} {currency} from {who}: training cost refund, left "
+                       f"{separation.last_day} ({separation.reason.value})")
+        else:
+            # The excess goes back with the next payroll run, not the final pay already closed.
+            adjustment = PayrollAdjustment(
+                id=pid, employee_id=separation.employee_id, adjustment=AdjustmentKind.CREDIT, amount=-due,
+                currency=currency, effective_date=max(ctx.today, separation.last_day), legal_entity=entity,
+                reason=CREDIT_REASON, explanation=tuple(explanation), proposal_id=pid)
+            summary = (f"pay back {money(-due)} {currency} to {who}: the training cost refund was corrected "
+                       "below what was deducted")
+        return Proposal(id=pid, kind=DEDUCTION if due > 0 else CREDIT, subject=separation.employee_id,
+                        amount=abs(due), currency=currency, summary=summary,
+                        write=Write("post_adjustment", {"adjustment": adjustment},
+                                    instance=cfg.payroll_instance), explanation=explanation)
