@@ -56,8 +56,8 @@ def _typed(records: Iterable[Any], cls: type[Any]) -> list[Any]:
 class IncentivesJob(Job):
     name = "incentives"
     description = "Propose what points buy (bonus coefficient, bonus, perks, promotion) for HR to approve."
-    reads: ClassVar[tuple[str, ...]] = ("fetch_employees", "fetch_training_catalog", "fetch_learning_events",
-                                        "fetch_metrics")
+    inputs: ClassVar[tuple[str, ...]] = ("employee", "program", "session", "enrollment", "learning_event",
+                                         "certificate", "metric")
     config_model: ClassVar[type[BaseModel] | None] = IncentiveThresholds
     order = 70
 

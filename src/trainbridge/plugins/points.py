@@ -95,7 +95,7 @@ def superseded_ids(ctx_or_ledger: Any, conn: Any = None) -> set[str]:
 class PointsJob(Job):
     name = "points"
     description = "Score managers' learning events into points entries (seed 003 rules, versioned)."
-    reads: ClassVar[tuple[str, ...]] = ("fetch_employees", "fetch_training_catalog", "fetch_learning_events")
+    inputs: ClassVar[tuple[str, ...]] = ("employee", "program", "session", "enrollment", "learning_event")
     config_model: ClassVar[type[BaseModel] | None] = PointsConfig
     order = 60
 

@@ -30,7 +30,7 @@ class RemindersJob(Job):
 
     name = "points_reminders"
     description = "Remind managers of sessions 3 days ahead and of missing action plans 10 days after."
-    reads: ClassVar[tuple[str, ...]] = ("fetch_employees", "fetch_training_catalog", "fetch_learning_events")
+    inputs: ClassVar[tuple[str, ...]] = ("employee", "program", "session", "enrollment", "learning_event")
     order = 65
 
     def decide(self, ctx: JobContext) -> Plan:

@@ -37,7 +37,7 @@ from trainbridge.core.records import (
     TrainingProgram,
 )
 from trainbridge.core.reports import Chart, Report, ReportResult
-from trainbridge.plugins._agreement_job import RecipientConfig
+from trainbridge.plugins.agreements.config import RecipientConfig
 from trainbridge.plugins.points_reports import improvement
 from trainbridge.rules.agreements import parse_lead
 from trainbridge.rules.points import active_entries
@@ -383,7 +383,7 @@ def needs_report(view: View, cfg: TalentConfig, *, today: date, low_score: Decim
 class CertificatesJob(Job):
     name = "certificates"
     description = "Remind holders and HR of certificates expiring within the lead time (once per reminder)."
-    reads: ClassVar[tuple[str, ...]] = ("fetch_employees", "fetch_separations", "fetch_learning_events")
+    inputs: ClassVar[tuple[str, ...]] = ("employee", "separation", "learning_event", "certificate")
     config_model: ClassVar[type[BaseModel] | None] = CertificatesConfig
     order = 60
 
