@@ -10,7 +10,7 @@ import pytest
 from tests.agreements.conftest import TODAY, WEBHOOK_SECRET, enrollment, read_jsonl, run, session
 from trainbridge.connectors.local_esign import LocalEsign, signed_callback
 from trainbridge.core.errors import WebhookRejected
-from trainbridge.core.records import Agreement, AgreementStatus, EvidenceReceipt
+from trainbridge.core.records import Agreement, AgreementStatus, Envelope, EnvelopeStatus, EvidenceReceipt
 from trainbridge.plugins.agreements import apply_webhook, sign_locally, verify_agreement_evidence
 
 AID = "agreement:lms:S1-E001"
@@ -26,6 +26,11 @@ def agreement(ws, agreement_id: str = AID) -> Agreement:
 def receipts(ws) -> list[EvidenceReceipt]:
     with ws.ledger.transaction() as conn:
         return list(ws.ledger.iter_records(conn, "evidence_receipt"))  # type: ignore[arg-type]
+
+
+def envelopes(ws) -> list[Envelope]:
+    with ws.ledger.transaction() as conn:
+        return list(ws.ledger.iter_records(conn, "envelope"))  # type: ignore[arg-type]
 
 
 def decisions(ws, kind: str) -> list[dict]:
@@ -101,11 +106,15 @@ def test_auto_sign_signs_and_timestamps_in_one_run(agreements_ws):
     assert any(line.startswith("timestamped: 1") for line in result.summary)
 
 
-def test_a_signed_webhook_marks_the_agreement_signed_and_the_next_run_collects_it(one_trainee):
+def test_a_signed_webhook_is_kept_as_the_envelope_and_the_next_run_signs_and_collects_it(one_trainee):
     run(one_trainee)
-    signed = sign_locally(one_trainee, AID)  # applies the local service's signed callback
-    assert signed.status is AgreementStatus.SIGNED and signed.signed_document_sha256 is None
+    signed = sign_locally(one_trainee, AID)  # the local service's signed callback goes to the intake
+    assert signed.status is EnvelopeStatus.COMPLETED
+    [kept] = envelopes(one_trainee)
+    assert kept.status is EnvelopeStatus.COMPLETED and kept.source == "esign"
+    assert agreement(one_trainee).status is AgreementStatus.SENT  # the job moves it, not the callback
     run(one_trainee)
+    assert agreement(one_trainee).status is AgreementStatus.SIGNED
     assert agreement(one_trainee).signed_document_sha256
     assert verify_agreement_evidence(one_trainee, AID).valid
 
@@ -143,15 +152,14 @@ def test_a_replayed_webhook_changes_nothing(one_trainee):
     headers, body = _completed_callback(one_trainee)
     reply = apply_webhook(one_trainee, "esign", headers, body)
     assert reply.status_code == 200
-    after_first = agreement(one_trainee)
-    assert after_first.status is AgreementStatus.SIGNED
-    with one_trainee.ledger.transaction() as conn:
-        audits = len(one_trainee.ledger.list_audit(conn))
+    [after_first] = envelopes(one_trainee)
+    assert after_first.status is EnvelopeStatus.COMPLETED
     assert apply_webhook(one_trainee, "esign", headers, body).status_code == 200
-    assert agreement(one_trainee) == after_first
-    with one_trainee.ledger.transaction() as conn:
-        assert len(one_trainee.ledger.list_audit(conn)) == audits
+    assert envelopes(one_trainee) == [after_first]
     assert _webhook_events(one_trainee) == 1
+    run(one_trainee)
+    assert agreement(one_trainee).status is AgreementStatus.SIGNED
+    assert len(decisions(one_trainee, "agreement_signed")) == 1
 
 
 def test_a_declined_envelope_closes_the_agreement(one_trainee):

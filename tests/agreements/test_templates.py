@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from pypdf import PdfReader
 
-from trainbridge.plugins._agreement_documents import TemplateRegistry, find_font, render_pdf
+from trainbridge.plugins.agreements.documents import TemplateRegistry, find_font, render_pdf
 from trainbridge.rules.agreements import REQUIRED_CLAUSES, TemplateRejected, check_clauses
 
 SHIPPED = TemplateRegistry.load().get("service-24m", "1")

@@ -1,53 +1,40 @@
-"""Training agreements (A1-A4, A6): the job, the webhook entry point, the commands, the demo.
+"""The ``agreements`` and ``evidence`` commands, and the operations they and the console call.
 
-The job lives in ``_agreement_job`` and the documents (templates, PDF, store) in
-``_agreement_documents``; this module is the plugin: it registers the job and the
-``agreements`` / ``evidence`` commands, prepares the demo, and offers the operations the
-command line and the web console call (``apply_webhook``, ``list_agreements``,
-``sign_locally``, ``verify_agreement_evidence``).
+``list_agreements``, ``sign_locally`` (the demo's employee signs at a ``local_esign``
+instance) and ``verify_agreement_evidence``. Vendor callbacks go through the core's webhook
+intake (:func:`trainbridge.core.webhooks.receive_webhook`); ``apply_webhook`` is its old name.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from trainbridge import hookimpl
-from trainbridge.core.errors import ConfigError, TrainbridgeError, WebhookRejected
-from trainbridge.core.jobs import Job
+from trainbridge.core.errors import ConfigError, TrainbridgeError
 from trainbridge.core.records import (
     Agreement,
     AgreementStatus,
     Employee,
+    Envelope,
     EvidenceCheck,
     EvidenceReceipt,
-    Record,
     TrainingProgram,
-    WebhookReply,
 )
-from trainbridge.plugins._agreement_documents import DocumentStore, TemplateRegistry, sha256_hex
-from trainbridge.plugins._agreement_job import JOB, AgreementsConfig, AgreementsJob, after_envelope
-from trainbridge.rules.refunds import add_months
+from trainbridge.core.webhooks import receive_webhook
+from trainbridge.plugins.agreements.config import JOB, AgreementsConfig
+from trainbridge.plugins.agreements.documents import DocumentStore, TemplateRegistry, sha256_hex
 
 if TYPE_CHECKING:
-    from trainbridge.core.runner import Workspace
+    from trainbridge.core.workspace import Workspace
 
-log = logging.getLogger("trainbridge.agreements")
-
-__all__ = ["AgreementsConfig", "AgreementsJob", "apply_webhook", "list_agreements", "sign_locally",
-           "verify_agreement_evidence"]
-
-
-@hookimpl
-def register_jobs(register: Callable[[Job], None]) -> None:
-    register(AgreementsJob())
+#: The old name of the core's webhook intake (the console and connector tests call it so).
+apply_webhook = receive_webhook
 
 
 # --- operations (the command line and the web console call these) ---------------------------
@@ -112,11 +99,13 @@ def list_agreements(ws: Workspace, *, statuses: Sequence[str] = (),
     return rows
 
 
-def sign_locally(ws: Workspace, agreement_id: str, *, at: datetime | None = None) -> Agreement:
+def sign_locally(ws: Workspace, agreement_id: str, *, at: datetime | None = None) -> Envelope:
     """Sign an agreement sent through a ``local_esign`` instance (the demo's employee signs).
 
-    When the instance has a ``webhook_secret`` its signed callback is applied at once
-    (through :func:`apply_webhook`); otherwise the next ``agreements`` run polls it.
+    When the instance has a ``webhook_secret`` its signed callback goes through the core's
+    webhook intake at once (an ``Envelope`` record); otherwise the next sync polls the
+    envelope. Either way the next ``agreements`` run records the agreement signed, downloads
+    the signed PDF and timestamps its digest. Returns the envelope as the service has it now.
     """
     from trainbridge.connectors.local_esign import LocalEsign
 
@@ -131,56 +120,8 @@ def sign_locally(ws: Workspace, agreement_id: str, *, at: datetime | None = None
     envelope = instance.sign(agreement.envelope_id, at=at)
     if instance.config.webhook_secret is not None:
         headers, body = instance.callback_for(envelope)
-        apply_webhook(ws, instance.name, headers, body)
-    return get_agreement(ws, agreement_id)
-
-
-def apply_webhook(ws: Workspace, instance_name: str, headers: Mapping[str, str], body: bytes) -> WebhookReply:
-    """Verify a vendor callback through its instance, record it once, and move the agreement.
-
-    A callback that fails verification raises :class:`WebhookRejected` (logged) and changes
-    nothing; a replayed event id changes nothing. A completed envelope makes the agreement
-    signed; the next ``agreements`` run downloads the signed document and deposits evidence.
-    """
-    ws.ensure_migrated()
-    if instance_name not in ws.host.instances:
-        raise ConfigError(f"no connector instance {instance_name!r}", file=ws.settings.file,
-                          hint="the callback URL names the [connectors.NAME] table that receives it")
-    try:
-        result = ws.host.call(instance_name, "verify_webhook", headers=headers, body=body)
-    except WebhookRejected as exc:
-        log.warning("callback to %s rejected: %s", instance_name, exc.message)
-        raise
-    now = datetime.now(UTC)
-    with ws.ledger.transaction() as conn:
-        agreements = None
-        for event in result.events:
-            if not ws.ledger.record_webhook_event(conn, instance_name, event.event_id, event.event_type,
-                                                  event.model_dump(mode="json")):
-                log.info("callback event %s to %s is a replay; ignored", event.event_id, instance_name)
-                continue
-            carried = [r if r.source else r.model_copy(update={"source": instance_name})
-                       for r in event.records if isinstance(r, Record)]
-            if carried:  # e.g. an HRIS offboarding event carries the Separation
-                ws.ledger.upsert_records(conn, carried)
-            if event.envelope_id is None or event.status is None:
-                continue
-            if agreements is None:
-                agreements = [r for r in ws.ledger.iter_records(conn, "agreement")
-                              if isinstance(r, Agreement)]
-            for agreement in agreements:
-                if agreement.envelope_id != event.envelope_id or agreement.esign_instance != instance_name:
-                    continue
-                updated = after_envelope(agreement, event.envelope_id, instance_name, event.status,
-                                         event.occurred_at or now)
-                if updated != agreement:
-                    ws.ledger.upsert_records(conn, [updated])
-                    ws.ledger.audit(conn, actor=f"webhook:{instance_name}", action="agreement.status",
-                                    subject=agreement.id, detail={"event": event.event_id,
-                                                                  "from": agreement.status.value,
-                                                                  "to": updated.status.value})
-    reply: WebhookReply = result.reply
-    return reply
+        receive_webhook(ws, instance.name, headers, body)
+    return envelope
 
 
 def verify_agreement_evidence(ws: Workspace, agreement_id: str, file: Path | None = None) -> EvidenceCheck:
@@ -249,10 +190,11 @@ def agreements_list(state: Any, statuses: tuple[str, ...], employee_id: str | No
 @click.pass_obj
 def agreements_sign(state: Any, agreement_id: str) -> None:
     """Sign an agreement held by a local_esign instance (the demo's employee signs)."""
-    agreement = sign_locally(state.workspace(), agreement_id)
-    click.echo(f"{agreement.id}: envelope {agreement.envelope_id} signed; "
-               f"agreement is {agreement.status.value}")
-    click.echo("next: trainbridge sync agreements  (downloads the signed PDF and timestamps its digest)")
+    envelope = sign_locally(state.workspace(), agreement_id)
+    click.echo(f"{agreement_id}: envelope {envelope.envelope_id} signed; the envelope is "
+               f"{envelope.status.value}")
+    click.echo("next: trainbridge sync agreements  (records the agreement signed, downloads the signed PDF "
+               "and timestamps its digest)")
 
 
 @agreements_group.command(name="templates")
@@ -295,57 +237,3 @@ def evidence_verify(state: Any, agreement_id: str, file: Path | None, as_json: b
         click.echo(f"{'valid' if check.valid else 'INVALID'}: {check.reason}")
     if not check.valid:
         sys.exit(1)
-
-
-@hookimpl
-def register_commands(cli: click.Group) -> None:
-    cli.add_command(agreements_group)
-    cli.add_command(evidence_group)
-
-
-# --- the demo ----------------------------------------------------------------------------------
-
-DEMO_WEBHOOK_SECRET = "demo-webhook-secret"
-
-
-@hookimpl
-def demo_prepare(workspace: Path, today: date) -> Mapping[str, Any]:
-    """A second program whose agreement ends in 25 days (a reminder is due), and the connectors."""
-    from zoneinfo import ZoneInfo
-
-    from trainbridge.plugins.ingest import write_jsonl
-
-    service_end = today + timedelta(days=25)
-    service_start = add_months(service_end, -12)
-    training_day = service_start - timedelta(days=1)
-    start = datetime.combine(training_day, time(9, 0), ZoneInfo("Asia/Shanghai"))
-    write_jsonl(workspace / "data" / "catalog_agreements.jsonl", [
-        {"record": "program", "program_id": "PLC-ADV", "title": "西门子PLC高级编程培训",
-         "delivery": "offline", "agreement_template": "service-12m", "service_months": 12,
-         "competencies": ["plc_programming"]},
-        {"record": "session", "session_id": "PLC-ADV-1", "program_id": "PLC-ADV",
-         "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=8)).isoformat(),
-         "location": "苏州培训基地"},
-        {"record": "enrollment", "enrollment_id": "PLC-ADV-1-E005", "employee_id": "E005",
-         "program_id": "PLC-ADV", "session_id": "PLC-ADV-1",
-         "enrolled_on": (training_day - timedelta(days=14)).isoformat(), "status": "completed"},
-    ])
-    # The demo's own template folder: a 12-month variant, to show templates outside the package.
-    package = TemplateRegistry.load().get("service-24m", "1")
-    folder = workspace / "agreement_templates" / "service-12m"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "v1.j2").write_text(package.source, encoding="utf-8")
-    return {
-        "connectors": {
-            "lms_agreements": {"type": "file_learning", "catalog": "data/catalog_agreements.jsonl"},
-            "esign": {"type": "local_esign", "folder": "esign", "auto_sign": True,
-                      "webhook_secret": DEMO_WEBHOOK_SECRET},
-            "tsa": {"type": "rfc3161", "url": "local", "local_dir": ".tsa"},
-        },
-        "jobs": {JOB: {
-            "company_name": "艾克美（上海）消防科技有限公司",
-            "templates_dir": "agreement_templates",
-            "enforce_from": today.isoformat(),
-            "programs": {"FIRE-CTRL": {"training_cost": "1700.00"}, "PLC-ADV": {"training_cost": "3000.00"}},
-        }},
-    }

@@ -1,36 +1,47 @@
 """Agreement documents: the versioned template registry, PDF rendering, and the document store.
 
 Templates are Jinja2 files ``<template_id>/v<version>.j2``: the ones shipped in
-``trainbridge/plugins/agreement_templates/`` and those in the folder named by
+``trainbridge/plugins/agreements/templates/`` and those in the folder named by
 ``templates_dir`` in ``[jobs.agreements]`` (which wins for the same id and version).
 Each required clause is a ``{% block NAME %}`` (see ``rules.agreements.REQUIRED_CLAUSES``).
 
 The rendered text is a small line format: ``# `` a title, ``## `` a heading, a blank line
 between paragraphs. It becomes a PDF with a CJK TrueType font, rendered
 deterministically (fixed creation date), so the same inputs give the same SHA-256.
+
+Parsing a CJK font (tens of thousands of glyphs) is what a PDF costs; it is done once per
+font and process: the font is cut down to the characters the agreements use
+(:func:`prepare_font`, grown when new characters come), and each PDF embeds its own subset
+of that, byte for byte the subset it would take from the whole font.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import importlib.resources
 import importlib.util
 import os
 import re
-from collections.abc import Mapping
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from trainbridge.core.errors import ConfigError
 from trainbridge.rules.agreements import TemplateRejected, check_clauses, latest_version
 
-PACKAGE_TEMPLATES = "agreement_templates"
+PACKAGE = "trainbridge.plugins.agreements"
+PACKAGE_TEMPLATES = "templates"
 FONT_ENV = "TRAINBRIDGE_CJK_FONT"
 #: Where a CJK TrueType font is looked for: the PyPI package first, then Debian's packages.
 FONT_PACKAGE = ("paperang_p2_fonts_cjk", "fonts/wqy-microhei.ttc")
@@ -54,6 +65,7 @@ def _money(value: Any) -> str:
     return format(Decimal(str(value)).quantize(Decimal("0.01")), ",f")
 
 
+@functools.cache
 def _environment() -> SandboxedEnvironment:
     # Templates are operators' text, but a sandbox costs nothing and keeps them to text.
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
@@ -79,11 +91,16 @@ class AgreementTemplate:
         if self.problem:
             raise TemplateRejected(self.problem, hint=f"fix {self.origin}")
         try:
-            return _environment().from_string(self.source).render(**context)
+            return _compiled(self.source).render(**context)
         except TemplateError as exc:
             msg = f"agreement template {self.label} failed to render: {exc}"
             raise ConfigError(msg, file=self.origin, hint="check the variables the template uses "
                               "against docs/agreements.md") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(source: str) -> Template:
+    return _environment().from_string(source)
 
 
 def clause_blocks(source: str) -> dict[str, bool]:
@@ -122,12 +139,13 @@ class TemplateRegistry:
     @classmethod
     def load(cls, extra_dir: Path | None = None) -> TemplateRegistry:
         registry = cls()
-        package = importlib.resources.files("trainbridge.plugins") / PACKAGE_TEMPLATES
+        package = importlib.resources.files(PACKAGE) / PACKAGE_TEMPLATES
+        shipped = f"{PACKAGE.replace('.', '/')}/{PACKAGE_TEMPLATES}"
         for folder in package.iterdir():
             if folder.is_dir():
                 for item in folder.iterdir():
                     registry._add(folder.name, item.name, item.read_text(encoding="utf-8"),
-                                  f"trainbridge/plugins/{PACKAGE_TEMPLATES}/{folder.name}/{item.name}")
+                                  f"{shipped}/{folder.name}/{item.name}")
         if extra_dir is not None:
             if not extra_dir.is_dir():
                 raise ConfigError(f"templates folder {extra_dir} not found", table="jobs.agreements",
@@ -193,7 +211,7 @@ def render_pdf(text: str, *, font: Path, title: str, created: date) -> bytes:
     pdf.set_creator("trainbridge")
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_margins(20, 18, 20)
-    pdf.add_font("cjk", "", str(font))
+    pdf.add_font("cjk", "", str(FONTS.covering(font, [text])))
     pdf.add_page()
     for block in _blocks(text):
         if block.startswith("# "):
@@ -209,6 +227,73 @@ def render_pdf(text: str, *, font: Path, title: str, created: date) -> bytes:
             pdf.multi_cell(0, 6.5, block, new_x="LMARGIN", new_y="NEXT")
             pdf.ln(2)
     return bytes(pdf.output())
+
+
+def prepare_font(font: Path, texts: Iterable[str]) -> None:
+    """Make the working copy of ``font`` cover every character of ``texts`` (one parse for a batch)."""
+    FONTS.covering(font, texts)
+
+
+#: Characters every working font has, whatever the first texts were.
+_BASE_CHARS = frozenset(map(chr, (0, 13, *range(32, 127)))) | frozenset("，。、；：？！“”‘’（）《》【】—…·￥")
+_BBOX = ("xMin", "yMin", "xMax", "yMax")
+
+
+class FontCache:
+    """Per process: each font cut down to the characters seen so far, as a small file.
+
+    fpdf2 parses the font it is given for every PDF, and parsing a whole CJK font is what a
+    PDF used to cost (about 0.3 s). The working copy keeps the whole font's glyphs (same
+    order, names, hinting) for the characters seen and its whole-font bounding box, so each
+    PDF embeds the very subset, and has the very bytes, it would have from the whole font.
+    Files live in a private temporary folder removed at exit.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fonts: dict[tuple[str, int, int], tuple[frozenset[str], Path]] = {}
+        self._folder: Path | None = None
+        self._made = 0
+
+    def covering(self, font: Path, texts: Iterable[str]) -> Path:
+        wanted = frozenset().union(*map(set, texts))
+        stat = font.stat()
+        key = (str(font.resolve()), stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            known = self._fonts.get(key)
+            if known is not None and wanted <= known[0]:
+                return known[1]
+            chars = wanted | _BASE_CHARS | (known[0] if known else frozenset())
+            path = self._cut(font, chars)
+            self._fonts[key] = (chars, path)
+            return path
+
+    def _cut(self, font: Path, chars: frozenset[str]) -> Path:
+        from fontTools import subset, ttLib
+
+        source = ttLib.TTFont(str(font), recalcTimestamp=False, fontNumber=0, lazy=True)
+        head = source["head"]
+        bbox = [getattr(head, name) for name in _BBOX]
+        options = subset.Options(
+            glyph_names=True, notdef_glyph=True, notdef_outline=True, recommended_glyphs=True,
+            hinting=True, legacy_kern=True, name_IDs=["*"], name_languages=["*"], name_legacy=True,
+            layout_features=["*"], drop_tables=[], passthrough_tables=True, prune_unicode_ranges=False)
+        cutter = subset.Subsetter(options)
+        cutter.populate(unicodes=sorted(map(ord, chars)))
+        cutter.subset(source)
+        for name, value in zip(_BBOX, bbox, strict=True):  # fpdf2 reads the font's box from head
+            setattr(head, name, value)
+        source.recalcBBoxes = False
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="trainbridge-fonts-"))
+            atexit.register(shutil.rmtree, self._folder, ignore_errors=True)
+        self._made += 1
+        path = self._folder / f"{self._made}-{font.stem}.ttf"
+        source.save(str(path))
+        return path
+
+
+FONTS = FontCache()
 
 
 def _blocks(text: str) -> list[str]:
@@ -246,7 +331,10 @@ def safe_name(agreement_id: str) -> str:
 
 @dataclass(frozen=True)
 class DocumentStore:
-    """PDFs by agreement and digest: ``<root>/<agreement>/<kind>-<sha256>.pdf``, written once."""
+    """PDFs by agreement and digest: ``<root>/<agreement>/<kind>-<sha256>.pdf``, written once.
+
+    Agreements are personal data: folders are 0700 and files 0600.
+    """
 
     root: Path
 
@@ -254,15 +342,32 @@ class DocumentStore:
         return self.root / safe_name(agreement_id) / f"{kind}-{digest}.pdf"
 
     def put(self, agreement_id: str, kind: str, content: bytes) -> Path:
+        """Keep ``content``; a second put of the same content rewrites nothing."""
         path = self.path(agreement_id, kind, sha256_hex(content))
         if path.exists() and sha256_hex(path.read_bytes()) == path.stem.split("-", 1)[1]:
             return path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(content)
-        os.replace(tmp, path)
+        for folder in (self.root, path.parent):
+            if not folder.is_dir():
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                folder.chmod(0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(content)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return path
 
     def get(self, agreement_id: str, kind: str, digest: str) -> bytes | None:
+        """The kept document, or None when it is missing or no longer has ``digest``."""
         path = self.path(agreement_id, kind, digest)
-        return path.read_bytes() if path.exists() else None
+        if not path.exists():
+            return None
+        content = path.read_bytes()
+        return content if sha256_hex(content) == digest else None

@@ -1,15 +1,14 @@
 """The sign-first gate and service-period reminders of the ``agreements`` job (A4, A6).
 
-A mixin of :class:`~trainbridge.plugins._agreement_job.AgreementRun`: it reads the run's
+A mixin of :class:`~trainbridge.plugins.agreements.job.AgreementRun`: it reads the run's
 ledger view and adds decisions, warnings and notices to the run's plan.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-from trainbridge.core.jobs import Decision, Plan, Write
+from trainbridge.core.jobs import Decision, JobContext, Plan, Write
 from trainbridge.core.records import (
     Agreement,
     AgreementStatus,
@@ -19,6 +18,8 @@ from trainbridge.core.records import (
     Notice,
     Recipient,
 )
+from trainbridge.plugins.agreements.config import AgreementsConfig
+from trainbridge.plugins.agreements.view import Ledgerview, agreement_id_for
 from trainbridge.rules.agreements import (
     Lead,
     gate_check,
@@ -28,15 +29,7 @@ from trainbridge.rules.agreements import (
     trained_before_signing,
 )
 
-if TYPE_CHECKING:
-    from trainbridge.core.jobs import JobContext
-    from trainbridge.plugins._agreement_job import AgreementsConfig, Ledgerview
-
 TRAINED = (LearningEventKind.ATTENDED, LearningEventKind.COMPLETED)
-
-
-def agreement_id_for(enrollment_id: str) -> str:
-    return f"agreement:{enrollment_id}"
 
 
 class GateAndReminders:

@@ -1,11 +1,16 @@
 """The ``agreements`` job: draft, send, follow, file evidence, gate, remind (A1-A4, A6).
 
-Each run, from the ledger:
+``decide`` only reads the ledger; every vendor call is an outbox write, delivered by the
+runner outside any transaction. Each run:
 
-1. an enrollment in a program with a template gets its agreement drafted (PDF rendered,
-   SHA-256 and template version kept) and sent for signature through the outbox;
-2. sent agreements are polled (``signature_status``); a completed envelope makes the
-   agreement signed, the signed PDF is downloaded and its digest recorded;
+1. an enrollment in a program with a template gets its agreement drafted (the PDF rendered
+   in memory, kept through ``Plan.files``, SHA-256 and template version recorded) and sent
+   for signature through the outbox (``send_for_signature``);
+2. the envelope's status comes in as ``Envelope`` records (the ingestion polls
+   ``signature_status`` for sent agreements, webhooks report it): a completed envelope makes
+   the agreement signed, and the signed PDF is fetched through the outbox
+   (``download_signed``): :meth:`AgreementsJob.on_delivered` keeps it in the document store
+   and the digest is recorded with who signed when;
 3. the signed digest is deposited through the outbox (``deposit_evidence``) and the
    receipt kept as an ``EvidenceReceipt`` record;
 4. the gate: an enrollment whose session starts within ``gate_lead_days`` without a
@@ -13,182 +18,87 @@ Each run, from the ledger:
    agreement is unsigned is flagged on the run;
 5. service-period reminders go to HR and the employee, once per agreement and lead time.
 
-Steps 4 and 5 live in ``_agreement_gate`` (a mixin of the run).
+Steps 4 and 5 live in :mod:`~trainbridge.plugins.agreements.gate` (a mixin of the run).
+A delivery answered but not recorded (a run killed in between) is picked up from the
+outbox row's ``result`` by the next ``decide``.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel
 
-from trainbridge.core.errors import TrainbridgeError
-from trainbridge.core.jobs import Decision, Job, JobContext, Plan, Write
+from trainbridge.core.errors import ConnectorError, TrainbridgeError
+from trainbridge.core.jobs import Decision, FileWrite, Job, JobContext, Plan, Write
 from trainbridge.core.ledger import OutboxRow
 from trainbridge.core.records import (
     Agreement,
     AgreementStatus,
     Employee,
-    EmploymentStatus,
     Enrollment,
     EnrollmentStatus,
     Envelope,
-    EnvelopeStatus,
     EvidenceReceipt,
-    Proration,
+    SignedDocument,
     Signer,
     TrainingProgram,
-    TrainingSession,
 )
 from trainbridge.core.secrets import MASK
-from trainbridge.plugins._agreement_documents import (
+from trainbridge.plugins.agreements.config import JOB, AgreementsConfig, ProgramTerms
+from trainbridge.plugins.agreements.documents import (
     AgreementTemplate,
     DocumentStore,
     TemplateRegistry,
     find_font,
+    prepare_font,
     render_pdf,
     sha256_hex,
 )
-from trainbridge.plugins._agreement_gate import GateAndReminders, agreement_id_for
-from trainbridge.rules.agreements import (
-    next_status,
-    parse_lead,
-    service_period,
-    service_period_allowed,
+from trainbridge.plugins.agreements.gate import GateAndReminders
+from trainbridge.plugins.agreements.view import (
+    Ledgerview,
+    after_envelope,
+    agreement_id_for,
+    agreement_of_download,
+    download_key,
+    envelope_signed_at,
+    evidence_key,
+    send_key,
 )
+from trainbridge.rules.agreements import ServicePeriod, service_period, service_period_allowed
 
-JOB = "agreements"
 DECISION_KINDS = ("agreement_drafted", "agreement_refused", "agreement_signed", "agreement_closed",
                   "evidence_deposited", "agreement_gate", "attendance_unsigned", "service_period_reminder")
 SHOWN = 3  # per-agreement summary lines before "and N more"
-
-
-class RecipientConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = ""
-    email: str | None = None
-    employee_id: str | None = None
-
-
-class ProgramTerms(BaseModel):
-    """What HR fills in per program: the cost quoted in the agreement, a penalty clause, a pinned version."""
-
-    model_config = ConfigDict(extra="forbid")
-    training_cost: Decimal | None = None
-    currency: str = "CNY"
-    clause_amount: Decimal | None = None
-    template_version: str | None = None
-    proration: Proration | None = None
-
-
-class AgreementsConfig(BaseModel):
-    """The ``[jobs.agreements]`` table."""
-
-    model_config = ConfigDict(extra="forbid")
-    company_name: str = Field(default="", description="The employer, as named in agreements")
-    templates_dir: str | None = Field(default=None, description="Extra templates: <id>/v<version>.j2")
-    documents_dir: str = Field(default="documents", description="Where agreement PDFs are kept")
-    font: str | None = Field(default=None, description="A TrueType font with Chinese glyphs")
-    esign: str | None = Field(default=None, description="E-signature instance (default: the only one)")
-    evidence: str | None = Field(default=None, description="Evidence instance (default: the only one)")
-    proration: Proration = Proration.MONTH
-    gate_lead_days: int = Field(default=7, ge=0, description="Report unsigned enrollments this close")
-    enforce_from: date | None = Field(default=None, description="Flag attendance from this day on")
-    reminders: tuple[str, ...] = Field(default=("1m",), description="Lead times before the end: 1m, 2w, 10d")
-    hr: tuple[RecipientConfig, ...] = Field(default=(), description="Who gets HR's notices")
-    programs: dict[str, ProgramTerms] = Field(default_factory=dict)
-
-    @field_validator("reminders")
-    @classmethod
-    def _leads(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for text in value:
-            parse_lead(text)
-        return value
-
-
-def send_key(agreement: Agreement) -> str:
-    return f"sign:{agreement.id}:{(agreement.document_sha256 or '')[:16]}"
-
-
-def evidence_key(agreement: Agreement) -> str:
-    return f"evidence:{agreement.id}:{(agreement.signed_document_sha256 or '')[:16]}"
-
-
-def after_envelope(agreement: Agreement, envelope_id: str, instance: str, status: EnvelopeStatus,
-                   at: datetime) -> Agreement:
-    """The agreement once the vendor reports ``status`` for its envelope (never backwards)."""
-    new_status = next_status(agreement.status, status)
-    update: dict[str, Any] = {"envelope_id": envelope_id, "esign_instance": instance, "status": new_status}
-    if new_status is AgreementStatus.SIGNED and agreement.signed_at is None:
-        update["signed_at"] = at
-    return agreement.model_copy(update=update)
-
-
-def envelope_signed_at(envelope: Envelope, default: datetime) -> datetime:
-    times = [s.signed_at for s in envelope.signers if s.signed_at]
-    return envelope.completed_at or (max(times) if times else default)
-
-
-@dataclass
-class Ledgerview:
-    """What the job reads from the ledger, indexed the way it asks."""
-
-    employees: dict[str, Employee] = field(default_factory=dict)
-    programs: dict[str, TrainingProgram] = field(default_factory=dict)
-    sessions: dict[str, TrainingSession] = field(default_factory=dict)
-    enrollments: dict[str, Enrollment] = field(default_factory=dict)
-    agreements: dict[str, Agreement] = field(default_factory=dict)
-    receipts: dict[str, list[EvidenceReceipt]] = field(default_factory=dict)
-    separated: set[str] = field(default_factory=set)
-
-    @classmethod
-    def read(cls, ctx: JobContext) -> Ledgerview:
-        view = cls()
-        for r in ctx.records("employee"):
-            assert isinstance(r, Employee)
-            view.employees[r.employee_id] = r
-            if r.status is EmploymentStatus.TERMINATED:
-                view.separated.add(r.employee_id)
-        for r in ctx.records("separation"):
-            view.separated.add(r.employee_id)  # type: ignore[attr-defined]
-        for r in ctx.records("program"):
-            assert isinstance(r, TrainingProgram)
-            view.programs[r.program_id] = r
-        for r in ctx.records("session"):
-            assert isinstance(r, TrainingSession)
-            view.sessions[r.session_id] = r
-        for r in ctx.records("enrollment"):
-            assert isinstance(r, Enrollment)
-            view.enrollments[r.id] = r
-        for r in ctx.records("agreement"):
-            assert isinstance(r, Agreement)
-            view.agreements[r.id] = r
-        for r in ctx.records("evidence_receipt"):
-            assert isinstance(r, EvidenceReceipt)
-            view.receipts.setdefault(r.agreement_id, []).append(r)
-        return view
-
-    def has_receipt(self, agreement: Agreement) -> bool:
-        return any(r.digest == agreement.signed_document_sha256 for r in self.receipts.get(agreement.id, []))
+WAITING = ("pending", "failed", "delivering")
+DONE = ("delivered", "confirmed")
 
 
 class AgreementsJob(Job):
     name = JOB
     description = "Draft, send and follow training agreements; evidence, the sign-first gate, reminders."
-    reads: ClassVar[tuple[str, ...]] = ("fetch_employees", "fetch_training_catalog", "fetch_learning_events")
+    inputs: ClassVar[tuple[str, ...]] = ("employee", "separation", "program", "session", "enrollment",
+                                         "learning_event", "agreement", "envelope", "evidence_receipt")
     config_model: ClassVar[type[BaseModel] | None] = AgreementsConfig
     order = 20
 
+    def __init__(self) -> None:
+        # Where each workspace (by base_dir) keeps documents, as its last decide read the config:
+        # on_delivered is handed base_dir only.
+        self._documents: dict[Path, Path] = {}
+        self._lock = threading.Lock()
+
     def decide(self, ctx: JobContext) -> Plan:
         run = AgreementRun(ctx)
+        self._remember(ctx.base_dir, run.store.root)
         run.draft_new()
         run.follow_drafts()
-        run.poll_sent()
+        run.follow_envelopes()
         run.collect_signed()
         run.deposit_missing()
         run.gate()
@@ -199,6 +109,7 @@ class AgreementsJob(Job):
 
     def after_delivery(self, ctx: JobContext, delivered: Sequence[OutboxRow]) -> Plan | None:
         run = AgreementRun(ctx)
+        self._remember(ctx.base_dir, run.store.root)
         touched = [aid for row in delivered if (aid := run.apply_delivery(row))]
         if not touched:
             return None
@@ -207,6 +118,49 @@ class AgreementsJob(Job):
         run.remind(touched)
         return run.finish()
 
+    def on_delivered(self, row: OutboxRow, answer: Any, *, base_dir: Path) -> Any:
+        """A downloaded signed PDF goes to the document store; the outbox keeps where and its digest."""
+        if row.operation != "download_signed":
+            return answer
+        if not isinstance(answer, SignedDocument):
+            raise ConnectorError(f"download_signed answered {type(answer).__name__}, not a signed document",
+                                 instance=row.instance)
+        envelope_id = str(row.args.get("envelope_id") or answer.envelope_id)
+        if answer.envelope_id != envelope_id:
+            raise ConnectorError(f"asked for the signed document of envelope {envelope_id}, got "
+                                 f"{answer.envelope_id}'s", instance=row.instance)
+        store = DocumentStore(self._documents_root(base_dir))
+        path = store.put(agreement_of_download(row.idempotency_key, envelope_id), "signed", answer.content)
+        return {"envelope_id": envelope_id, "sha256": answer.sha256, "path": _relative(path, base_dir)}
+
+    def _remember(self, base_dir: Path, root: Path) -> None:
+        with self._lock:
+            self._documents[base_dir] = root
+
+    def _documents_root(self, base_dir: Path) -> Path:
+        with self._lock:
+            return self._documents.get(base_dir) or base_dir / AgreementsConfig().documents_dir
+
+
+def _relative(path: Path, base_dir: Path) -> str:
+    try:
+        return str(path.relative_to(base_dir))
+    except ValueError:
+        return str(path)
+
+
+@dataclass
+class Draft:
+    """An agreement about to be drafted, with its rendered text (rendered to PDF in a batch)."""
+
+    agreement: Agreement
+    enrollment: Enrollment
+    program: TrainingProgram
+    template: AgreementTemplate
+    period: ServicePeriod
+    text: str
+    pinned: bool
+
 
 class AgreementRun(GateAndReminders):
     """One decide (or after_delivery) of the job: the ledger view, the plan being built."""
@@ -214,8 +168,7 @@ class AgreementRun(GateAndReminders):
     def __init__(self, ctx: JobContext) -> None:
         self.ctx = ctx
         self.cfg: AgreementsConfig = ctx.config or AgreementsConfig()
-        settings = ctx.host.settings
-        self.base_dir = settings.base_dir if settings else Path.cwd()
+        self.base_dir = ctx.base_dir
         self.store = DocumentStore(self.base_dir / self.cfg.documents_dir)
         self.view = Ledgerview.read(ctx)
         self.plan = Plan()
@@ -228,6 +181,7 @@ class AgreementRun(GateAndReminders):
         self.lines: dict[str, list[str]] = {}
         self._registry: TemplateRegistry | None = None
         self._font: Path | None = None
+        self._outbox: dict[str, dict[str, list[OutboxRow]]] = {}
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -279,6 +233,15 @@ class AgreementRun(GateAndReminders):
             self._font = find_font(str(self.base_dir / self.cfg.font) if self.cfg.font else None)
         return self._font
 
+    def outbox(self, operation: str) -> dict[str, list[OutboxRow]]:
+        """This job's outbox rows of ``operation`` by idempotency key (a ``#n`` retry under its key)."""
+        if operation not in self._outbox:
+            rows: dict[str, list[OutboxRow]] = {}
+            for row in self.ctx.ledger.outbox(self.ctx.conn, job=JOB, operation=operation):
+                rows.setdefault(row.idempotency_key.rsplit("#", 1)[0], []).append(row)
+            self._outbox[operation] = rows
+        return self._outbox[operation]
+
     def finish(self) -> Plan:
         self.plan.records += list(self.updated.values())
         for topic, lines in self.lines.items():
@@ -290,6 +253,7 @@ class AgreementRun(GateAndReminders):
     # --- 1. drafting ------------------------------------------------------------------
 
     def draft_new(self) -> None:
+        drafts: list[Draft] = []
         for enrollment in sorted(self.view.enrollments.values(), key=lambda e: e.id):
             program = self.view.programs.get(enrollment.program_id)
             aid = agreement_id_for(enrollment.id)
@@ -303,9 +267,18 @@ class AgreementRun(GateAndReminders):
                 self.note("waiting for the employee record", f"{aid} ({enrollment.employee_id})")
                 continue
             try:
-                self._draft(enrollment, program, employee)
+                drafts.append(self._prepare(enrollment, program, employee))
             except TrainbridgeError as exc:
                 self.plan.warnings.append(f"agreement for {enrollment.id} not drafted: {exc}")
+        if not drafts:
+            return
+        try:
+            prepare_font(self.font(), [d.text for d in drafts])  # one font parse for the whole batch
+        except TrainbridgeError as exc:
+            self.plan.warnings.append(f"{len(drafts)} agreement(s) not drafted: {exc}")
+            return
+        for draft in drafts:
+            self._draft(draft)
 
     def _refused(self, program: TrainingProgram, enrollment: Enrollment) -> bool:
         allowed, why = service_period_allowed(program.category)
@@ -320,7 +293,7 @@ class AgreementRun(GateAndReminders):
             self.plan.warnings.append(f"program {program.program_id}: {reason}; no agreement drafted")
         return True
 
-    def _draft(self, enrollment: Enrollment, program: TrainingProgram, employee: Employee) -> None:
+    def _prepare(self, enrollment: Enrollment, program: TrainingProgram, employee: Employee) -> Draft:
         terms = self.cfg.programs.get(program.program_id, ProgramTerms())
         assert program.agreement_template and program.service_months
         template = self.registry().get(program.agreement_template, terms.template_version)
@@ -335,25 +308,30 @@ class AgreementRun(GateAndReminders):
             service_months=period.months, service_end=period.end, jurisdiction=program.jurisdiction,
             proration=terms.proration or self.cfg.proration, clause_amount=terms.clause_amount,
             currency=terms.currency)
-        pdf = self.render(agreement, template, enrollment)
+        return Draft(agreement, enrollment, program, template, period,
+                     self.text(agreement, template, enrollment), pinned=bool(terms.template_version))
+
+    def _draft(self, draft: Draft) -> None:
+        agreement, template, period = draft.agreement, draft.template, draft.period
+        pdf = self.pdf(agreement, draft.text, draft.enrollment)
         agreement = agreement.model_copy(update={"document_sha256": sha256_hex(pdf)})
-        if not self.ctx.dry_run:
-            self.store.put(agreement.id, "draft", pdf)
+        self.keep_draft(agreement, pdf)
         self.put(agreement)
-        pinned = "pinned in [jobs.agreements.programs]" if terms.template_version else "the latest version"
+        pinned = "pinned in [jobs.agreements.programs]" if draft.pinned else "the latest version"
         self.decide_once(Decision(
-            id=f"agreement_drafted:{agreement.id}", kind="agreement_drafted", subject=employee.employee_id,
+            id=f"agreement_drafted:{agreement.id}", kind="agreement_drafted", subject=agreement.employee_id,
             payload={"agreement_id": agreement.id, "template": template.template_id,
                      "template_version": template.version, "document_sha256": agreement.document_sha256,
                      "service_start": period.start.isoformat(), "service_end": period.end.isoformat()},
-            explanation=(f"program {program.program_id} links template {template.template_id}; "
+            explanation=(f"program {draft.program.program_id} links template {template.template_id}; "
                          f"v{template.version} is {pinned}", *period.explanation,
-                         service_period_allowed(program.category)[1])))
-        self.note("drafted", f"{agreement.id} ({self.employee_name(employee.employee_id)}, "
+                         service_period_allowed(draft.program.category)[1])))
+        self.note("drafted", f"{agreement.id} ({self.employee_name(agreement.employee_id)}, "
                              f"{template.label}, {period.start} to {period.end})")
         self.send(agreement, pdf)
 
-    def render(self, agreement: Agreement, template: AgreementTemplate, enrollment: Enrollment) -> bytes:
+    def text(self, agreement: Agreement, template: AgreementTemplate, enrollment: Enrollment) -> str:
+        """The agreement's text from its template; ``agreement`` as it stands before its PDF exists."""
         program = self.view.programs[agreement.program_id]
         employee = self.view.employees[agreement.employee_id]
         session = self.view.sessions.get(enrollment.session_id) if enrollment.session_id else None
@@ -369,9 +347,45 @@ class AgreementRun(GateAndReminders):
             "currency": terms.currency,
             "template": {"id": template.template_id, "version": template.version},
         }
-        text = template.render(context)
+        return template.render(context)
+
+    def pdf(self, agreement: Agreement, text: str, enrollment: Enrollment) -> bytes:
+        program = self.view.programs[agreement.program_id]
+        employee = self.view.employees[agreement.employee_id]
         return render_pdf(text, font=self.font(), title=f"{program.title} 服务期协议 {employee.name}",
                           created=enrollment.enrolled_on)
+
+    def keep_draft(self, agreement: Agreement, pdf: bytes) -> None:
+        """The runner writes the draft once the plan commits (not in a dry run)."""
+        assert agreement.document_sha256
+        self.plan.files.append(FileWrite(self.store.path(agreement.id, "draft", agreement.document_sha256),
+                                         pdf))
+
+    def redraw(self, agreement: Agreement) -> bytes | None:
+        """A draft whose file is gone, rendered again from the ledger; None unless it is the same PDF."""
+        enrollment = self.view.enrollments.get(agreement.id.removeprefix("agreement:"))
+        if enrollment is None or agreement.employee_id not in self.view.employees \
+                or agreement.program_id not in self.view.programs:
+            self.plan.warnings.append(f"{agreement.id}: draft document missing from {self.store.root} and "
+                                      "its enrollment, employee or program is no longer in the ledger; "
+                                      "not sent")
+            return None
+        try:
+            template = self.registry().get(agreement.template_id, agreement.template_version)
+            as_drafted = agreement.model_copy(update={"document_sha256": None})
+            pdf = self.pdf(agreement, self.text(as_drafted, template, enrollment), enrollment)
+        except TrainbridgeError as exc:
+            self.plan.warnings.append(f"{agreement.id}: draft document missing and not rendered again: {exc}")
+            return None
+        if sha256_hex(pdf) != agreement.document_sha256:
+            self.plan.warnings.append(
+                f"{agreement.id}: draft document missing from {self.store.root}; rendered again it differs "
+                f"(SHA-256 {sha256_hex(pdf)[:16]}..., drafted {(agreement.document_sha256 or '')[:16]}...): "
+                "the employee, program, session or template changed since; not sent")
+            return None
+        self.keep_draft(agreement, pdf)
+        self.note("draft documents rendered again", agreement.id)
+        return pdf
 
     def send(self, agreement: Agreement, pdf: bytes) -> None:
         if self.esign is None:
@@ -385,12 +399,6 @@ class AgreementRun(GateAndReminders):
 
     # --- 2. following the envelopes ---------------------------------------------------------
 
-    def outbox(self, operation: str) -> dict[str, list[OutboxRow]]:
-        rows: dict[str, list[OutboxRow]] = {}
-        for row in self.ctx.ledger.outbox(self.ctx.conn, job=JOB, operation=operation):
-            rows.setdefault(row.idempotency_key.rsplit("#", 1)[0], []).append(row)
-        return rows
-
     def follow_drafts(self) -> None:
         """A draft whose send was delivered but not recorded (a crash) takes the envelope from the outbox;
         a draft never sent (no e-signature connector then) is sent now."""
@@ -399,26 +407,39 @@ class AgreementRun(GateAndReminders):
             if agreement.status is not AgreementStatus.DRAFT or agreement.id in self.updated:
                 continue
             rows = sends.get(send_key(agreement), [])
-            delivered = [r for r in rows if r.state == "delivered" and isinstance(r.result, dict)]
+            delivered = [r for r in rows if r.state in DONE and isinstance(r.result, dict)]
             if delivered:
                 row = delivered[0]
-                self.apply_envelope(agreement, Envelope.model_validate(row.result), row.instance)
+                self.sent(agreement, Envelope.model_validate(row.result), row.instance)
             elif any(r.state == "dead" for r in rows):
                 error = next(r.last_error for r in rows if r.state == "dead")
                 self.plan.warnings.append(f"sending {agreement.id} for signature failed for good: {error}")
             elif not rows and self.esign is not None:
-                pdf = self.store.get(agreement.id, "draft", agreement.document_sha256 or "")
-                if pdf is None:
-                    self.plan.warnings.append(f"{agreement.id}: draft document missing from "
-                                              f"{self.store.root}; not sent")
-                else:
+                pdf = self.store.get(agreement.id, "draft", agreement.document_sha256 or "") \
+                    or self.redraw(agreement)
+                if pdf is not None:
                     self.send(agreement, pdf)
+
+    def sent(self, agreement: Agreement, envelope: Envelope, instance: str) -> Agreement:
+        """The envelope a send answered: recorded unless the ledger already knows it (it is newer)."""
+        record = envelope if envelope.source else envelope.model_copy(update={"source": instance})
+        if (instance, envelope.envelope_id) not in self.view.envelopes:
+            self.view.envelopes[(instance, envelope.envelope_id)] = record
+            self.plan.records.append(record)
+        return self.apply_envelope(agreement, self.view.envelopes[(instance, envelope.envelope_id)], instance)
+
+    def follow_envelopes(self) -> None:
+        """Each agreement out for signature moves as its Envelope record says (never backwards)."""
+        for agreement in self.agreements():
+            if agreement.status is not AgreementStatus.SENT:
+                continue
+            envelope = self.view.envelope_of(agreement)
+            if envelope is not None:
+                self.apply_envelope(agreement, envelope, str(agreement.esign_instance))
 
     def apply_envelope(self, agreement: Agreement, envelope: Envelope, instance: str) -> Agreement:
         updated = after_envelope(agreement, envelope.envelope_id, instance, envelope.status,
                                  envelope_signed_at(envelope, self.ctx.now))
-        record = envelope if envelope.source else envelope.model_copy(update={"source": instance})
-        self.plan.records.append(record)
         if updated != agreement:
             self.put(updated)
         if updated.status in (AgreementStatus.DECLINED, AgreementStatus.VOIDED) \
@@ -431,59 +452,51 @@ class AgreementRun(GateAndReminders):
             self.note(updated.status.value, f"{agreement.id} ({self.employee_name(agreement.employee_id)})")
         return updated
 
-    def poll_sent(self) -> None:
-        for agreement in self.agreements():
-            if agreement.status is not AgreementStatus.SENT or not agreement.envelope_id:
-                continue
-            envelope = self._call(agreement, "signature_status")
-            if isinstance(envelope, Envelope):
-                self.apply_envelope(agreement, envelope, str(agreement.esign_instance))
-
-    def _call(self, agreement: Agreement, hook: str) -> Any:
-        if self.ctx.dry_run:
-            self.note(f"dry run: {hook} not called", agreement.id)
-            return None
-        instance = agreement.esign_instance
-        if not instance or instance not in self.ctx.host.instances:
-            self.plan.warnings.append(f"{agreement.id}: its envelope is at {instance!r}, which is not "
-                                      "configured")
-            return None
-        try:
-            return self.ctx.host.call(instance, hook, envelope_id=agreement.envelope_id)
-        except TrainbridgeError as exc:
-            self.plan.warnings.append(f"{agreement.id}: {hook} at {instance} failed: {exc}")
-            return None
-
     def collect_signed(self, ids: Iterable[str] | None = None) -> None:
-        """Download what was signed, keep it, and record its digest with who signed when and where."""
+        """A signed agreement without its signed document: the download is an outbox write; a download
+        delivered but not recorded (a crash) is recorded from the outbox."""
+        downloads = self.outbox("download_signed")
         for agreement in self.agreements(ids):
             if agreement.status is not AgreementStatus.SIGNED or agreement.signed_document_sha256 \
                     or not agreement.envelope_id:
                 continue
-            document = self._call(agreement, "download_signed")
-            if document is None:
+            key = download_key(agreement.id, agreement.envelope_id)
+            rows = downloads.get(key, [])
+            done = [r for r in rows if r.state in DONE and isinstance(r.result, dict)
+                    and r.result.get("sha256")]
+            if done:
+                self.record_signed(agreement, done[0].result)
+            elif any(r.state in WAITING for r in rows):
                 continue
-            path = self.store.put(agreement.id, "signed", document.content)
-            signed = agreement.model_copy(update={"signed_document_sha256": document.sha256})
-            self.put(signed)
-            envelope = next((r for r in self.plan.records if isinstance(r, Envelope)
-                             and r.envelope_id == agreement.envelope_id), None)
-            if envelope is None:  # signed by a webhook: ask who signed, when and from where
-                envelope = self._call(agreement, "signature_status")
-                if isinstance(envelope, Envelope):
-                    self.plan.records.append(envelope if envelope.source else envelope.model_copy(
-                        update={"source": agreement.esign_instance}))
-            signers = [s.model_dump(mode="json") for s in envelope.signers] if envelope else []
-            self.decide_once(Decision(
-                id=f"agreement_signed:{agreement.id}", kind="agreement_signed", subject=agreement.employee_id,
-                payload={"agreement_id": agreement.id, "envelope_id": agreement.envelope_id,
-                         "esign_instance": agreement.esign_instance, "signers": signers,
-                         "signed_at": agreement.signed_at.isoformat() if agreement.signed_at else None,
-                         "signed_document_sha256": document.sha256, "document": str(path)},
-                explanation=(f"envelope {agreement.envelope_id} at {agreement.esign_instance} is completed",
-                             f"signed document kept at {path}, SHA-256 {document.sha256}")))
-            self.note("signed", f"{agreement.id} ({self.employee_name(agreement.employee_id)}), "
-                                f"SHA-256 {document.sha256[:16]}...")
+            elif any(r.state == "dead" for r in rows):
+                error = next(r.last_error for r in rows if r.state == "dead")
+                self.plan.warnings.append(f"downloading the signed {agreement.id} failed for good: {error}")
+            elif not agreement.esign_instance or agreement.esign_instance not in self.ctx.host.instances:
+                self.plan.warnings.append(f"{agreement.id}: its envelope is at {agreement.esign_instance!r}, "
+                                          "which is not configured; the signed document is not fetched")
+            else:
+                self.plan.writes.append(Write("download_signed", {"envelope_id": agreement.envelope_id},
+                                              instance=agreement.esign_instance, key=key))
+
+    def record_signed(self, agreement: Agreement, kept: dict[str, Any]) -> Agreement:
+        """Record the signed document ``on_delivered`` kept, with who signed, when and from where."""
+        digest = str(kept["sha256"])
+        signed = agreement.model_copy(update={"signed_document_sha256": digest})
+        self.put(signed)
+        envelope = self.view.envelope_of(agreement)
+        signers = [s.model_dump(mode="json") for s in envelope.signers] if envelope else []
+        path = kept.get("path")
+        self.decide_once(Decision(
+            id=f"agreement_signed:{agreement.id}", kind="agreement_signed", subject=agreement.employee_id,
+            payload={"agreement_id": agreement.id, "envelope_id": agreement.envelope_id,
+                     "esign_instance": agreement.esign_instance, "signers": signers,
+                     "signed_at": agreement.signed_at.isoformat() if agreement.signed_at else None,
+                     "signed_document_sha256": digest, "document": path},
+            explanation=(f"envelope {agreement.envelope_id} at {agreement.esign_instance} is completed",
+                         f"signed document kept at {path}, SHA-256 {digest}")))
+        self.note("signed", f"{agreement.id} ({self.employee_name(agreement.employee_id)}), "
+                            f"SHA-256 {digest[:16]}...")
+        return signed
 
     # --- 3. evidence ----------------------------------------------------------------
 
@@ -498,9 +511,9 @@ class AgreementRun(GateAndReminders):
                 waiting.append(agreement.id)
                 continue
             rows = deposits.get(evidence_key(agreement), [])
-            if any(r.state in ("pending", "failed", "delivering") for r in rows):
+            if any(r.state in WAITING for r in rows):
                 continue
-            if any(self.keep_receipt(r) for r in rows if r.state == "delivered"):
+            if any(self.keep_receipt(r) for r in rows if r.state in DONE):
                 continue
             if any(r.state == "dead" for r in rows):
                 error = next(r.last_error for r in rows if r.state == "dead")
@@ -548,7 +561,15 @@ class AgreementRun(GateAndReminders):
             agreement = self.agreement(envelope.agreement_id)
             if agreement is None:
                 return None
-            self.apply_envelope(agreement, envelope, row.instance)
+            self.sent(agreement, envelope, row.instance)
+            return agreement.id
+        if row.operation == "download_signed" and isinstance(row.result, dict) and row.result.get("sha256"):
+            agreement = self.agreement(agreement_of_download(row.idempotency_key,
+                                                             str(row.result.get("envelope_id", ""))))
+            if agreement is None or agreement.signed_document_sha256 \
+                    or agreement.envelope_id != row.result.get("envelope_id"):
+                return None
+            self.record_signed(agreement, row.result)
             return agreement.id
         if row.operation == "deposit_evidence" and self.keep_receipt(row):
             return str(row.result["agreement_id"])
