@@ -212,7 +212,8 @@ def test_a_correction_below_what_was_posted_proposes_a_credit_of_the_excess(seed
     with ws.ledger.transaction() as conn:
         [credit] = ws.ledger.list_proposals(conn, kind="refund_credit")
     assert credit["id"] == "refund_credit:hr:S-E003:r2" and Decimal(credit["amount"]) == D("850.00")
-    assert credit["status"] == "pending" and credit["summary"].startswith("pay back 850.00 CNY to 李娜 (E003)")
+    assert credit["status"] == "pending"
+    assert credit["summary"].startswith("pay back 850.00 CNY to 李娜 (E003)")
 
 
 def test_an_agreement_with_no_refund_policy_is_retried_on_the_next_run(seed_ws):
