@@ -293,11 +293,13 @@ class JsonlPayroll(Connector):
 
     @hookimpl
     def adjustment_status(self, ref: str) -> DeliveryReceipt:
+        # The line in the payroll file is all this sink promises: present means confirmed. A
+        # missing line settles nothing (payroll may have taken the file away to import it).
         path = self.ctx.resolve(self.config.path)
         if path.exists():
             with path.open(encoding="utf-8") as fh:
                 if any(line.strip() and json.loads(line).get("id") == ref for line in fh):
-                    return DeliveryReceipt(ref=ref, status="delivered")
+                    return DeliveryReceipt(ref=ref, status="confirmed", detail=f"in {path.name}")
         return DeliveryReceipt(ref=ref, status="unknown", detail=f"not in {path.name}")
 
     @hookimpl
