@@ -66,3 +66,25 @@ def test_a_bad_table_for_an_installed_type_names_the_key(installed, tmp_path):
     out = trainbridge(installed, tmp_path, "check")
     assert out.returncode == 2
     assert "[connectors.acme]" in out.stderr and "'token'" in out.stderr and "required" in out.stderr
+
+
+def test_a_misnamed_hook_argument_is_one_line_naming_plugin_hook_and_argument(installed, tmp_path):
+    out = trainbridge(installed, tmp_path, "plugins")
+
+    assert out.returncode == 0, out.stderr
+    assert ("acme_misspelled: FAILED TO LOAD: connector type 'acme_misspelled': fetch_employees(sinse) "
+            "declares 'sinse', which the spec fetch_employees(since) does not have") in out.stderr
+    assert "acme_people (installed)" in out.stdout  # the other plugins load
+
+
+def test_check_fails_the_misnamed_instance_and_checks_the_others(installed, tmp_path):
+    write(tmp_path / "people.json", json.dumps([{"id": "A1", "name": "张伟"}]))
+    write(tmp_path / "plugins.toml", '[connectors.acme]\ntype = "acme_people"\npeople = "people.json"\n'
+                                     'token = "t"\n[connectors.old_acme]\ntype = "acme_misspelled"\n')
+
+    out = trainbridge(installed, tmp_path, "check")
+
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "ok   acme (AcmePeople)" in out.stdout
+    [line] = [x for x in out.stdout.splitlines() if x.startswith("FAIL old_acme")]
+    assert "[connectors.old_acme]" in line and "plugin acme_misspelled" in line and "'sinse'" in line
