@@ -16,7 +16,7 @@ from trainbridge.core.config import load_settings
 from trainbridge.core.demo import run_demo
 from trainbridge.core.reports import to_html
 from trainbridge.core.runner import Workspace
-from trainbridge.plugins.talent import cost_lines
+from trainbridge.plugins.talent.view import cost_lines
 
 TODAY = "2026-11-23"
 
