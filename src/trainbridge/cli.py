@@ -271,7 +271,7 @@ def proposals() -> None:
 
 
 @proposals.command(name="list")
-@click.option("--status", type=click.Choice(["pending", "approved", "rejected", "delivered"]))
+@click.option("--status", type=click.Choice(["pending", "approved", "rejected", "delivered", "failed", "abandoned"]))
 @click.option("--kind")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
@@ -296,9 +296,14 @@ def proposals_show(state: State, proposal_id: str) -> None:
     ws = state.workspace()
     with ws.ledger.transaction() as conn:
         row = ws.ledger.get_proposal(conn, proposal_id)
+        deliveries = [r for r in ws.ledger.outbox(conn) if r.proposal_id == proposal_id] if row else []
     if row is None:
         raise click.ClickException(f"no proposal {proposal_id}")
-    echo_json(row)
+    echo_json({**row, "deliveries": [
+        {"outbox": d.id, "instance": d.instance, "state": d.state, "attempts": d.attempts,
+         "last_error": d.last_error, "ref": d.ref, "delivered_at": d.delivered_at,
+         "confirmed_at": d.confirmed_at, "status_detail": d.status_detail,
+         "next_attempt_at": d.next_attempt_at} for d in deliveries]})
 
 
 @proposals.command(name="approve")
@@ -312,7 +317,8 @@ def proposals_approve(state: State, ids: tuple[str, ...], actor: str, reason: st
                                 deliver_now=not no_deliver)
     for pid, what in outcome.items():
         click.echo(f"{pid}: {what}")
-    if any(v in ("not found",) or v.startswith("not pending") for v in outcome.values()):
+    if any(v == "not found" or v.startswith(("not pending", "approved; delivery failed"))
+           for v in outcome.values()):
         sys.exit(ExitCode.FAILED)
 
 
@@ -324,6 +330,65 @@ def proposals_approve(state: State, ids: tuple[str, ...], actor: str, reason: st
 def proposals_reject(state: State, ids: tuple[str, ...], actor: str, reason: str) -> None:
     for pid, what in reject_proposals(state.workspace(), ids, actor=actor, reason=reason).items():
         click.echo(f"{pid}: {what}")
+
+
+@cli.group()
+def outbox() -> None:
+    """Writes to vendors (payroll, signatures, notices): what is undelivered, retry, abandon."""
+
+
+@outbox.command(name="list")
+@click.option("--state", "states", multiple=True,
+              type=click.Choice(["pending", "delivering", "failed", "dead", "delivered", "confirmed",
+                                 "abandoned"]),
+              help="Only rows in this state (repeatable); default: every row not delivered.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def outbox_list(state: State, states: tuple[str, ...], as_json: bool) -> None:
+    """Outbox rows, by default those not delivered yet (failed, dead, pending)."""
+    ws = state.workspace()
+    ws.ensure_migrated()
+    wanted = states or ("pending", "delivering", "failed", "dead")
+    with ws.ledger.transaction() as conn:
+        rows = ws.ledger.outbox(conn, states=wanted)
+    if as_json:
+        echo_json([{k: v for k, v in r.__dict__.items() if k != "args"} for r in rows])
+        return
+    for r in rows:
+        why = f": {r.last_error}" if r.last_error else ""
+        click.echo(redact(f"{r.id} [{r.state}, {r.attempts} attempt(s)] {r.operation} -> {r.instance}"
+                          f"{' (proposal ' + r.proposal_id + ')' if r.proposal_id else ''}{why}"))
+    if not rows:
+        click.echo("nothing undelivered")
+
+
+@outbox.command(name="retry")
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--by", "actor", default="cli", show_default=True, help="Who asks (recorded).")
+@pass_state
+def outbox_retry(state: State, ids: tuple[str, ...], actor: str) -> None:
+    """Put failed or dead rows back in the queue (attempts from zero); the next sync delivers them."""
+    ws = state.workspace()
+    ws.ensure_migrated()
+    done = ws.ledger.requeue(ids, actor=actor)
+    for oid in ids:
+        click.echo(f"{oid}: {'queued again' if oid in done else 'not failed or dead (or unknown)'}")
+    if len(done) < len(ids):
+        sys.exit(ExitCode.FAILED)
+
+
+@outbox.command(name="abandon")
+@click.argument("outbox_id")
+@click.option("--reason", required=True, help="Why it will never be delivered (recorded).")
+@click.option("--by", "actor", default="cli", show_default=True, help="Who decides (recorded).")
+@pass_state
+def outbox_abandon(state: State, outbox_id: str, reason: str, actor: str) -> None:
+    """Give up an undelivered write for good (e.g. paid by hand); audited, its proposal shows it."""
+    ws = state.workspace()
+    ws.ensure_migrated()
+    if not ws.ledger.abandon(outbox_id, actor=actor, reason=reason):
+        raise click.ClickException(f"{outbox_id} is not an undelivered outbox row")
+    click.echo(f"{outbox_id}: abandoned ({reason})")
 
 
 @cli.group()

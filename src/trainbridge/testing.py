@@ -116,6 +116,16 @@ def _exercise(connector: Connector, hooks: Iterable[str]) -> list[str]:
 # --- pytest fixtures ------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _tb_forget_host_waits() -> Iterator[None]:
+    """A Retry-After one test's fake vendor gave must not hold up the next test."""
+    from trainbridge.core import http
+
+    http._HOST_NOT_BEFORE.clear()
+    yield
+    http._HOST_NOT_BEFORE.clear()
+
+
 @pytest.fixture
 def tb_host() -> PluginHost:
     """A plugin host with every built-in and installed plugin loaded."""

@@ -183,7 +183,7 @@ def test_a_run_killed_at_any_step_and_run_again_posts_nothing_twice_and_skips_no
     with ws.ledger.transaction() as conn:
         states = {r.id: r.state for r in ws.ledger.outbox(conn)}
         runs = ws.ledger.list_runs(conn)
-    assert set(states.values()) == {"delivered"}
+    assert set(states.values()) <= {"delivered", "confirmed"}
     # the killed run is marked abandoned by the next sync; nothing is left "running"
     assert any(r["status"] == "abandoned" for r in runs)
     assert all(r["status"] != "running" for r in runs)

@@ -128,7 +128,7 @@ def deliver(ws: Workspace, job: str, result: RunResult | None = None, *,
         except Exception as exc:
             message = redact(f"{row.operation} -> {row.instance} ({row.id}) failed: {exc}")
             final = row.attempts + 1 >= MAX_DELIVERY_ATTEMPTS
-            ledger.mark_failed(row.id, message, final=final)
+            ledger.mark_failed(row.id, message, final=final, retry_after=backoff(row.attempts + 1, exc))
             if not isinstance(exc, TrainbridgeError):
                 log.exception("delivery of %s failed", row.id)
             if result:
@@ -143,7 +143,29 @@ def deliver(ws: Workspace, job: str, result: RunResult | None = None, *,
         log.info("delivered %s -> %s (%s)", row.operation, row.instance, row.id)
         if result:
             result.bump("delivered")
+    if result:
+        _report_stuck(ws, job, result)
     return delivered
+
+
+def backoff(attempts: int, exc: BaseException | None = None) -> timedelta:
+    """Wait before the next try of a failed delivery: 1, 2, 4, ... minutes up to 6 hours, never
+    shorter than the vendor's Retry-After."""
+    wait = timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int | float) and retry_after > 0:
+        wait = max(wait, timedelta(seconds=float(retry_after)))
+    return wait
+
+
+def _report_stuck(ws: Workspace, job: str, result: RunResult) -> None:
+    """Approved writes that cannot be delivered keep every run non-zero until retried or abandoned."""
+    with ws.ledger.transaction() as conn:
+        dead = ws.ledger.outbox(conn, job=job, states=("dead",))
+    for row in dead:
+        what = f"proposal {row.proposal_id}" if row.proposal_id else f"{row.operation} {row.id}"
+        result.errors.append(f"{what} is undeliverable after {row.attempts} attempt(s): {row.last_error} "
+                             f"(trainbridge outbox retry {row.id} | outbox abandon {row.id} --reason ...)")
 
 
 def _notice_row(row: OutboxRow, kwargs: dict[str, Any]) -> dict[str, Any] | None:

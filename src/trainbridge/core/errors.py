@@ -45,6 +45,9 @@ class AlreadyRunning(TrainbridgeError):
 class ConnectorError(TrainbridgeError):
     """A connector instance failed; carries the vendor's request id when there is one."""
 
+    #: Seconds the vendor asked us to wait (Retry-After), when it did.
+    retry_after: float | None = None
+
     def __init__(self, message: str, *, instance: str = "", request_id: str | None = None,
                  status: int | None = None, hint: str = "") -> None:
         parts = [f"{instance}: {message}" if instance else message]

@@ -78,6 +78,30 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - now).total_seconds())
 
 
+_HOST_NOT_BEFORE: dict[str, float] = {}
+_HOST_LOCK = threading.Lock()
+
+
+def remember_host_wait(host: str, seconds: float | None) -> None:
+    """Keep a host's Retry-After (a monotonic deadline) for every client of this process."""
+    if not seconds or seconds <= 0:
+        return
+    with _HOST_LOCK:
+        _HOST_NOT_BEFORE[host] = max(_HOST_NOT_BEFORE.get(host, 0.0), time.monotonic() + seconds)
+
+
+def host_wait(host: str) -> float:
+    """Seconds still to wait before the next request to ``host`` (0 when none)."""
+    with _HOST_LOCK:
+        deadline = _HOST_NOT_BEFORE.get(host)
+        if deadline is None:
+            return 0.0
+        left = deadline - time.monotonic()
+        if left <= 0:
+            del _HOST_NOT_BEFORE[host]
+        return max(left, 0.0)
+
+
 def _mask(text: str) -> str:
     """``text`` with secret-named query values and URL passwords masked, known secrets redacted."""
     text = _QUERY_PARAM.sub(lambda m: m[1] + MASK if is_secret_key(m[2]) else m[0], text)
@@ -210,9 +234,13 @@ class HttpClient:
         positions = _file_positions(data, files)
         attempts = 0
 
+        host = urlsplit(full_url).netloc
+
         def attempt() -> requests.Response:
             nonlocal attempts
             attempts += 1
+            if attempts == 1:  # retries wait through _wait, which honours Retry-After already
+                self._honour_host_wait(host, method, shown)
             for fileobj, offset in positions:
                 fileobj.seek(offset)
             started = time.monotonic()
@@ -226,6 +254,8 @@ class HttpClient:
                           shown, type(exc).__name__, (time.monotonic() - started) * 1000, attempts)
                 raise
             _register_header_secrets(resp.request.headers)
+            if resp.status_code in (429, 503):
+                remember_host_wait(host, parse_retry_after(resp.headers.get("Retry-After")))
             log.debug("%s: %s %s -> %d in %d ms (attempt %d)", self.instance, method, shown,
                       resp.status_code, (time.monotonic() - started) * 1000, attempts)
             return resp
@@ -246,6 +276,21 @@ class HttpClient:
         if resp.status_code in ok_statuses:
             return resp
         raise self._status_error(method, shown, resp, attempts)
+
+    def _honour_host_wait(self, host: str, method: str, shown: str) -> None:
+        """A Retry-After a host gave holds for every later request to it (this process), not
+        only the retries of the request that got it."""
+        wait = host_wait(host)
+        if wait <= 0:
+            return
+        if wait > self.settings.max_wait:
+            error = errors.RateLimited(
+                f"{method} {shown} not sent: the vendor asked to wait {wait:.0f} s more",
+                instance=self.instance, hint="the next run delivers it; raise http.max_wait to wait instead")
+            error.retry_after = wait
+            raise error
+        log.info("%s: %s asked to wait %.1f s before the next request", self.instance, host, wait)
+        self._sleep(wait)
 
     def get(self, url: str, **kw: Any) -> requests.Response:
         return self.request("GET", url, **kw)
@@ -354,9 +399,10 @@ class HttpClient:
         elif status >= 400:
             cls, hint = errors.ClientError, "the vendor refused the request: its answer says why"
         message = f"{method} {shown} failed: {_snippet(resp) or resp.reason}"
-        return cls(message, instance=self.instance, status=status,
-                   request_id=self._request_id(resp),
-                   hint="; ".join(h for h in (self._vendor_hint(resp), hint) if h))
+        error = cls(message, instance=self.instance, status=status, request_id=self._request_id(resp),
+                    hint="; ".join(h for h in (self._vendor_hint(resp), hint) if h))
+        error.retry_after = retry_after
+        return error
 
     def _network_error(self, method: str, shown: str, exc: requests.RequestException,
                        attempts: int) -> ConnectorError:

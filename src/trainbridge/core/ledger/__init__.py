@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from trainbridge.core.ledger import schema_v1, schema_v2
+from trainbridge.core.ledger import schema_v1, schema_v2, schema_v3
 from trainbridge.core.ledger.engine import _insert_ignore, dumps, make_engine, now_utc
 from trainbridge.core.ledger.outbox import OutboxMixin, OutboxRow
 from trainbridge.core.ledger.runs import RunsMixin, process_alive
@@ -45,6 +45,7 @@ Migration = Callable[[Connection], None]
 CORE_MIGRATIONS: list[tuple[str, int, Migration]] = [
     ("core", 1, schema_v1.upgrade),
     ("core", 2, schema_v2.upgrade),
+    ("core", 3, schema_v3.upgrade),
 ]
 
 

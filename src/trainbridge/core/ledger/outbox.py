@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,6 +45,7 @@ class OutboxRow:
     delivered_at: datetime | None
     confirmed_at: datetime | None = None
     status_detail: str | None = None
+    next_attempt_at: datetime | None = None
 
 class OutboxMixin:
     tenant: str
@@ -204,18 +205,22 @@ class OutboxMixin:
         """Mark one row as being delivered by ``run_id``; False if another run has it or it is done.
 
         A row left 'delivering' by a run that no longer holds its lock (killed) is taken over:
-        the sink's idempotency on the record id makes the second delivery harmless.
+        the sink's idempotency on the record id makes the second delivery harmless. A failed row
+        waits for its ``next_attempt_at`` (backoff). Claiming counts no attempt: only a failure
+        the sink answered does (:meth:`mark_failed`), so killed deliveries never exhaust a row.
         """
         t = outbox_table
+        now = now_utc()
         with self.transaction() as conn:
             live = self.active_run_ids(conn) - {run_id}
-            cond = (t.c.state == "pending") | ((t.c.state == "failed") & (t.c.attempts < max_attempts))
+            due = t.c.next_attempt_at.is_(None) | (t.c.next_attempt_at <= now)
+            cond = (t.c.state == "pending") | ((t.c.state == "failed") & (t.c.attempts < max_attempts) & due)
             orphan = t.c.state == "delivering"
             if live:
                 orphan = orphan & (t.c.claimed_by.is_(None) | t.c.claimed_by.not_in(live))
             return bool(conn.execute(sa.update(t).where(
                 t.c.tenant == self.tenant, t.c.id == outbox_id, cond | orphan,
-            ).values(state="delivering", claimed_by=run_id, attempts=t.c.attempts + 1)).rowcount)
+            ).values(state="delivering", claimed_by=run_id)).rowcount)
 
     def mark_delivered(self, outbox_id: str, *, ref: str | None, result: Any,
                        notice: dict[str, Any] | None = None) -> None:
@@ -233,11 +238,46 @@ class OutboxMixin:
                     proposals_table.c.tenant == self.tenant, proposals_table.c.id == proposal,
                     proposals_table.c.status == "approved").values(status="delivered"))
 
-    def mark_failed(self, outbox_id: str, error: str, *, final: bool) -> None:
+    def mark_failed(self, outbox_id: str, error: str, *, final: bool,
+                    retry_after: timedelta | None = None) -> None:
+        """An answered failure: one more attempt; ``dead`` when final, else retried after ``retry_after``."""
+        t = outbox_table
         with self.transaction() as conn:
-            conn.execute(sa.update(outbox_table).where(
-                outbox_table.c.tenant == self.tenant, outbox_table.c.id == outbox_id,
-            ).values(state="dead" if final else "failed", last_error=scrub(error)))
+            conn.execute(sa.update(t).where(t.c.tenant == self.tenant, t.c.id == outbox_id).values(
+                state="dead" if final else "failed", last_error=scrub(error), attempts=t.c.attempts + 1,
+                next_attempt_at=None if final or retry_after is None else now_utc() + retry_after))
+
+    def requeue(self, outbox_ids: Sequence[str], *, actor: str) -> list[str]:
+        """Failed or dead rows back to pending, attempts from zero (audited); returns those requeued."""
+        t = outbox_table
+        done = []
+        with self.transaction() as conn:
+            for oid in outbox_ids:
+                if conn.execute(sa.update(t).where(
+                        t.c.tenant == self.tenant, t.c.id == oid, t.c.state.in_(("failed", "dead")),
+                ).values(state="pending", attempts=0, next_attempt_at=None)).rowcount:
+                    self.audit(conn, actor=actor, action="outbox.retry", subject=oid)
+                    done.append(oid)
+        return done
+
+    def abandon(self, outbox_id: str, *, actor: str, reason: str) -> bool:
+        """Give up an undelivered row for good, with the reason (audited); its proposal shows it."""
+        t = outbox_table
+        with self.transaction() as conn:
+            changed = conn.execute(sa.update(t).where(
+                t.c.tenant == self.tenant, t.c.id == outbox_id,
+                t.c.state.in_(("pending", "failed", "dead", "delivering")),
+            ).values(state="abandoned", last_error=scrub(f"abandoned by {actor}: {reason}"))).rowcount
+            if changed:
+                proposal = conn.execute(sa.select(t.c.proposal_id).where(
+                    t.c.tenant == self.tenant, t.c.id == outbox_id)).scalar()
+                if proposal:
+                    conn.execute(sa.update(proposals_table).where(
+                        proposals_table.c.tenant == self.tenant, proposals_table.c.id == proposal,
+                    ).values(status="abandoned"))
+                self.audit(conn, actor=actor, action="outbox.abandon", subject=outbox_id,
+                           detail={"reason": reason, "proposal": proposal})
+        return bool(changed)
 
     def set_delivery_status(self, outbox_id: str, state: str, detail: str = "") -> bool:
         """What the vendor reported after delivery: ``confirmed`` (paid, processed) or ``failed``.

@@ -153,6 +153,7 @@ outbox_table = sa.Table(
     sa.Column("delivered_at", _ts, nullable=True),
     sa.Column("confirmed_at", _ts, nullable=True),  # v2: the vendor said paid/processed (or failed)
     sa.Column("status_detail", sa.Text, nullable=True),  # v2
+    sa.Column("next_attempt_at", _ts, nullable=True),  # v3: backoff after a failed delivery
     sa.PrimaryKeyConstraint("tenant", "id"),
     sa.Index("ix_tb_outbox_state", "tenant", "job", "state"),
 )
