@@ -271,7 +271,8 @@ def proposals() -> None:
 
 
 @proposals.command(name="list")
-@click.option("--status", type=click.Choice(["pending", "approved", "rejected", "delivered", "failed", "abandoned"]))
+@click.option("--status", type=click.Choice(["pending", "approved", "rejected", "delivered", "failed",
+                                             "abandoned"]))
 @click.option("--kind")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
