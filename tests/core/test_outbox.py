@@ -52,7 +52,8 @@ def ws(make_workspace):
 
 def enqueue_refund(ws: Any, amount: str = "850.00") -> str:
     adjustment = PayrollAdjustment(id="refund:S-E003", employee_id="E003",
-                                   adjustment=AdjustmentKind.DEDUCTION, amount=Decimal(amount), currency="CNY",
+                                   adjustment=AdjustmentKind.DEDUCTION, amount=Decimal(amount),
+                                   currency="CNY",
                                    effective_date="2026-03-01",
                                    reason="training cost refund")
     with ws.ledger.transaction() as conn:
@@ -143,7 +144,8 @@ def test_approve_reports_a_failed_delivery_and_exits_non_zero(ws):
     from trainbridge.core.jobs import Proposal
 
     adjustment = PayrollAdjustment(id="refund:S-E009", employee_id="E009",
-                                   adjustment=AdjustmentKind.DEDUCTION, amount=Decimal("100.00"), currency="CNY",
+                                   adjustment=AdjustmentKind.DEDUCTION, amount=Decimal("100.00"),
+                                   currency="CNY",
                                    effective_date="2026-03-01",
                                    reason="training cost refund")
     proposal = Proposal(id="refund:S-E009", kind="refund", subject="E009", summary="deduct 100.00 CNY",
