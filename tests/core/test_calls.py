@@ -15,7 +15,7 @@ from trainbridge import hookimpl
 from trainbridge.core import manager
 from trainbridge.core.config import settings_from_mapping
 from trainbridge.core.connector import Connector, ConnectorConfig
-from trainbridge.core.errors import ConfigError, PluginError
+from trainbridge.core.errors import ConfigError, ConnectorError, PluginError
 from trainbridge.core.manager import HookManager, PluginHost, UnusableConnector
 from trainbridge.core.records import DeliveryReceipt, Employee, Page, PayrollAdjustment, make_id
 
@@ -53,9 +53,33 @@ def test_the_trace_shows_each_fetch_employees_call_once_per_instance(tmp_path, m
     bj = [r.id for page in host.call("hr_bj", "fetch_employees", since=None) for r in page.records]
 
     assert sh == ["hr_sh:E001"] and bj == ["hr_bj:E101", "hr_bj:E102"]  # each instance read alone
-    calls = [r.getMessage() for r in caplog.records if "fetch_employees [hook]" in r.getMessage()]
-    assert len(calls) == 2
-    assert all("since: None" in c for c in calls)
+    calls = [r.getMessage() for r in caplog.records if r.getMessage().startswith("hook: fetch_employees")]
+    assert calls == ["hook: fetch_employees@hr_sh(since=None)", "hook: fetch_employees@hr_bj(since=None)"]
+
+
+def test_the_trace_names_a_hook_that_raised_and_cuts_long_arguments(monkeypatch, caplog):
+    monkeypatch.setenv(manager.TRACE_ENV, "1")
+    host = PluginHost.create()
+
+    class ClosedPayroll(Connector):
+        @hookimpl
+        def post_adjustment(self, adjustment):
+            raise ConnectorError("payroll period is closed", instance=self.name)
+
+    payroll = ClosedPayroll("payroll_sh", ConnectorConfig())
+    host.pm.register(payroll, name="connector:payroll_sh")
+    host.instances["payroll_sh"] = payroll
+    caplog.set_level(logging.INFO, logger="trainbridge.plugins")
+    long_story = ADJUSTMENT.model_copy(update={"explanation": ("1700 x 50% = 850",) * 50})
+
+    with pytest.raises(ConnectorError, match="closed"):
+        host.call("payroll_sh", "post_adjustment", adjustment=long_story)
+
+    [call, raised] = [r.getMessage() for r in caplog.records if "@payroll_sh" in r.getMessage()]
+    assert call.startswith("hook: post_adjustment@payroll_sh(adjustment=PayrollAdjustment(")
+    assert call.endswith(" chars))") and len(call) < 250
+    assert raised == ("hook: !! post_adjustment@payroll_sh raised ConnectorError: "
+                      "payroll_sh: payroll period is closed")
 
 
 def test_a_call_reaches_one_instance_even_after_another_registers(tmp_path):

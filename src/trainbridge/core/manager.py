@@ -19,7 +19,7 @@ import importlib.metadata
 import inspect
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -179,8 +179,7 @@ class PluginHost:
                                            f"or add it to [plugins] disable") from exc
             host._register_plugin(plugin, point.name)
         if os.environ.get(TRACE_ENV):
-            pm.trace.root.setwriter(lambda text: log.info("hook: %s", text.rstrip()))
-            pm.enable_tracing()
+            trace_hook_calls(pm)
         host._collect()
         return host
 
@@ -355,6 +354,44 @@ _current_plugin: dict[str, str] = {}
 def _class_hooks(cls: type) -> list[str]:
     return [h for h in hookspecs.ROLE_HOOKS
             if getattr(getattr(cls, h, None), "trainbridge_impl", None) is not None]
+
+
+def trace_hook_calls(pm: pluggy.PluginManager) -> None:
+    """Log one line per hook call (``hook: fetch_employees@hr(since=None)`` names the instance of
+    a role hook), an exception at info and what it returned at debug."""
+
+    def before(hook_name: str, impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        log.info("hook: %s(%s)", _traced_name(hook_name, impls), _short_args(kwargs))
+
+    def after(outcome: Any, hook_name: str, impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        name = _traced_name(hook_name, impls)
+        if outcome.exception is not None:
+            log.info("hook: !! %s raised %s: %s", name, type(outcome.exception).__name__,
+                     _cut(str(outcome.exception)))
+        else:
+            log.debug("hook: <- %s: %s", name, _short(outcome.get_result()))
+
+    pm.add_hookcall_monitoring(before, after)
+
+
+def _traced_name(hook_name: str, impls: Sequence[Any]) -> str:
+    names = [impl.plugin_name for impl in impls]
+    if len(names) == 1 and names[0].startswith("connector:"):
+        return f"{hook_name}@{names[0].removeprefix('connector:')}"
+    return hook_name
+
+
+def _short_args(kwargs: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={_short(v)}" for k, v in kwargs.items())
+
+
+def _short(value: Any) -> str:
+    # Arguments can be whole documents: the trace shows enough to recognise them.
+    return _cut(repr(value))
+
+
+def _cut(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 
 def _spec_defaults(spec: Any) -> dict[str, Any]:
