@@ -8,7 +8,8 @@ from datetime import date
 import pytest
 from pypdf import PdfReader
 
-from trainbridge.plugins.agreements.documents import TemplateRegistry, find_font, render_pdf
+from trainbridge.plugins.agreements import documents
+from trainbridge.plugins.agreements.documents import TemplateRegistry, find_font, prepare_font, render_pdf
 from trainbridge.rules.agreements import REQUIRED_CLAUSES, TemplateRejected, check_clauses
 
 SHIPPED = TemplateRegistry.load().get("service-24m", "1")
@@ -83,3 +84,30 @@ def test_the_same_agreement_renders_to_the_same_bytes():
     font = find_font()
     assert render_pdf(text, font=font, title="x", created=date(2025, 2, 15)) == \
         render_pdf(text, font=font, title="x", created=date(2025, 2, 15))
+
+
+def test_the_working_font_gives_the_bytes_the_whole_font_gives(monkeypatch):
+    # 喆 and 堃 are rare in names; ⼀ (U+2F00, a Kangxi radical) shares its glyph with 一 in the font.
+    texts = [SHIPPED.render(context()).replace("张伟", name) + "\n⼀一" for name in ("张伟", "王喆", "李堃")]
+    font = find_font()
+    prepare_font(font, texts)
+    fast = [render_pdf(t, font=font, title="x", created=date(2025, 2, 15)) for t in texts]
+    monkeypatch.setattr(documents.FONTS, "covering", lambda whole, _texts: whole)  # fpdf2 parses it all
+    slow = [render_pdf(t, font=font, title="x", created=date(2025, 2, 15)) for t in texts]
+    assert fast == slow
+
+
+def test_the_font_is_cut_once_for_a_batch_and_again_only_for_new_characters(monkeypatch):
+    cache = documents.FontCache()
+    monkeypatch.setattr(documents, "FONTS", cache)
+    cuts = []
+    real_cut = cache._cut
+    monkeypatch.setattr(cache, "_cut", lambda font, chars: cuts.append(len(chars)) or real_cut(font, chars))
+    texts = [SHIPPED.render(context()).replace("张伟", name) for name in ("张伟", "王芳", "李娜")]
+    font = find_font()
+    prepare_font(font, texts)
+    for text in texts:
+        render_pdf(text, font=font, title="x", created=date(2025, 2, 15))
+    assert len(cuts) == 1
+    render_pdf(texts[0] + "\n鑫", font=font, title="x", created=date(2025, 2, 15))
+    assert len(cuts) == 2 and cuts[1] > cuts[0]

@@ -278,8 +278,12 @@ class FontCache:
             glyph_names=True, notdef_glyph=True, notdef_outline=True, recommended_glyphs=True,
             hinting=True, legacy_kern=True, name_IDs=["*"], name_languages=["*"], name_legacy=True,
             layout_features=["*"], drop_tables=[], passthrough_tables=True, prune_unicode_ranges=False)
+        # Every code point of the glyphs wanted (a glyph may serve several, e.g. a radical and its
+        # ideograph): a subset of the whole font by glyph keeps them all in its cmap.
+        cmap = source.getBestCmap()
+        glyphs = {cmap[ord(c)] for c in chars if ord(c) in cmap}
         cutter = subset.Subsetter(options)
-        cutter.populate(unicodes=sorted(map(ord, chars)))
+        cutter.populate(unicodes=sorted({*map(ord, chars), *(u for u, g in cmap.items() if g in glyphs)}))
         cutter.subset(source)
         for name, value in zip(_BBOX, bbox, strict=True):  # fpdf2 reads the font's box from head
             setattr(head, name, value)
