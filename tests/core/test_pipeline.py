@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -274,7 +273,7 @@ def test_sync_from_the_command_line_traces_each_source_hook_once(tmp_path):
                             "--log-level", "info", "sync"], capture_output=True, text=True, timeout=300,
                            env=env, cwd=demo)
     assert again.returncode in (0, 3), again.stdout + again.stderr
-    calls = Counter(line.split("hook: ", 1)[1].split("(")[0].split()[0]
-                    for line in again.stderr.splitlines() if "hook: fetch_" in line)
-    assert calls and set(calls.values()) == {1}, calls
-    assert json.dumps(sorted(calls))  # every source of the demo was read
+    traced = (again.stdout + again.stderr).splitlines()
+    calls = Counter(line.split("hook: ", 1)[1].split("(")[0] for line in traced if "hook: fetch_" in line)
+    assert set(calls.values()) == {1}, calls  # e.g. fetch_employees@hr once
+    assert {"fetch_employees@hr", "fetch_cost_items@finance", "fetch_learning_events@lms"} <= set(calls)

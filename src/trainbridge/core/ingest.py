@@ -10,6 +10,7 @@ arrives valid. Polls (``signature_status``) ask a vendor about records the ledge
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -31,6 +32,8 @@ class IngestOutcome:
 
     read: list[tuple[str, str]] = field(default_factory=list)
     failed: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: Records read this run, by kind (what the run's summary shows).
+    kinds: Counter[str] = field(default_factory=Counter)
 
     @property
     def all_failed(self) -> bool:
@@ -42,8 +45,9 @@ def ingest(ws: Workspace, streams: Iterable[str], result: RunResult, *, dry_run:
     for stream in streams:
         for instance in ws.host.instances_with(stream):
             outcome.read.append((instance.name, stream))
-            error = (_poll(ws, instance.name, stream, result, dry_run=dry_run) if stream in POLL_STREAMS
-                     else _read(ws, instance.name, stream, result, dry_run=dry_run))
+            error = (_poll(ws, instance.name, stream, result, outcome, dry_run=dry_run)
+                     if stream in POLL_STREAMS
+                     else _read(ws, instance.name, stream, result, outcome, dry_run=dry_run))
             if error:
                 outcome.failed[(instance.name, stream)] = error
                 result.bump("instances_failed")
@@ -53,7 +57,8 @@ def ingest(ws: Workspace, streams: Iterable[str], result: RunResult, *, dry_run:
     return outcome
 
 
-def _read(ws: Workspace, instance: str, stream: str, result: RunResult, *, dry_run: bool) -> str | None:
+def _read(ws: Workspace, instance: str, stream: str, result: RunResult, outcome: IngestOutcome, *,
+          dry_run: bool) -> str | None:
     ledger = ws.ledger
     with ledger.transaction() as conn:
         cursor = ledger.get_cursor(conn, instance, stream)
@@ -74,6 +79,7 @@ def _read(ws: Workspace, instance: str, stream: str, result: RunResult, *, dry_r
                 if page.cursor is not None:
                     ledger.set_cursor(conn, instance, stream, page.cursor)
             pages += 1
+            outcome.kinds.update(r.kind for r in records)
             result.bump("pages")
             result.bump("read", len(records) + len(page.rejects))
             result.bump("records_new", added)
@@ -99,7 +105,8 @@ def _read(ws: Workspace, instance: str, stream: str, result: RunResult, *, dry_r
     return None
 
 
-def _poll(ws: Workspace, instance: str, stream: str, result: RunResult, *, dry_run: bool) -> str | None:
+def _poll(ws: Workspace, instance: str, stream: str, result: RunResult, outcome: IngestOutcome, *,
+          dry_run: bool) -> str | None:
     """``signature_status`` for every envelope at ``instance`` not settled yet, kept as Envelope records."""
     if stream != "signature_status":
         return None
@@ -124,6 +131,7 @@ def _poll(ws: Workspace, instance: str, stream: str, result: RunResult, *, dry_r
                 envelopes.append(keep_signers(answer, instance, known.get(answer.envelope_id)))
         with ledger.transaction() as conn:
             added, changed, same = ledger.upsert_records(conn, envelopes, run_id=result.run_id)
+        outcome.kinds.update(r.kind for r in envelopes)
         result.bump("polled", len(batch))
         result.bump("records_new", added)
         result.bump("records_changed", changed)

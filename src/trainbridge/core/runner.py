@@ -133,10 +133,10 @@ def _sync(ws: Workspace, names: list[str], lock_run: int | None, *, today: date,
 
 def _ingest_summary(result: RunResult, outcome: IngestOutcome) -> str:
     c = result.counts
-    return (f"read {len(outcome.read)} stream(s): {c.get('read', 0)} record(s), "
-            f"{c.get('records_new', 0)} new, "
-            f"{c.get('records_changed', 0)} changed, {c.get('quarantined', 0)} quarantined, "
-            f"{len(outcome.failed)} failed")
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(outcome.kinds.items())) or "nothing new"
+    return (f"read {len(outcome.read)} stream(s) ({len(outcome.failed)} failed): {kinds}; "
+            f"{c.get('records_new', 0)} new, {c.get('records_changed', 0)} changed, "
+            f"{c.get('quarantined', 0)} quarantined")
 
 
 def _run_one(ws: Workspace, job: Job, lock_run: int | None, outcome: IngestOutcome, *, today: date,
