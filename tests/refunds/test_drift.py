@@ -97,8 +97,8 @@ def test_a_cost_voucher_corrected_after_posting_proposes_a_credit_of_the_excess(
     assert any("1150.00 CNY was already deducted under refund:hr:S-E003" in t for t in credit["explanation"])
     quote = latest_quote(ws)
     assert D(quote["amount"]) == D("900.00") and quote["payload"]["proposal"] == credit["id"]
-    assert "Revises refund_quote:hr:S-E003 (1150.00 CNY before); inputs: changed " \
-           "cost_allocation:finance:HOTEL-E003:E003, finance:HOTEL-E003." in quote["explanation"]
+    assert "Revises refund_quote:hr:S-E003 (1150.00 CNY before); inputs: changed finance:HOTEL-E003." in \
+        quote["explanation"]
     # Until HR approves it, the command shows the gap and the open credit that closes it.
     data = cli_quote(ws)
     assert data["amount"] == "900.00" and data["payroll"]["received"] == "1150.00"
@@ -222,8 +222,8 @@ def test_the_quote_stores_every_input_it_read(seed_ws):
                                                              "finance:INSTR-1"])
     assert inputs["hr:S-E003"] == separation["hr:S-E003"]
     assert all(inputs[item] == digest for item, digest in items.items())
-    assert {"agreement:lms:FIRE-CTRL-1-E003", "cost_allocation:finance:INSTR-1:E003",
-            "participants:finance:INSTR-1", "config:separations"} <= set(inputs)
+    assert {"agreement:lms:FIRE-CTRL-1-E003", "hr:E003", "lms:FIRE-CTRL-1", "participants:finance:INSTR-1",
+            "config:separations"} <= set(inputs)
     assert "finance:FEE-E001" not in inputs  # another trainee's cost is not E003's input
 
 

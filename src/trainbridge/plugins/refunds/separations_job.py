@@ -29,8 +29,6 @@ from trainbridge.plugins.refunds.facts import (
     CostFacts,
     Leaver,
     LeaverFacts,
-    allocation_key,
-    allocation_payload,
     config_digest,
     fingerprint,
 )
@@ -86,9 +84,9 @@ def quote_inputs(leaver: Leaver, lines: list[AllocationLine], costs: CostFacts, 
         if agreement.program_id in facts.programs:
             program, program_hash = facts.programs[agreement.program_id]
             inputs[program.id] = program_hash
+    # A line is a function of its item, session and group (and the settings, above): their
+    # hashes stand for the allocation without serialising it once per leaver.
     for line in lines:
-        inputs[allocation_key(line.item_id, line.employee_id)] = fingerprint(
-            allocation_payload(line, cfg.include_unvouchered))
         inputs.update(costs.line_inputs(line))
     return inputs
 
