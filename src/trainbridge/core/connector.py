@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from trainbridge.core.records import HealthResult
 from trainbridge.core.secrets import register_secret
+from trainbridge.core.streams import STREAMS
 
 if TYPE_CHECKING:
     from trainbridge.core.http import HttpClient, HttpSettings
@@ -71,6 +72,14 @@ class Connector:
                      ctx: ConnectorContext | None = None) -> Connector:
         """Build from a plain mapping (tests, orchestrators); raises pydantic's ValidationError."""
         return cls(name, cls.config_model.model_validate(dict(table)), ctx)
+
+    def produces(self, hook: str) -> tuple[str, ...]:
+        """The record kinds this instance's source ``hook`` yields (``trainbridge.core.streams``).
+
+        Override when one vendor read serves several kinds (one scan yielding learning events
+        and cost items): the sync then reads that hook for any of them, and once.
+        """
+        return STREAMS.get(hook, ())
 
     def healthcheck(self) -> HealthResult:  # overridden with @hookimpl by connectors
         return HealthResult(ok=True, detail="no check defined")

@@ -19,7 +19,7 @@ from trainbridge.core.errors import TrainbridgeError
 from trainbridge.core.records import Agreement, AgreementStatus, Envelope, Record
 from trainbridge.core.results import RunResult
 from trainbridge.core.secrets import redact
-from trainbridge.core.streams import POLL_STREAMS
+from trainbridge.core.streams import POLL_STREAMS, STREAMS
 from trainbridge.core.workspace import Workspace
 
 log = logging.getLogger("trainbridge.ingest")
@@ -32,6 +32,8 @@ class IngestOutcome:
 
     read: list[tuple[str, str]] = field(default_factory=list)
     failed: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: The record kinds each failed (instance, stream) would have brought.
+    failed_kinds: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     #: Records read this run, by kind (what the run's summary shows).
     kinds: Counter[str] = field(default_factory=Counter)
 
@@ -40,16 +42,22 @@ class IngestOutcome:
         return bool(self.read) and len(self.failed) == len(self.read)
 
 
-def ingest(ws: Workspace, streams: Iterable[str], result: RunResult, *, dry_run: bool) -> IngestOutcome:
+def ingest(ws: Workspace, kinds: Iterable[str], result: RunResult, *, dry_run: bool) -> IngestOutcome:
+    """Read every stream of every instance that yields any of ``kinds``, once."""
+    wanted = set(kinds)
     outcome = IngestOutcome()
-    for stream in streams:
+    for stream in STREAMS:
         for instance in ws.host.instances_with(stream):
+            produced = instance.produces(stream)
+            if not wanted & set(produced):
+                continue
             outcome.read.append((instance.name, stream))
             error = (_poll(ws, instance.name, stream, result, outcome, dry_run=dry_run)
                      if stream in POLL_STREAMS
                      else _read(ws, instance.name, stream, result, outcome, dry_run=dry_run))
             if error:
                 outcome.failed[(instance.name, stream)] = error
+                outcome.failed_kinds[(instance.name, stream)] = produced
                 result.bump("instances_failed")
                 result.errors.append(error)
     if outcome.all_failed:

@@ -46,7 +46,7 @@ from trainbridge.core.ledger import Ledger
 from trainbridge.core.records import RECORD_TYPES, Record, make_id
 from trainbridge.core.results import ExitCode, RunResult, SyncResults, fault_point, overall_exit
 from trainbridge.core.secrets import redact
-from trainbridge.core.streams import STREAMS, kinds_of, streams_for
+from trainbridge.core.streams import STREAMS, kinds_of
 from trainbridge.core.workspace import Workspace
 
 __all__ = [
@@ -109,7 +109,7 @@ def _sync(ws: Workspace, names: list[str], lock_run: int | None, *, today: date,
     ingest_result = RunResult(job=INGEST, run_id=lock_run)
     outcome = IngestOutcome()
     try:
-        outcome = ingest(ws, streams_for(kinds), ingest_result, dry_run=dry_run)
+        outcome = ingest(ws, kinds, ingest_result, dry_run=dry_run)
         ingest_result.summary.append(_ingest_summary(ingest_result, outcome))
     except Exception as exc:
         log.exception("ingestion failed")
@@ -171,8 +171,8 @@ def _run_one(ws: Workspace, job: Job, lock_run: int | None, outcome: IngestOutco
 
 def _warn_failed_inputs(job: Job, outcome: IngestOutcome, result: RunResult) -> None:
     wanted = set(job_inputs(job))
-    for (instance, stream), _error in outcome.failed.items():
-        if wanted & set(STREAMS.get(stream, ())):
+    for (instance, stream), produced in outcome.failed_kinds.items():
+        if wanted & set(produced):
             result.errors.append(f"input {instance}.{stream} could not be read this run: decided on what "
                                  "the ledger already held")
 

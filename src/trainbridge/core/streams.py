@@ -30,8 +30,3 @@ def kinds_of(hooks: Iterable[str]) -> tuple[str, ...]:
     """The record kinds the given source hooks produce (the older ``Job.reads`` form)."""
     return tuple(kind for hook in hooks for kind in STREAMS.get(hook, ()))
 
-
-def streams_for(kinds: Iterable[str]) -> list[str]:
-    """The streams to ingest for jobs that read ``kinds``, in a stable order (sources first)."""
-    wanted = set(kinds)
-    return [stream for stream, produced in STREAMS.items() if wanted & set(produced)]

@@ -73,6 +73,10 @@ class BambooHRConnector(Connector):
         for source in SOURCES:
             if source not in cfg.sources:
                 setattr(self, f"fetch_{source}", None)
+        # Learning events and cost items come from the same training records: when both are
+        # wanted, the learning scan yields both and a sync leaves fetch_cost_items alone (one
+        # read of each employee's records per sync; see produces).
+        self._one_scan = "learning_events" in cfg.sources and "cost_items" in cfg.sources
         if cfg.results is None:
             setattr(self, "push_training_result", None)  # noqa: B010 - see above
 
@@ -135,9 +139,17 @@ class BambooHRConnector(Connector):
                 else page_cursor(start, batches[number][0][0])
             yield page
 
+    def produces(self, hook: str) -> tuple[str, ...]:
+        if self._one_scan and hook == "fetch_learning_events":
+            return (*super().produces(hook), "cost_item")
+        if self._one_scan and hook == "fetch_cost_items":
+            return ()  # the learning scan brings them
+        return super().produces(hook)
+
     @hookimpl
     def fetch_learning_events(self, since: str | None) -> Iterator[Page]:
-        yield from self._training_scan(since, self._learning_records, "learning_event")
+        convert = self._learning_and_cost_records if self._one_scan else self._learning_records
+        yield from self._training_scan(since, convert, "learning_event")
 
     @hookimpl
     def fetch_cost_items(self, since: str | None) -> Iterator[Page]:
@@ -318,6 +330,11 @@ class BambooHRConnector(Connector):
                             type_info)
             page.cursor = latest if number == len(batches) else f"{scan_since}|{batch[-1]}"
             yield page
+
+    def _learning_and_cost_records(self, page: Page, record_id: str, employee_id: str,
+                                   record: dict[str, Any], type_info: dict[str, Any]) -> None:
+        self._learning_records(page, record_id, employee_id, record, type_info)
+        self._cost_records(page, record_id, employee_id, record, type_info)
 
     def _training_types(self) -> dict[str, dict[str, Any]]:
         body = self.http.get_json("training/type")
