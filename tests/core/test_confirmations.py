@@ -190,8 +190,6 @@ def test_a_jsonl_payroll_line_confirms_its_delivery(make_workspace):
     assert outbox_row(ws, "refund:hr:S-E003").state == "confirmed"
 
 
-@pytest.mark.xfail(strict=True, reason="ledger.claim retries state 'failed' rows, and set_delivery_status "
-                   "writes 'failed' for a vendor-failed delivery: it must not be delivered again (lead)")
 def test_a_delivery_the_vendor_reported_failed_is_not_posted_again(ws, company):
     from trainbridge.core.delivery import deliver
 

@@ -62,7 +62,7 @@ INGEST = "ingest"
 
 def job_inputs(job: Job) -> tuple[str, ...]:
     """The record kinds a job reads (``inputs``, or those of the source hooks it names in ``reads``)."""
-    return tuple(dict.fromkeys((*job.inputs, *kinds_of(job.reads))))
+    return tuple(dict.fromkeys((*getattr(job, "inputs", ()), *kinds_of(getattr(job, "reads", ())))))
 
 
 def sync(ws: Workspace, jobs: Sequence[str] = (), *, dry_run: bool = False, today: date | None = None,

@@ -214,7 +214,9 @@ class OutboxMixin:
         with self.transaction() as conn:
             live = self.active_run_ids(conn) - {run_id}
             due = t.c.next_attempt_at.is_(None) | (t.c.next_attempt_at <= now)
-            cond = (t.c.state == "pending") | ((t.c.state == "failed") & (t.c.attempts < max_attempts) & due)
+            # a failure the vendor reported after delivery (confirmed_at set) is HR's to retry, never ours
+            retryable = (t.c.state == "failed") & t.c.confirmed_at.is_(None) & (t.c.attempts < max_attempts)
+            cond = (t.c.state == "pending") | (retryable & due)
             orphan = t.c.state == "delivering"
             if live:
                 orphan = orphan & (t.c.claimed_by.is_(None) | t.c.claimed_by.not_in(live))
@@ -255,7 +257,7 @@ class OutboxMixin:
             for oid in outbox_ids:
                 if conn.execute(sa.update(t).where(
                         t.c.tenant == self.tenant, t.c.id == oid, t.c.state.in_(("failed", "dead")),
-                ).values(state="pending", attempts=0, next_attempt_at=None)).rowcount:
+                ).values(state="pending", attempts=0, next_attempt_at=None, confirmed_at=None)).rowcount:
                     self.audit(conn, actor=actor, action="outbox.retry", subject=oid)
                     done.append(oid)
         return done
@@ -283,7 +285,8 @@ class OutboxMixin:
         """What the vendor reported after delivery: ``confirmed`` (paid, processed) or ``failed``.
 
         A failed confirmation marks the proposal behind the row failed too, so it shows as an open
-        item wherever proposals are listed. False when the row is not delivered (or unknown).
+        item wherever proposals are listed; the row is never delivered again on its own
+        (``trainbridge outbox retry`` or ``abandon`` decide). False when the row is not delivered.
         """
         if state not in ("confirmed", "failed"):
             msg = f"delivery state must be confirmed or failed, not {state!r}"
