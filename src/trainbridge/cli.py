@@ -109,13 +109,11 @@ def plugins(as_json: bool) -> None:
     """List plugins, the connector types they provide and the hooks each implements."""
     host = PluginHost.create()
     rows = list(host.plugin_rows())
-    from trainbridge.core.manager import LOAD_ERRORS
-
     if as_json:
         echo_json({"plugins": rows, "jobs": sorted(host.jobs), "reports": sorted(host.reports),
-                   "load_errors": LOAD_ERRORS})
+                   "load_errors": host.load_errors})
         return
-    for name, error in LOAD_ERRORS.items():
+    for name, error in host.load_errors.items():
         click.echo(f"{name}: FAILED TO LOAD: {error}", err=True)
     for row in rows:
         kind = "built-in" if row["builtin"] else "installed"
