@@ -70,7 +70,7 @@ def refund_quote_view(ws: Workspace, employee_id: str, last_day: str) -> dict[st
     from trainbridge.plugins.refunds import ledger_quote as _ledger_quote
 
     with ws.ledger.transaction() as conn:
-        proposals = [p for p in ws.ledger.list_proposals(conn) if p["kind"] == "refund"]
+        proposals = [p for p in ws.ledger.list_proposals(conn) if p["kind"] in ("refund", "refund_credit")]
     quotes: list[Any] = []
     error = ""
     if employee_id:
