@@ -232,15 +232,18 @@ def _write_plan(ws: Workspace, job: Job, ctx: JobContext, plan: Plan, result: Ru
         result.bump("decisions", ledger.put_decisions(conn, rows))
     auto = set(ws.settings.auto_approve)
     outbox_rows: list[dict[str, Any]] = []
+    rows = [proposal_row(ws, job.name, p, status="approved" if p.kind in auto else "pending",
+                         run_id=result.run_id, now=ctx.now) for p in plan.proposals]
+    added = ledger.put_proposals(conn, rows)
     for proposal in plan.proposals:
-        status = "approved" if proposal.kind in auto else "pending"
-        row = proposal_row(ws, job.name, proposal, status=status, run_id=result.run_id, now=ctx.now)
-        if ledger.put_proposals(conn, [row]):
-            result.bump("proposals")
-            if status == "approved":
-                outbox_rows += route(ws, conn, proposal.write, job=job.name, proposal_id=proposal.id)
-            if ctx.dry_run:
-                result.plan_lines.append(f"would propose {proposal.kind} {proposal.id}: {proposal.summary}")
+        if proposal.id not in added:
+            continue
+        added.discard(proposal.id)  # a plan naming one id twice proposes it once
+        result.bump("proposals")
+        if proposal.kind in auto:
+            outbox_rows += route(ws, conn, proposal.write, job=job.name, proposal_id=proposal.id)
+        if ctx.dry_run:
+            result.plan_lines.append(f"would propose {proposal.kind} {proposal.id}: {proposal.summary}")
     for write in plan.writes:
         outbox_rows += route(ws, conn, write, job=job.name, proposal_id=None)
     if outbox_rows:

@@ -105,6 +105,16 @@ def _insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, A
     return len(conn.execute(stmt, list(rows)).all())
 
 
+def _insert_ignore_ids(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """As :func:`_insert_ignore`, in one statement; returns the ``id`` of each row added."""
+    if not rows:
+        return set()
+    if _pg_bulk_fits(conn, rows):
+        return {row.id for row in _pg_bulk(conn, table, rows, "ON CONFLICT DO NOTHING RETURNING id")}
+    stmt = _dialect_insert(conn, table).on_conflict_do_nothing().returning(table.c.id)
+    return {row.id for row in conn.execute(stmt, list(rows)).all()}
+
+
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from trainbridge.core.ledger.engine import _aware, _insert_ignore, now_utc
+from trainbridge.core.ledger.engine import _aware, _insert_ignore, _insert_ignore_ids, now_utc
 from trainbridge.core.ledger.tables import (
     audit_table,
     decisions_table,
@@ -130,8 +130,9 @@ class OutboxMixin:
             query = query.where(t.c.subject == subject)
         return [dict(r) for r in conn.execute(query.order_by(t.c.created_at, t.c.id)).mappings()]
 
-    def put_proposals(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
-        return _insert_ignore(conn, proposals_table, [{"tenant": self.tenant, **r} for r in rows])
+    def put_proposals(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+        """Insert new proposals in one statement (existing ids untouched); the ids added."""
+        return _insert_ignore_ids(conn, proposals_table, [{"tenant": self.tenant, **r} for r in rows])
 
     def list_proposals(self, conn: Connection, *, status: str | None = None,
                        kind: str | None = None) -> list[dict[str, Any]]:
