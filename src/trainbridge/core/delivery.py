@@ -124,7 +124,9 @@ def deliver(ws: Workspace, job: str, result: RunResult | None = None, *,
         kwargs = decode_args(row.args)
         try:
             answer = ws.host.call(row.instance, row.operation, **kwargs)
-            kept = owner.on_delivered(row, answer, base_dir=ws.settings.base_dir) if owner else answer
+            kept = owner.on_delivered(row, answer, base_dir=ws.settings.base_dir,
+                                      config=ws.settings.job_config(owner.name, owner.config_model)) \
+                if owner else answer
         except Exception as exc:
             message = redact(f"{row.operation} -> {row.instance} ({row.id}) failed: {exc}")
             final = row.attempts + 1 >= MAX_DELIVERY_ATTEMPTS

@@ -205,13 +205,13 @@ class Job:
         """
         return None
 
-    def on_delivered(self, row: OutboxRow, answer: Any, *, base_dir: Path) -> Any:
+    def on_delivered(self, row: OutboxRow, answer: Any, *, base_dir: Path, config: Any = None) -> Any:
         """Keep what a sink answered before the row is marked delivered; return what the outbox stores.
 
         Called outside any transaction, right after the hook answered (so it may write files,
-        e.g. a downloaded signed PDF under ``base_dir``); it must be idempotent, as a run killed
-        before the row is marked delivered calls the hook and this again. The default keeps the
-        answer as it is.
+        e.g. a downloaded signed PDF under ``base_dir``, where ``config`` - the job's validated
+        ``[jobs.NAME]`` table - says); it must be idempotent, as a run killed before the row is
+        marked delivered calls the hook and this again. The default keeps the answer as it is.
         """
         return answer
 

@@ -234,11 +234,11 @@ def _write_plan(ws: Workspace, job: Job, ctx: JobContext, plan: Plan, result: Ru
     outbox_rows: list[dict[str, Any]] = []
     rows = [proposal_row(ws, job.name, p, status="approved" if p.kind in auto else "pending",
                          run_id=result.run_id, now=ctx.now) for p in plan.proposals]
-    added = ledger.put_proposals(conn, rows)
+    new_ids = ledger.put_proposals(conn, rows)
     for proposal in plan.proposals:
-        if proposal.id not in added:
+        if proposal.id not in new_ids:
             continue
-        added.discard(proposal.id)  # a plan naming one id twice proposes it once
+        new_ids.discard(proposal.id)  # a plan naming one id twice proposes it once
         result.bump("proposals")
         if proposal.kind in auto:
             outbox_rows += route(ws, conn, proposal.write, job=job.name, proposal_id=proposal.id)
@@ -265,7 +265,9 @@ def _keep_files(plan: Plan, result: RunResult, *, dry_run: bool) -> None:
 def write_private_file(file: FileWrite) -> None:
     """Write atomically, readable by the owner only (HR documents): folders 0700, files 0600."""
     path = Path(file.path)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
     if path.exists() and path.read_bytes() == file.content:
         return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")

@@ -25,7 +25,6 @@ outbox row's ``result`` by the next ``decide``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,15 +86,8 @@ class AgreementsJob(Job):
     config_model: ClassVar[type[BaseModel] | None] = AgreementsConfig
     order = 20
 
-    def __init__(self) -> None:
-        # Where each workspace (by base_dir) keeps documents, as its last decide read the config:
-        # on_delivered is handed base_dir only.
-        self._documents: dict[Path, Path] = {}
-        self._lock = threading.Lock()
-
     def decide(self, ctx: JobContext) -> Plan:
         run = AgreementRun(ctx)
-        self._remember(ctx.base_dir, run.store.root)
         run.draft_new()
         run.follow_drafts()
         run.follow_envelopes()
@@ -109,7 +101,6 @@ class AgreementsJob(Job):
 
     def after_delivery(self, ctx: JobContext, delivered: Sequence[OutboxRow]) -> Plan | None:
         run = AgreementRun(ctx)
-        self._remember(ctx.base_dir, run.store.root)
         touched = [aid for row in delivered if (aid := run.apply_delivery(row))]
         if not touched:
             return None
@@ -118,7 +109,7 @@ class AgreementsJob(Job):
         run.remind(touched)
         return run.finish()
 
-    def on_delivered(self, row: OutboxRow, answer: Any, *, base_dir: Path) -> Any:
+    def on_delivered(self, row: OutboxRow, answer: Any, *, base_dir: Path, config: Any = None) -> Any:
         """A downloaded signed PDF goes to the document store; the outbox keeps where and its digest."""
         if row.operation != "download_signed":
             return answer
@@ -129,17 +120,10 @@ class AgreementsJob(Job):
         if answer.envelope_id != envelope_id:
             raise ConnectorError(f"asked for the signed document of envelope {envelope_id}, got "
                                  f"{answer.envelope_id}'s", instance=row.instance)
-        store = DocumentStore(self._documents_root(base_dir))
+        cfg: AgreementsConfig = config or AgreementsConfig()
+        store = DocumentStore(base_dir / cfg.documents_dir)
         path = store.put(agreement_of_download(row.idempotency_key, envelope_id), "signed", answer.content)
         return {"envelope_id": envelope_id, "sha256": answer.sha256, "path": _relative(path, base_dir)}
-
-    def _remember(self, base_dir: Path, root: Path) -> None:
-        with self._lock:
-            self._documents[base_dir] = root
-
-    def _documents_root(self, base_dir: Path) -> Path:
-        with self._lock:
-            return self._documents.get(base_dir) or base_dir / AgreementsConfig().documents_dir
 
 
 def _relative(path: Path, base_dir: Path) -> str:
