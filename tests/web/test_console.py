@@ -218,22 +218,26 @@ def test_a_forged_webhook_gets_401_and_changes_nothing(client: TestClient, works
     assert answer.status_code == 401
     assert _status(workspace, agreement.id) is AgreementStatus.SENT
     assert _webhook_events(workspace) == events_before
-    assert not [a for a in audit_actions(workspace) if a[1] == "agreement.status"]
+    assert not [a for a in audit_actions(workspace) if a[1] in ("agreement.status", "envelope.status")]
 
 
-def test_a_signed_webhook_signs_the_agreement_once_and_a_replay_changes_nothing(
+def test_a_signed_webhook_is_kept_once_and_the_next_sync_signs_the_agreement(
         client: TestClient, workspace: Workspace) -> None:
+    from trainbridge.core.runner import sync
+
     agreement = _reopen(workspace)
     headers, body = signed_callback(DEMO_WEBHOOK_SECRET, _completed_event(agreement))
     answer = client.post("/webhooks/esign?timestamp=1&sign=abc", content=body, headers=headers)
     # Exactly what local_esign's reply says, without a login.
     assert (answer.status_code, answer.text, answer.headers["content-type"]) == (
         200, '{"ok":true}', "application/json")
-    assert _status(workspace, agreement.id) is AgreementStatus.SIGNED
     replay = client.post("/webhooks/esign", content=body, headers=headers)
     assert replay.status_code == 200
-    changes = [a for a in audit_actions(workspace) if a[1] == "agreement.status"]
-    assert changes == [("webhook:esign", "agreement.status", agreement.id)]
+    changes = [a for a in audit_actions(workspace) if a[1] == "envelope.status"]
+    assert changes == [("webhook:esign", "envelope.status", agreement.id)]
+    assert _status(workspace, agreement.id) is AgreementStatus.SENT  # the job moves it, not the intake
+    sync(workspace, ["agreements"])
+    assert _status(workspace, agreement.id) is AgreementStatus.SIGNED
 
 
 def test_the_query_string_reaches_the_connector(workspace: Workspace,
@@ -246,7 +250,7 @@ def test_the_query_string_reaches_the_connector(workspace: Workspace,
         seen.update(instance=instance, headers=headers, body=body)
         return WebhookReply(status_code=200, body="success", content_type="text/plain")
 
-    monkeypatch.setattr("trainbridge.plugins.agreements.apply_webhook", fake_apply)
+    monkeypatch.setattr("trainbridge.core.webhooks.receive_webhook", fake_apply)
     with TestClient(create_app(workspace)) as c:
         answer = c.post("/webhooks/dingtalk?signature=s1&timestamp=17&nonce=n", content=b"{}",
                         headers={"X-Vendor": "v"})

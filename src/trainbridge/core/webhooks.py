@@ -50,6 +50,10 @@ def receive_webhook(ws: Workspace, instance: str, headers: Mapping[str, str], bo
             envelope = _envelope(ws, conn, instance, event)
             if envelope is not None:
                 carried.append(envelope)
+                ws.ledger.audit(conn, actor=f"webhook:{instance}", action="envelope.status",
+                                subject=envelope.agreement_id,
+                                detail={"event": event.event_id, "envelope": envelope.envelope_id,
+                                        "status": envelope.status.value})
             if carried:
                 ws.ledger.upsert_records(conn, carried)
             if event.delivery_ref and event.delivery_status:

@@ -1,4 +1,7 @@
-"""A Connect message through a workspace: the agreement moves once, a forgery moves nothing."""
+"""A Connect message through a workspace: kept once as the envelope's status, a forgery keeps nothing.
+
+The agreements job moves the agreement from that record on its next run (tests/agreements).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,21 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from trainbridge.connectors.docusign import connect_signature
 from trainbridge.core.errors import WebhookRejected
-from trainbridge.core.records import Agreement, AgreementStatus
+from trainbridge.core.ledger import webhook_events_table
+from trainbridge.core.records import Agreement, AgreementStatus, Envelope, EnvelopeStatus
 
 from .conftest import ACCESS_TOKEN, ACCOUNT_ID, BASE_URI, ENVELOPE_ID, HMAC_KEY, agreement, raw
 
 agreements = pytest.importorskip("trainbridge.plugins.agreements")
+
+
+def envelopes(ws) -> list[Envelope]:
+    with ws.ledger.transaction() as conn:
+        return [r for r in ws.ledger.iter_records(conn, "envelope") if isinstance(r, Envelope)]
 
 
 def stored(ws, agreement_id: str) -> Agreement:
@@ -35,7 +45,7 @@ def workspace(tb_workspace):
     return ws
 
 
-def test_envelope_completed_signs_the_agreement_once(workspace):
+def test_envelope_completed_is_kept_once_as_the_envelopes_status(workspace):
     body = raw("connect_envelope_completed.json")
     headers = {"Content-Type": "application/json",
                "X-DocuSign-Signature-1": connect_signature(HMAC_KEY.encode(), body).decode()}
@@ -43,10 +53,14 @@ def test_envelope_completed_signs_the_agreement_once(workspace):
     reply = agreements.apply_webhook(workspace, "docusign", headers, body)
     again = agreements.apply_webhook(workspace, "docusign", headers, body)
 
-    signed = stored(workspace, "lms:agr-7")
+    [envelope] = envelopes(workspace)
     assert reply.status_code == 200 and again.status_code == 200
-    assert signed.status is AgreementStatus.SIGNED
-    assert signed.signed_at == datetime(2024, 6, 2, 8, 30, 16, 883000, tzinfo=UTC)
+    assert envelope.status is EnvelopeStatus.COMPLETED and envelope.agreement_id == "lms:agr-7"
+    assert envelope.completed_at == datetime(2024, 6, 2, 8, 30, 16, 883000, tzinfo=UTC)
+    with workspace.ledger.transaction() as conn:
+        events = conn.execute(sa.select(sa.func.count()).select_from(webhook_events_table).where(
+            webhook_events_table.c.tenant == workspace.settings.tenant)).scalar()
+    assert events == 1  # the redelivery is a replay
 
 
 def test_a_forged_completion_changes_nothing(workspace):
@@ -58,9 +72,10 @@ def test_a_forged_completion_changes_nothing(workspace):
         agreements.apply_webhook(workspace, "docusign", forged, body)
 
     assert stored(workspace, "lms:agr-7").status is AgreementStatus.SENT
+    assert envelopes(workspace) == []
 
 
-def test_a_decline_closes_the_agreement(workspace):
+def test_a_decline_is_kept_as_the_envelopes_status(workspace):
     message = json.loads(raw("connect_envelope_completed.json"))
     message["event"] = "envelope-declined"
     body = json.dumps(message).encode()
@@ -68,4 +83,5 @@ def test_a_decline_closes_the_agreement(workspace):
 
     agreements.apply_webhook(workspace, "docusign", headers, body)
 
-    assert stored(workspace, "lms:agr-7").status is AgreementStatus.DECLINED
+    [envelope] = envelopes(workspace)
+    assert envelope.status is EnvelopeStatus.DECLINED

@@ -1,4 +1,6 @@
-"""A callback through a workspace: confirmed by the API, applied once; a forgery moves nothing."""
+"""A callback through a workspace: confirmed by the API, kept once as the envelope's status; a forgery
+keeps nothing. The agreements job moves the agreement from that record (tests/agreements).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +10,16 @@ import pytest
 
 from trainbridge.connectors.dropbox_sign import event_hash
 from trainbridge.core.errors import WebhookRejected
-from trainbridge.core.records import Agreement, AgreementStatus
+from trainbridge.core.records import Agreement, AgreementStatus, Envelope, EnvelopeStatus
 
 from .conftest import API_KEY, BASE, REQUEST_ID, agreement, multipart_callback, ours, payload
 
 agreements = pytest.importorskip("trainbridge.plugins.agreements")
+
+
+def envelopes(ws) -> list[Envelope]:
+    with ws.ledger.transaction() as conn:
+        return [r for r in ws.ledger.iter_records(conn, "envelope") if isinstance(r, Envelope)]
 
 
 def stored(ws, agreement_id: str) -> Agreement:
@@ -43,14 +50,15 @@ def workspace(tb_workspace):
     return ws
 
 
-def test_all_signed_confirmed_by_the_api_signs_the_agreement(workspace, fake):
+def test_all_signed_confirmed_by_the_api_is_kept_as_the_envelopes_status(workspace, fake):
     fake.get(f"{BASE}/signature_request/{REQUEST_ID}",
              json=ours("SignatureRequestGetResponse", signature_request_id=REQUEST_ID))
 
     reply = agreements.apply_webhook(workspace, "dropbox_sign", *all_signed())
 
     assert (reply.status_code, reply.body) == (200, "Hello API Event Received")
-    assert stored(workspace, "lms:agr-7").status is AgreementStatus.SIGNED
+    [envelope] = envelopes(workspace)
+    assert envelope.status is EnvelopeStatus.COMPLETED and envelope.agreement_id == "lms:agr-7"
 
 
 def test_all_signed_that_the_api_contradicts_leaves_the_agreement_sent(workspace, fake):
@@ -59,6 +67,7 @@ def test_all_signed_that_the_api_contradicts_leaves_the_agreement_sent(workspace
     agreements.apply_webhook(workspace, "dropbox_sign", *all_signed())
 
     assert stored(workspace, "lms:agr-7").status is AgreementStatus.SENT
+    assert all(e.status is not EnvelopeStatus.COMPLETED for e in envelopes(workspace))
 
 
 def test_a_forged_callback_changes_nothing(workspace):
@@ -66,3 +75,4 @@ def test_a_forged_callback_changes_nothing(workspace):
         agreements.apply_webhook(workspace, "dropbox_sign", *all_signed(key="guessed"))
 
     assert stored(workspace, "lms:agr-7").status is AgreementStatus.SENT
+    assert envelopes(workspace) == []
