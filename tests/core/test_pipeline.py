@@ -277,3 +277,31 @@ def test_sync_from_the_command_line_traces_each_source_hook_once(tmp_path):
     calls = Counter(line.split("hook: ", 1)[1].split("(")[0] for line in traced if "hook: fetch_" in line)
     assert set(calls.values()) == {1}, calls  # e.g. fetch_employees@hr once
     assert {"fetch_employees@hr", "fetch_cost_items@finance", "fetch_learning_events@lms"} <= set(calls)
+
+
+def test_an_overlapping_sync_exits_75_and_the_leavers_refund_is_not_lost(tmp_path):
+    """Issue 22's blocker: a second sync while the first signs agreements must not quote the leaver."""
+    from datetime import date
+
+    from trainbridge.core.config import load_settings
+    from trainbridge.core.demo import prepare_workspace
+    from trainbridge.core.results import ExitCode, overall_exit
+    from trainbridge.core.workspace import Workspace
+
+    ws = Workspace(load_settings(prepare_workspace(tmp_path / "demo", date.today())))
+    ws.ensure_migrated()
+    try:
+        first = ws.ledger.start_run("ingest")  # the first sync, busy with the agreements job
+        ws.ledger.acquire_lock("sync", first, stale_after=timedelta(minutes=15))
+        second = sync(ws, ["separations"])
+        assert overall_exit(second) == ExitCode.ALREADY_RUNNING
+        with ws.ledger.transaction() as conn:
+            assert ws.ledger.list_decisions(conn, "refund_quote") == []
+            assert ws.ledger.count_records(conn) == 0
+        ws.ledger.release_lock("sync", first)
+        sync(ws)
+        with ws.ledger.transaction() as conn:
+            refunds = [p for p in ws.ledger.list_proposals(conn) if p["kind"] == "refund"]
+        assert [(p["subject"], str(p["amount"])) for p in refunds] == [("E003", "850.00")]
+    finally:
+        ws.close()
