@@ -28,7 +28,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    FutureDate,
+    FutureDatetime,
+    NaiveDatetime,
+    PastDate,
+    PastDatetime,
+    ValidationError,
+    field_validator,
+)
 
 from trainbridge import hookimpl
 from trainbridge.connectors.file_rows import BadFile, Row, check_encoding, read_rows
@@ -71,6 +81,9 @@ KEY_COLUMN = {
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?",
                           re.IGNORECASE)
+#: pydantic's constrained date types are classes of their own, not subclasses of date.
+PYDANTIC_TIMES: dict[Any, type] = {AwareDatetime: datetime, NaiveDatetime: datetime, PastDatetime: datetime,
+                                   FutureDatetime: datetime, PastDate: date, FutureDate: date}
 NUMBER = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?")
 
 #: A check of a valid record beyond its model: ``(field, problem)`` refuses it, ``None`` keeps it.
@@ -122,6 +135,8 @@ def _time_fields(model: type[Record]) -> dict[str, type]:
     def temporal(annotation: Any) -> type | None:
         if isinstance(annotation, type) and issubclass(annotation, date):
             return datetime if issubclass(annotation, datetime) else date
+        if annotation in PYDANTIC_TIMES:
+            return PYDANTIC_TIMES[annotation]
         for arg in typing.get_args(annotation):
             kind = temporal(arg)
             if kind is not None:
@@ -208,17 +223,19 @@ class _FileReader:
         kind = str(row.values.get("record") or self.default_kind)
         if kind not in RECORD_TYPES or kind not in self.kinds:
             kind_field = [("record", f"{kind!r} is not one of {', '.join(self.kinds)}")]
-            return self.reject(self.default_kind, row, _say(self.label, row.line, kind_field))
+            return self.reject(self.default_kind, row, _say(self.label, row.line, kind_field), row.values)
         data = row_to_data(self.instance, kind, row.values)
         if row.problem:
-            return self.reject(kind, row, f"{self.label} {row.problem}", data)
+            return self.reject(kind, row, f"{self.label} {row.problem}", data if row.values else None)
         if self.currency and issubclass(RECORD_TYPES[kind], MoneyMixin) and "currency" not in data:
             data["currency"] = self.currency
         return kind, data
 
     def reject(self, kind: str, row: Row, reason: str, data: dict[str, Any] | None = None) -> Reject:
         key = (data or {}).get("id")
-        return Reject(model=kind, reason=reason, data=_jsonable(data or {}), raw=_jsonable(row.values),
+        # A line with nothing readable keeps its text: the quarantine tells bad lines apart by their data.
+        tried = data or {"__text__": row.text}
+        return Reject(model=kind, reason=reason, data=_jsonable(tried), raw=_jsonable(row.values or row.text),
                       key=str(key) if key else None)
 
     def conflicts(self) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], list[int]]]:
