@@ -90,8 +90,9 @@ def test_two_tenants_on_one_ledger_never_see_each_others_rows(tmp_path, backend)
     assert (tmp_path / "tenants" / a / "out" / "payroll.jsonl").exists()
     assert not (tmp_path / "tenants" / b / "out").exists()
     code, out = cli("--config", config, "--tenant", a, "runs", "--json")
-    [run] = json.loads(out)
-    assert run["tenant"] == a and run["status"] == "ok" and run["duration_s"] >= 0
+    runs = json.loads(out)
+    assert sorted(r["job"] for r in runs) == ["incentives", "ingest"]  # the sync's ingestion, the job
+    assert all(r["tenant"] == a and r["status"] == "ok" and r["duration_s"] >= 0 for r in runs)
     by_env = CliRunner(env={"TRAINBRIDGE_TENANT": b}).invoke(build_cli(),
                                                              ["--config", config, "runs", "--json"])
     assert by_env.exit_code == 0 and json.loads(by_env.output) == []
@@ -211,8 +212,8 @@ def test_a_resumed_message_that_finds_the_lock_held_tries_again_a_bounded_number
     ws = dep.workspace("acme")
     try:
         ws.migrate()
-        held = ws.ledger.start_run("incentives")
-        ws.ledger.acquire_lock("incentives", held, stale_after=timedelta(minutes=15))
+        held = ws.ledger.start_run("ingest")
+        ws.ledger.acquire_lock("sync", held, stale_after=timedelta(minutes=15))  # a sync of acme runs
         assert task.apply(("acme", "incentives")).get()["status"] == "already_running"  # a fresh duplicate
         outcome = task.apply(("acme", "incentives"), retries=1).get()  # the retry of a lost attempt
         assert outcome["status"] == "already_running"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -76,22 +77,26 @@ def sync(ws: Workspace, jobs: Sequence[str] = (), *, dry_run: bool = False, toda
         with ws.ledger.dry_run():
             return _sync(ws, names, None, today=today, now=now, dry_run=True)
     ledger = ws.ledger
-    lock_run = ledger.start_run(INGEST)
+    # The lock is held by a token, not a run: the runs of the sync (ingest, each job) are made
+    # once it is taken, and a refused sync records one refused run per job it was asked for.
+    token = -1 - secrets.randbelow(2**31 - 1)
     try:
-        ledger.acquire_lock(SYNC_LOCK, lock_run,
-                            stale_after=timedelta(seconds=ws.settings.lock_timeout_seconds))
+        ledger.acquire_lock(SYNC_LOCK, token, stale_after=timedelta(seconds=ws.settings.lock_timeout_seconds))
     except AlreadyRunning as exc:
-        ledger.finish_run(lock_run, "already_running", {}, [exc.message])
-        busy = RunResult(job=INGEST, run_id=lock_run, status="already_running", errors=[str(exc)])
-        others = [RunResult(job=n, run_id=None, status="already_running", errors=[str(exc)])
-                  for n in names if n != INGEST]
-        return SyncResults([busy, *others] if INGEST in names else others, busy)
+        refused = []
+        for name in names:
+            run_id = ledger.start_run(name)
+            ledger.finish_run(run_id, "already_running", {}, [exc.message])
+            refused.append(RunResult(job=name, run_id=run_id, status="already_running", errors=[str(exc)]))
+        busy = next((r for r in refused if r.job == INGEST),
+                    RunResult(job=INGEST, run_id=None, status="already_running", errors=[str(exc)]))
+        return SyncResults(refused, busy)
     try:
         ledger.abandon_dead_runs()
-        with heartbeat(ledger, SYNC_LOCK, lock_run, ws.settings.lock_timeout_seconds):
-            return _sync(ws, names, lock_run, today=today, now=now, dry_run=False)
+        with heartbeat(ledger, SYNC_LOCK, token, ws.settings.lock_timeout_seconds):
+            return _sync(ws, names, token, today=today, now=now, dry_run=False)
     finally:
-        ledger.release_lock(SYNC_LOCK, lock_run)
+        ledger.release_lock(SYNC_LOCK, token)
 
 
 def run_job(ws: Workspace, name: str, *, dry_run: bool = False, today: date | None = None,
@@ -101,9 +106,11 @@ def run_job(ws: Workspace, name: str, *, dry_run: bool = False, today: date | No
     return results[0] if results else results.ingest
 
 
-def _sync(ws: Workspace, names: list[str], lock_run: int | None, *, today: date, now: datetime,
+def _sync(ws: Workspace, names: list[str], token: int | None, *, today: date, now: datetime,
           dry_run: bool) -> SyncResults:
+    """The phases under the lock held by ``token`` (None in a dry run): deliveries claim rows with it."""
     jobs = [ws.job(n) for n in names]
+    lock_run = None if dry_run else ws.ledger.start_run(INGEST)
     kinds = {kind for produced in STREAMS.values() for kind in produced} if INGEST in names \
         else {kind for job in jobs for kind in job_inputs(job)}
     ingest_result = RunResult(job=INGEST, run_id=lock_run)
@@ -125,7 +132,7 @@ def _sync(ws: Workspace, names: list[str], lock_run: int | None, *, today: date,
         if job.name == INGEST:
             results.append(ingest_result)
             continue
-        results.append(_run_one(ws, job, lock_run, outcome, today=today, now=now, dry_run=dry_run))
+        results.append(_run_one(ws, job, token, outcome, today=today, now=now, dry_run=dry_run))
     if not dry_run:
         _confirm(ws, ingest_result)
     return SyncResults(results, ingest_result)
@@ -139,7 +146,7 @@ def _ingest_summary(result: RunResult, outcome: IngestOutcome) -> str:
             f"{c.get('quarantined', 0)} quarantined")
 
 
-def _run_one(ws: Workspace, job: Job, lock_run: int | None, outcome: IngestOutcome, *, today: date,
+def _run_one(ws: Workspace, job: Job, token: int | None, outcome: IngestOutcome, *, today: date,
              now: datetime, dry_run: bool) -> RunResult:
     ledger, pm, tenant = ws.ledger, ws.host.pm, ws.settings.tenant
     run_id = None if dry_run else ledger.start_run(job.name)
@@ -148,7 +155,7 @@ def _run_one(ws: Workspace, job: Job, lock_run: int | None, outcome: IngestOutco
     try:
         if run_id is not None:
             pm.hook.before_run(job=job.name, tenant=tenant, run_id=run_id)
-        _job_steps(ws, job, result, lock_run, today=today, now=now, dry_run=dry_run)
+        _job_steps(ws, job, result, token, today=today, now=now, dry_run=dry_run)
     except Exception as exc:
         if isinstance(exc, TrainbridgeError):
             result.errors.append(redact(str(exc)))
@@ -185,7 +192,7 @@ def _call_quietly(hook: Any, **kwargs: Any) -> None:
         log.exception("hook %s raised", getattr(hook, "name", hook))
 
 
-def _job_steps(ws: Workspace, job: Job, result: RunResult, lock_run: int | None, *, today: date,
+def _job_steps(ws: Workspace, job: Job, result: RunResult, token: int | None, *, today: date,
                now: datetime, dry_run: bool) -> None:
     with ws.ledger.transaction() as conn:
         ctx = ws.context(job, conn, result.run_id, today=today, now=now, dry_run=dry_run)
@@ -200,7 +207,7 @@ def _job_steps(ws: Workspace, job: Job, result: RunResult, lock_run: int | None,
             for row in ws.ledger.outbox(conn, job=job.name, states=UNDELIVERED):
                 result.plan_lines.append(f"would deliver {row.operation} -> {row.instance}: {row.id}")
         return
-    delivered = deliver(ws, job.name, result, claim_id=lock_run)
+    delivered = deliver(ws, job.name, result, claim_id=token)
     # A follow-up's own deliveries get after_delivery too (an e-signature answer leads to an
     # evidence deposit whose receipt must be recorded); bounded so a job cannot loop forever.
     for _ in range(MAX_FOLLOWUP_ROUNDS):
@@ -215,7 +222,7 @@ def _job_steps(ws: Workspace, job: Job, result: RunResult, lock_run: int | None,
             _keep_files(followup, result, dry_run=False)
             result.summary.extend(followup.summary)
             result.errors.extend(followup.warnings)
-        delivered = deliver(ws, job.name, result, claim_id=lock_run) \
+        delivered = deliver(ws, job.name, result, claim_id=token) \
             if followup and (followup.writes or followup.proposals) else []
 
 
