@@ -151,8 +151,9 @@ def _header(cells: list[str], name: str, line: int) -> list[str]:
 
 
 def _csv_row(header: list[str], cells: list[str], line: int) -> Row:
-    row = Row(line=line, text=",".join(cells)[:200])
+    row = Row(line=line)
     if len(cells) != len(header):
+        row.text = ",".join(cells)[:200]
         row.problem = (f"line {line}: {len(cells)} values for {len(header)} columns (a comma inside a "
                        "value that is not in double quotes?)")
         row.values = {f"column {i}": cell for i, cell in enumerate(cells, start=1)}
@@ -160,9 +161,11 @@ def _csv_row(header: list[str], cells: list[str], line: int) -> Row:
     for column, cell in zip(header, cells, strict=True):
         if not column:
             if cell.strip():
+                row.text = ",".join(cells)[:200]
                 row.problem = f"line {line}: a value ({cell.strip()[:40]!r}) under a column with no header"
             continue
         if len(cell) > MAX_FIELD_CHARS:
+            row.text = ",".join(c[:40] for c in cells)[:200]
             row.problem = (f"line {line}, field {column}: {len(cell):,} characters, over the limit of "
                            f"{MAX_FIELD_CHARS:,}")
             cell = cell[:200] + "..."

@@ -119,12 +119,16 @@ def row_to_data(instance: str, kind: str, row: dict[str, Any]) -> dict[str, Any]
                     value = json.loads(value)
         data[key] = value
     key_column = KEY_COLUMN.get(kind, "id")
-    vendor_key = data.pop(key_column, None) if key_column not in RECORD_TYPES[kind].model_fields else \
-        data.get(key_column)
+    vendor_key = data.get(key_column) if _is_field(kind, key_column) else data.pop(key_column, None)
     if vendor_key is not None and "id" not in data:
         data["id"] = make_id(instance, vendor_key)
     data["source"] = instance
     return data
+
+
+@cache
+def _is_field(kind: str, name: str) -> bool:
+    return name in RECORD_TYPES[kind].model_fields
 
 
 @cache
@@ -248,7 +252,7 @@ class _FileReader:
                 continue
             kind, data = parsed
             key = (kind, str(data["id"]))
-            content = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+            content = hashlib.sha256(repr(sorted(data.items())).encode()).hexdigest()
             if key not in first:
                 first[key] = (row.line, content)
             elif first[key][1] != content:

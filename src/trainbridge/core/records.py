@@ -23,7 +23,6 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 CENT = Decimal("0.01")
@@ -92,8 +91,6 @@ ISO_4217_CODES = frozenset({
 #: the arithmetic every refund and report does.
 AMOUNT_INTEGER_DIGITS = 12
 AMOUNT_CEILING = Decimal(10) ** AMOUNT_INTEGER_DIGITS
-#: Adjustments whose ``amount`` is a rate, not money: more than two decimals are allowed.
-RATE_ADJUSTMENTS = frozenset({"bonus_percent", "bonus_coefficient"})
 NEGATIVE_AMOUNT_HINTS = {
     "cost_item": ("cost items have no credit flag: to lower a cost (a discount, a vendor refund), "
                   "send the original item again (same item id) with the net amount"),
@@ -132,10 +129,11 @@ class MoneyMixin(BaseModel):
     """An amount and its currency, checked where they enter.
 
     The amount is finite, at most :data:`AMOUNT_INTEGER_DIGITS` digits before the decimal point,
-    not negative (a credit is a kind of record, never a sign), and in whole cents (``12.50`` and
-    ``12.500`` are accepted as ``12.50``; ``12.505`` is refused, not rounded). Rate adjustments
-    (``bonus_percent``, ``bonus_coefficient``) may have more decimals. The currency is an active
-    ISO 4217 code; an empty one is refused.
+    not negative (a credit is a kind of record, never a sign), and, for amounts read from a source,
+    in whole cents (``12.50`` and ``12.500`` are accepted as ``12.50``; ``12.505`` is refused, not
+    rounded). A payroll adjustment is computed: its amount may be a rate (``bonus_percent``) or
+    carry more decimals, which a payroll vendor's connector rounds once. The currency is an active ISO 4217
+    code; an empty one is refused.
     """
 
     amount: Decimal = Field(description="Decimal amount; never a float; at most 12 digits and 2 decimals, "
@@ -164,23 +162,14 @@ class MoneyMixin(BaseModel):
             raise ValueError(msg)
         if value.is_zero():
             value = abs(value)
-        # Adjustments are checked once their kind is known (a rate may have more decimals).
+        # An adjustment is computed, not read: a rate may have more decimals, and a payroll vendor's
+        # connector rounds money half-up to cents once.
         return value if "adjustment" in cls.model_fields else whole_cents(value)
 
     @field_validator("currency", mode="before")
     @classmethod
     def _currency_is_iso(cls, value: Any) -> str:
         return currency_code(value)
-
-    @model_validator(mode="after")
-    def _money_in_cents(self) -> MoneyMixin:
-        if str(getattr(self, "adjustment", "")) not in RATE_ADJUSTMENTS:
-            try:
-                whole_cents(self.amount)
-            except ValueError as exc:
-                msg = f"amount {exc}"
-                raise ValueError(msg) from None
-        return self
 
 
 # --- people -------------------------------------------------------------------------
