@@ -32,6 +32,7 @@ from celery.beat import BeatLazyFunc, PersistentScheduler
 from celery.schedules import BaseSchedule, schedstate
 
 from trainbridge import metrics
+from trainbridge.core.delivery import SYNC_LOCK
 from trainbridge.core.errors import AlreadyRunning, TrainbridgeError
 from trainbridge.core.runner import Workspace, sync
 from trainbridge.core.secrets import redact
@@ -50,6 +51,10 @@ MAX_KILLED_RUNS = 3
 #: its heartbeat is older than [ledger] lock_timeout_seconds (900 s by default)
 RESUME_DELAY = 60
 RESUME_RETRIES = 20
+#: a message that finds its tenant busy (a sync of another job holds the tenant's lock) waits
+#: and comes back: 5 s, doubling to 5 minutes, this many times; only then is it refused
+BUSY_DELAY = 5
+BUSY_RETRIES = 40
 
 if os.environ.get(metrics.PORT_ENV):
     # Before anything imports prometheus_client: the pool processes write, this one serves.
@@ -105,6 +110,14 @@ def create_app(dep: Deployment | None = None, *, broker_url: str | None = None) 
     def run_job(self: Any, tenant: str, job: str, slot: str | None = None) -> dict[str, Any]:
         resumed = bool((self.request.delivery_info or {}).get("redelivered")) or bool(self.request.retries)
         outcome = run_tenant_job(dep or _deployment_with(tenant), tenant, job, slot=slot, redelivered=resumed)
+        if outcome["status"] == "busy":
+            # One sync per tenant at a time: this job runs when the tenant's current one is done.
+            if self.request.retries < BUSY_RETRIES:
+                raise self.retry(countdown=min(BUSY_DELAY * 2 ** self.request.retries, 300),
+                                 max_retries=BUSY_RETRIES)
+            log.warning("tenant %s job %s: the tenant stayed busy with other syncs; given up", tenant, job)
+            metrics.run_finished(tenant, job, None, "already_running")
+            return {**outcome, "status": "already_running"}
         if outcome["status"] == "already_running" and resumed and self.request.retries < RESUME_RETRIES:
             raise self.retry(countdown=RESUME_DELAY, max_retries=RESUME_RETRIES)
         return outcome
@@ -140,6 +153,8 @@ def _run(ws: Workspace, job: str, redelivered: bool) -> dict[str, Any]:
         msg = (f"the last {MAX_KILLED_RUNS} runs were killed mid-run; not trying again from this message "
                f"(run `trainbridge --tenant {ws.settings.tenant} sync {job}` to see why)")
         return _record(ws, job, "failed", msg)
+    if ws.ledger.lock_held(SYNC_LOCK, stale_after=timedelta(seconds=ws.settings.lock_timeout_seconds)):
+        return {"status": "busy", "errors": ["the tenant's sync lock is held by another run"]}
     [result] = sync(ws, [job])
     if result.status == "already_running":
         metrics.run_finished(ws.settings.tenant, job, result.run_id, "already_running")
@@ -162,7 +177,7 @@ def _run_slot(ws: Workspace, job: str, slot: datetime, redelivered: bool) -> dic
         if done and datetime.fromisoformat(done) >= slot:
             return _record(ws, job, "skipped", f"slot {slot.isoformat()} already ran")
         outcome = _run(ws, job, redelivered)
-        if outcome["status"] != "already_running":
+        if outcome["status"] not in ("already_running", "busy"):
             with ledger.transaction() as conn:
                 ledger.set_state(conn, job, SLOT_KEY, slot.isoformat())
         return outcome

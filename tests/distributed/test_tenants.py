@@ -199,12 +199,22 @@ def test_a_message_whose_runs_keep_getting_killed_is_given_up(folder):
         ws.close()
 
 
-def test_a_resumed_message_that_finds_the_lock_held_tries_again_a_bounded_number_of_times(
+def test_a_message_that_finds_its_tenant_busy_tries_again_a_bounded_number_of_times(
         folder, monkeypatch):
     pytest.importorskip("celery", reason="Celery is not installed: pip install 'trainbridge[celery]'")
     from trainbridge import celery_app
 
-    monkeypatch.setattr(celery_app, "RESUME_RETRIES", 2)
+    monkeypatch.setattr(celery_app, "BUSY_RETRIES", 2)
+    monkeypatch.setattr(celery_app, "BUSY_DELAY", 0)
+    attempts: list[str] = []
+    real = celery_app.run_tenant_job
+
+    def counting(*args, **kwargs):
+        outcome = real(*args, **kwargs)
+        attempts.append(outcome["status"])
+        return outcome
+
+    monkeypatch.setattr(celery_app, "run_tenant_job", counting)
     dep = load_deployment(folder)
     app = celery_app.create_app(dep, broker_url="memory://")
     app.conf.task_always_eager = True
@@ -214,13 +224,12 @@ def test_a_resumed_message_that_finds_the_lock_held_tries_again_a_bounded_number
         ws.migrate()
         held = ws.ledger.start_run("ingest")
         ws.ledger.acquire_lock("sync", held, stale_after=timedelta(minutes=15))  # a sync of acme runs
-        assert task.apply(("acme", "incentives")).get()["status"] == "already_running"  # a fresh duplicate
-        outcome = task.apply(("acme", "incentives"), retries=1).get()  # the retry of a lost attempt
-        assert outcome["status"] == "already_running"
+        assert task.apply(("acme", "incentives")).get()["status"] == "already_running"
+        assert attempts == ["busy", "busy", "busy"]  # the first try and two more, then given up
         with ws.ledger.transaction() as conn:
-            runs = ws.ledger.list_runs(conn, job="incentives")
-        refused = [r for r in runs if r["status"] == "already_running"]
-        assert len(refused) == 1 + 2  # the duplicate once; the resumed message at retries 1 and 2
+            assert ws.ledger.list_runs(conn, job="incentives") == []  # a busy tenant is left untouched
+        ws.ledger.release_lock("sync", held)
+        assert task.apply(("acme", "incentives")).get()["status"] == "ok"
     finally:
         ws.close()
 

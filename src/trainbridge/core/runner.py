@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from trainbridge.core import results as run_results
 from trainbridge.core.delivery import (
     MAX_DELIVERY_ATTEMPTS,
     SYNC_LOCK,
@@ -201,7 +202,7 @@ def _job_steps(ws: Workspace, job: Job, result: RunResult, token: int | None, *,
     _keep_files(plan, result, dry_run=dry_run)
     result.summary.extend(plan.summary)
     result.errors.extend(plan.warnings)
-    fault_point("after_plan")
+    run_results.fault_point("after_plan")
     if dry_run:
         with ws.ledger.transaction() as conn:
             for row in ws.ledger.outbox(conn, job=job.name, states=UNDELIVERED):

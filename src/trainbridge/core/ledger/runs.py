@@ -91,6 +91,13 @@ class RunsMixin:
                 runs_table.c.id == held.run_id, runs_table.c.status == "running",
             ).values(status="abandoned", finished_at=now))
 
+    def lock_held(self, name: str, *, stale_after: timedelta) -> bool:
+        """True while a live holder has the lock ``name`` (a dead holder's lock counts as free)."""
+        with self.transaction() as conn:
+            held = conn.execute(sa.select(locks_table).where(
+                locks_table.c.tenant == self.tenant, locks_table.c.job == name)).first()
+        return held is not None and not _holder_is_dead(held, now_utc(), stale_after)
+
     def abandon_dead_runs(self) -> int:
         """Runs still 'running' whose process on this host is gone and that hold no lock (killed
         before or after their lock) become 'abandoned'. Returns how many."""
