@@ -140,3 +140,15 @@ def test_a_page_of_decisions_keeps_its_money_text_and_nulls(make_workspace):
     assert one["payload"] == rows[1]["payload"]
     assert back["refund:S-2"]["subject"] is None
     assert one["explanation"] == ["1700.00 x 12/24 = 850.00 (1)"]
+
+
+def test_a_stored_record_an_older_version_accepted_is_left_out_not_fatal(make_workspace):
+    ws = make_workspace({})
+    good = CostItem(id="fin:1", category="course_fee", amount=Decimal("1000.10"), currency="CNY",
+                    allocation="employee", employee_id="E001", incurred_on=date(2026, 3, 1))
+    huge = good.model_copy(update={"id": "fin:2", "amount": Decimal("1E+309")})  # as stored before
+    with ws.ledger.transaction() as conn:
+        ws.ledger.upsert_records(conn, [good, huge])
+        assert [r.id for r in ws.ledger.iter_records(conn, "cost_item")] == ["fin:1"]
+        assert ws.ledger.get_record(conn, "cost_item", "fin:2") is None
+        assert ws.ledger.count_records(conn, "cost_item") == 2  # kept, not lost

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
 from trainbridge.core.ledger.engine import _chunks, _dialect_insert, _insert_ignore, _pg_bulk, now_utc
@@ -16,9 +18,10 @@ from trainbridge.core.ledger.tables import (
     records_table,
     source_cursors_table,
 )
-from trainbridge.core.records import Record, payload_hash, record_from_payload
+from trainbridge.core.records import Record, payload_hash, record_from_payload, validation_reason
 
 #: What an upsert rewrites when a record's content hash changed.
+log = logging.getLogger("trainbridge.ledger")
 _RECORD_UPDATES = ("source", "subject", "payload", "hash", "seq", "run_id", "updated_at")
 _RECORDS_CONFLICT = (
     "ON CONFLICT (tenant, kind, id) DO UPDATE SET "
@@ -98,7 +101,7 @@ class RecordsMixin:
         t = records_table
         row = conn.execute(sa.select(t.c.payload).where(
             t.c.tenant == self.tenant, t.c.kind == kind, t.c.id == record_id)).first()
-        return record_from_payload(kind, row.payload) if row else None
+        return _load(kind, record_id, row.payload) if row else None
 
     def iter_records(self, conn: Connection, kind: str, *, subject: str | None = None,
                      since_seq: int | None = None, batch: int = 2000,
@@ -108,14 +111,15 @@ class RecordsMixin:
         t = records_table
         last_seq = since_seq if since_seq is not None else -1
         while True:
-            query = sa.select(t.c.payload, t.c.seq, t.c.hash).where(
+            query = sa.select(t.c.id, t.c.payload, t.c.seq, t.c.hash).where(
                 t.c.tenant == self.tenant, t.c.kind == kind, t.c.seq > last_seq)
             if subject is not None:
                 query = query.where(t.c.subject == subject)
             rows = conn.execute(query.order_by(t.c.seq).limit(batch)).all()
             for row in rows:
-                record = record_from_payload(kind, row.payload)
-                yield (record, row.hash) if with_hash else record
+                record = _load(kind, row.id, row.payload)
+                if record is not None:
+                    yield (record, row.hash) if with_hash else record
             if len(rows) < batch:
                 return
             last_seq = rows[-1].seq
@@ -176,6 +180,23 @@ class RecordsMixin:
         where = (t.c.tenant == self.tenant) & (t.c.job == job) & (t.c.key == key)
         if not conn.execute(sa.update(t).where(where).values(value=value)).rowcount:
             _insert_ignore(conn, t, [{"tenant": self.tenant, "job": job, "key": key, "value": value}])
+
+
+_unreadable: set[tuple[str, str]] = set()
+
+
+def _load(kind: str, record_id: str, payload: dict[str, Any]) -> Record | None:
+    """A stored record, or None when it no longer passes the record's rules (stored by an older
+    version: an amount or currency since refused). It is left in the ledger and logged once;
+    the jobs go on without it rather than fail on every run."""
+    try:
+        return record_from_payload(kind, payload)
+    except ValidationError as exc:
+        if (kind, record_id) not in _unreadable:
+            _unreadable.add((kind, record_id))
+            log.warning("stored %s %s no longer passes validation and is left out: %s (correct it at "
+                        "the source; the next read replaces it)", kind, record_id, validation_reason(exc))
+        return None
 
 
 def _subject(record: Record) -> str | None:
