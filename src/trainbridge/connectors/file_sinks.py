@@ -1,0 +1,143 @@
+"""Built-in file sinks: a JSONL payroll, a notifier, and the append-once JSONL writing they share.
+
+Each line is written with its newline in one call and the file is fsynced, so a crash leaves
+at most a torn last line: the next append cuts it off (with a warning) before writing. A line
+is appended only if no complete line with its id is there yet: delivering twice writes once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from trainbridge import hookimpl
+from trainbridge.core.connector import Connector, ConnectorConfig
+from trainbridge.core.errors import ConnectorError
+from trainbridge.core.records import DeliveryReceipt, HealthResult, Notice, PayrollAdjustment
+
+# The file connectors' logger, whichever module of theirs logs.
+log = logging.getLogger("trainbridge.connectors.files")
+
+
+def append_once(path: Path, record_id: str, payload: dict[str, Any], *,
+                instance: str = "") -> DeliveryReceipt:
+    """Append a JSON line unless a line with this id is already there: idempotent by id.
+
+    A torn last line (a write cut short by a crash) is cut off first, with a warning."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if record_id in sink_ids(path, repair=True, instance=instance):
+        return DeliveryReceipt(ref=record_id, status="delivered", detail="already present")
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(payload, ensure_ascii=False, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return DeliveryReceipt(ref=record_id, status="delivered")
+
+
+def sink_ids(path: Path, *, repair: bool = False, instance: str = "") -> set[str]:
+    """The ids of a JSONL sink's complete lines.
+
+    What follows the last newline is a line torn by a crash mid-write (this sink writes each
+    line with its newline in one call): with ``repair`` the file is truncated to its last
+    complete line, logged as a warning; otherwise that tail is ignored. A complete line that is
+    not a JSON object was not written by trainbridge: the file is refused with one error, since
+    appending after it could not tell what has already been delivered."""
+    if not path.exists():
+        return set()
+    ids: set[str] = set()
+    complete = 0
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.endswith(b"\n"):
+                break
+            complete += len(raw)
+            if not raw.strip():
+                continue
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                value = None
+            if not isinstance(value, dict):
+                msg = f"{path} line {number} is not a JSON object; nothing more is written to this file"
+                raise ConnectorError(msg, instance=instance, hint=(
+                    "the file was edited by hand or by another program: fix or remove that line (keep the "
+                    "lines already there: they record what was delivered)"))
+            if isinstance(value.get("id"), str):
+                ids.add(value["id"])
+    torn = path.stat().st_size - complete
+    if torn and repair:
+        with path.open("r+b") as fh:
+            fh.seek(complete)
+            tail = fh.read(120)
+            fh.truncate(complete)
+            fh.flush()
+            os.fsync(fh.fileno())
+        log.warning("%s: cut off a torn last line (%d byte(s), a write interrupted by a crash: %r); "
+                    "the file now ends with its last complete line", path, torn, tail)
+    return ids
+
+
+class JsonlPayrollConfig(ConnectorConfig):
+    path: str
+
+
+class JsonlPayroll(Connector):
+    """A payroll sink that appends adjustments to a JSONL file, once per adjustment id."""
+
+    config_model: ClassVar[type[ConnectorConfig]] = JsonlPayrollConfig
+    vendor = "JSONL file"
+    config: JsonlPayrollConfig
+
+    @hookimpl
+    def post_adjustment(self, adjustment: PayrollAdjustment) -> DeliveryReceipt:
+        return append_once(self.ctx.resolve(self.config.path), adjustment.id, adjustment.payload(),
+                           instance=self.name)
+
+    @hookimpl
+    def adjustment_status(self, ref: str) -> DeliveryReceipt:
+        # The line in the payroll file is all this sink promises: present means confirmed. A
+        # missing line settles nothing (payroll may have taken the file away to import it).
+        path = self.ctx.resolve(self.config.path)
+        if ref in sink_ids(path, instance=self.name):
+            return DeliveryReceipt(ref=ref, status="confirmed", detail=f"in {path.name}")
+        return DeliveryReceipt(ref=ref, status="unknown", detail=f"not in {path.name}")
+
+    @hookimpl
+    def healthcheck(self) -> HealthResult:
+        folder = self.ctx.resolve(self.config.path).parent
+        ok = (folder.exists() and os.access(folder, os.W_OK)) or not folder.exists()
+        return HealthResult(ok=ok, detail=f"writes to {self.ctx.resolve(self.config.path)}")
+
+
+class FileNotifierConfig(ConnectorConfig):
+    path: str = Field(default="-", description='JSONL file, or "-" for stdout')
+
+
+class FileNotifier(Connector):
+    """Writes notices to a JSONL file (once per notice id) or prints them."""
+
+    config_model: ClassVar[type[ConnectorConfig]] = FileNotifierConfig
+    vendor = "file or stdout"
+    config: FileNotifierConfig
+
+    @hookimpl
+    def send_notice(self, notice: Notice) -> DeliveryReceipt:
+        if self.config.path == "-":
+            to = ", ".join(r.name or r.email or r.role for r in notice.recipients)
+            sys.stdout.write(f"[notice to {to}] {notice.subject}\n{notice.body}\n")
+            return DeliveryReceipt(ref=notice.id)
+        return append_once(self.ctx.resolve(self.config.path), notice.id, notice.payload(),
+                           instance=self.name)
+
+    @hookimpl
+    def healthcheck(self) -> HealthResult:
+        return HealthResult(ok=True, detail=f"writes to {self.config.path}")
+
+
+__all__ = ["FileNotifier", "JsonlPayroll", "append_once", "sink_ids"]
