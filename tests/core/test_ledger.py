@@ -59,7 +59,7 @@ def test_cursors_are_kept_per_instance_and_stream_whatever_the_job(make_workspac
 
 def test_no_tenant_reads_another_tenants_rows(make_workspace):
     ws = make_workspace({})
-    other = Ledger(ws.ledger.url, "someone-else", engine=ws.ledger.engine)
+    other = Ledger(ws.ledger.url, f"someone-else-{ws.settings.tenant}", engine=ws.ledger.engine)
     with ws.ledger.transaction() as conn:
         ws.ledger.upsert_records(conn, [employee("E1")])
         ws.ledger.enqueue(conn, [{"id": "x", "job": "j", "operation": "send_notice", "instance": "n",

@@ -129,6 +129,19 @@ def test_a_live_holder_on_this_host_keeps_its_lock_however_late_its_heartbeat(tw
         holder.wait()
 
 
+def test_a_holder_whose_pid_now_belongs_to_a_newer_process_counts_as_gone(two_jobs):
+    newer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _hold(two_jobs, pid=newer.pid, host=socket.gethostname(), beat_ago=timedelta(0))
+        with two_jobs.ledger.transaction() as conn:  # the lock was taken an hour before it started
+            conn.execute(sa.update(locks_table).where(locks_table.c.tenant == two_jobs.settings.tenant)
+                         .values(acquired_at=datetime.now(UTC) - timedelta(hours=1)))
+        two_jobs.ledger.acquire_lock("sync", 10**6, stale_after=timedelta(minutes=15))
+    finally:
+        newer.kill()
+        newer.wait()
+
+
 def test_a_zombie_holder_counts_as_gone(two_jobs):
     zombie = subprocess.Popen([sys.executable, "-c", "pass"])
     deadline = time.monotonic() + 20

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +105,10 @@ class RunsMixin:
         host = socket.gethostname()
         with self.transaction() as conn:
             holders = self.active_run_ids(conn)
-            rows = conn.execute(sa.select(t.c.id, t.c.pid).where(
+            rows = conn.execute(sa.select(t.c.id, t.c.pid, t.c.started_at).where(
                 t.c.tenant == self.tenant, t.c.status == "running", t.c.host == host)).all()
             dead = [row.id for row in rows if row.id not in holders
-                    and (row.pid is None or not process_alive(int(row.pid)))]
+                    and (row.pid is None or not process_alive(int(row.pid), since=_aware(row.started_at)))]
             if dead:
                 conn.execute(sa.update(t).where(t.c.id.in_(dead)).values(status="abandoned",
                                                                          finished_at=now_utc()))
@@ -128,8 +128,9 @@ class RunsMixin:
 
 
 
-def process_alive(pid: int) -> bool:
-    """True when ``pid`` runs on this host and is not a zombie (a killed, unreaped process)."""
+def process_alive(pid: int, *, since: datetime | None = None) -> bool:
+    """True when ``pid`` runs on this host, is not a zombie (a killed, unreaped process) and, given
+    ``since``, started before it (a later process with the same pid is someone else)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -141,11 +142,26 @@ def process_alive(pid: int) -> bool:
     except OSError:
         return True
     state = next((line.split()[1] for line in status.splitlines() if line.startswith("State:")), "")
-    return state not in ("Z", "X")
+    if state in ("Z", "X"):
+        return False
+    started = _process_start(pid)
+    return since is None or started is None or started <= since + timedelta(seconds=1)
+
+
+def _process_start(pid: int) -> datetime | None:
+    """When ``pid`` started (Linux /proc), or None where that cannot be known."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        ticks = os.sysconf("SC_CLK_TCK")
+        return datetime.fromtimestamp(boot + int(fields[19]) / ticks, UTC)
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def _holder_is_dead(held: Any, now: datetime, stale_after: timedelta) -> bool:
     if held.host == socket.gethostname():
-        return not process_alive(int(held.pid))
+        return not process_alive(int(held.pid), since=_aware(held.acquired_at))
     heartbeat = _aware(held.heartbeat_at)
     return heartbeat is None or now - heartbeat > stale_after
