@@ -234,12 +234,7 @@ class OutboxMixin:
                      delivered_at=now_utc()))
             if notice:
                 _insert_ignore(conn, notices_table, [{"tenant": self.tenant, "sent_at": now_utc(), **notice}])
-            proposal = conn.execute(sa.select(outbox_table.c.proposal_id).where(
-                outbox_table.c.tenant == self.tenant, outbox_table.c.id == outbox_id)).scalar()
-            if proposal:
-                conn.execute(sa.update(proposals_table).where(
-                    proposals_table.c.tenant == self.tenant, proposals_table.c.id == proposal,
-                    proposals_table.c.status == "approved").values(status="delivered"))
+            self._mark_proposal(conn, outbox_id, "delivered", only_from="approved")
 
     def mark_failed(self, outbox_id: str, error: str, *, final: bool,
                     retry_after: timedelta | None = None) -> None:
@@ -272,12 +267,7 @@ class OutboxMixin:
                 t.c.state.in_(("pending", "failed", "dead", "delivering")),
             ).values(state="abandoned", last_error=scrub(f"abandoned by {actor}: {reason}"))).rowcount
             if changed:
-                proposal = conn.execute(sa.select(t.c.proposal_id).where(
-                    t.c.tenant == self.tenant, t.c.id == outbox_id)).scalar()
-                if proposal:
-                    conn.execute(sa.update(proposals_table).where(
-                        proposals_table.c.tenant == self.tenant, proposals_table.c.id == proposal,
-                    ).values(status="abandoned"))
+                proposal = self._mark_proposal(conn, outbox_id, "abandoned")
                 self.audit(conn, actor=actor, action="outbox.abandon", subject=outbox_id,
                            detail={"reason": reason, "proposal": proposal})
         return bool(changed)
@@ -298,15 +288,25 @@ class OutboxMixin:
                 t.c.tenant == self.tenant, t.c.id == outbox_id, t.c.state.in_(("delivered", "confirmed")),
             ).values(state=state, confirmed_at=now_utc(), status_detail=scrub(detail))).rowcount
             if changed and state == "failed":
-                proposal = conn.execute(sa.select(t.c.proposal_id).where(
-                    t.c.tenant == self.tenant, t.c.id == outbox_id)).scalar()
+                proposal = self._mark_proposal(conn, outbox_id, "failed")
                 if proposal:
-                    conn.execute(sa.update(proposals_table).where(
-                        proposals_table.c.tenant == self.tenant, proposals_table.c.id == proposal,
-                    ).values(status="failed"))
                     self.audit(conn, actor="vendor", action="delivery.failed", subject=proposal,
                                detail={"outbox": outbox_id, "detail": detail})
         return bool(changed)
+
+    def _mark_proposal(self, conn: Connection, outbox_id: str, status: str,
+                       *, only_from: str | None = None) -> str | None:
+        """Give the proposal behind an outbox row ``status`` (from ``only_from`` only); its id."""
+        t = outbox_table
+        proposal: str | None = conn.execute(sa.select(t.c.proposal_id).where(
+            t.c.tenant == self.tenant, t.c.id == outbox_id)).scalar()
+        if proposal:
+            p = proposals_table
+            query = sa.update(p).where(p.c.tenant == self.tenant, p.c.id == proposal)
+            if only_from:
+                query = query.where(p.c.status == only_from)
+            conn.execute(query.values(status=status))
+        return proposal
 
     def outbox_by_ref(self, conn: Connection, instance: str, ref: str) -> OutboxRow | None:
         """The delivered row a sink answered ``ref`` for (a webhook reports on it later)."""
