@@ -32,7 +32,8 @@ from pydantic import (
 )
 
 from trainbridge.connectors.file_rows import Row, read_rows
-from trainbridge.core.records import RECORD_TYPES, MoneyMixin, Page, Record, Reject, make_id
+from trainbridge.core.money import MoneyMixin
+from trainbridge.core.records import RECORD_TYPES, Page, Record, Reject, make_id
 
 PAGE_SIZE = 1000
 LIST_FIELDS = {"career_goals", "competencies", "legal_entities", "flags"}

@@ -33,6 +33,7 @@ from trainbridge.connectors.file_rows import BadFile, check_encoding, read_rows
 from trainbridge.connectors.file_sinks import FileNotifier, JsonlPayroll, append_once, sink_ids
 from trainbridge.core.connector import Connector, ConnectorConfig
 from trainbridge.core.errors import ConnectorError
+from trainbridge.core.money import currency_code
 from trainbridge.core.records import (
     Certificate,
     CostItem,
@@ -48,7 +49,6 @@ from trainbridge.core.records import (
     TrainingProgram,
     TrainingResult,
     TrainingSession,
-    currency_code,
 )
 
 
