@@ -11,6 +11,7 @@ import csv
 import html
 import io
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -83,16 +84,31 @@ def to_json(result: ReportResult) -> str:
     return json.dumps(as_obj(result), ensure_ascii=False, indent=2)
 
 
+#: a cell starting with one of these is a formula to Excel, LibreOffice and Sheets (OWASP
+#: "CSV injection"), full-width forms included; HR data must never run as one.
+_FORMULA_START = tuple("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+_PLAIN_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?")
+
+
+def csv_cell(value: Any) -> str:
+    """``value`` as a CSV cell that a spreadsheet shows as text: a leading formula character
+    gets a ``'`` in front (plain numbers, ``-12.50``, stay numbers)."""
+    text = _cell(value)
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def to_csv(result: ReportResult) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     for part in [result, *result.sections]:
         if part is not result:
             writer.writerow([])
-            writer.writerow([f"# {part.title}"])
-        writer.writerow(part.columns)
+            writer.writerow([f"# {csv_cell(part.title)}"])
+        writer.writerow([csv_cell(c) for c in part.columns])
         for row in part.rows:
-            writer.writerow([_cell(v) for v in row])
+            writer.writerow([csv_cell(v) for v in row])
     return out.getvalue()
 
 

@@ -1,18 +1,29 @@
 """Keep secrets out of logs, errors, reports, dry-run output and the ledger.
 
-Every secret the configuration resolves is registered here; ``redact`` replaces each
-occurrence in any text, and ``scrub`` walks JSON-like payloads. A logging filter
-applies ``redact`` to every record, so a secret cannot leak through a log line.
+Every secret the configuration resolves is registered here: each value a ``${VAR}`` brought
+in, each secret field, each token a vendor issued us. ``redact`` replaces every occurrence
+of a registered value in any text - raw, URL-encoded, base64 (at any alignment) and
+JSON-escaped - and ``scrub`` walks JSON-like payloads. A logging filter applies ``redact``
+to every record, so a secret cannot leak through a log line.
+
+Only values we were given are registered, never text a caller sent us: an unsigned webhook
+must not be able to make ``redact`` rewrite ordinary words.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
 import threading
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
+#: shorter values would mask common words; a base64 core shorter than this is too ambiguous.
+MIN_SECRET_CHARS = 4
+_MIN_ENCODED_CHARS = 8
 _SECRET_KEY = re.compile(
     r"(pass(word)?|secret|token|api[_-]?key|apikey|auth(orization)?|credential|private[_-]?key|"
     r"signature|cookie|session[_-]?key|encrypt[_-]?key|app[_-]?secret)",
@@ -20,13 +31,44 @@ _SECRET_KEY = re.compile(
 )
 _lock = threading.Lock()
 _secrets: set[str] = set()
+#: every form each secret can appear in, longest first (rebuilt when a secret is added).
+_forms: list[str] = []
+_pattern: re.Pattern[str] | None = None
 
 
 def register_secret(value: str | None) -> None:
     """Remember ``value`` as a secret; short values (< 4 chars) are ignored as too common."""
-    if value and len(value) >= 4:
-        with _lock:
-            _secrets.add(value)
+    global _pattern
+    if not value or len(value) < MIN_SECRET_CHARS:
+        return
+    with _lock:
+        if value in _secrets:
+            return
+        _secrets.add(value)
+        _forms.extend(f for f in encoded_forms(value) if f not in _forms)
+        _forms.sort(key=len, reverse=True)
+        _pattern = re.compile("|".join(re.escape(f) for f in _forms))
+
+
+def encoded_forms(secret: str) -> list[str]:
+    """The secret as it can appear in text: raw, URL-encoded, JSON-escaped and base64 (standard
+    and URL-safe, inside a longer encoded string at each of the three byte alignments)."""
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret),
+             json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    raw = secret.encode("utf-8")
+    for shift in range(3):
+        # `shift` unknown bytes before the secret spoil the first ceil(shift*4/3) characters;
+        # the last partial group depends on what follows. What is left is fixed.
+        encoded = base64.b64encode(b"\0" * shift + raw).decode("ascii")
+        start = -(-shift * 4 // 3)
+        end = (shift + len(raw)) // 3 * 4
+        core = encoded[start:end]
+        if len(core) >= _MIN_ENCODED_CHARS:
+            forms.add(core)
+            forms.add(core.replace("+", "-").replace("/", "_"))
+        if shift == 0:
+            forms.add(encoded if len(encoded) >= _MIN_ENCODED_CHARS else secret)
+    return sorted(forms, key=len, reverse=True)
 
 
 def is_secret_key(key: str) -> bool:
@@ -34,14 +76,12 @@ def is_secret_key(key: str) -> bool:
 
 
 def redact(text: str) -> str:
+    """``text`` with every form of every registered secret replaced by ``***``."""
     if not text:
         return text
     with _lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for secret in known:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+        pattern = _pattern
+    return pattern.sub(MASK, text) if pattern is not None else text
 
 
 def scrub(value: Any, *, keys: bool = True) -> Any:

@@ -3,6 +3,11 @@
 Tables live in the ledger (migration namespace ``web``) so the console needs nothing
 but the workspace; a session is a random token whose SHA-256 is stored, so a copy of
 the database does not let anyone in.
+
+A one-time password (``serve --demo``, ``users add --generate``) is stored with the
+:data:`ONE_TIME` prefix; the first login with it spends it (the hash is replaced by
+:data:`SPENT`, in the same statement that checks it is still the one-time hash) and the
+session may only set a new password until it has.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import hashlib
 import secrets
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +31,13 @@ from trainbridge.core.ledger import Ledger, now_utc
 ROLES = ("admin", "hr", "viewer", "manager")
 #: roles that may approve, reject, retry and discard.
 DECIDERS = frozenset({"admin", "hr"})
+#: longer names cannot exist (the column is 128 wide); longer passwords are not hashed at all.
+MAX_NAME_CHARS = 128
+MAX_PASSWORD_CHARS = 256
+MIN_PASSWORD_CHARS = 8
+ONE_TIME = "one-time$"
+#: no argon2 hash starts with "!", so a spent one-time password matches nothing.
+SPENT = "!spent"
 
 web_metadata = sa.MetaData()
 _ts = sa.DateTime(timezone=True)
@@ -63,6 +75,8 @@ class User:
     name: str
     role: str
     employee_id: str | None = None
+    #: logged in with a one-time password that is now spent: may only choose a new one.
+    must_set_password: bool = False
 
     @property
     def can_decide(self) -> bool:
@@ -90,18 +104,32 @@ def new_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ConfigError(f"password is shorter than {MIN_PASSWORD_CHARS} characters",
+                          hint="choose a longer one")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise ConfigError(f"password is longer than {MAX_PASSWORD_CHARS} characters",
+                          hint="choose a shorter one")
+
+
 def add_user(ledger: Ledger, name: str, role: str, password: str, *, employee_id: str | None = None,
-             replace: bool = False) -> User:
-    """Create (or, with ``replace``, reset) a console account; the password is stored as an argon2 hash."""
+             replace: bool = False, one_time: bool = False) -> User:
+    """Create (or, with ``replace``, reset) a console account; the password is stored as an argon2 hash.
+
+    ``one_time``: the password works for one login, which must then choose a new password.
+    """
+    if not name or len(name) > MAX_NAME_CHARS:
+        raise ConfigError(f"a user name has 1 to {MAX_NAME_CHARS} characters")
     if role not in ROLES:
         raise ConfigError(f"unknown role {role!r}", hint=f"roles: {', '.join(ROLES)}")
     if role == "manager" and not employee_id:
         raise ConfigError(f"manager {name!r} needs --employee", hint="the employee id the manager is, "
                           "so the leaderboard shows them their own row")
-    if len(password) < 8:
-        raise ConfigError("password is shorter than 8 characters", hint="choose a longer one")
+    check_password_rules(password)
+    stored = (ONE_TIME if one_time else "") + _hasher().hash(password)
     row = {"tenant": ledger.tenant, "name": name, "role": role, "employee_id": employee_id,
-           "password_hash": _hasher().hash(password), "created_at": now_utc()}
+           "password_hash": stored, "created_at": now_utc()}
     t = users_table
     with ledger.transaction() as conn:
         exists = conn.execute(sa.select(t.c.name).where(t.c.tenant == ledger.tenant,
@@ -132,7 +160,10 @@ _DUMMY_HASH: str | None = None
 
 
 def authenticate(ledger: Ledger, name: str, password: str) -> User | None:
+    """The user when ``password`` is theirs; a one-time password is spent by this call."""
     global _DUMMY_HASH
+    if len(name) > MAX_NAME_CHARS or len(password) > MAX_PASSWORD_CHARS:
+        return None
     t = users_table
     with ledger.transaction() as conn:
         row = conn.execute(sa.select(t).where(t.c.tenant == ledger.tenant,
@@ -145,11 +176,31 @@ def authenticate(ledger: Ledger, name: str, password: str) -> User | None:
         with contextlib.suppress(VerificationError):
             hasher.verify(_DUMMY_HASH, password)
         return None
+    stored: str = row["password_hash"]
+    one_time = stored.startswith(ONE_TIME)
     try:
-        hasher.verify(row["password_hash"], password)
+        hasher.verify(stored.removeprefix(ONE_TIME), password)
     except (VerificationError, InvalidHashError):
         return None
-    return User(row["name"], row["role"], row["employee_id"])
+    if one_time:
+        with ledger.transaction() as conn:
+            spent = conn.execute(sa.update(t).where(t.c.tenant == ledger.tenant, t.c.name == name,
+                                                    t.c.password_hash == stored).values(password_hash=SPENT))
+            if spent.rowcount != 1:
+                return None  # a parallel login spent it first
+            ledger.audit(conn, actor=name, action="web.one_time_password_used", subject=name)
+    return User(row["name"], row["role"], row["employee_id"], must_set_password=one_time)
+
+
+def set_password(ledger: Ledger, user: User, password: str) -> None:
+    """The user's new password (their sessions stay open: they just chose it in one)."""
+    check_password_rules(password)
+    hashed = _hasher().hash(password)
+    t = users_table
+    with ledger.transaction() as conn:
+        conn.execute(sa.update(t).where(t.c.tenant == ledger.tenant, t.c.name == user.name)
+                     .values(password_hash=hashed))
+        ledger.audit(conn, actor=user.name, action="web.password_set", subject=user.name)
 
 
 def open_session(ledger: Ledger, user: User, *, lifetime: timedelta) -> tuple[str, Session]:
@@ -171,7 +222,8 @@ def load_session(ledger: Ledger, token: str) -> Session | None:
     s, u = sessions_table, users_table
     with ledger.transaction() as conn:
         row = conn.execute(
-            sa.select(s.c.csrf_token, s.c.expires_at, s.c.token_sha256, u.c.name, u.c.role, u.c.employee_id)
+            sa.select(s.c.csrf_token, s.c.expires_at, s.c.token_sha256, u.c.name, u.c.role, u.c.employee_id,
+                      u.c.password_hash)
             .join(u, (u.c.tenant == s.c.tenant) & (u.c.name == s.c.user_name))
             .where(s.c.tenant == ledger.tenant, s.c.token_sha256 == _digest(token))).mappings().first()
     if row is None:
@@ -183,7 +235,8 @@ def load_session(ledger: Ledger, token: str) -> Session | None:
         expires = expires.replace(tzinfo=UTC)
     if expires < now_utc():
         return None
-    return Session(User(row["name"], row["role"], row["employee_id"]), row["csrf_token"], row["token_sha256"])
+    user = User(row["name"], row["role"], row["employee_id"], must_set_password=row["password_hash"] == SPENT)
+    return Session(user, row["csrf_token"], row["token_sha256"])
 
 
 def close_session(ledger: Ledger, session: Session) -> None:
@@ -192,33 +245,94 @@ def close_session(ledger: Ledger, session: Session) -> None:
                                                      sessions_table.c.token_sha256 == session.token_sha256))
 
 
-class LoginLimiter:
-    """At most ``attempts`` failed logins per (user, address) in ``window`` seconds.
+class HashingGate:
+    """At most ``slots`` argon2 computations at once (each takes ~64 MiB and a CPU for a while).
 
-    Kept in memory: one console process serves a tenant; a restart forgets the failures.
+    A login that finds every slot taken is answered "try again" at once instead of queueing,
+    so a burst of logins can neither exhaust memory nor starve the webhook receiver.
     """
 
-    def __init__(self, attempts: int = 5, window: float = 300.0) -> None:
+    def __init__(self, slots: int = 2) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+
+    def try_enter(self) -> bool:
+        return self._slots.acquire(blocking=False)
+
+    def leave(self) -> None:
+        self._slots.release()
+
+
+class LoginLimiter:
+    """Failed logins counted per (user, address) pair, per user and per address, in ``window`` seconds.
+
+    A pair is refused after ``attempts`` failures: a stranger guessing a name locks only their
+    own tries. A user (from every address) and an address (for every user) are refused only
+    ``spread`` times above that, which bounds distributed guessing and spraying without letting
+    one stranger lock out a real user (behind a proxy without forwarded headers every login
+    shares one address, so that limit too is far above a person's typing errors).
+
+    :meth:`begin` checks and counts an attempt in one step under a lock, so parallel tries
+    cannot all pass the check before any failure is recorded; a success takes its count back.
+    At most ``max_keys`` counters are kept (least recently used dropped first). Kept in memory:
+    one console process serves a tenant; a restart forgets the failures.
+    """
+
+    def __init__(self, attempts: int = 5, window: float = 300.0, *, spread: int = 20,
+                 max_keys: int = 4096) -> None:
         self.attempts = attempts
         self.window = window
-        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self.spread = spread
+        self.max_keys = max_keys
+        self._failures: OrderedDict[tuple[str, ...], deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
+    def _keys(self, user: str, address: str) -> list[tuple[tuple[str, ...], int]]:
+        name = user.lower()[:MAX_NAME_CHARS]
+        wide = self.attempts * self.spread
+        return [(("pair", name, address), self.attempts), (("user", name), wide),
+                (("address", address), wide)]
+
+    def _recent(self, key: tuple[str, ...], now: float) -> deque[float]:
+        failures = self._failures.get(key)
+        if failures is None:
+            failures = self._failures[key] = deque()
+            while len(self._failures) > self.max_keys:
+                self._failures.popitem(last=False)
+        else:
+            self._failures.move_to_end(key)
         while failures and now - failures[0] > self.window:
             failures.popleft()
         return failures
 
     def blocked(self, user: str, address: str) -> bool:
         with self._lock:
-            return len(self._recent((user.lower(), address), time.monotonic())) >= self.attempts
+            now = time.monotonic()
+            return any(len(self._recent(key, now)) >= limit for key, limit in self._keys(user, address))
 
-    def failed(self, user: str, address: str) -> None:
+    def begin(self, user: str, address: str) -> bool:
+        """False when the attempt is refused; True when it may go on, counted as a failure
+        until :meth:`succeeded` takes it back."""
         with self._lock:
             now = time.monotonic()
-            self._recent((user.lower(), address), now).append(now)
+            keys = self._keys(user, address)
+            if any(len(self._recent(key, now)) >= limit for key, limit in keys):
+                return False
+            for key, _ in keys:
+                self._recent(key, now).append(now)
+            return True
+
+    def failed(self, user: str, address: str) -> None:
+        """Count a failure that did not go through :meth:`begin`."""
+        with self._lock:
+            now = time.monotonic()
+            for key, _ in self._keys(user, address):
+                self._recent(key, now).append(now)
 
     def succeeded(self, user: str, address: str) -> None:
         with self._lock:
-            self._failures.pop((user.lower(), address), None)
+            pair, *wide = self._keys(user, address)
+            self._failures.pop(pair[0], None)
+            for key, _ in wide:
+                failures = self._failures.get(key)
+                if failures:
+                    failures.pop()

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
@@ -33,7 +33,7 @@ from trainbridge.core.errors import ConfigError, PluginError, TrainbridgeError, 
 from trainbridge.core.runner import Workspace, reject_proposals, retry_quarantined
 from trainbridge.core.secrets import redact
 from trainbridge.web import accounts, approvals
-from trainbridge.web.accounts import LoginLimiter, Session
+from trainbridge.web.accounts import MAX_NAME_CHARS, MAX_PASSWORD_CHARS, HashingGate, LoginLimiter, Session
 from trainbridge.web.i18n import LANGUAGES, pick_language, translate
 from trainbridge.web.views import (
     leaderboard_view,
@@ -45,6 +45,8 @@ from trainbridge.web.views import (
 
 log = logging.getLogger("trainbridge.web")
 SESSION_COOKIE = "tb_session"
+#: what a session whose one-time password is spent may still do.
+SET_PASSWORD_PATHS = ("/account/password", "/logout")
 LOGIN_CSRF_COOKIE = "tb_login_csrf"
 LANG_COOKIE = "tb_lang"
 QUERY_HEADER = "X-Trainbridge-Query"
@@ -71,6 +73,8 @@ class WebSettings:
     session_hours: int = 12
     login_attempts: int = 5
     login_window_seconds: float = 300.0
+    #: password hashes computed at once; a login beyond them is answered 429 at once.
+    hashing_slots: int = 2
     today: Callable[[], date] = field(default=date.today)
 
 
@@ -87,6 +91,7 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
     env = Environment(loader=PackageLoader("trainbridge.web", "templates"),
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     limiter = LoginLimiter(settings.login_attempts, settings.login_window_seconds)
+    gate = HashingGate(settings.hashing_slots)
 
     def language(request: Request) -> str:
         return pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"),
@@ -123,6 +128,10 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
                         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
                     return forbidden(request, "login")
                 request.state.session = session
+                if session.user.must_set_password and request.url.path not in SET_PASSWORD_PATHS:
+                    if request.method == "GET":
+                        return RedirectResponse("/account/password", status_code=303)
+                    return forbidden(request, "one-time password")
                 if request.method == "POST":
                     form = await request.form()
                     if not _same(str(form.get("csrf_token", "")), session.csrf_token):
@@ -168,11 +177,17 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
         password = str(form.get("password", ""))
         address = request.client.host if request.client else "-"
         lang = language(request)
-        if limiter.blocked(name, address):
-            return await login_form(request, translate(lang, "login_limited"), 429)
-        user = await run_in_threadpool(accounts.authenticate, ws.ledger, name, password)
+        if not name or len(name) > MAX_NAME_CHARS or len(password) > MAX_PASSWORD_CHARS:
+            return await login_form(request, translate(lang, "login_failed"), 400)
+        if not gate.try_enter():
+            return await login_form(request, translate(lang, "login_busy"), 429)
+        try:
+            if not limiter.begin(name, address):
+                return await login_form(request, translate(lang, "login_limited"), 429)
+            user = await run_in_threadpool(accounts.authenticate, ws.ledger, name, password)
+        finally:
+            gate.leave()
         if user is None:
-            limiter.failed(name, address)
             return await login_form(request, translate(lang, "login_failed"), 401)
         limiter.succeeded(name, address)
         token, _ = await run_in_threadpool(accounts.open_session, ws.ledger, user,
@@ -182,6 +197,8 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
             target = "/"
         if user.role == "manager":
             target = "/leaderboard"
+        if user.must_set_password:
+            target = "/account/password"
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=secure(request),
                             max_age=settings.session_hours * 3600)
@@ -195,9 +212,32 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
         response.delete_cookie(SESSION_COOKIE)
         return response
 
+    @page()
+    async def set_password(request: Request) -> Response:
+        lang = language(request)
+        if request.method == "GET":
+            return render(request, "password.html", error="")
+        form = form_of(request)
+        password = str(form.get("password", ""))
+        if password != str(form.get("repeat", "")):
+            return render(request, "password.html", status_code=400,
+                          error=translate(lang, "password_mismatch"))
+        try:
+            accounts.check_password_rules(password)
+        except ConfigError as exc:
+            return render(request, "password.html", status_code=400, error=exc.message)
+        if not gate.try_enter():
+            return render(request, "password.html", status_code=429, error=translate(lang, "login_busy"))
+        try:
+            await run_in_threadpool(accounts.set_password, ws.ledger, request.state.session.user, password)
+        finally:
+            gate.leave()
+        return RedirectResponse("/leaderboard" if request.state.session.user.role == "manager" else "/",
+                                status_code=303)
+
     async def set_language(request: Request) -> Response:
         lang = request.query_params.get("lang", "")
-        back = request.headers.get("referer", "/")
+        back = _same_site_path(request.headers.get("referer", ""), request.url.netloc)
         response = RedirectResponse(back if lang else "/", status_code=303)
         if lang in LANGUAGES:
             response.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=365 * 86400)
@@ -226,6 +266,10 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
             return Response("signature rejected", status_code=401, media_type="text/plain")
         except (ConfigError, PluginError):
             return Response("no such webhook receiver", status_code=404, media_type="text/plain")
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, UnicodeError) as exc:
+            # A body the connector could not read (a signed `[]`): the sender's mistake, not ours.
+            log.warning("callback to %s could not be read: %s", instance, redact(repr(exc))[:200])
+            return Response("callback body not understood", status_code=400, media_type="text/plain")
         except TrainbridgeError as exc:
             log.error("callback to %s failed: %s", instance, redact(str(exc)))
             return Response("callback could not be applied", status_code=500, media_type="text/plain")
@@ -307,7 +351,8 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
         employee = request.query_params.get("employee", "").strip()
         last_day = request.query_params.get("last_day", "").strip()
         data = await run_in_threadpool(refund_quote_view, ws, employee, last_day)
-        return render(request, "refunds.html", employee=employee, last_day=last_day, **data)
+        return render(request, "refunds.html", status_code=400 if data["error"] else 200, employee=employee,
+                      last_day=last_day, **data)
 
     @page("admin", "hr", "viewer", "manager")
     async def leaderboard(request: Request) -> Response:
@@ -380,6 +425,29 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
             raise HTTPException(404)
         return RedirectResponse("/quarantine", status_code=303)
 
+    def waiting_tokens() -> dict[str, Any]:
+        return {name: inst.handshake_tokens for name, inst in sorted(ws.host.instances.items())
+                if hasattr(getattr(inst, "handshake_tokens", None), "take")}
+
+    @page("admin")
+    async def webhook_tokens(request: Request) -> Response:
+        waiting = waiting_tokens()
+        if request.method == "GET":
+            return render(request, "webhook_tokens.html", waiting={n: len(t) for n, t in waiting.items()},
+                          shown=None)
+        instance = str(form_of(request).get("instance", ""))
+        if instance not in waiting:
+            raise HTTPException(404)
+        tokens = waiting[instance].take()
+
+        def note() -> None:
+            with ws.ledger.transaction() as conn:
+                ws.ledger.audit(conn, actor=request.state.session.user.name, action="webhook.tokens_shown",
+                                subject=instance, detail={"count": len(tokens)})
+        await run_in_threadpool(note)
+        return render(request, "webhook_tokens.html", waiting={n: len(t) for n, t in waiting.items()},
+                      shown={"instance": instance, "tokens": tokens})
+
     @page("admin", "hr")
     async def audit(request: Request) -> Response:
         def load() -> list[dict[str, Any]]:
@@ -401,6 +469,8 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
         Route("/login", login, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/language", set_language, methods=["GET"]),
+        Route("/account/password", set_password, methods=["GET", "POST"]),
+        Route("/webhook-tokens", webhook_tokens, methods=["GET", "POST"]),
         Route("/", overview),
         Route("/proposals", proposals),
         Route("/proposals/decide", decide, methods=["POST"]),
@@ -448,6 +518,21 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _same_site_path(referer: str, host: str) -> str:
+    """The path (and query) of a Referer on this site, or "/": the language link never sends
+    anyone to another site."""
+    try:
+        parts = urlsplit(referer)
+    except ValueError:
+        return "/"
+    if parts.scheme not in ("", "http", "https") or (parts.netloc and parts.netloc != host):
+        return "/"
+    path = parts.path
+    if not path.startswith("/") or path.startswith("//") or "\\" in referer or any(c < " " for c in referer):
+        return "/"
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 def _same(given: str, expected: str) -> bool:

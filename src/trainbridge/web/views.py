@@ -63,6 +63,10 @@ def proposals_view(ws: Workspace, *, kind: str = "", status: str = "", period: s
             "statuses": ["pending", "approved", "delivered", "rejected"]}
 
 
+#: a last day outside these years is a typing error (and 9999-12-31 + 1 day does not exist).
+LAST_DAY_YEARS = (1900, 2999)
+
+
 def refund_quote_view(ws: Workspace, employee_id: str, last_day: str) -> dict[str, Any]:
     """Refund proposals with their explanation, and a quote for one employee when asked."""
     import click
@@ -76,8 +80,11 @@ def refund_quote_view(ws: Workspace, employee_id: str, last_day: str) -> dict[st
     if employee_id:
         try:
             day = date.fromisoformat(last_day) if last_day else None
+            if day is not None and not LAST_DAY_YEARS[0] <= day.year <= LAST_DAY_YEARS[1]:
+                raise ValueError(f"last day {day.isoformat()} is not a working day anyone has "
+                                 f"(years {LAST_DAY_YEARS[0]} to {LAST_DAY_YEARS[1]})")
             quotes = _ledger_quote(ws, employee_id, day, None, False, None, None, False, "CNY")
-        except (click.ClickException, ValueError) as exc:
+        except (click.ClickException, ValueError, OverflowError) as exc:
             error = exc.message if isinstance(exc, click.ClickException) else str(exc)
     return {"proposals": proposals, "quotes": quotes, "error": error}
 

@@ -124,15 +124,26 @@ def test_without_a_configured_token_events_are_rejected(make_gusto):
         bare.verify_webhook(headers={"X-Gusto-Signature": SIGNATURE}, body=EVENT)
 
 
-def test_the_subscription_handshake_hands_the_token_back_to_the_operator(make_gusto):
+def test_the_subscription_handshake_waits_for_the_operator_and_changes_nothing(make_gusto):
+    from trainbridge.core.secrets import redact
+
     bare = make_gusto(webhook_verification_token=None)
-    body = b'{"verification_token": "6590f590-3dba-495e-9bea-c361e1e2efc0"}'
+    body = b'{"verification_token": "1f0c9d7e-52aa-4c1b-9e0f-3b7d2a6c8e41"}'
 
-    [event] = bare.verify_webhook(headers={}, body=body).events
+    result = bare.verify_webhook(headers={}, body=body)
 
-    assert event.event_type == "webhook_subscription.verification_token"
-    assert event.records == ("6590f590-3dba-495e-9bea-c361e1e2efc0",)
-    assert "6590f590" not in event.event_id
+    assert result.events == ()
+    assert bare.handshake_tokens.take() == ["1f0c9d7e-52aa-4c1b-9e0f-3b7d2a6c8e41"]
+    assert bare.handshake_tokens.take() == []  # shown once
+    assert redact("1f0c9d7e-52aa-4c1b-9e0f-3b7d2a6c8e41") == "1f0c9d7e-52aa-4c1b-9e0f-3b7d2a6c8e41"
+
+
+def test_a_handshake_token_longer_than_gustos_is_refused(make_gusto):
+    bare = make_gusto(webhook_verification_token=None)
+
+    with pytest.raises(WebhookRejected, match="not one of Gusto's"):
+        bare.verify_webhook(headers={}, body=b'{"verification_token": "' + b"x" * 500 + b'"}')
+    assert len(bare.handshake_tokens) == 0
 
 
 def test_a_signed_body_that_is_not_an_event_is_rejected(hooks):

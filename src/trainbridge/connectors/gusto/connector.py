@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from trainbridge import hookimpl
 from trainbridge.connectors.gusto.client import GustoClient
 from trainbridge.connectors.gusto.config import GustoConfig
-from trainbridge.connectors.gusto.webhooks import WebhookKeys, verify
+from trainbridge.connectors.gusto.webhooks import HandshakeTokens, WebhookKeys, verify
 from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorContext
 from trainbridge.core.errors import ConnectorError, NotFound, RateLimited, ServerError
 from trainbridge.core.records import (
@@ -43,9 +43,13 @@ BONUS_PAY = OffCyclePay(reason=BONUS, compensation=BONUS)
 #: skipped so none of it is taken again (off_cycle_reason and skip_regular_deductions in Gusto's
 #: "Create an off-cycle payroll"; "Reimbursement" is one of the payroll's fixed_compensation_types).
 CREDIT_PAY = OffCyclePay(reason="Correction", compensation="Reimbursement", skip_regular_deductions=True)
-#: Scopes the sink uses (each endpoint's "scope:" line in Gusto's reference).
+#: Scopes the sink uses (each endpoint's "scope:" line in Gusto's reference). Preparing a payroll
+#: returns its employee compensations only with ``employees:read``: without it a bonus can neither
+#: be set nor found again, so every sink needs it.
 SCOPES = ("garnishments:read", "garnishments:write", "payrolls:read", "payrolls:write",
-          "payrolls:run")
+          "payrolls:run", "employees:read")
+#: A percentage bonus reads the employee's salary (GET /v1/employees/{uuid} with its jobs' rates).
+PERCENT_SCOPES = ("compensations:read",)
 _ANNUAL = {"Year": 1, "Month": 12, "Week": 52}
 LIST_HORIZON_DAYS = 90
 
@@ -80,11 +84,16 @@ class GustoConnector(Connector):
         self._directory: dict[str, str | None] | None = None
         self.today: Callable[[], date] = lambda: datetime.now(UTC).date()
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        #: subscription handshake tokens waiting for an admin (the console shows them once).
+        self.handshake_tokens = HandshakeTokens()
 
     # --- sink -----------------------------------------------------------------------
 
     @hookimpl
-    def post_adjustment(self, adjustment: PayrollAdjustment) -> DeliveryReceipt:
+    def post_adjustment(self, adjustment: PayrollAdjustment,
+                        idempotency_key: str | None = None) -> DeliveryReceipt:
+        # Gusto has no idempotency key: each write carries a tag of the adjustment id (its memo or
+        # description) and is looked up before anything is created.
         if adjustment.currency != self.config.currency:
             msg = f"adjustment {adjustment.id} is in {adjustment.currency}; Gusto pays {self.config.currency}"
             raise ConnectorError(msg, instance=self.name, hint="route adjustments in other currencies "
@@ -149,7 +158,7 @@ class GustoConnector(Connector):
         keys = WebhookKeys(instance=self.name, company_id=cfg.company_id,
                            verification_token=token.get_secret_value() if token else None,
                            max_age_seconds=cfg.webhook_max_age_seconds)
-        return verify(keys, headers, body, self.now())
+        return verify(keys, headers, body, self.now(), self.handshake_tokens)
 
     # --- deductions: one garnishment per refund -------------------------------------
 
@@ -209,6 +218,7 @@ class GustoConnector(Connector):
         pid = str(payroll.get("payroll_uuid") or payroll.get("uuid"))
         path = f"v1/companies/{self.config.company_id}/payrolls/{pid}"
         prepared = self.gusto.json("PUT", f"{path}/prepare", json={"employee_uuids": [employee]})
+        self._require_compensations(prepared, pid)
         comp = self._compensation(prepared, employee)
         if comp is None:
             msg = f"off-cycle payroll {pid} was prepared without employee {employee}"
@@ -251,7 +261,13 @@ class GustoConnector(Connector):
 
     def _find_off_cycle_payroll(self, day: date, employee: str, tag: str,
                                 pay: OffCyclePay) -> tuple[dict[str, Any] | None, bool]:
-        """Our payroll (by the memo's tag), or an empty one a crash left behind to adopt."""
+        """Our payroll (by the memo's tag), or an empty one a crash left behind to adopt.
+
+        Gusto returns a payroll's ``employee_compensations`` (and so the memo) from GET only once
+        it is calculated or processed; ours stay unprocessed for HR, so an uncalculated candidate
+        is read through "prepare a payroll for update", which returns them for unprocessed
+        payrolls and changes nothing an uncalculated payroll has. Candidates are off-cycle
+        payrolls of this reason whose pay period is the one day we create them for."""
         span = timedelta(days=self.config.lookup_window_days)
         # Gusto lists payrolls up to 3 months ahead only; one it cannot list could not be found
         # again after a crash, so it is not created either.
@@ -266,10 +282,16 @@ class GustoConnector(Connector):
         for item in self.gusto.pages(f"v1/companies/{self.config.company_id}/payrolls", params):
             period = item.get("pay_period") if isinstance(item, dict) else None
             if not isinstance(item, dict) or item.get("off_cycle_reason") != pay.reason \
-                    or not isinstance(period, dict) or period.get("start_date") != day.isoformat():
+                    or not isinstance(period, dict) or period.get("start_date") != day.isoformat() \
+                    or period.get("end_date") not in (None, day.isoformat()):
                 continue
             pid = item.get("payroll_uuid") or item.get("uuid")
-            full = self.gusto.json("GET", f"v1/companies/{self.config.company_id}/payrolls/{pid}")
+            path = f"v1/companies/{self.config.company_id}/payrolls/{pid}"
+            if item.get("processed") or item.get("calculated_at"):
+                full = self.gusto.json("GET", path)
+            else:
+                full = self.gusto.json("PUT", f"{path}/prepare", json={"employee_uuids": [employee]})
+                self._require_compensations(full, str(pid))
             if not isinstance(full, dict):
                 raise self.gusto.bad_answer("payroll", full)
             comps = [c for c in (full.get("employee_compensations") or []) if isinstance(c, dict)]
@@ -300,6 +322,18 @@ class GustoConnector(Connector):
         if not isinstance(created, dict) or not (created.get("payroll_uuid") or created.get("uuid")):
             raise self.gusto.bad_answer("payroll", created)
         return created
+
+    def _require_compensations(self, prepared: Any, pid: str) -> None:
+        """A prepared payroll without ``employee_compensations``: Gusto left them out (the token
+        lacks ``employees:read``). Raised before anything more is created, so a retry cannot
+        leave another empty payroll behind."""
+        comps = prepared.get("employee_compensations") if isinstance(prepared, dict) else None
+        if comps:
+            return
+        msg = f"Gusto prepared off-cycle payroll {pid} without any employee compensation"
+        raise ConnectorError(msg, instance=self.name, hint="the token needs the employees:read scope "
+                             "for Gusto to return them; grant it and the next delivery resumes this "
+                             "payroll (trainbridge check lists the missing scopes)")
 
     @staticmethod
     def _compensation(payroll: Any, employee: str) -> dict[str, Any] | None:
@@ -381,4 +415,4 @@ class GustoConnector(Connector):
         return found
 
     def _needed_scopes(self) -> tuple[str, ...]:
-        return SCOPES + (() if self.config.match_by == "table" else ("employees:read",))
+        return SCOPES + (PERCENT_SCOPES if self.config.bonus_percent_of == "annual_salary" else ())

@@ -2,7 +2,10 @@
 
 docs.gusto.com/embedded-payroll/docs/webhooks: a new subscription's URL first receives
 ``{"verification_token": "..."}`` (unsigned); the operator confirms it with
-``PUT /v1/webhook_subscriptions/{uuid}/verify``. Every event then carries
+``PUT /v1/webhook_subscriptions/{uuid}/verify`` (``.../request_verification_token`` sends it
+again). Anyone can post such a body, so it changes nothing: no ledger row, no secret
+registered; the token waits in the instance's memory (a few, short) for an admin to read it
+once in the console. Every event then carries
 ``X-Gusto-Signature``: the lowercase hex HMAC-SHA256 of the raw body keyed by that token.
 Gusto signs no timestamp header; the body's ``timestamp`` (signed with it) bounds replays.
 """
@@ -12,17 +15,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import threading
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from trainbridge.core.errors import WebhookRejected
-from trainbridge.core.records import WebhookEvent, WebhookResult, digest_id
-from trainbridge.core.secrets import register_secret
+from trainbridge.core.records import WebhookEvent, WebhookResult
+
+log = logging.getLogger("trainbridge.connectors.gusto")
 
 SIGNATURE_HEADER = "X-Gusto-Signature"
 VERIFICATION_EVENT = "webhook_subscription.verification_token"
+#: Gusto's tokens are UUID-like; a longer "token" is not one of theirs.
+MAX_TOKEN_CHARS = 128
 #: docs.gusto.com/embedded-payroll/docs/payroll-events: the events that settle a delivered payroll.
 #: ``processed`` does not: a submitted payroll can still be cancelled until its payroll deadline
 #: (docs/payroll-statuses); ``paid`` is final. ``processing_failed`` can be fixed and submitted
@@ -45,11 +54,41 @@ class WebhookKeys:
     max_age_seconds: int | None
 
 
+class HandshakeTokens:
+    """Verification tokens posted to one instance's URL, newest last, until an admin takes them.
+
+    Bounded (``keep`` tokens of at most :data:`MAX_TOKEN_CHARS`), so strangers posting bodies
+    cannot grow it; a stranger's token only sits beside the real one, and Gusto refuses it
+    when the operator tries to verify with it.
+    """
+
+    def __init__(self, keep: int = 3) -> None:
+        self._tokens: deque[str] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+
+    def add(self, token: str) -> None:
+        with self._lock:
+            if token in self._tokens:
+                self._tokens.remove(token)
+            self._tokens.append(token)
+
+    def take(self) -> list[str]:
+        """The waiting tokens, newest first; they are forgotten (shown once)."""
+        with self._lock:
+            tokens = list(reversed(self._tokens))
+            self._tokens.clear()
+        return tokens
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+
 def sign(token: str, body: bytes) -> str:
     return hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
 
 
-def verify(keys: WebhookKeys, headers: Mapping[str, str], body: bytes, now: datetime) -> WebhookResult:
+def verify(keys: WebhookKeys, headers: Mapping[str, str], body: bytes, now: datetime,
+           tokens: HandshakeTokens | None = None) -> WebhookResult:
     signature = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), "")
     try:
         payload: Any = json.loads(body)
@@ -57,7 +96,7 @@ def verify(keys: WebhookKeys, headers: Mapping[str, str], body: bytes, now: date
         payload = None
     if not signature and isinstance(payload, dict) and set(payload) == {"verification_token"} \
             and isinstance(payload["verification_token"], str):
-        return _handshake(payload["verification_token"])
+        return _handshake(keys.instance, payload["verification_token"], tokens)
     hint = f"check webhook_verification_token of [connectors.{keys.instance}]"
     if not keys.verification_token:
         raise WebhookRejected("no webhook_verification_token is configured", hint=hint)
@@ -75,12 +114,16 @@ def verify(keys: WebhookKeys, headers: Mapping[str, str], body: bytes, now: date
     return WebhookResult(events=(_event(payload, occurred),))
 
 
-def _handshake(token: str) -> WebhookResult:
-    # Unsigned and harmless: nothing changes until the operator confirms the token with Gusto.
-    # The token goes back to the caller (it is the signing key to configure), never to a log.
-    register_secret(token)
-    return WebhookResult(events=(WebhookEvent(event_id=f"verification_token:{digest_id(token)}",
-                                              event_type=VERIFICATION_EVENT, records=(token,)),))
+def _handshake(instance: str, token: str, tokens: HandshakeTokens | None) -> WebhookResult:
+    # Unsigned: kept in memory for the operator only, never logged, never written to the ledger.
+    if not token or len(token) > MAX_TOKEN_CHARS or not token.isprintable():
+        raise WebhookRejected("a verification_token that is not one of Gusto's",
+                              hint=f"Gusto tokens are at most {MAX_TOKEN_CHARS} printable characters")
+    if tokens is not None:
+        tokens.add(token)
+    log.warning("a Gusto verification token arrived for %s: an admin reads it once in the console "
+                "(Webhook tokens) and confirms it with Gusto", instance)
+    return WebhookResult()
 
 
 def _occurred(keys: WebhookKeys, timestamp: Any, now: datetime) -> datetime | None:
