@@ -31,9 +31,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trainbridge.core.records import CENT, Proration, SeparationReason
+
+if TYPE_CHECKING:
+    from trainbridge.rules.refunds_us import CredentialTerms
 
 ZERO = Decimal("0.00")
 NO_SERVICE_PERIOD_CATEGORIES = frozenset({"induction", "safety"})
@@ -110,6 +113,10 @@ class ServiceTerms:
     training_category: str = "professional"
     base_detail: tuple[str, ...] = ()
     base_excluded: tuple[str, ...] = ()
+    #: The day the agreement was entered into (signed): some jurisdictions' rules depend on it.
+    entered_on: date | None = None
+    #: A US tuition agreement for a transferable credential (``us-ca``); the PRC policy ignores it.
+    credential: CredentialTerms | None = None
 
     def __post_init__(self) -> None:
         for name in ("base", "clause_amount"):
@@ -295,7 +302,7 @@ def _departure_text(departure: Departure) -> str:
     return text + "."
 
 
-def _service(terms: ServiceTerms, served_until: date) -> tuple[str, Fraction, Fraction]:
+def service_period(terms: ServiceTerms, served_until: date) -> tuple[str, Fraction, Fraction]:
     """(unit, whole period, served part of it) under the agreement's proration."""
     until = min(served_until, terms.service_end)
     if terms.proration is Proration.DAY:
@@ -326,7 +333,7 @@ def _not_owed_rule(departure: Departure, terms: ServiceTerms, served: Fraction,
 
 def _quote_line(departure: Departure, terms: ServiceTerms) -> tuple[RefundLine, list[str]]:
     tag = f"[{terms.agreement_id}]"
-    unit, period, served = _service(terms, departure.served_until)
+    unit, period, served = service_period(terms, departure.served_until)
     unserved = period - served
     program = f" for program {terms.program_id}" if terms.program_id else ""
     text = [f"{tag} Agreement{program}: service period {terms.service_start} to {terms.service_end} "

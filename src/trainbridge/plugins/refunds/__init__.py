@@ -1,6 +1,8 @@
 """Built-in plugin: training cost per employee (C1) and refunds on departure (A5, C2).
 
 * the ``prc`` refund policy (``refund_policy``, :mod:`.policy`), from :mod:`trainbridge.rules.refunds`;
+* the ``us``, ``us-xx`` and ``us-ca`` policies (:mod:`.us`), from :mod:`trainbridge.rules.refunds_us`,
+  chosen per leaver from ``[jobs.separations] jurisdictions``;
 * job ``costs`` (:mod:`.costs_job`): every cost item allocated to employees, one decision per
   (item, employee), revised when its inputs change;
 * job ``separations`` (:mod:`.separations_job`): each leaver's quote under every signed agreement,
@@ -27,6 +29,7 @@ from trainbridge.plugins.refunds.costs_job import CostsConfig, CostsJob
 from trainbridge.plugins.refunds.policy import prc_policy
 from trainbridge.plugins.refunds.report import build_costs_report, register_costs_report
 from trainbridge.plugins.refunds.separations_job import SeparationsConfig, SeparationsJob
+from trainbridge.plugins.refunds.us import us_policy
 
 __all__ = ["CostsConfig", "CostsJob", "SeparationsConfig", "SeparationsJob", "build_costs_report",
            "ledger_quote", "quote_from_ledger"]
@@ -34,7 +37,7 @@ __all__ = ["CostsConfig", "CostsJob", "SeparationsConfig", "SeparationsJob", "bu
 
 @hookimpl
 def refund_policy(jurisdiction: str) -> Any:
-    return prc_policy(jurisdiction)
+    return prc_policy(jurisdiction) or us_policy(jurisdiction)
 
 
 @hookimpl

@@ -22,6 +22,7 @@ from trainbridge.plugins.refunds.policy import quote_leaver
 from trainbridge.plugins.refunds.revisions import latest
 from trainbridge.plugins.refunds.separations_job import SeparationsConfig, quoted_lines
 from trainbridge.plugins.refunds.settlement import PROPOSAL_KINDS, Settlement, proposals_of, settle
+from trainbridge.plugins.refunds.us import localized
 from trainbridge.rules.refunds import Departure, RefundQuote, ServiceTerms, money
 
 
@@ -89,8 +90,9 @@ def quote_from_ledger(ws: Any, employee_id: str, last_day: date | None = None, r
                      for row in ws.ledger.list_proposals(conn, kind=kind) if row["subject"] == employee_id}
         settlements = {key: settle(proposals_of(r for r in history if r["payload"]["group"] == key),
                                    proposals) for key in latest(history, lambda p: p["group"])}
-        groups = quote_leaver(ws.host.refund_policy, employee_id, departure, [a for a, _ in agreements],
-                              lines, facts.program_records,
+        groups = quote_leaver(ws.host.refund_policy, employee_id, departure,
+                              localized((a for a, _ in agreements), employee, cfg.jurisdictions),
+                              lines, facts.program_records, credentials=cfg.credentials,
                               proration=proration or cfg.proration,
                               include_unvouchered=include_unvouchered or cfg.include_unvouchered,
                               currency=currency,

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from trainbridge.core.records import Agreement, AgreementStatus, Proration, TrainingProgram
+from trainbridge.plugins.refunds.us import CredentialConfig, credential_for
 from trainbridge.rules.costs import AllocationLine, refundable_base
 from trainbridge.rules.refunds import PRC_POLICY, Departure, RefundPolicy, RefundQuote, ServiceTerms
 
@@ -40,12 +41,14 @@ def quote_leaver(policy_for: Callable[[str], RefundPolicy], employee_id: str, de
                  agreements: Sequence[Agreement], lines: Sequence[AllocationLine],
                  programs: Mapping[str, TrainingProgram], *, proration: Proration | None = None,
                  include_unvouchered: bool = False, currency: str = "CNY",
-                 keep: Iterable[str] = ()) -> list[GroupQuote]:
+                 keep: Iterable[str] = (),
+                 credentials: Mapping[str, CredentialConfig] | None = None) -> list[GroupQuote]:
     """Quote every signed agreement over its refundable base, per jurisdiction and currency.
 
     ``lines`` are the leaver's allocation lines; ``keep`` names groups ("prc:CNY") quoted
     before: one that has no signed agreement left is quoted again, at zero, so whatever
-    was deducted under it is returned.
+    was deducted under it is returned. ``credentials`` describe templates' tuition
+    agreements (see :mod:`.us`); each agreement's signing day is the day it was entered into.
     """
     ordered = sorted(agreements, key=lambda a: a.id)
     binding = signed(ordered)
@@ -65,7 +68,9 @@ def quote_leaver(policy_for: Callable[[str], RefundPolicy], employee_id: str, de
             currency=agreement.currency, proration=proration or agreement.proration,
             clause_amount=agreement.clause_amount, program_id=agreement.program_id,
             training_category=program.category if program else "professional",
-            base_detail=base.detail(), base_excluded=excluded))
+            base_detail=base.detail(), base_excluded=excluded,
+            entered_on=agreement.signed_at.date() if agreement.signed_at else None,
+            credential=credential_for(agreement, credentials or {})))
     for key in keep:
         jurisdiction, _, cur = key.partition(":")
         groups.setdefault((jurisdiction, cur), [])

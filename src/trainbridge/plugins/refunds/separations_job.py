@@ -42,6 +42,7 @@ from trainbridge.plugins.refunds.settlement import (
     proposals_of,
     settle,
 )
+from trainbridge.plugins.refunds.us import CredentialConfig, localized
 from trainbridge.rules.costs import AllocationLine
 from trainbridge.rules.refunds import Departure, money
 
@@ -58,6 +59,12 @@ class SeparationsConfig(BaseModel):
                                       description="Put unvouchered items in the refundable base")
     payroll_instance: str | None = Field(
         default=None, description="Payroll connector for deductions; unset: routed by legal entity")
+    jurisdictions: dict[str, str] = Field(
+        default_factory=dict, description="Legal entity or work location (site) -> refund policy "
+                                          "(us-ca, us, us-tx, prc); unset: the agreement's own")
+    credentials: dict[str, CredentialConfig] = Field(
+        default_factory=dict, description="Agreement template (or template@version) -> its tuition "
+                                          "agreement for a transferable credential (us-ca)")
 
 
 def departure_of(leaver: Leaver) -> Departure:
@@ -151,7 +158,7 @@ class SeparationsJob(Job):
         owed_before = [key for key, s in settlements.items() if s.taken or s.open]
         # The groups a quote would have now: a group left behind (nothing signed, nothing taken)
         # keeps its old inputs and must not make the leaver look stale on every run.
-        agreements = [a for a, _ in leaver.agreements]
+        agreements = localized((a for a, _ in leaver.agreements), leaver.employee, cfg.jurisdictions)
         live = {f"{a.jurisdiction}:{a.currency}" for a in signed(agreements)} or {"prc:CNY"}
         live.update(owed_before)
         if live <= previous.keys() and not any(ctx.stale(previous[key], inputs) for key in live):
@@ -160,7 +167,7 @@ class SeparationsJob(Job):
         groups = quote_leaver(
             ctx.host.refund_policy, separation.employee_id, departure_of(leaver), agreements, lines,
             facts.program_records, proration=cfg.proration, include_unvouchered=cfg.include_unvouchered,
-            keep=owed_before)
+            keep=owed_before, credentials=cfg.credentials)
         who = f"{employee.name} ({separation.employee_id})" if employee else separation.employee_id
         for group in groups:
             before = previous.get(group.key)
