@@ -1,47 +1,106 @@
-"""The command line: parse, call the library, print. Everything here is callable from Python."""
+"""The command line: parse, call the library, print. Everything here is callable from Python.
+
+Start-up stays light: ``--help``, ``--version`` and the core commands import no plugin until
+one is needed; the built-in plugins' commands are listed from :data:`PLUGIN_COMMANDS` (a test
+keeps it equal to what they register) and loaded when one is run.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from trainbridge import __version__
-from trainbridge.core.config import load_settings
-from trainbridge.core.errors import TrainbridgeError
-from trainbridge.core.manager import PluginHost
-from trainbridge.core.records import SCHEMA_TYPES
+from trainbridge.core.errors import ConfigError, TrainbridgeError
 from trainbridge.core.reports import FORMATS, render
-from trainbridge.core.runner import (
-    ExitCode,
-    Workspace,
-    approve_proposals,
-    overall_exit,
-    reject_proposals,
-    retry_quarantined,
-    sync,
-)
+from trainbridge.core.results import ExitCode, overall_exit
 from trainbridge.core.secrets import install_log_redaction, redact
+
+if TYPE_CHECKING:
+    from trainbridge.core.manager import PluginHost
+    from trainbridge.core.workspace import Workspace
+
+#: The built-in plugins' commands and their short help, shown by ``--help`` without importing them.
+PLUGIN_COMMANDS = {
+    "agreements": "Training agreements: list, sign (local demo e-signature), templates.",
+    "beat": "Run Celery beat: sends each tenant's scheduled jobs at their times (run exactly one).",
+    "enqueue": "Send tasks to the workers now: the named jobs, or (none named) a schedule tick.",
+    "evidence": "Evidence of signed agreements (trusted timestamps).",
+    "points": "Manager points: leaderboard and recompute.",
+    "refund": "Training cost refunds owed by leavers (LCL art. 22).",
+    "schedule": "What runs when: each tenant's [schedule], with the next run times.",
+    "serve": "The HR console and the e-signature webhook receiver (POST /webhooks/INSTANCE).",
+    "users": "Console accounts: add, list.",
+    "worker": "Run a Celery worker for the deployment's tenants (extra Celery options after --).",
+}
+DEBUG_ENV = "TRAINBRIDGE_DEBUG"
+_debug = {"on": False}
 
 
 class State:
-    def __init__(self, config: str | None, tenant: str | None = None) -> None:
+    def __init__(self, config: str | None, tenant: str | None = None, debug: bool = False) -> None:
         self.config = config
         self.tenant = tenant
+        self.debug = debug
         self._ws: Workspace | None = None
 
-    def workspace(self) -> Workspace:
+    def workspace(self, *, read_only: bool = False) -> Workspace:
+        """The tenant's workspace, its ledger migrated. ``read_only`` (listings, reports) builds no
+        connector, so it needs none of their secrets."""
         if self._ws is None:
+            from trainbridge.core.config import without_connector_secrets
+            from trainbridge.core.manager import load_host
             from trainbridge.core.tenants import resolve_settings
 
-            self._ws = Workspace(resolve_settings(self.config, self.tenant))
-            self._ws.ensure_migrated()
+            if read_only:
+                with without_connector_secrets():
+                    settings = resolve_settings(self.config, self.tenant)
+            else:
+                settings = resolve_settings(self.config, self.tenant)
+            host = load_host(settings, instances=not read_only)
+            self._ws = open_workspace(settings, host)
         return self._ws
+
+
+def open_workspace(settings: Any, host: PluginHost | None = None) -> Workspace:
+    """A workspace with its ledger reachable and migrated; a ledger that cannot be opened is one
+    ConfigError naming the file, ``[ledger] url`` and what to check."""
+    from trainbridge.core.workspace import Workspace
+
+    ws: Workspace | None = None
+    try:
+        ws = Workspace(settings, host=host)
+        ws.ensure_migrated()
+    except TrainbridgeError:
+        raise
+    except Exception as exc:
+        if not _is_database_error(exc):
+            raise
+        raise ledger_error(exc, settings) from None
+    return ws
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith(("sqlalchemy", "psycopg", "sqlite3"))
+
+
+def ledger_error(exc: BaseException, settings: Any) -> ConfigError:
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    first = next((line for line in detail if line.strip()), type(exc).__name__)
+    url = redact(settings.resolved_ledger_url())
+    return ConfigError(f"the ledger {url} cannot be opened: {redact(first)}", file=settings.file,
+                       table="ledger", key="url",
+                       hint="check that the database server runs and is reachable at that host and port, "
+                            "that the database exists (createdb NAME) and the user may connect; "
+                            "or use sqlite:///trainbridge.db")
 
 
 pass_state = click.make_pass_decorator(State)
@@ -51,24 +110,124 @@ def echo_json(value: Any) -> None:
     click.echo(redact(json.dumps(value, ensure_ascii=False, indent=2, default=str)))
 
 
+_STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; a record's extra fields (``event``, ``records``...) are kept."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name,
+                "message": redact(record.getMessage())}
+        data |= {k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS}
+        return redact(json.dumps(data, ensure_ascii=False, default=str))
+
+
+class OursFirst(logging.Filter):
+    """Other libraries speak only from warning up (fontTools subsetting, HTTP pools), unless --debug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name.startswith("trainbridge") or _debug["on"]
+
+
 def setup_logging(fmt: str, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
-        class JsonFormatter(logging.Formatter):
-            def format(self, record: logging.LogRecord) -> str:
-                return json.dumps({"time": self.formatTime(record), "level": record.levelname,
-                                   "logger": record.name, "message": redact(record.getMessage())},
-                                  ensure_ascii=False)
         handler.setFormatter(JsonFormatter())
+        # The per-page and per-job events are the point of JSON logs: on at any level.
+        logging.getLogger("trainbridge.progress").setLevel(logging.INFO)
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(OursFirst())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     install_log_redaction(root)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _disabled_plugins(config: str | None, tenant: str | None) -> tuple[str, ...]:
+    """``[plugins] disable`` of the file the command will read, when it can be read at all."""
+    try:
+        from trainbridge.core.config import without_connector_secrets
+        from trainbridge.core.tenants import resolve_settings
+
+        with without_connector_secrets():
+            return resolve_settings(config, tenant).disabled_plugins
+    except (TrainbridgeError, OSError):
+        return ()
+
+
+class TrainbridgeGroup(click.Group):
+    """The root group: core commands now, the plugins' commands (and reports) when first needed."""
+
+    host: PluginHost | None = None
+
+    def plugin_host(self, ctx: click.Context) -> PluginHost:
+        if self.host is None:
+            from trainbridge.core.manager import PluginHost
+
+            root = ctx.find_root()
+            params = root.params or {}
+            disabled = _disabled_plugins(params.get("config"), params.get("tenant"))
+            host = PluginHost.create(disabled=disabled)
+            for name, error in host.load_errors.items():
+                if not _plugins_command(ctx):
+                    click.echo(redact(f"plugin {name} skipped: {error.splitlines()[0]}"), err=True)
+            for rep in sorted(host.reports.values(), key=lambda r: r.name):
+                if rep.name not in report.commands:
+                    report.add_command(_report_command(rep))
+            host.pm.hook.register_commands(cli=self)
+            self.host = host
+        return self.host
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            self.plugin_host(ctx)
+        return self.commands.get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        if self.host is None and _installed_plugins():
+            self.plugin_host(ctx)
+        return sorted(set(self.commands) | set(PLUGIN_COMMANDS))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(n) for n in self.list_commands(ctx))
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name)
+            if command is not None and command.hidden:
+                continue
+            rows.append((name, command.get_short_help_str(limit) if command is not None
+                         else PLUGIN_COMMANDS[name]))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _plugins_command(ctx: click.Context) -> bool:
+    return ctx.find_root().invoked_subcommand == "plugins"
+
+
+def _installed_plugins() -> bool:
+    from importlib.metadata import entry_points
+
+    return bool(entry_points(group="trainbridge"))
+
+
+class ReportGroup(click.Group):
+    """``report NAME``: the plugins' reports, loaded when a report is asked for or listed."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            cli.plugin_host(ctx)
+        return self.commands.get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        cli.plugin_host(ctx)
+        return sorted(self.commands)
+
+
+@click.group(cls=TrainbridgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="trainbridge")
 @click.option("--config", "-c", envvar="TRAINBRIDGE_CONFIG", type=click.Path(dir_okay=False),
               help="plugins.toml to use (default: ./plugins.toml).")
@@ -77,19 +236,25 @@ def setup_logging(fmt: str, level: str) -> None:
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
               show_default=True)
+@click.option("--debug", is_flag=True, envvar=DEBUG_ENV,
+              help="Show tracebacks and other libraries' logs (for bug reports).")
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, tenant: str | None, log_format: str, log_level: str) -> None:
+def cli(ctx: click.Context, config: str | None, tenant: str | None, log_format: str, log_level: str,
+        debug: bool) -> None:
     """trainbridge: training agreements, costs, points and refunds across the systems you run."""
-    setup_logging(log_format, log_level)
-    ctx.obj = State(config, tenant)
+    _debug["on"] = debug
+    setup_logging(log_format, "debug" if debug else log_level)
+    ctx.obj = State(config, tenant, debug)
 
 
 @cli.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=".", show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing plugins.toml.")
-def init(directory: str, force: bool) -> None:
-    """Write a commented plugins.toml (if absent) and create the ledger."""
-    from trainbridge.core.templates import INIT_TOML
+@click.option("--no-sample-data", is_flag=True, help="Write no data/ sample files.")
+def init(directory: str, force: bool, no_sample_data: bool) -> None:
+    """Write a commented plugins.toml and sample data (where absent), and create the ledger."""
+    from trainbridge.core.config import load_settings
+    from trainbridge.core.templates import INIT_TOML, SAMPLE_FILES
 
     target = Path(directory) / "plugins.toml"
     if target.exists() and not force:
@@ -98,21 +263,43 @@ def init(directory: str, force: bool) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(INIT_TOML, encoding="utf-8")
         click.echo(f"wrote {target}")
-    ws = Workspace(load_settings(target))
-    applied = ws.migrate()
-    click.echo(f"ledger ready at {ws.ledger.url} ({len(applied)} migration(s) applied)")
+    if not no_sample_data:
+        written = []
+        for name, content in SAMPLE_FILES.items():
+            path = Path(directory) / name
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(content, encoding="utf-8")
+                written.append(name)
+        if written:
+            click.echo(f"wrote sample data: {', '.join(written)} (formats: docs/files.md)")
+    ws = open_workspace(load_settings(target))
+    click.echo(f"ledger ready at {redact(ws.ledger.url)}")
+    click.echo("next: trainbridge check, then trainbridge sync --dry-run")
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
-def plugins(as_json: bool) -> None:
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
     """List plugins, the connector types they provide and the hooks each implements."""
-    host = PluginHost.create()
+    params = ctx.find_root().params
+    disabled = _disabled_plugins(params.get("config"), params.get("tenant"))
+    try:
+        host = cli.plugin_host(ctx)
+    except TrainbridgeError as exc:
+        if not as_json:
+            raise
+        echo_json({"plugins": [], "jobs": [], "reports": [], "disabled": list(disabled),
+                   "load_errors": {}, "error": str(exc)})
+        sys.exit(exc.exit_code)
     rows = list(host.plugin_rows())
     if as_json:
         echo_json({"plugins": rows, "jobs": sorted(host.jobs), "reports": sorted(host.reports),
-                   "load_errors": host.load_errors})
+                   "disabled": list(disabled), "load_errors": host.load_errors})
         return
+    for name in disabled:
+        click.echo(f"{name}: disabled ([plugins] disable)")
     for name, error in host.load_errors.items():
         click.echo(f"{name}: FAILED TO LOAD: {error}", err=True)
     for row in rows:
@@ -126,8 +313,10 @@ def plugins(as_json: bool) -> None:
 @cli.command()
 @pass_state
 def check(state: State) -> None:
-    """Validate plugins.toml and run every connector instance's healthcheck."""
+    """Validate plugins.toml as sync, schedule and serve read it; run every connector's healthcheck."""
     ws = state.workspace()
+    for name, error in ws.host.load_errors.items():
+        click.echo(redact(f"plugin {name} skipped: {error}"), err=True)
     failed = 0
     for name, instance in ws.host.instances.items():
         try:
@@ -146,6 +335,8 @@ def check(state: State) -> None:
 @click.argument("name", required=False)
 def schema(name: str | None) -> None:
     """Print the JSON Schema of one record (or all)."""
+    from trainbridge.core.records import SCHEMA_TYPES
+
     if name:
         if name not in SCHEMA_TYPES:
             raise click.UsageError(f"unknown record {name!r}; choose from {', '.join(sorted(SCHEMA_TYPES))}")
@@ -162,8 +353,14 @@ def schema(name: str | None) -> None:
 @pass_state
 def sync_command(state: State, jobs: tuple[str, ...], dry_run: bool, today: Any, as_json: bool) -> None:
     """Run sync jobs (all registered jobs when none is named)."""
+    from trainbridge.core.alerts import alert_if_needed
+    from trainbridge.core.runner import sync
+
     ws = state.workspace()
-    results = sync(ws, jobs, dry_run=dry_run, today=today.date() if today else None)
+    with watching_progress(live=not as_json):
+        results = sync(ws, jobs, dry_run=dry_run, today=today.date() if today else None)
+    if not dry_run:
+        alert_if_needed(ws, results)
     every = results.all()
     if as_json:
         echo_json([r.as_dict() | {"plan": r.plan_lines} for r in every])
@@ -178,6 +375,21 @@ def sync_command(state: State, jobs: tuple[str, ...], dry_run: bool, today: Any,
     sys.exit(overall_exit(results))
 
 
+@contextmanager
+def watching_progress(*, live: bool) -> Iterator[None]:
+    """JSON (or text) log events per page and job; a live display too when stderr is a terminal."""
+    from trainbridge.core import progress
+
+    with progress.observing(progress.LogEvents()):
+        if live and sys.stderr.isatty():
+            from rich.console import Console
+
+            with progress.LiveDisplay(Console(stderr=True)) as display, progress.observing(display):
+                yield
+        else:
+            yield
+
+
 @cli.command()
 @click.option("--job")
 @click.option("--limit", default=20, show_default=True)
@@ -185,7 +397,7 @@ def sync_command(state: State, jobs: tuple[str, ...], dry_run: bool, today: Any,
 @pass_state
 def runs(state: State, job: str | None, limit: int, as_json: bool) -> None:
     """Recent runs with their counts and errors."""
-    ws = state.workspace()
+    ws = state.workspace(read_only=True)
     with ws.ledger.transaction() as conn:
         rows = ws.ledger.list_runs(conn, job=job, limit=limit)
     for row in rows:
@@ -212,7 +424,8 @@ def quarantine() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def quarantine_list(state: State, show_all: bool, as_json: bool) -> None:
-    ws = state.workspace()
+    """Records waiting in quarantine (open ones; --all for every one), with the reason."""
+    ws = state.workspace(read_only=True)
     with ws.ledger.transaction() as conn:
         rows = ws.ledger.list_quarantine(conn, status=None if show_all else "open")
     if as_json:
@@ -229,7 +442,8 @@ def quarantine_list(state: State, show_all: bool, as_json: bool) -> None:
 @click.argument("qid", type=int)
 @pass_state
 def quarantine_show(state: State, qid: int) -> None:
-    ws = state.workspace()
+    """One quarantined record: its payload (secrets removed), source and reason, as JSON."""
+    ws = state.workspace(read_only=True)
     with ws.ledger.transaction() as conn:
         row = ws.ledger.get_quarantined(conn, qid)
     if row is None:
@@ -244,6 +458,8 @@ def quarantine_show(state: State, qid: int) -> None:
 @pass_state
 def quarantine_retry(state: State, qid: int, data_file: str | None) -> None:
     """Validate a quarantined record again (optionally with corrected data)."""
+    from trainbridge.core.runner import retry_quarantined
+
     data = json.loads(Path(data_file).read_text(encoding="utf-8")) if data_file else None
     try:
         record = retry_quarantined(state.workspace(), qid, data=data)
@@ -256,7 +472,8 @@ def quarantine_retry(state: State, qid: int, data_file: str | None) -> None:
 @click.argument("qid", type=int)
 @pass_state
 def quarantine_discard(state: State, qid: int) -> None:
-    ws = state.workspace()
+    """Give up a quarantined record for good (audited)."""
+    ws = state.workspace(read_only=True)
     with ws.ledger.transaction() as conn:
         ws.ledger.set_quarantine_status(conn, qid, "discarded")
         ws.ledger.audit(conn, actor="cli", action="quarantine.discard", subject=str(qid))
@@ -275,7 +492,8 @@ def proposals() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def proposals_list(state: State, status: str | None, kind: str | None, as_json: bool) -> None:
-    ws = state.workspace()
+    """Proposals (by status or kind), with the amount and a summary."""
+    ws = state.workspace(read_only=True)
     with ws.ledger.transaction() as conn:
         rows = ws.ledger.list_proposals(conn, status=status, kind=kind)
     if as_json:
@@ -292,7 +510,8 @@ def proposals_list(state: State, status: str | None, kind: str | None, as_json: 
 @click.argument("proposal_id")
 @pass_state
 def proposals_show(state: State, proposal_id: str) -> None:
-    ws = state.workspace()
+    """One proposal with its explanation and what became of its deliveries, as JSON."""
+    ws = state.workspace(read_only=True)
     with ws.ledger.transaction() as conn:
         row = ws.ledger.get_proposal(conn, proposal_id)
         deliveries = [r for r in ws.ledger.outbox(conn) if r.proposal_id == proposal_id] if row else []
@@ -312,6 +531,9 @@ def proposals_show(state: State, proposal_id: str) -> None:
 @click.option("--no-deliver", is_flag=True, help="Leave delivery to the next sync.")
 @pass_state
 def proposals_approve(state: State, ids: tuple[str, ...], actor: str, reason: str, no_deliver: bool) -> None:
+    """Approve proposals and deliver them now; says per proposal if delivery worked (exit 1 if not)."""
+    from trainbridge.core.runner import approve_proposals
+
     outcome = approve_proposals(state.workspace(), ids, actor=actor, reason=reason,
                                 deliver_now=not no_deliver)
     for pid, what in outcome.items():
@@ -327,6 +549,9 @@ def proposals_approve(state: State, ids: tuple[str, ...], actor: str, reason: st
 @click.option("--reason", required=True)
 @pass_state
 def proposals_reject(state: State, ids: tuple[str, ...], actor: str, reason: str) -> None:
+    """Reject proposals with a reason (recorded); nothing is delivered."""
+    from trainbridge.core.runner import reject_proposals
+
     for pid, what in reject_proposals(state.workspace(), ids, actor=actor, reason=reason).items():
         click.echo(f"{pid}: {what}")
 
@@ -345,7 +570,7 @@ def outbox() -> None:
 @pass_state
 def outbox_list(state: State, states: tuple[str, ...], as_json: bool) -> None:
     """Outbox rows, by default those not delivered yet (failed, dead, pending)."""
-    ws = state.workspace()
+    ws = state.workspace(read_only=True)
     ws.ensure_migrated()
     wanted = states or ("pending", "delivering", "failed", "dead")
     with ws.ledger.transaction() as conn:
@@ -390,14 +615,14 @@ def outbox_abandon(state: State, outbox_id: str, reason: str, actor: str) -> Non
     click.echo(f"{outbox_id}: abandoned ({reason})")
 
 
-@cli.group()
+@cli.group(cls=ReportGroup)
 def report() -> None:
     """Reports in table, json, csv or html."""
 
 
 def _report_command(rep: Any) -> click.Command:
     def run(state: State, fmt: str, output: str | None, **options: Any) -> None:
-        text = render(rep.build(state.workspace(), **options), fmt)
+        text = render(rep.build(state.workspace(read_only=True), **options), fmt)
         if output:
             Path(output).write_text(text, encoding="utf-8")
             click.echo(f"wrote {output}")
@@ -420,7 +645,7 @@ def report_all(state: State, output: str) -> None:
     """Every report in one self-contained html file."""
     from trainbridge.core.reports import bundle
 
-    ws = state.workspace()
+    ws = state.workspace(read_only=True)
     Path(output).write_text(redact(bundle(ws, list(ws.host.reports.values()))), encoding="utf-8")
     click.echo(f"wrote {output}")
 
@@ -438,12 +663,9 @@ def demo(directory: str | None, today: Any) -> None:
     sys.exit(code)
 
 
-def build_cli() -> click.Group:
-    host = PluginHost.create()
-    for rep in sorted(host.reports.values(), key=lambda r: r.name):
-        if rep.name not in report.commands:
-            report.add_command(_report_command(rep))
-    host.pm.hook.register_commands(cli=cli)
+def build_cli() -> TrainbridgeGroup:
+    """The command group; the plugins (read again) are loaded when a command needs them."""
+    cli.host = None
     return cli
 
 
@@ -459,5 +681,15 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         sys.exit(ExitCode.FAILED)
     except TrainbridgeError as exc:
+        if _debug["on"]:
+            raise
         click.echo(redact(f"error: {exc}"), err=True)
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        # A stack trace is never the user interface: one line, and the way to get the trace.
+        if _debug["on"]:
+            raise
+        click.echo(redact(f"error: {type(exc).__name__}: {exc}"), err=True)
+        click.echo("  hint: run again with --debug for the traceback (and attach it to a bug report)",
+                   err=True)
+        sys.exit(ExitCode.FAILED)

@@ -1,16 +1,18 @@
 """plugins.toml -> validated settings.
 
 Every error names the file, the table, the key and the fix. ``${VAR}`` (or
-``${VAR:-default}``) in any string is replaced from the environment; values that land
-in secret-looking keys are registered as secrets so they never reach logs or reports.
+``${VAR:-default}``) in any string is replaced from the environment; every value that comes
+from the environment is registered as a secret so it never reaches logs or reports.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,26 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from trainbridge.core.errors import ConfigError
-from trainbridge.core.secrets import is_secret_key, register_secret
+from trainbridge.core.secrets import register_secret
 
 DEFAULT_CONFIG_NAME = "plugins.toml"
 CONFIG_ENV = "TRAINBRIDGE_CONFIG"
-TOP_LEVEL = {"tenant", "ledger", "plugins", "connectors", "jobs", "schedule", "approvals", "sync"}
+TOP_LEVEL = {"tenant", "ledger", "plugins", "connectors", "jobs", "schedule", "approvals", "sync", "alerts"}
+ALERT_STATUSES = ("failed", "partial")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: Set while reading settings for a command that never calls a vendor (``runs``, listings,
+#: reports): a connector's unset ``${VAR}`` is then left as written instead of being an error.
+_UNRESOLVED_OK: contextvars.ContextVar[bool] = contextvars.ContextVar("unresolved_ok", default=False)
+
+
+@contextmanager
+def without_connector_secrets() -> Iterator[None]:
+    """Read settings without needing the connectors' environment variables (read-only commands)."""
+    token = _UNRESOLVED_OK.set(True)
+    try:
+        yield
+    finally:
+        _UNRESOLVED_OK.reset(token)
 
 
 @dataclass
@@ -41,6 +57,10 @@ class Settings:
     schedule: dict[str, str] = field(default_factory=dict)
     auto_approve: tuple[str, ...] = ()
     sync_jobs: tuple[str, ...] = ()
+    #: ``[alerts]``: ``notifier`` (an instance implementing send_notice), ``on``, ``to``.
+    alerts: dict[str, Any] = field(default_factory=dict)
+    #: Connector tables whose ``${VAR}`` was left unresolved (see :func:`without_connector_secrets`).
+    unresolved: dict[str, list[str]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -77,7 +97,10 @@ def find_config(explicit: str | Path | None = None) -> Path:
     return Path(env) if env else Path.cwd() / DEFAULT_CONFIG_NAME
 
 
-def substitute_env(value: Any, *, file: str, table: str, key: str) -> Any:
+def substitute_env(value: Any, *, file: str, table: str, key: str,
+                  unresolved: list[str] | None = None) -> Any:
+    """``${VAR}`` from the environment; with ``unresolved`` given, an unset one is kept as written
+    and its name appended there instead of raising."""
     if isinstance(value, str):
         def replace(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
@@ -85,19 +108,23 @@ def substitute_env(value: Any, *, file: str, table: str, key: str) -> Any:
             if found is None:
                 if default is not None:
                     return default
+                if unresolved is not None:
+                    unresolved.append(name)
+                    return match.group(0)
                 raise ConfigError(
                     f"environment variable {name} is not set", file=file, table=table, key=key,
                     hint=f"export {name}=... before running, or write ${{{name}:-default}}",
                 )
-            if is_secret_key(key) or is_secret_key(name):
-                register_secret(found)
+            # Every value from the environment counts as a secret, whatever its key is called.
+            register_secret(found)
             return found
 
         return _VAR.sub(replace, value)
     if isinstance(value, list):
-        return [substitute_env(v, file=file, table=table, key=key) for v in value]
+        return [substitute_env(v, file=file, table=table, key=key, unresolved=unresolved) for v in value]
     if isinstance(value, dict):
-        return {k: substitute_env(v, file=file, table=table, key=f"{key}.{k}" if key else k)
+        return {k: substitute_env(v, file=file, table=table, key=f"{key}.{k}" if key else k,
+                                  unresolved=unresolved)
                 for k, v in value.items()}
     return value
 
@@ -197,7 +224,10 @@ def settings_from_mapping(data: Mapping[str, Any], *, path: Path | None = None) 
         if "type" not in table:
             raise ConfigError("required key is missing", file=file, table=tname, key="type",
                               hint="add type = \"...\"; `trainbridge plugins` lists the connector types")
-        settings.connectors[name] = substitute_env(table, file=file, table=tname, key="")
+        missing: list[str] | None = [] if _UNRESOLVED_OK.get() else None
+        settings.connectors[name] = substitute_env(table, file=file, table=tname, key="", unresolved=missing)
+        if missing:
+            settings.unresolved[tname] = missing
 
     jobs = _expect_table(data.get("jobs", {}), file=file, table="jobs")
     for name, table in jobs.items():
@@ -209,12 +239,70 @@ def settings_from_mapping(data: Mapping[str, Any], *, path: Path | None = None) 
 
     approvals = _expect_table(data.get("approvals", {}), file=file, table="approvals")
     _only_keys(approvals, {"auto"}, file=file, table="approvals")
-    settings.auto_approve = tuple(approvals.get("auto", []))
+    settings.auto_approve = _names(approvals.get("auto", []), file=file, table="approvals", key="auto",
+                                   example='auto = ["notice"]')
 
     sync = _expect_table(data.get("sync", {}), file=file, table="sync")
     _only_keys(sync, {"jobs"}, file=file, table="sync")
-    settings.sync_jobs = tuple(sync.get("jobs", []))
+    settings.sync_jobs = _names(sync.get("jobs", []), file=file, table="sync", key="jobs",
+                                example='jobs = ["costs", "separations"]')
+
+    alerts = substitute_env(_expect_table(data.get("alerts", {}), file=file, table="alerts"),
+                            file=file, table="alerts", key="")
+    _only_keys(alerts, {"notifier", "on", "to", "language"}, file=file, table="alerts")
+    if alerts:
+        if not isinstance(alerts.get("notifier"), str) or not alerts["notifier"]:
+            raise ConfigError("required key is missing", file=file, table="alerts", key="notifier",
+                              hint='name the connector instance that sends it, e.g. notifier = "chat"')
+        on = _names(alerts.get("on", list(ALERT_STATUSES)), file=file, table="alerts", key="on",
+                    example='on = ["failed", "partial"]')
+        for status in on:
+            if status not in ALERT_STATUSES:
+                raise ConfigError(f"unknown run status {status!r}", file=file, table="alerts", key="on",
+                                  hint=f"choose from {', '.join(ALERT_STATUSES)}")
+        to = _names(alerts.get("to", []), file=file, table="alerts", key="to", example='to = ["it@acme.cn"]')
+        settings.alerts = {"notifier": alerts["notifier"], "on": on, "to": to,
+                           "language": str(alerts.get("language", "en"))}
     return settings
+
+
+def _names(value: Any, *, file: str, table: str, key: str, example: str) -> tuple[str, ...]:
+    """A list of names; a lone string (a common slip) is an error, not a list of its letters."""
+    if isinstance(value, str):
+        raise ConfigError(f"must be a list of names, not the string {value!r}", file=file, table=table,
+                          key=key, hint=f'write it in brackets: {key} = ["{value}"]')
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError("must be a list of names", file=file, table=table, key=key,
+                          hint=f"e.g. {example}")
+    return tuple(value)
+
+
+def check_against_plugins(settings: Settings, jobs: Mapping[str, Any],
+                          proposal_kinds: Collection[str]) -> None:
+    """What only the loaded plugins can tell: job names, each job's table, proposal kinds, the
+    schedule and the alerts' notifier. Every workspace runs it, so ``check`` and ``sync`` agree."""
+    known = ", ".join(sorted(jobs)) or "(none)"
+    for name in settings.sync_jobs:
+        if name not in jobs:
+            raise ConfigError(f"unknown job {name!r}", file=settings.file, table="sync", key="jobs",
+                              hint=f"jobs: {known}")
+    for name, job in sorted(jobs.items()):
+        if name in settings.jobs:
+            settings.job_config(name, getattr(job, "config_model", None))
+    for kind in settings.auto_approve:
+        if kind not in proposal_kinds:
+            raise ConfigError(f"unknown proposal kind {kind!r}", file=settings.file, table="approvals",
+                              key="auto", hint=f"kinds: {', '.join(sorted(proposal_kinds)) or '(none)'}")
+    if settings.schedule:
+        from trainbridge.core.tenants import tenant_schedule
+
+        tenant_schedule(settings, jobs)
+    notifier = settings.alerts.get("notifier")
+    if notifier and notifier not in settings.connectors:
+        instances = ", ".join(sorted(settings.connectors)) or "(none)"
+        raise ConfigError(f"no connector instance {notifier!r}", file=settings.file, table="alerts",
+                          key="notifier", hint=f"instances: {instances}; name one whose type sends notices "
+                                               "(file_notifier, a chat bot, smtp)")
 
 
 def _only_keys(values: Mapping[str, Any], allowed: set[str], *, file: str, table: str) -> None:

@@ -3,7 +3,10 @@
 Each stream is read from its cursor, keyed by (tenant, instance, stream); a page's records,
 its rejects and its cursor commit together. A reject is quarantined once per (instance,
 stream, record key) however often it is read again, and its entry closes when the record
-arrives valid. Polls (``signature_status``) ask a vendor about records the ledger holds
+arrives valid. A record holding text the ledgers cannot store (a NUL character: PostgreSQL
+refuses it; a lone surrogate: not UTF-8) is quarantined with the field named, and rejects are
+cleaned the same way, so one bad value never fails its source on every run.
+Polls (``signature_status``) ask a vendor about records the ledger holds
 (envelopes not yet settled) and keep each answer as a record. No job calls a source hook.
 """
 
@@ -13,10 +16,12 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
+from trainbridge.core import progress
 from trainbridge.core import results as run_results
 from trainbridge.core.errors import TrainbridgeError
-from trainbridge.core.records import Agreement, AgreementStatus, Envelope, Record
+from trainbridge.core.records import Agreement, AgreementStatus, Envelope, Record, Reject
 from trainbridge.core.results import RunResult
 from trainbridge.core.secrets import redact
 from trainbridge.core.streams import POLL_STREAMS, STREAMS
@@ -74,10 +79,12 @@ def _read(ws: Workspace, instance: str, stream: str, result: RunResult, outcome:
     pages = 0
     try:
         for page in ws.host.call(instance, stream, since=cursor):
-            records = [r if r.source else r.model_copy(update={"source": instance}) for r in page.records]
+            records, rejects = storable(
+                [r if r.source else r.model_copy(update={"source": instance}) for r in page.records],
+                page.rejects)
             with ledger.transaction() as conn:
                 added, changed, same = ledger.upsert_records(conn, records, run_id=result.run_id)
-                new_rejects = ledger.quarantine(conn, page.rejects, run_id=result.run_id, job="ingest",
+                new_rejects = ledger.quarantine(conn, rejects, run_id=result.run_id, job="ingest",
                                                 instance=instance, hook=stream)
                 if open_keys:
                     healed = [r.id for r in records if r.id in open_keys]
@@ -89,21 +96,22 @@ def _read(ws: Workspace, instance: str, stream: str, result: RunResult, outcome:
             pages += 1
             outcome.kinds.update(r.kind for r in records)
             result.bump("pages")
-            result.bump("read", len(records) + len(page.rejects))
+            progress.page(instance, stream, len(records), len(rejects))
+            result.bump("read", len(records) + len(rejects))
             result.bump("records_new", added)
             result.bump("records_changed", changed)
             result.bump("records_unchanged", same)
-            if page.rejects:
-                result.bump("quarantined", len(page.rejects))
+            if rejects:
+                result.bump("quarantined", len(rejects))
                 result.bump("quarantined_new", new_rejects)
-                result.errors.append(f"{instance}.{stream}: {len(page.rejects)} record(s) quarantined "
+                result.errors.append(f"{instance}.{stream}: {len(rejects)} record(s) quarantined "
                                      f"(trainbridge quarantine list)")
             if dry_run:
                 result.plan_lines.append(
                     f"would read {instance}.{stream}: {len(records)} record(s) "
-                    f"({added} new, {changed} changed), {len(page.rejects)} rejected")
+                    f"({added} new, {changed} changed), {len(rejects)} rejected")
             log.info("read %s.%s page %d: %d record(s), %d rejected", instance, stream, pages,
-                     len(records), len(page.rejects))
+                     len(records), len(rejects))
             run_results.fault_point("after_page")
     except TrainbridgeError as exc:
         return redact(f"{instance}.{stream} failed: {exc}")
@@ -151,6 +159,64 @@ def _poll(ws: Workspace, instance: str, stream: str, result: RunResult, outcome:
         shown = "; ".join(failures[:3]) + (f"; and {len(failures) - 3} more" if len(failures) > 3 else "")
         return redact(f"{instance}.{stream} failed for {len(failures)} envelope(s): {shown}")
     return None
+
+
+def storable(records: list[Record], rejects: list[Reject]) -> tuple[list[Record], list[Reject]]:
+    """The records the ledgers can store, and the rejects: a record with a NUL character or a
+    lone surrogate anywhere becomes a reject naming the field; rejects are made storable."""
+    kept: list[Record] = []
+    refused: list[Reject] = []
+    for record in records:
+        dumped = record.model_dump(mode="json")
+        where = _unstorable_field(dumped)
+        if where is None:
+            kept.append(record)
+            continue
+        refused.append(Reject(model=record.kind, key=record.id, data=_storable_value(dumped),
+                              reason=f"field {where} holds a character the ledger cannot store "
+                                     "(NUL \\u0000 or a lone surrogate); fix it at the source"))
+    cleaned = [r if _unstorable_field(r.model_dump(mode="json")) is None else r.model_copy(update={
+        "reason": _storable_value(r.reason), "data": _storable_value(r.data), "raw": _storable_value(r.raw),
+        "key": _storable_value(r.key)}) for r in rejects]
+    return kept, refused + cleaned
+
+
+def _unstorable_field(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (or key) holding NUL or a lone surrogate, or None."""
+    if isinstance(value, str):
+        return (path or "value") if _bad_text(value) else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            inner = f"{path}.{k}" if path else str(k)
+            if _bad_text(str(k)):
+                return inner
+            found = _unstorable_field(v, inner)
+            if found:
+                return found
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            found = _unstorable_field(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def _bad_text(text: str) -> bool:
+    return "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text)
+
+
+def _storable_value(value: Any) -> Any:
+    """``value`` with NUL shown as the six characters ``\\u0000`` and lone surrogates as U+FFFD."""
+    if isinstance(value, str):
+        if not _bad_text(value):
+            return value
+        shown = value.replace("\x00", "\\u0000")
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in shown)
+    if isinstance(value, dict):
+        return {_storable_value(str(k)): _storable_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable_value(v) for v in value]
+    return value
 
 
 def _awaits_vendor(record: Record, instance: str) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 import pluggy
 
 from trainbridge.core import hookspecs
-from trainbridge.core.config import Settings, validate_table
+from trainbridge.core.config import Settings, check_against_plugins, validate_table
 from trainbridge.core.connector import Connector, ConnectorContext
 from trainbridge.core.errors import ConfigError, PluginError
 
@@ -174,9 +174,11 @@ class PluginHost:
             try:
                 plugin = point.load()
             except Exception as exc:
-                msg = f"installed plugin {point.name!r} ({point.value}) failed to load: {exc}"
-                raise PluginError(msg, hint=f"reinstall it, or set {LOAD_ENV} to load the others only, "
-                                           f"or add it to [plugins] disable") from exc
+                # One line, and the other plugins load: a command that does not need it still works.
+                host._load_error(point.name, f"installed plugin ({point.value}) failed to load: "
+                                             f"{type(exc).__name__}: {exc}; reinstall it, or add "
+                                             f"{point.name!r} to [plugins] disable")
+                continue
             host._register_plugin(plugin, point.name)
         if os.environ.get(TRACE_ENV):
             trace_hook_calls(pm)
@@ -426,7 +428,24 @@ def signature_problems(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
     return problems
 
 
-def load_host(settings: Settings) -> PluginHost:
+#: Proposal kinds of built-in jobs that do not declare ``proposal_kinds`` (what ``[approvals] auto``
+#: may name); a job declares its own with ``proposal_kinds: ClassVar[tuple[str, ...]]``.
+BUILTIN_PROPOSAL_KINDS = ("refund", "refund_credit", "bonus", "bonus_coefficient", "excellent", "perks",
+                          "regional_manager", "promotion", "promotion_priority", "review_points")
+
+
+def proposal_kinds(jobs: Mapping[str, Any]) -> set[str]:
+    declared = (kind for job in jobs.values() for kind in getattr(job, "proposal_kinds", ()))
+    return {*BUILTIN_PROPOSAL_KINDS, *declared}
+
+
+def load_host(settings: Settings, *, instances: bool = True) -> PluginHost:
+    """The plugins ``settings`` enable, checked against it (the same checks for ``check``, ``sync``,
+    ``serve`` and the workers); ``instances=False`` builds no connector (read-only commands)."""
     host = PluginHost.create(disabled=settings.disabled_plugins)
-    host.build_instances(settings)
+    check_against_plugins(settings, host.jobs, proposal_kinds(host.jobs))
+    if instances:
+        host.build_instances(settings)
+    else:
+        host.settings = settings
     return host

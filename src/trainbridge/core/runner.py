@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from trainbridge.core import progress
 from trainbridge.core import results as run_results
 from trainbridge.core.delivery import (
     MAX_DELIVERY_ATTEMPTS,
@@ -152,6 +153,7 @@ def _run_one(ws: Workspace, job: Job, token: int | None, outcome: IngestOutcome,
     ledger, pm, tenant = ws.ledger, ws.host.pm, ws.settings.tenant
     run_id = None if dry_run else ledger.start_run(job.name)
     result = RunResult(job=job.name, run_id=run_id)
+    progress.job(job.name)
     _warn_failed_inputs(job, outcome, result)
     try:
         if run_id is not None:
@@ -171,6 +173,7 @@ def _run_one(ws: Workspace, job: Job, token: int | None, outcome: IngestOutcome,
             result.status = "partial"
         if run_id is not None:
             ledger.finish_run(run_id, result.status, result.counts, result.errors)
+        progress.job(job.name, result)
     if run_id is not None:
         _call_quietly(pm.hook.after_run, job=job.name, tenant=tenant, run_id=run_id, status=result.status,
                       counts=dict(result.counts))
