@@ -2,6 +2,7 @@
 
 - :mod:`.job`: the ``agreements`` job (draft, send, follow, download, evidence), pure ``decide``;
 - :mod:`.gate`: the sign-first gate and service-period reminders (a mixin of the job's run);
+- :mod:`.delivered`: signed documents, evidence, recording what sinks answered (a mixin too);
 - :mod:`.view`: what the job reads from the ledger and the rules that move an agreement;
 - :mod:`.documents`: versioned templates (``templates/<id>/v<version>.j2``), PDF, document store;
 - :mod:`.commands`: ``agreements list|sign|templates``, ``evidence verify`` and the functions
