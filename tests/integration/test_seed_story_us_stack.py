@@ -15,6 +15,7 @@ import copy
 import json
 import re
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -197,11 +198,21 @@ def vendors() -> Iterator[tuple[FakeBambooHR, FakeLRS, FakeGusto]]:
 
 @pytest.fixture
 def us_stack(make_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    return make_workspace(stack_config(tmp_path, monkeypatch))
+
+
+@pytest.fixture
+def us_stack_under(make_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The same stack with ``[jobs.separations]`` extended (jurisdictions, credentials)."""
+    return lambda **separations: make_workspace(stack_config(tmp_path, monkeypatch, **separations))
+
+
+def stack_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **separations: Any) -> dict[str, Any]:
     monkeypatch.setenv("BAMBOOHR_API_KEY", BAMBOO_KEY)
     monkeypatch.setenv("LRS_SECRET", LRS_SECRET)
     monkeypatch.setenv("GUSTO_ACCESS_TOKEN", TOKEN)
     fast = {"backoff_base": 0, "max_attempts": 2}
-    return make_workspace({
+    return {
         "connectors": {
             "bamboo": {"type": "bamboohr", "company_domain": "acme", "api_key": "${BAMBOOHR_API_KEY}",
                        "employee_key": "employeeNumber", "programs": {"Fire Control Operator Certificate":
@@ -228,12 +239,12 @@ def us_stack(make_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             "agreements": agreements_job("USD"),
             # A BambooHR training record carries no invoice number (凭证): count its cost anyway.
             "costs": {"include_unvouchered": True},
-            "separations": {"include_unvouchered": True},
+            "separations": {"include_unvouchered": True, **separations},
             # BambooHR says who reports to whom, not who is a manager: score everyone (only the
             # managers' LRS events earn points; the trainees' offline completions do not).
             "points": {"managers_only": False},
         },
-    })
+    }
 
 
 def decisions(ws, kind: str, subject: str | None = None) -> list[dict[str, Any]]:
@@ -360,3 +371,96 @@ def test_seed_story_end_to_end_with_bamboohr_xapi_and_gusto(us_stack, vendors):
     first, more = lrs.calls[0][0], lrs.calls[1][0]
     assert first == {"limit": "500", "ascending": "true", "format": "ids"} and more == {"more": "cGFnZS0y"}
     assert any(q.get("since") == "2026-03-26T11:59:59.000Z" for q, _ in lrs.calls)
+
+
+# --- issue 23: the leaver under the US policies -----------------------------------------
+
+JURISDICTIONS = {"ACME-US-CA": "us-ca", "ACME-US-TX": "us"}
+#: The fire-control certificate's tuition agreement as counsel describes it: every condition
+#: of the transferable-credential exception met (Bus. & Prof. Code 16608).
+CREDENTIAL_TUITION = {"service-24m": {
+    "credential": "Fire Control Operator Certificate", "transferable": True, "offered_separately": True,
+    "condition_of_employment": False, "repayment_amount": "1700.00", "prorated": True, "accelerated": False,
+    "owed_on_termination": False}}
+
+
+def leaver_at(bamboo: FakeBambooHR, division: str, location: str) -> None:
+    """E003 works for another legal entity (BambooHR's division) and location."""
+    person = next(p for p in bamboo.people if p["employeeNumber"] == LEAVER)
+    person.update(division=division, location=location)
+
+
+def quote_after_sync(ws) -> dict[str, Any]:
+    results = {r.job: r for r in sync(ws, today=SEED_DAY)}
+    assert {r.status for r in results.values()} == {"ok"}, \
+        {j: r.errors for j, r in results.items() if r.errors}
+    agreement = next(a for a in records(ws, "agreement") if a.employee_id == LEAVER)
+    # Signed by this sync, so entered into after 2026-01-01: AB 692 governs it.
+    assert agreement.status == "signed" and agreement.signed_at.date() >= date(2026, 1, 1)
+    [quote] = decisions(ws, "refund_quote", subject=LEAVER)
+    assert quote["payload"]["agreements"] == [agreement.id]
+    return quote
+
+
+def test_a_california_leaver_under_us_ca_owes_nothing_the_repayment_term_is_void(us_stack_under, vendors):
+    bamboo, _, gusto = vendors
+    leaver_at(bamboo, "ACME-US-CA", "San Jose")
+    ws = us_stack_under(jurisdictions=JURISDICTIONS)
+
+    quote = quote_after_sync(ws)
+
+    assert quote["payload"]["group"] == "us-ca:USD"
+    assert quote["amount"] == Decimal("0.00") and quote["currency"] == "USD"
+    explanation = "\n".join(quote["explanation"])
+    assert explanation.startswith("Policy us-ca: California, AB 692 (2025)")
+    assert "Served 12 of 24 months through 2026-05-10; unserved 12 months." in explanation
+    assert "the repayment term is void" in explanation
+    assert "(Bus. & Prof. Code 16608; Lab. Code 926(a))" in explanation
+    assert "Lab. Code 926(c)" in explanation
+    assert quote["payload"]["proposal"] is None
+    with ws.ledger.transaction() as conn:
+        assert ws.ledger.list_proposals(conn, kind="refund") == []
+    assert garnishment_posts(gusto) == []
+
+
+def test_a_california_leaver_with_a_credential_tuition_agreement_owes_the_prorated_850(us_stack_under,
+                                                                                       vendors):
+    bamboo, _, gusto = vendors
+    leaver_at(bamboo, "ACME-US-CA", "San Jose")
+    ws = us_stack_under(jurisdictions=JURISDICTIONS, credentials=CREDENTIAL_TUITION)
+
+    quote = quote_after_sync(ws)
+
+    assert quote["payload"]["group"] == "us-ca:USD"
+    assert quote["amount"] == Decimal("850.00")
+    explanation = "\n".join(quote["explanation"])
+    assert "Tuition exception met for Fire Control Operator Certificate" in explanation
+    assert "Prorated: 1700.00 x 12 / 24 = 1700.00 x 1/2 = 850.00 USD" in explanation
+    assert "(the worker resigned; Bus. & Prof. Code 16608 (tuition for a transferable credential))" \
+        in explanation
+    assert "Warning: no acceleration" in explanation and "Lab. Code 221" in explanation
+    proposal_id = quote["payload"]["proposal"]
+    with ws.ledger.transaction() as conn:
+        assert ws.ledger.get_proposal(conn, proposal_id)["status"] == "pending"
+    assert garnishment_posts(gusto) == []  # HR decides, with the warnings in front of them
+
+
+def test_a_texas_leaver_under_us_owes_850_pro_rata_with_the_flsa_flag(us_stack_under, vendors):
+    bamboo, _, gusto = vendors
+    leaver_at(bamboo, "ACME-US-TX", "Houston")
+    ws = us_stack_under(jurisdictions=JURISDICTIONS)
+
+    quote = quote_after_sync(ws)
+
+    assert quote["payload"]["group"] == "us:USD"
+    assert quote["amount"] == Decimal("850.00")
+    explanation = "\n".join(quote["explanation"])
+    assert explanation.startswith("Policy us: United States, pro rata repayment as agreed")
+    assert "Pro rata: 1700.00 x 12 / 24 = 1700.00 x 1/2 = 850.00 USD" in explanation
+    assert "needs the final-pay figure" in explanation and "29 CFR 531.35" in explanation
+    assert "Implementing Regulations" not in explanation  # no PRC law for a Texas leaver
+    proposal_id = quote["payload"]["proposal"]
+    assert approve_proposals(ws, [proposal_id], actor="hr@acme.example") == {
+        proposal_id: "approved and delivered"}
+    [post] = garnishment_posts(gusto)
+    assert post.body["amount"] == "850.00"
