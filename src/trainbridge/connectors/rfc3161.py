@@ -255,7 +255,7 @@ def check_token(token: bytes, digest: str, anchors: list[x509.Certificate]) -> T
         return TokenCheck(True, f"valid: timestamped {gen_time.isoformat()} by {tsa_name}, serial {serial} "
                                 "(its certificate was not checked against a trusted CA: set tsa_ca)",
                           gen_time, serial, tsa_name)
-    if not _chains_to(tsa_cert, anchors, intermediates):
+    if not _chains_to(tsa_cert, anchors, intermediates, gen_time):
         return TokenCheck(False, f"wrong token: the TSA certificate {tsa_name} does not chain to tsa_ca",
                           gen_time, serial, tsa_name)
     return TokenCheck(True, f"valid: timestamped {gen_time.isoformat()} by {tsa_name}, serial {serial}",
@@ -326,17 +326,38 @@ def _certificate_problem(cert: x509.Certificate, at: datetime) -> str | None:
 
 
 def _chains_to(cert: x509.Certificate, anchors: list[x509.Certificate],
-               intermediates: list[x509.Certificate]) -> bool:
+               intermediates: list[x509.Certificate], at: datetime | None = None) -> bool:
+    """Does ``cert`` chain to an anchor, through intermediates that are CAs (basic constraints
+    ``ca``, ``keyCertSign`` when key usage is given, path length respected) valid at ``at``?"""
     current = cert
-    for _ in range(6):
+    for below in range(6):  # CA certificates between the issuer looked for and the TSA certificate
         if current in anchors:
             return True
         issuer = next((c for c in [*anchors, *intermediates]
-                       if c != current and c.subject == current.issuer and _issued(current, c)), None)
+                       if c != current and c.subject == current.issuer and _issued(current, c)
+                       and (c in anchors or _may_issue(c, below, at))), None)
         if issuer is None:
             return False
         current = issuer
     return False
+
+
+def _may_issue(ca: x509.Certificate, below: int, at: datetime | None) -> bool:
+    """An intermediate may sign the certificate below it: a CA, allowed to sign certificates,
+    with ``below`` CA certificates under it within its path length, valid at ``at``."""
+    try:
+        basic = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    if not basic.ca or (basic.path_length is not None and below > basic.path_length):
+        return False
+    try:
+        usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None
+    if usage is not None and not usage.key_cert_sign:
+        return False
+    return at is None or ca.not_valid_before_utc <= at <= ca.not_valid_after_utc
 
 
 def _issued(cert: x509.Certificate, issuer: x509.Certificate) -> bool:

@@ -269,7 +269,9 @@ class LoginLimiter:
     own tries. A user (from every address) and an address (for every user) are refused only
     ``spread`` times above that, which bounds distributed guessing and spraying without letting
     one stranger lock out a real user (behind a proxy without forwarded headers every login
-    shares one address, so that limit too is far above a person's typing errors).
+    shares one address, so that limit too is far above a person's typing errors). A browser
+    that logged in as the user before is its own source (:meth:`source`), so a stranger's
+    failures from a shared address do not lock it out.
 
     :meth:`begin` checks and counts an attempt in one step under a lock, so parallel tries
     cannot all pass the check before any failure is recorded; a success takes its count back.
@@ -284,6 +286,7 @@ class LoginLimiter:
         self.spread = spread
         self.max_keys = max_keys
         self._failures: OrderedDict[tuple[str, ...], deque[float]] = OrderedDict()
+        self._trusted: OrderedDict[tuple[str, ...], None] = OrderedDict()
         self._lock = threading.Lock()
 
     def _keys(self, user: str, address: str) -> list[tuple[tuple[str, ...], int]]:
@@ -303,6 +306,25 @@ class LoginLimiter:
         while failures and now - failures[0] > self.window:
             failures.popleft()
         return failures
+
+    def source(self, user: str, address: str, device: str) -> str:
+        """Where an attempt comes from: a browser that logged in as ``user`` before (its device
+        cookie) counts on its own, so strangers failing from the same address (a proxy without
+        forwarded headers) do not lock it out; any other attempt counts by its address."""
+        if device:
+            key = ("device", user.lower()[:MAX_NAME_CHARS], _digest(device))
+            with self._lock:
+                if key in self._trusted:
+                    self._trusted.move_to_end(key)
+                    return f"device:{key[2]}"
+        return address
+
+    def trust(self, user: str, device: str) -> None:
+        """Remember ``device`` (a random cookie value) as a browser ``user`` logged in from."""
+        with self._lock:
+            self._trusted[("device", user.lower()[:MAX_NAME_CHARS], _digest(device))] = None
+            while len(self._trusted) > self.max_keys:
+                self._trusted.popitem(last=False)
 
     def blocked(self, user: str, address: str) -> bool:
         with self._lock:

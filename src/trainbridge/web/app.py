@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -49,6 +50,8 @@ SESSION_COOKIE = "tb_session"
 SET_PASSWORD_PATHS = ("/account/password", "/logout")
 LOGIN_CSRF_COOKIE = "tb_login_csrf"
 LANG_COOKIE = "tb_lang"
+#: a random value set at login: the browser counts as its own source in the login limiter.
+DEVICE_COOKIE = "tb_device"
 QUERY_HEADER = "X-Trainbridge-Query"
 #: e-signature callbacks are small JSON or form posts; anything bigger is not one.
 MAX_WEBHOOK_BYTES = 1 << 20
@@ -156,8 +159,6 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
     # --- login ---------------------------------------------------------------------------
 
     async def login_form(request: Request, error: str = "", status_code: int = 200) -> Response:
-        import secrets
-
         token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
         response = render(request, "login.html", status_code=status_code, error=error, login_csrf=token,
                           next=request.query_params.get("next", "/"))
@@ -175,7 +176,8 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
             return forbidden(request, "login csrf")
         name = str(form.get("username", "")).strip()
         password = str(form.get("password", ""))
-        address = request.client.host if request.client else "-"
+        device = request.cookies.get(DEVICE_COOKIE, "")[:64]
+        address = limiter.source(name, request.client.host if request.client else "-", device)
         lang = language(request)
         if not name or len(name) > MAX_NAME_CHARS or len(password) > MAX_PASSWORD_CHARS:
             return await login_form(request, translate(lang, "login_failed"), 400)
@@ -190,6 +192,8 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
         if user is None:
             return await login_form(request, translate(lang, "login_failed"), 401)
         limiter.succeeded(name, address)
+        device = device or secrets.token_urlsafe(24)
+        limiter.trust(name, device)
         token, _ = await run_in_threadpool(accounts.open_session, ws.ledger, user,
                                            lifetime=timedelta(hours=settings.session_hours))
         target = str(form.get("next", "/"))
@@ -203,6 +207,8 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=secure(request),
                             max_age=settings.session_hours * 3600)
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+        response.set_cookie(DEVICE_COOKIE, device, httponly=True, samesite="strict", secure=secure(request),
+                            path="/login", max_age=365 * 86400)
         return response
 
     @page()
@@ -426,8 +432,9 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
         return RedirectResponse("/quarantine", status_code=303)
 
     def waiting_tokens() -> dict[str, Any]:
-        return {name: inst.handshake_tokens for name, inst in sorted(ws.host.instances.items())
-                if hasattr(getattr(inst, "handshake_tokens", None), "take")}
+        found = {name: getattr(inst, "handshake_tokens", None)
+                 for name, inst in sorted(ws.host.instances.items())}
+        return {name: tokens for name, tokens in found.items() if hasattr(tokens, "take")}
 
     @page("admin")
     async def webhook_tokens(request: Request) -> Response:
@@ -490,6 +497,8 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
                     middleware=[Middleware(SecurityHeaders)])
 
     app.state.workspace = ws
+    app.state.hashing_gate = gate
+    app.state.login_limiter = limiter
     app.state.settings = settings
     return app
 
