@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -127,6 +128,9 @@ def make_engine(url: str) -> Engine:
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Password hashes and HR data: owner only (the -wal and -shm files copy this mode).
+            if engine.url.database and os.path.isfile(engine.url.database):
+                os.chmod(engine.url.database, 0o600)
             # WAL lets readers (reports, the console) work while a sync writes.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
