@@ -79,7 +79,7 @@ def serve(state: Any, host: str, port: int, demo: bool, directory: str | None, s
         ws = Workspace(load_settings(workdir / "plugins.toml"))
         ws.ensure_migrated()
         password = accounts.new_password()
-        accounts.add_user(ws.ledger, "admin", "admin", password, replace=True)
+        accounts.add_user(ws.ledger, "admin", "admin", password, replace=True, one_time=True)
         click.echo(f"\nconsole: http://{host}:{port}/  user: admin  one-time password: {password}")
         click.echo("(shown once, stored only as a hash; `trainbridge users add admin --replace` resets it)")
     else:
@@ -116,7 +116,7 @@ def users_add(state: Any, name: str, role: str, employee_id: str | None, passwor
     else:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     user = accounts.add_user(state.workspace().ledger, name, role, password, employee_id=employee_id,
-                             replace=replace)
+                             replace=replace, one_time=generate)
     click.echo(f"user {user.name} ({user.role}) saved")
     if generate:
         click.echo(f"one-time password: {password}")
