@@ -303,11 +303,21 @@ class DocusignConnector(Connector):
             self._tokens.invalidate()
             return self.http.request(method, self.account_path + path, **kw)
 
+    def _json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        """One call's JSON object; an HTML page (a proxy, a login) is a ConnectorError with a hint."""
+        answer = self.http.json_of(self._request(method, path, **kw))
+        if not isinstance(answer, dict):
+            msg = f"{method} {self.account_path + path} answered {type(answer).__name__}, not an object"
+            raise ConnectorError(msg, instance=self.name,
+                                 hint=f"check base_url and account_id of [connectors.{self.name}]")
+        return answer
+
     # --- sending ------------------------------------------------------------------------
 
     @hookimpl
-    def send_for_signature(self, agreement: Agreement, document: bytes,
-                           signers: list[Signer]) -> Envelope:
+    def send_for_signature(self, agreement: Agreement, document: bytes, signers: list[Signer],
+                           idempotency_key: str | None = None) -> Envelope:
+        # DocuSign has no idempotency key: the lookup by the hidden agreement field stands in.
         if agreement.envelope_id and agreement.esign_instance == self.name:
             return self.signature_status(agreement.envelope_id)
         if not signers:
@@ -383,16 +393,16 @@ class DocusignConnector(Connector):
                 request_id=exc.request_id,
                 hint="not retried here; the next send looks the agreement up by its "
                      f"{AGREEMENT_FIELD} custom field before creating another") from None
-        return dict(resp.json())
+        return dict(self.http.json_of(resp) or {})
 
     def find_envelope(self, agreement_id: str) -> Envelope | None:
         """The live envelope already made for ``agreement_id``, by its hidden custom field."""
         since = datetime.fromtimestamp(self.clock(), tz=UTC) - timedelta(days=self.config.lookup_days)
         key = agreement_key(agreement_id)
-        answer = self._request("GET", "/envelopes", params={
+        answer = self._json("GET", "/envelopes", params={
             "from_date": since.strftime("%Y-%m-%dT%H:%M:%SZ"), "from_to_status": "created",
             "custom_field": f"{AGREEMENT_FIELD}={key}", "include": "custom_fields,recipients",
-        }).json()
+        })
         for item in answer.get("envelopes") or []:
             if _custom_field(item) != key:
                 continue
@@ -405,8 +415,8 @@ class DocusignConnector(Connector):
 
     @hookimpl
     def signature_status(self, envelope_id: str) -> Envelope:
-        data = self._request("GET", f"/envelopes/{envelope_id}",
-                             params={"include": "recipients,custom_fields"}).json()
+        data = self._json("GET", f"/envelopes/{envelope_id}",
+                          params={"include": "recipients,custom_fields"})
         return self._envelope(data)
 
     def _envelope(self, data: Mapping[str, Any], agreement_id: str | None = None) -> Envelope:
@@ -505,7 +515,7 @@ class DocusignConnector(Connector):
     @hookimpl
     def healthcheck(self) -> HealthResult:
         try:
-            account = self._request("GET", "").json()
+            account = self._json("GET", "")
         except ConnectorError as exc:
             return HealthResult(ok=False, detail=str(exc))
         name = account.get("accountName", self.config.account_id)

@@ -154,8 +154,9 @@ class DropboxSignConnector(Connector):
     # --- sending ------------------------------------------------------------------------
 
     @hookimpl
-    def send_for_signature(self, agreement: Agreement, document: bytes,
-                           signers: list[Signer]) -> Envelope:
+    def send_for_signature(self, agreement: Agreement, document: bytes, signers: list[Signer],
+                           idempotency_key: str | None = None) -> Envelope:
+        # Dropbox Sign has no idempotency key: the lookup by the metadata token stands in.
         if agreement.envelope_id and agreement.esign_instance == self.name:
             return self.signature_status(agreement.envelope_id)
         if not signers:
@@ -169,7 +170,7 @@ class DropboxSignConnector(Connector):
         everyone = self._with_countersigner(signers)
         answer = self._send(self.request_fields(agreement, everyone),
                             {"files[0]": (self.config.file_name, document, "application/pdf")})
-        envelope = self._envelope(answer["signature_request"])
+        envelope = self._envelope(self._signature_request(answer, "POST /signature_request/send"))
         self.log.info("sent agreement %s as Dropbox Sign request %s%s", agreement.id,
                       envelope.envelope_id, " (test mode)" if self.config.test_mode else "")
         return envelope
@@ -218,7 +219,8 @@ class DropboxSignConnector(Connector):
                 request_id=exc.request_id,
                 hint="not retried here; the next send looks the agreement up by its "
                      "metadata before sending another") from None
-        return dict(resp.json())
+        answer = self.http.json_of(resp)
+        return answer if isinstance(answer, dict) else {}
 
     def find_request(self, agreement_id: str) -> Envelope | None:
         """The live request already sent for ``agreement_id``, found by its metadata token.
@@ -228,7 +230,8 @@ class DropboxSignConnector(Connector):
         """
         answer = self.http.get_json("/signature_request/list",
                                     params={"query": lookup_token(agreement_id), "page_size": 20})
-        for item in answer.get("signature_requests") or []:
+        items = answer.get("signature_requests") if isinstance(answer, dict) else None
+        for item in items if isinstance(items, list) else []:
             if (item.get("metadata") or {}).get(AGREEMENT_KEY) != agreement_id:
                 continue
             envelope = self._envelope(item)
@@ -244,7 +247,17 @@ class DropboxSignConnector(Connector):
         if resp.status_code == 410:
             return Envelope(id=make_id(self.name, envelope_id), source=self.name,
                             envelope_id=envelope_id, agreement_id="", status=EnvelopeStatus.VOIDED)
-        return self._envelope(resp.json()["signature_request"])
+        return self._envelope(self._signature_request(self.http.json_of(resp),
+                                                      f"GET /signature_request/{envelope_id}"))
+
+    def _signature_request(self, answer: Any, what: str) -> Mapping[str, Any]:
+        """The ``signature_request`` object of an answer; anything else is a ConnectorError."""
+        request = answer.get("signature_request") if isinstance(answer, dict) else None
+        if not isinstance(request, dict) or not request.get("signature_request_id"):
+            msg = f"{what} answered without a signature_request: {str(answer)[:120]}"
+            raise ConnectorError(msg, instance=self.name,
+                                 hint=f"check base_url of [connectors.{self.name}]")
+        return request
 
     def _envelope(self, request: Mapping[str, Any]) -> Envelope:
         request_id = str(request["signature_request_id"])

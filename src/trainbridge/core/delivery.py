@@ -123,7 +123,8 @@ def deliver(ws: Workspace, job: str, result: RunResult | None = None, *,
         run_results.fault_point("before_deliver")
         kwargs = decode_args(row.args)
         try:
-            answer = ws.host.call(row.instance, row.operation, **kwargs)
+            answer = ws.host.call(row.instance, row.operation, **kwargs,
+                                  **_key_argument(ws, row.operation, row.idempotency_key))
             kept = owner.on_delivered(row, answer, base_dir=ws.settings.base_dir,
                                       config=ws.settings.job_config(owner.name, owner.config_model)) \
                 if owner else answer
@@ -148,6 +149,12 @@ def deliver(ws: Workspace, job: str, result: RunResult | None = None, *,
     if result:
         _report_stuck(ws, job, result)
     return delivered
+
+
+def _key_argument(ws: Workspace, operation: str, key: str) -> dict[str, str]:
+    """``idempotency_key=`` for an operation whose spec takes it (the sink hooks), else nothing."""
+    spec = getattr(getattr(ws.host.pm.hook, operation, None), "spec", None)
+    return {"idempotency_key": key} if spec is not None and "idempotency_key" in spec.kwargnames else {}
 
 
 def backoff(attempts: int, exc: BaseException | None = None) -> timedelta:

@@ -12,8 +12,14 @@ Two families:
 Source hooks (``fetch_*``) return an iterable of :class:`~trainbridge.core.records.Page`;
 the runner commits each page's records, rejects and cursor in one transaction, so a
 source may stream any number of pages and must never hold a whole source in memory.
-Sink hooks are called from the outbox and must be idempotent on the record's ``id``:
-after a crash the same write is delivered again with the same id.
+Sink hooks (``send_for_signature``, ``deposit_evidence``, ``push_training_result``,
+``post_adjustment``, ``send_notice``) are called from the outbox and must have one effect
+however often they are called: after a crash or a lost answer the same write is delivered
+again. Each receives ``idempotency_key``: the outbox row's key, the same on every attempt
+of that write and after a restart (None only when called outside the outbox). Send it as
+the vendor's idempotency key where the vendor has one (``HttpClient.post(...,
+idempotency_key=key)``); otherwise look the earlier write up before creating one.
+``idempotency_key`` is optional: an implementation that does not declare it is not given it.
 """
 
 from __future__ import annotations
@@ -173,11 +179,12 @@ def fetch_metrics(since: str | None) -> Iterable[Page]:
 
 
 @hookspec
-def send_for_signature(agreement: Agreement, document: bytes, signers: list[Signer]) -> Envelope:
+def send_for_signature(agreement: Agreement, document: bytes, signers: list[Signer],
+                       idempotency_key: str | None = None) -> Envelope:
     """E-signature: send ``document`` (a PDF) to ``signers``; return the new envelope.
 
-    Must be idempotent on ``agreement.id`` (pass it to the vendor as its idempotency key
-    or look the envelope up first) so a retried send creates one envelope.
+    Idempotent on ``idempotency_key`` (else ``agreement.id``): pass it to the vendor as its
+    idempotency key or look the envelope up first, so a retried send creates one envelope.
     """
 
 
@@ -209,11 +216,12 @@ def verify_webhook(headers: Mapping[str, str], body: bytes) -> WebhookResult:
 
 
 @hookspec
-def deposit_evidence(digest: str, meta: Mapping[str, str]) -> EvidenceReceipt:
+def deposit_evidence(digest: str, meta: Mapping[str, str],
+                     idempotency_key: str | None = None) -> EvidenceReceipt:
     """Evidence: deposit a SHA-256 hex ``digest`` with a third party; return the receipt.
 
     ``meta`` has at least ``agreement_id``; the receipt's ``id`` should derive from it
-    so a retried deposit is recognisable.
+    so a retried deposit is recognisable. ``idempotency_key`` is the delivery's key.
     """
 
 
@@ -226,19 +234,21 @@ def verify_evidence(receipt: EvidenceReceipt, digest: str) -> EvidenceCheck:
 
 
 @hookspec
-def push_training_result(result: TrainingResult) -> DeliveryReceipt:
+def push_training_result(result: TrainingResult, idempotency_key: str | None = None) -> DeliveryReceipt:
     """Performance sink: write a training result (completion, certificate, points).
 
-    Idempotent on ``result.id``: writing the same id again must not add a second entry.
+    Idempotent on ``idempotency_key`` (else ``result.id``): writing it again must not add a
+    second entry, and returns a receipt with the same ``ref``.
     """
 
 
 @hookspec
-def post_adjustment(adjustment: PayrollAdjustment) -> DeliveryReceipt:
-    """Payroll sink: post a bonus or deduction. Idempotent on ``adjustment.id``.
+def post_adjustment(adjustment: PayrollAdjustment, idempotency_key: str | None = None) -> DeliveryReceipt:
+    """Payroll sink: post a bonus, deduction or credit. Idempotent on ``idempotency_key``.
 
-    After a crash the outbox delivers the same adjustment again: look it up by id (or
-    send the id as the vendor's idempotency key) and return the existing receipt.
+    After a crash or a lost answer the outbox delivers the same adjustment again with the
+    same key: send it as the vendor's idempotency key, or look the earlier write up (by a tag
+    derived from the key or ``adjustment.id``), and return a receipt with the same ``ref``.
     """
 
 
@@ -255,11 +265,11 @@ def adjustment_status(ref: str) -> DeliveryReceipt:
 
 
 @hookspec
-def send_notice(notice: Notice) -> DeliveryReceipt:
+def send_notice(notice: Notice, idempotency_key: str | None = None) -> DeliveryReceipt:
     """Notifier: deliver ``notice`` to its recipients in ``notice.language``.
 
     Sent at most once per ``notice.id`` by the outbox; a notifier that can deduplicate
-    by id should.
+    (by ``idempotency_key``, one per notifier instance) should.
     """
 
 
@@ -277,6 +287,8 @@ SOURCE_HOOKS = (
     "fetch_employees", "fetch_separations", "fetch_training_catalog", "fetch_learning_events",
     "fetch_cost_items", "fetch_metrics",
 )
+SINK_HOOKS = ("send_for_signature", "deposit_evidence", "push_training_result", "post_adjustment",
+              "send_notice")
 ROLE_HOOKS = (
     *SOURCE_HOOKS, "send_for_signature", "signature_status", "download_signed", "verify_webhook",
     "deposit_evidence", "verify_evidence", "push_training_result", "post_adjustment",

@@ -217,10 +217,12 @@ class HttpClient:
                 retry_refused: bool = False) -> requests.Response:
         """Send with retries; return the response if its status is in ``ok``, else raise.
 
-        Writes are retried only with ``idempotency_key``; derive it from the record id so a
-        re-run after a crash sends the same key too. ``retry_refused`` retries a write without
-        a key on 429 alone: the vendor refused it, so nothing was made (a 5xx or a lost answer
-        may have made it, and is never repeated).
+        ``idempotency_key`` is sent in the ``idempotency_header`` header (``Idempotency-Key``
+        unless the vendor names another) on every attempt of this request, and makes a write
+        (POST, PATCH) safe to retry on a timeout, 408, 429 and 5xx. Pass the sink hook's
+        ``idempotency_key`` argument: the outbox gives the same one after a crash too.
+        A write without a key is never repeated on a 5xx or a lost answer (it may have made
+        something); ``retry_refused`` retries it on 429 alone (a refused request made nothing).
         """
         method = method.upper()
         full_url = self.absolute_url(url)
@@ -295,27 +297,39 @@ class HttpClient:
     def get(self, url: str, **kw: Any) -> requests.Response:
         return self.request("GET", url, **kw)
 
-    def post(self, url: str, **kw: Any) -> requests.Response:
-        return self.request("POST", url, **kw)
+    def post(self, url: str, *, idempotency_key: str | None = None, **kw: Any) -> requests.Response:
+        """A write: retried only with ``idempotency_key`` (sent as the vendor's idempotency header)."""
+        return self.request("POST", url, idempotency_key=idempotency_key, **kw)
 
-    def put(self, url: str, **kw: Any) -> requests.Response:
-        return self.request("PUT", url, **kw)
+    def put(self, url: str, *, idempotency_key: str | None = None, **kw: Any) -> requests.Response:
+        """A replace (idempotent by HTTP, so retried); ``idempotency_key`` is sent when given."""
+        return self.request("PUT", url, idempotency_key=idempotency_key, **kw)
 
-    def patch(self, url: str, **kw: Any) -> requests.Response:
-        return self.request("PATCH", url, **kw)
+    def patch(self, url: str, *, idempotency_key: str | None = None, **kw: Any) -> requests.Response:
+        """A write: retried only with ``idempotency_key`` (sent as the vendor's idempotency header)."""
+        return self.request("PATCH", url, idempotency_key=idempotency_key, **kw)
 
     def delete(self, url: str, **kw: Any) -> requests.Response:
         return self.request("DELETE", url, **kw)
 
     def get_json(self, url: str, **kw: Any) -> Any:
         """GET and decode JSON; a non-JSON body (a proxy or login page) raises ConnectorError."""
-        resp = self.request("GET", url, **kw)
+        return self.json_of(self.request("GET", url, **kw))
+
+    def request_json(self, method: str, url: str, **kw: Any) -> Any:
+        """:meth:`request` and decode JSON, as :meth:`get_json` does (for writes too)."""
+        return self.json_of(self.request(method, url, **kw))
+
+    def json_of(self, resp: requests.Response) -> Any:
+        """The JSON body of ``resp``; an HTML or empty answer is a ConnectorError with a hint,
+        never a traceback (``resp.json()`` unguarded fails a whole run on one proxy page)."""
         try:
             return resp.json()
         except ValueError:
-            path = urlsplit(self.absolute_url(url)).path
+            method = resp.request.method if resp.request is not None else "GET"
+            path = urlsplit(resp.url or self.base_url).path
             kind = resp.headers.get("Content-Type") or "no Content-Type"
-            msg = f"GET {path} answered {kind}, not JSON: {_snippet(resp, 120)}"
+            msg = f"{method} {path} answered {kind}, not JSON: {_snippet(resp, 120) or '(empty)'}"
             raise ConnectorError(
                 msg, instance=self.instance, status=resp.status_code,
                 request_id=self._request_id(resp),

@@ -41,7 +41,7 @@ def test_a_full_read_asks_for_every_change_and_one_report_per_page(bamboo, fake)
     assert changed.request.headers["Accept"] == "application/json"
     assert query(changed) == {"since": ["1970-01-01T00:00:00Z"]}
     assert urlsplit(report.request.url).path == "/api/gateway.php/acme/v1/reports/custom"
-    assert query(report) == {"format": ["JSON"]}
+    assert query(report) == {"format": ["json"]}
     # BambooHR reads the body as XML unless Content-Type is exactly application/json.
     assert report.request.headers["Content-Type"] == "application/json"
     body = json.loads(report.request.body)

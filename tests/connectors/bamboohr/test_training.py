@@ -153,15 +153,19 @@ def test_a_training_result_is_written_as_a_row_of_a_custom_table(make_bamboo, fa
     assert receipt.ref == "customTrainingResults:3:tr:2024Q2:3:NEG-101"
 
 
-def test_a_result_written_before_is_not_written_again(make_bamboo, fake):
+def test_a_result_written_before_is_not_written_again_and_keeps_its_ref(make_bamboo, fake):
     bamboo = make_bamboo(results=RESULTS)
-    fake.add(responses.GET, TABLE_URL, json=[
+    fake.add(responses.GET, TABLE_URL, json=[])
+    fake.add(responses.POST, TABLE_URL, status=200)
+    first = bamboo.push_training_result(RESULT, idempotency_key=RESULT.id)
+    # BambooHR's "get table rows" answer once the row is there: its own row id, our result id.
+    fake.replace(responses.GET, TABLE_URL, json=[
         {"id": "9", "employeeId": "3", "customResultId": "tr:2024Q2:3:NEG-101"}])
 
-    receipt = bamboo.push_training_result(RESULT)
+    again = bamboo.push_training_result(RESULT, idempotency_key=RESULT.id)
 
-    assert receipt.ref == "customTrainingResults:3:9"
-    assert [c.request.method for c in fake.calls] == ["GET"]
+    assert again.ref == first.ref == "customTrainingResults:3:tr:2024Q2:3:NEG-101"
+    assert [c.request.method for c in fake.calls] == ["GET", "POST", "GET"]
 
 
 def test_results_by_employee_number_find_the_bamboohr_id_first(make_bamboo, fake):

@@ -255,3 +255,31 @@ def test_an_expired_access_token_is_an_auth_error_with_the_trace_token(docusign,
 
     assert refused.value.request_id == "7d0c4b1a-401" and refused.value.status == 401
     assert "JWT grant" in refused.value.hint and ACCESS_TOKEN not in str(refused.value)
+
+
+PROXY_PAGE = "<!DOCTYPE html><html><body><h1>Sign in to continue</h1></body></html>"
+
+
+def test_an_html_page_instead_of_the_api_is_an_error_with_a_hint_not_a_traceback(docusign, fake):
+    # A corporate proxy answering 200 with its login page: neither a status nor a JSON error.
+    fake.add(responses.GET, ENVELOPE, body=PROXY_PAGE, status=200, content_type="text/html")
+    fake.add(responses.GET, ENVELOPES, body=PROXY_PAGE, status=200, content_type="text/html")
+
+    with pytest.raises(ConnectorError, match="text/html, not JSON") as status_error:
+        docusign.signature_status(ENVELOPE_ID)
+    with pytest.raises(ConnectorError, match="not JSON") as send_error:
+        docusign.send_for_signature(agreement=agreement(), document=PDF, signers=[EMPLOYEE],
+                                    idempotency_key="lms:agr-7#1")
+
+    assert "check base_url" in (status_error.value.hint or "")
+    assert send_error.value.instance == docusign.name
+    assert not [c for c in fake.calls if c.request.method == "POST"]
+
+
+def test_the_health_check_reports_an_html_answer_as_a_failed_check(docusign, fake):
+    fake.add(responses.GET, API, body=PROXY_PAGE, status=200, content_type="text/html")
+
+    health = docusign.healthcheck()
+
+    assert not health.ok
+    assert "not JSON" in health.detail

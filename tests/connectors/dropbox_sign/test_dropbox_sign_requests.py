@@ -257,3 +257,30 @@ def test_dropbox_sign_passes_the_connector_contract(dropbox_sign, fake):
 def test_the_dropbox_sign_type_is_registered(tb_host):
     assert tb_host.connector_types["dropbox_sign"].cls is DropboxSignConnector
 
+
+
+PROXY_PAGE = "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
+
+
+def test_an_html_answer_to_a_status_read_is_an_error_with_a_hint(dropbox_sign, fake):
+    fake.add(responses.GET, f"{BASE}/signature_request/{REQUEST_ID}", body=PROXY_PAGE, status=200,
+             content_type="text/html")
+
+    with pytest.raises(ConnectorError, match="text/html, not JSON") as error:
+        dropbox_sign.signature_status(REQUEST_ID)
+
+    assert "check base_url" in (error.value.hint or "")
+
+
+def test_an_html_answer_to_a_send_is_an_error_and_the_next_send_looks_first(dropbox_sign, fake):
+    fake.add(responses.GET, f"{BASE}/signature_request/list", json={
+        "signature_requests": [], "list_info": {"num_pages": 0, "num_results": 0, "page": 1,
+                                                "page_size": 20}})
+    fake.add(responses.POST, f"{BASE}/signature_request/send", body=PROXY_PAGE, status=200,
+             content_type="text/html")
+
+    with pytest.raises(ConnectorError, match="not JSON"):
+        dropbox_sign.send_for_signature(agreement=agreement(), document=PDF, signers=[EMPLOYEE],
+                                        idempotency_key="lms:agr-7#1")
+
+    assert [c.request.method for c in fake.calls] == ["GET", "POST"]

@@ -6,6 +6,9 @@ and gusto-python-client, ``.speakeasy/logs/changes/new.openapi.yaml``): ``Employ
 ``employee_compensations`` (fixtures/), with our company, employee and amounts filled in.
 Errors follow ``Not-Found-Error-Object``/``Unprocessable-Entity-Error-Object``; paging uses
 ``page``/``per`` with ``X-Total-Pages`` (docs.gusto.com/embedded-payroll/docs/pagination).
+As documented ("Get a single payroll"), GET of a payroll returns its ``employee_compensations``
+only once it is calculated or processed; "Prepare a payroll for update" returns them for an
+unprocessed payroll, and only to a token with ``employees:read``.
 """
 
 from __future__ import annotations
@@ -190,11 +193,20 @@ class FakeGusto:
         return copy.deepcopy(payroll)
 
     def _payroll(self, pid: str) -> Any:
-        return copy.deepcopy(self.payrolls[pid]) if pid in self.payrolls else \
-            (404, {}, json.dumps(payload("not_found")))
+        if pid not in self.payrolls:
+            return 404, {}, json.dumps(payload("not_found"))
+        payroll = copy.deepcopy(self.payrolls[pid])
+        if not (payroll.get("calculated_at") or payroll.get("processed")):
+            payroll["employee_compensations"] = []
+        return payroll
 
     def _prepare(self, pid: str) -> Any:
-        return self._payroll(pid)
+        if pid not in self.payrolls:
+            return 404, {}, json.dumps(payload("not_found"))
+        payroll = copy.deepcopy(self.payrolls[pid])
+        if "employees:read" not in str(self.token_info.get("scope")).split():
+            payroll["employee_compensations"] = []
+        return payroll
 
     def _update(self, pid: str, body: dict[str, Any]) -> Any:
         payroll = self.payrolls[pid]

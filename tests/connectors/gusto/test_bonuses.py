@@ -170,3 +170,56 @@ def test_a_bonus_too_far_ahead_to_be_found_again_is_not_created(gusto, company):
     with pytest.raises(ConnectorError, match="more than 90 days ahead"):
         gusto.post_adjustment(adjustment=bonus(effective_date=date(2025, 12, 1)))
     assert company.calls == []
+
+
+def test_redelivering_finds_the_uncalculated_payroll_whose_get_hides_the_memo(gusto, make_gusto, company):
+    # Gusto's GET of an unprocessed, uncalculated payroll carries no employee_compensations.
+    first = gusto.post_adjustment(adjustment=bonus(), idempotency_key="incentive:cert:E002:2025Q2")
+    [pid] = company.payrolls
+    assert company.payrolls[pid]["calculated_at"] is None
+    company.calls.clear()
+
+    again = make_gusto().post_adjustment(adjustment=bonus(), idempotency_key="incentive:cert:E002:2025Q2")
+
+    assert again.ref == first.ref
+    assert len(company.payrolls) == 1
+    assert [(c.method, c.path) for c in company.writes()] == [("PUT", f"{PAYROLLS}/{pid}/prepare")]
+
+
+def test_redelivering_reads_a_calculated_payroll_without_preparing_it_again(gusto, make_gusto, company):
+    first = gusto.post_adjustment(adjustment=bonus())
+    [pid] = company.payrolls
+    company.payrolls[pid]["calculated_at"] = "2025-06-18T16:20:00Z"  # HR calculated it
+    company.calls.clear()
+
+    again = make_gusto().post_adjustment(adjustment=bonus())
+
+    assert again.ref == first.ref
+    assert company.writes() == []  # preparing would have cleared HR's calculation
+    assert company.payrolls[pid]["calculated_at"] == "2025-06-18T16:20:00Z"
+
+
+def test_a_token_without_employees_read_fails_once_and_never_leaves_a_second_payroll(make_gusto, company):
+    company.token_info["scope"] = "public garnishments:read garnishments:write payrolls:read " \
+                                  "payrolls:write payrolls:run"
+    gusto = make_gusto()
+
+    for _ in range(3):  # the outbox delivering again and again
+        with pytest.raises(ConnectorError, match="without any employee compensation") as error:
+            gusto.post_adjustment(adjustment=bonus())
+        assert "employees:read" in (error.value.hint or "")
+
+    assert len(company.payrolls) == 1
+    assert len(company.writes("POST")) == 1
+
+
+def test_check_names_the_scopes_the_token_lacks(make_gusto, company):
+    company.token_info["scope"] = "public garnishments:read garnishments:write payrolls:read " \
+                                  "payrolls:write payrolls:run"
+
+    health = make_gusto().healthcheck()
+    amounts_only = make_gusto(bonus_percent_of="reject").healthcheck()
+
+    assert not health.ok
+    assert health.detail == "the token lacks scope(s) employees:read, compensations:read"
+    assert amounts_only.detail == "the token lacks scope(s) employees:read"

@@ -7,7 +7,7 @@ reference (documentation.bamboohr.com/docs/list-of-field-names, .../tables):
 * ``GET  /employees/changed?since=`` -> ``{"latest", "employees": {id: {id, action, lastChanged}}}``
   (actions ``Inserted``, ``Updated``, ``Deleted``; a change to any field or to the jobInfo,
   employmentStatus or compensation tables counts).
-* ``POST /reports/custom?format=JSON`` with ``{"fields": [...], "filters": {"employeeIds": [...]}}``
+* ``POST /reports/custom?format=json`` with ``{"fields": [...], "filters": {"employeeIds": [...]}}``
   -> ``{"fields": [...], "employees": [{"id", field: value}]}``. Fetching a page of changed
   employees is one request, where ``GET /employees/{id}`` would be one per employee.
 * ``GET  /employees/changed/tables/{jobInfo|employmentStatus}?since=``

@@ -45,6 +45,8 @@ from trainbridge.core.records import (
     make_id,
 )
 
+#: The custom report format: the OpenAPI enum of ``POST /reports/custom`` is lowercase.
+REPORT_FORMAT = {"format": "json"}
 _REPORT_FIELDS = ("employeeNumber", "displayName", "firstName", "lastName", "workEmail",
                   "department", "jobTitle", "supervisorEId", "supervisorId", "hireDate",
                   "status", "employmentHistoryStatus", "terminationDate")
@@ -158,8 +160,12 @@ class BambooHRConnector(Connector):
     # --- sink and health ------------------------------------------------------------
 
     @hookimpl
-    def push_training_result(self, result: TrainingResult) -> DeliveryReceipt:
-        """One row per result in the configured employee table; looked up before writing."""
+    def push_training_result(self, result: TrainingResult,
+                             idempotency_key: str | None = None) -> DeliveryReceipt:
+        """One row per result in the configured employee table; looked up before writing.
+
+        BambooHR has no idempotency key: the row carries ``result.id`` in ``id_field``, and the
+        receipt's ref is the same whether this call added the row or found it."""
         table = self.config.results
         if table is None:  # only reachable by calling the method directly
             raise ConfigError("no [results] table configured", table=f"connectors.{self.name}",
@@ -169,7 +175,7 @@ class BambooHRConnector(Connector):
         rows = self.http.get_json(path)
         for row in rows if isinstance(rows, list) else []:
             if isinstance(row, dict) and text(row.get(table.id_field)) == result.id:
-                return DeliveryReceipt(ref=f"{table.table}:{bamboo_id}:{row.get('id', result.id)}",
+                return DeliveryReceipt(ref=f"{table.table}:{bamboo_id}:{result.id}",
                                        detail="already written; left as it is")
         body: dict[str, str] = {table.id_field: result.id}
         if table.date_field:
@@ -207,7 +213,7 @@ class BambooHRConnector(Connector):
         """Fields of these employees, by BambooHR id, in one custom report request."""
         body = {"title": "trainbridge", "fields": list(fields),
                 "filters": {"employeeIds": [int(i) if i.isdigit() else i for i in ids]}}
-        answer = self._post_json("reports/custom", params={"format": "JSON"}, json=body,
+        answer = self._post_json("reports/custom", params=REPORT_FORMAT, json=body,
                                  idempotent=True)
         employees = answer.get("employees") if isinstance(answer, dict) else None
         if not isinstance(employees, list):
@@ -409,7 +415,7 @@ class BambooHRConnector(Connector):
         if self.config.employee_key == "id":
             return employee_id
         if self._bamboo_ids is None:
-            body = self._post_json("reports/custom", params={"format": "JSON"}, idempotent=True,
+            body = self._post_json("reports/custom", params=REPORT_FORMAT, idempotent=True,
                                    json={"title": "trainbridge", "fields": ["employeeNumber"]})
             rows = body.get("employees") if isinstance(body, dict) else None
             self._bamboo_ids = {text(r.get("employeeNumber")): text(r.get("id"))
