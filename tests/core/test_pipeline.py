@@ -318,3 +318,37 @@ def test_an_overlapping_sync_exits_75_and_the_leavers_refund_is_not_lost(tmp_pat
         assert [(p["subject"], str(p["amount"])) for p in refunds] == [("E003", "850.00")]
     finally:
         ws.close()
+
+
+class PaperArchive(Connector):
+    """Agreements signed on paper before trainbridge, read like any other source."""
+
+    @hookimpl
+    def fetch_agreements(self, since: str | None) -> Any:
+        from trainbridge.core.records import Agreement, Page
+
+        yield Page(records=[Agreement(
+            id="paper:A-2025-007", employee_id="E003", program_id="FIRE-CTRL", template_id="paper",
+            template_version="2025", service_start="2025-01-01", service_months=24, service_end="2026-12-31",
+            status="signed", signed_at=datetime(2024, 12, 20, tzinfo=UTC))], cursor="done")
+
+
+class ReadsAgreements(Job):
+    name = "reads_agreements"
+    inputs: ClassVar[tuple[str, ...]] = ("agreement",)
+
+    def decide(self, ctx: JobContext) -> Plan:
+        return Plan(summary=[r.id for r in ctx.records("agreement")])
+
+
+def test_agreements_signed_elsewhere_come_in_through_their_source_stream(two_jobs):
+    from trainbridge.core.connector import ConnectorConfig
+
+    archive = PaperArchive("paper", ConnectorConfig())
+    two_jobs.host.pm.register(archive, name="connector:paper")
+    two_jobs.host.instances["paper"] = archive
+    two_jobs.host.jobs[ReadsAgreements.name] = ReadsAgreements()
+    calls = count_calls(two_jobs)
+    [result] = sync(two_jobs, ["reads_agreements"])
+    assert result.summary == ["paper:A-2025-007"]
+    assert {k for k in calls if k[1].startswith("fetch_")} == {("paper", "fetch_agreements")}

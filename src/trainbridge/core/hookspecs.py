@@ -175,6 +175,15 @@ def fetch_metrics(since: str | None) -> Iterable[Page]:
     """Performance: yield pages of ``MetricValue`` (KPIs, review scores per competency)."""
 
 
+@hookspec
+def fetch_agreements(since: str | None) -> Iterable[Page]:
+    """Agreements signed elsewhere (paper, an e-signature system's archive): yield pages of ``Agreement``.
+
+    Each with its service period (end date or months), clause amount and signing date
+    (``signed_at``); the refund engine uses only agreements signed on or before the last day.
+    """
+
+
 # --- role hooks: e-signature and evidence ------------------------------------------
 
 
@@ -285,7 +294,7 @@ EXTENSION_HOOKS = (
 )
 SOURCE_HOOKS = (
     "fetch_employees", "fetch_separations", "fetch_training_catalog", "fetch_learning_events",
-    "fetch_cost_items", "fetch_metrics",
+    "fetch_cost_items", "fetch_metrics", "fetch_agreements",
 )
 SINK_HOOKS = ("send_for_signature", "deposit_evidence", "push_training_result", "post_adjustment",
               "send_notice")

@@ -18,6 +18,7 @@ SOURCE_STREAMS: Mapping[str, tuple[str, ...]] = {
     "fetch_learning_events": ("learning_event", "certificate"),
     "fetch_cost_items": ("cost_item",),
     "fetch_metrics": ("metric",),
+    "fetch_agreements": ("agreement",),
 }
 #: Polls: a role hook the core calls per record it holds, turning answers into records.
 POLL_STREAMS: Mapping[str, tuple[str, ...]] = {
