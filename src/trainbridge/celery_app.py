@@ -155,11 +155,24 @@ def _run(ws: Workspace, job: str, redelivered: bool) -> dict[str, Any]:
         return _record(ws, job, "failed", msg)
     if ws.ledger.lock_held(SYNC_LOCK, stale_after=timedelta(seconds=ws.settings.lock_timeout_seconds)):
         return {"status": "busy", "errors": ["the tenant's sync lock is held by another run"]}
-    [result] = sync(ws, [job])
+    results = sync(ws, [job])
+    [result] = results
+    if result.status != "already_running":
+        _alert(ws, results)
     if result.status == "already_running":
         metrics.run_finished(ws.settings.tenant, job, result.run_id, "already_running")
     return {"status": result.status, "run_id": result.run_id, "counts": result.counts,
             "errors": result.errors}
+
+
+def _alert(ws: Workspace, results: Any) -> None:
+    """A failed or partial run's summary through the configured notifier, as `trainbridge sync` does."""
+    from trainbridge.core.alerts import alert_if_needed
+
+    try:
+        alert_if_needed(ws, results)
+    except Exception:
+        log.exception("tenant %s: the alert could not be sent", ws.settings.tenant)
 
 
 def _run_slot(ws: Workspace, job: str, slot: datetime, redelivered: bool) -> dict[str, Any]:
