@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -95,7 +97,10 @@ def run_demo(directory: Path | None, *, today: date, echo: Callable[[str], None]
         report.write_text(bundle(ws, list(ws.host.reports.values()), title="trainbridge demo reports"),
                           encoding="utf-8")
         echo(f"\nreports ({', '.join(sorted(ws.host.reports))}): {report}")
-        echo(f"\nexplore: cd {workdir} && trainbridge runs && trainbridge proposals list")
+        command = "trainbridge" if shutil.which("trainbridge") else f"{sys.executable} -m trainbridge"
+        echo(f"\nexplore: cd {workdir} && {command} runs && {command} proposals list")
+        if directory is None:
+            echo(f"(the demo folder is kept for exploring; remove it with: rm -rf {workdir})")
         return int(overall_exit(results))
     finally:
         ws.close()
