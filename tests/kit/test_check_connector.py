@@ -83,3 +83,16 @@ def test_without_exercise_nothing_is_called(vendor):
         check_connector(build(AcmePay))
 
     assert vendor.calls == []
+
+
+def test_tb_clock_holds_the_http_waits_of_a_rate_limited_vendor(tb_clock, tb_vendor):
+    acme = tb_vendor(BASE)
+    acme.fail_next("GET", "/people", 429, headers={"Retry-After": "30"})
+    acme.serve("GET", "/people", json=PEOPLE)
+    started = tb_clock.now()
+
+    [page] = build(AcmePay).fetch_employees(since=None)
+
+    assert len(page.records) == 2
+    assert tb_clock.sleeps[0] >= 30
+    assert (tb_clock.now() - started).total_seconds() >= 30

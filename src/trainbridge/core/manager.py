@@ -41,6 +41,7 @@ BUILTIN_PLUGINS = (
     "trainbridge.plugins.points_reminders",
     "trainbridge.plugins.points_reports",
     "trainbridge.plugins.refunds",
+    "trainbridge.plugins.scaffold",
     "trainbridge.plugins.scheduling",
     "trainbridge.plugins.talent",
     "trainbridge.plugins.web",

@@ -15,13 +15,22 @@ from trainbridge.core.demo import prepare_workspace, to_toml
 from trainbridge.core.runner import Workspace, approve_proposals, sync
 from trainbridge.testing import check_connector
 
-from .conftest import COMPANY, EMPLOYEE, TOKEN
+from .conftest import COMPANY, EMPLOYEE, TOKEN, bonus
 
 SEED_DAY = date(2025, 6, 2)
 
 
+@pytest.mark.filterwarnings("ignore::trainbridge.testing.ContractWarning")  # the sink: below
 def test_gusto_keeps_the_connector_contract(gusto, company):
     hooks = check_connector(gusto, exercise=True)
+
+    assert set(hooks) == {"post_adjustment", "adjustment_status", "verify_webhook", "healthcheck"}
+
+
+def test_a_bonus_is_one_payroll_delivered_twice_or_after_a_lost_answer(gusto, company):
+    # Gusto has no idempotency key: the lookup (memo tag, or an untouched payroll to adopt) stands in.
+    hooks = check_connector(gusto, exercise=True, writes={"post_adjustment": {"adjustment": bonus()}},
+                            effects=lambda: len(company.payrolls))
 
     assert set(hooks) == {"post_adjustment", "adjustment_status", "verify_webhook", "healthcheck"}
 
