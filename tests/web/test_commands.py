@@ -58,5 +58,12 @@ def test_serve_demo_prints_a_one_time_admin_password_that_logs_in(
         form = client.get("/login")
         page = client.post("/login", data={"username": "admin", "password": match.group(1),
                                            "csrf_token": csrf_of(form.text)})
-        assert page.status_code == 200
+        assert page.status_code == 200 and page.url.path == "/account/password"
+        client.post("/account/password", data={"csrf_token": csrf_of(page.text),
+                                                "password": "admins-own-pass", "repeat": "admins-own-pass"})
         assert "incentive:bonus:M001" in client.get("/proposals").text
+        client.cookies.clear()
+        form = client.get("/login")
+        again = client.post("/login", data={"username": "admin", "password": match.group(1),
+                                            "csrf_token": csrf_of(form.text)})
+        assert again.status_code == 401  # one-time

@@ -357,8 +357,8 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
         employee = request.query_params.get("employee", "").strip()
         last_day = request.query_params.get("last_day", "").strip()
         data = await run_in_threadpool(refund_quote_view, ws, employee, last_day)
-        return render(request, "refunds.html", status_code=400 if data["error"] else 200, employee=employee,
-                      last_day=last_day, **data)
+        return render(request, "refunds.html", status_code=400 if data["bad_input"] else 200,
+                      employee=employee, last_day=last_day, **data)
 
     @page("admin", "hr", "viewer", "manager")
     async def leaderboard(request: Request) -> Response:

@@ -77,6 +77,7 @@ def refund_quote_view(ws: Workspace, employee_id: str, last_day: str) -> dict[st
         proposals = [p for p in ws.ledger.list_proposals(conn) if p["kind"] in ("refund", "refund_credit")]
     quotes: list[Any] = []
     error = ""
+    bad_input = False
     if employee_id:
         try:
             day = date.fromisoformat(last_day) if last_day else None
@@ -84,9 +85,11 @@ def refund_quote_view(ws: Workspace, employee_id: str, last_day: str) -> dict[st
                 raise ValueError(f"last day {day.isoformat()} is not a working day anyone has "
                                  f"(years {LAST_DAY_YEARS[0]} to {LAST_DAY_YEARS[1]})")
             quotes = _ledger_quote(ws, employee_id, day, None, False, None, None, False, "CNY")
-        except (click.ClickException, ValueError, OverflowError) as exc:
-            error = exc.message if isinstance(exc, click.ClickException) else str(exc)
-    return {"proposals": proposals, "quotes": quotes, "error": error}
+        except click.ClickException as exc:
+            error = exc.message  # an employee not in the ledger: an answer, not a bad request
+        except (ValueError, OverflowError) as exc:
+            error, bad_input = str(exc), True
+    return {"proposals": proposals, "quotes": quotes, "error": error, "bad_input": bad_input}
 
 
 def points_visibility(ws: Workspace) -> Any | None:
