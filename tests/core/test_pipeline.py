@@ -352,3 +352,17 @@ def test_agreements_signed_elsewhere_come_in_through_their_source_stream(two_job
     [result] = sync(two_jobs, ["reads_agreements"])
     assert result.summary == ["paper:A-2025-007"]
     assert {k for k in calls if k[1].startswith("fetch_")} == {("paper", "fetch_agreements")}
+
+
+def test_a_callback_carrying_an_unstorable_character_is_quarantined_not_a_500(two_jobs):
+    from trainbridge.core.records import Separation
+
+    _add_vendor(two_jobs)
+    left = Separation(id="vendor:S-9", employee_id="E009", last_day="2026-11-30", reason="resignation",
+                      note="个人原因\x00")
+    Vendor.events = [WebhookEvent(event_id="ev-\x00nul", event_type="offboarding", records=(left,))]
+    receive_webhook(two_jobs, "vendor", {}, b"{}")
+    with two_jobs.ledger.transaction() as conn:
+        [entry] = two_jobs.ledger.list_quarantine(conn)
+        assert two_jobs.ledger.get_record(conn, "separation", "vendor:S-9") is None
+    assert entry["instance"] == "vendor" and "note" in entry["reason"]

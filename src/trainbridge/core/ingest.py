@@ -172,12 +172,12 @@ def storable(records: list[Record], rejects: list[Reject]) -> tuple[list[Record]
         if where is None:
             kept.append(record)
             continue
-        refused.append(Reject(model=record.kind, key=record.id, data=_storable_value(dumped),
+        refused.append(Reject(model=record.kind, key=record.id, data=storable_value(dumped),
                               reason=f"field {where} holds a character the ledger cannot store "
                                      "(NUL \\u0000 or a lone surrogate); fix it at the source"))
     cleaned = [r if _unstorable_field(r.model_dump(mode="json")) is None else r.model_copy(update={
-        "reason": _storable_value(r.reason), "data": _storable_value(r.data), "raw": _storable_value(r.raw),
-        "key": _storable_value(r.key)}) for r in rejects]
+        "reason": storable_value(r.reason), "data": storable_value(r.data), "raw": storable_value(r.raw),
+        "key": storable_value(r.key)}) for r in rejects]
     return kept, refused + cleaned
 
 
@@ -205,7 +205,7 @@ def _bad_text(text: str) -> bool:
     return "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text)
 
 
-def _storable_value(value: Any) -> Any:
+def storable_value(value: Any) -> Any:
     """``value`` with NUL shown as the six characters ``\\u0000`` and lone surrogates as U+FFFD."""
     if isinstance(value, str):
         if not _bad_text(value):
@@ -213,9 +213,9 @@ def _storable_value(value: Any) -> Any:
         shown = value.replace("\x00", "\\u0000")
         return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in shown)
     if isinstance(value, dict):
-        return {_storable_value(str(k)): _storable_value(v) for k, v in value.items()}
+        return {storable_value(str(k)): storable_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_storable_value(v) for v in value]
+        return [storable_value(v) for v in value]
     return value
 
 

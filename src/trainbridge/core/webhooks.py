@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy.engine import Connection
 
 from trainbridge.core.errors import ConfigError, WebhookRejected
-from trainbridge.core.ingest import keep_signers
+from trainbridge.core.ingest import keep_signers, storable, storable_value
 from trainbridge.core.records import Agreement, Envelope, Record, WebhookEvent, WebhookReply
 from trainbridge.core.workspace import Workspace
 
@@ -41,8 +41,9 @@ def receive_webhook(ws: Workspace, instance: str, headers: Mapping[str, str], bo
     confirmations: list[WebhookEvent] = []
     with ws.ledger.transaction() as conn:
         for event in result.events:
-            if not ws.ledger.record_webhook_event(conn, instance, event.event_id, event.event_type,
-                                                  event.model_dump(mode="json")):
+            if not ws.ledger.record_webhook_event(conn, instance, storable_value(event.event_id),
+                                                  storable_value(event.event_type),
+                                                  storable_value(event.model_dump(mode="json"))):
                 log.info("callback event %s to %s is a replay; ignored", event.event_id, instance)
                 continue
             carried = [r if r.source else r.model_copy(update={"source": instance})
@@ -54,6 +55,9 @@ def receive_webhook(ws: Workspace, instance: str, headers: Mapping[str, str], bo
                                 subject=envelope.agreement_id,
                                 detail={"event": event.event_id, "envelope": envelope.envelope_id,
                                         "status": envelope.status.value})
+            carried, refused = storable(carried, [])
+            ws.ledger.quarantine(conn, refused, run_id=None, job="webhook", instance=instance,
+                                 hook="verify_webhook")
             if carried:
                 ws.ledger.upsert_records(conn, carried)
             if event.delivery_ref and event.delivery_status:
