@@ -504,7 +504,9 @@ class FadadaConnector(Connector):
         status = EVENT_STATUS.get(event)
         if payload.get("signTaskStatus") == "task_finished":
             status = EnvelopeStatus.COMPLETED  # the last signer's event carries the finish
-        stamp = payload.get("eventTime") or signed["X-FASC-Nonce"]
+        # The event's identity comes from what it says, never from the delivery's nonce: 法大大
+        # redelivers the same event with a new nonce and timestamp, which must stay a replay.
+        stamp = payload.get("eventTime") or hashlib.sha256(biz_content.encode()).hexdigest()[:16]
         return WebhookResult(
             reply=REPLY,
             events=(

@@ -209,10 +209,11 @@ def test_download_of_an_unfinished_task_is_refused(fadada) -> None:
 
 
 def _callback(event: str, biz: dict, *, timestamp: int = NOW_MS - 2000,
-              secret: str = APP_SECRET) -> tuple[dict[str, str], bytes]:
+              secret: str = APP_SECRET,
+              nonce: str = "7c1e0d9b2a3f4e5d6c7b8a9f0e1d2c3b") -> tuple[dict[str, str], bytes]:
     biz_content = json.dumps(biz, ensure_ascii=False, separators=(",", ":"))
     headers = {"X-FASC-App-Id": APP_ID, "X-FASC-Sign-Type": "HMAC-SHA256",
-               "X-FASC-Timestamp": str(timestamp), "X-FASC-Nonce": "7c1e0d9b2a3f4e5d6c7b8a9f0e1d2c3b",
+               "X-FASC-Timestamp": str(timestamp), "X-FASC-Nonce": nonce,
                "X-FASC-Event": event}
     headers["X-FASC-Sign"] = fasc_sign({**headers, "bizContent": biz_content}, str(timestamp),
                                        secret)
@@ -231,6 +232,15 @@ def test_a_finished_callback_becomes_a_completed_event(fadada) -> None:
     assert (event.envelope_id, event.status, event.event_type) == (
         TASK, EnvelopeStatus.COMPLETED, "sign-task-finished")
     assert json.loads(result.reply.body) == {"msg": "success"} and result.reply.status_code == 200
+
+
+def test_a_redelivered_event_with_a_new_nonce_keeps_its_id(fadada) -> None:
+    """法大大 redelivers with a new nonce and timestamp: the event id must not change (a replay)."""
+    no_time = {"signTaskId": TASK, "signTaskStatus": "task_finished", "actorId": "employee-1"}
+    first = fadada().verify_webhook(*_callback("sign-task-finished", no_time)).events[0]
+    again = fadada().verify_webhook(*_callback("sign-task-finished", no_time, timestamp=NOW_MS - 1000,
+                                               nonce="0f9e8d7c6b5a49382716150413121110")).events[0]
+    assert first.event_id == again.event_id
 
 
 def test_a_refusal_callback_becomes_a_declined_event(fadada) -> None:
