@@ -492,6 +492,10 @@ class DocusignConnector(Connector):
             raise WebhookRejected("Connect message is not JSON",
                                   hint="set the Connect configuration to JSON SIM "
                                        "(eventData version restv2.1)") from None
+        if not isinstance(message, dict) or not isinstance(message.get("data") or {}, dict):
+            raise WebhookRejected("Connect message is not a JSON object with an object data",
+                                  hint="set the Connect configuration to JSON SIM "
+                                       "(eventData version restv2.1)")
         return WebhookResult(events=(self._event(message),), reply=WebhookReply())
 
     def _event(self, message: Mapping[str, Any]) -> WebhookEvent:

@@ -141,3 +141,9 @@ def test_docusign_passes_the_connector_contract(docusign, fake):
 def test_the_docusign_type_is_registered(tb_host):
     assert tb_host.connector_types["docusign"].cls is DocusignConnector
 
+
+
+@pytest.mark.parametrize("body", [b"[]", b"1", b'"text"', b'{"event": "envelope-sent", "data": []}'])
+def test_a_validly_signed_body_that_is_not_a_connect_object_is_rejected_not_a_crash(docusign, body):
+    with pytest.raises(WebhookRejected, match="not a JSON object"):
+        docusign.verify_webhook(signed(body, HMAC_KEY), body)
