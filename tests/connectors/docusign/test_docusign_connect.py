@@ -145,5 +145,5 @@ def test_the_docusign_type_is_registered(tb_host):
 
 @pytest.mark.parametrize("body", [b"[]", b"1", b'"text"', b'{"event": "envelope-sent", "data": []}'])
 def test_a_validly_signed_body_that_is_not_a_connect_object_is_rejected_not_a_crash(docusign, body):
-    with pytest.raises(WebhookRejected, match="not a JSON object"):
+    with pytest.raises(WebhookRejected, match="not a JSON object|without event or data"):
         docusign.verify_webhook(signed(body, HMAC_KEY), body)
