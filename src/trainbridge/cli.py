@@ -34,6 +34,7 @@ PLUGIN_COMMANDS = {
     "beat": "Run Celery beat: sends each tenant's scheduled jobs at their times (run exactly one).",
     "enqueue": "Send tasks to the workers now: the named jobs, or (none named) a schedule tick.",
     "evidence": "Evidence of signed agreements (trusted timestamps).",
+    "new-connector": "Write a connector package skeleton (pyproject, connector, tests using the kit).",
     "points": "Manager points: leaderboard and recompute.",
     "refund": "Training cost refunds owed by leavers (LCL art. 22).",
     "schedule": "What runs when: each tenant's [schedule], with the next run times.",
@@ -63,22 +64,28 @@ class State:
             if read_only:
                 with without_connector_secrets():
                     settings = resolve_settings(self.config, self.tenant)
+                # Plugins load only if the command asks for them (a report, a job's table).
+                self._ws = open_workspace(settings, None, read_only=True,
+                                          host_factory=lambda: load_host(settings, instances=False))
             else:
                 settings = resolve_settings(self.config, self.tenant)
-            host = load_host(settings, instances=not read_only)
-            self._ws = open_workspace(settings, host)
+                self._ws = open_workspace(settings, load_host(settings))
         return self._ws
 
 
-def open_workspace(settings: Any, host: PluginHost | None = None) -> Workspace:
+def open_workspace(settings: Any, host: PluginHost | None = None, *, read_only: bool = False,
+                   host_factory: Any = None) -> Workspace:
     """A workspace with its ledger reachable and migrated; a ledger that cannot be opened is one
     ConfigError naming the file, ``[ledger] url`` and what to check."""
     from trainbridge.core.workspace import Workspace
 
     ws: Workspace | None = None
     try:
-        ws = Workspace(settings, host=host)
-        ws.ensure_migrated()
+        ws = Workspace(settings, host=host, host_factory=host_factory)
+        if read_only:
+            ws.ensure_readable()
+        else:
+            ws.ensure_migrated()
     except TrainbridgeError:
         raise
     except Exception as exc:

@@ -128,3 +128,18 @@ def test_check_fails_when_one_healthcheck_fails(tmp_path):
     result = CliRunner().invoke(build_cli(), ["--config", str(tmp_path / "plugins.toml"), "check"])
     assert result.exit_code == 1
     assert "ok   hr " in result.output and "FAIL hr2" in result.output and "gone.csv" in result.output
+
+
+def test_a_listing_on_a_current_ledger_imports_no_plugin(tmp_path):
+    """`runs` reads the ledger only: no plugin is imported (start-up stays light)."""
+    import subprocess
+    import sys
+
+    CliRunner().invoke(build_cli(), ["demo", "--dir", str(tmp_path / "demo")])
+    probe = ("import sys\nfrom trainbridge.cli import main\n"
+             "sys.argv = ['trainbridge', 'runs', '--limit', '1']\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in sys.modules if m.startswith('trainbridge.plugins.')))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path / "demo", capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -14,12 +14,33 @@ from trainbridge.core.manager import PluginHost, load_host
 
 
 class Workspace:
+    """``host`` is built on first use (or by ``host_factory``): a listing that reads only the
+    ledger imports no plugin."""
+
     def __init__(self, settings: Settings, host: PluginHost | None = None,
-                 ledger: Ledger | None = None) -> None:
+                 ledger: Ledger | None = None, *,
+                 host_factory: Callable[[], PluginHost] | None = None) -> None:
         self.settings = settings
-        self.host = host or load_host(settings)
+        self._host = host
+        self._host_factory = host_factory or (lambda: load_host(settings))
         self.ledger = ledger or Ledger(settings.resolved_ledger_url(), settings.tenant)
         self._migrated = False
+
+    @property
+    def host(self) -> PluginHost:
+        if self._host is None:
+            self._host = self._host_factory()
+        return self._host
+
+    @host.setter
+    def host(self, value: PluginHost) -> None:
+        self._host = value
+
+    def ensure_readable(self) -> None:
+        """Migrate only when the core schema is behind: a read-only command on a current ledger
+        needs no plugin loaded (plugins' own tables are migrated by the commands that use them)."""
+        if not self._migrated and not self.ledger.core_is_current():
+            self.migrate()
 
     def migrate(self) -> list[tuple[str, int]]:
         applied = self.ledger.migrate(self.host.migrations)

@@ -81,6 +81,17 @@ class Ledger(RecordsMixin, RunsMixin, OutboxMixin):
                     applied.append((namespace, version))
         return applied
 
+    def core_is_current(self) -> bool:
+        """True when every core migration has been applied (read-only commands need no more)."""
+        t = migrations_table
+        try:
+            with self.transaction() as conn:
+                done = {row.version for row in conn.execute(
+                    sa.select(t.c.version).where(t.c.namespace == "core"))}
+        except sa.exc.DBAPIError:
+            return False
+        return {version for namespace, version, _ in CORE_MIGRATIONS if namespace == "core"} <= done
+
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction; in a dry run, a savepoint inside the run's never-committed one."""
