@@ -40,7 +40,7 @@ def test_100_points_make_a_regional_manager_candidate_and_80_points_earn_perks()
 
 
 def test_annual_80_points_may_be_rated_excellent():
-    assert [f for f, _ in flags(0, 80, T)] == ["excellent"]
+    assert [f for f, _ in flags(0, 80, T)] == ["excellent_eligible"]
     assert flags(0, 79, T) == []
 
 
@@ -117,9 +117,12 @@ def test_the_incentives_job_proposes_for_hr_and_approved_ones_reach_payroll_once
         "incentive:excellent:M001:2026", "incentive:promotion:M001:2026Q3",
         "incentive:bonus:M002:2026Q3", "incentive:bonus:M003:certificate:fire_control_operator",
         *(f"incentive:review_points:M00{i}:2026Q3" for i in range(1, 7))}
-    assert proposals["incentive:bonus:M002:2026Q3"]["amount"] == Decimal(3)
-    assert proposals["incentive:bonus:M001:2026Q3"]["amount"] == Decimal(5)
-    assert proposals["incentive:bonus:M003:certificate:fire_control_operator"]["amount"] == Decimal(5)
+    # A percentage is a rate, not money: no amount or currency on the proposal, "+3%" in its summary
+    assert proposals["incentive:bonus:M002:2026Q3"]["amount"] is None
+    assert proposals["incentive:bonus:M002:2026Q3"]["currency"] is None
+    assert proposals["incentive:bonus:M002:2026Q3"]["summary"].endswith("(+3%)")
+    assert proposals["incentive:bonus:M001:2026Q3"]["summary"].endswith("(+5%)")
+    assert proposals["incentive:bonus:M003:certificate:fire_control_operator"]["summary"].endswith("(+5%)")
     assert not (tmp_path / "out" / "payroll.jsonl").exists()
     [again] = sync(ws, ["incentives"], today=date(2026, 10, 5))
     assert "proposals" not in again.counts
@@ -128,6 +131,8 @@ def test_the_incentives_job_proposes_for_hr_and_approved_ones_reach_payroll_once
     approve_proposals(ws, ["incentive:bonus_coefficient:M001:2026Q3"], actor="hr@acme")
     payroll = (tmp_path / "out" / "payroll.jsonl").read_text().splitlines()
     assert [json.loads(x)["id"] for x in payroll] == ["incentive:bonus_coefficient:M001:2026Q3"]
-    assert json.loads(payroll[0])["amount"] == "0.1"
+    coefficient = json.loads(payroll[0])
+    assert (coefficient["amount"], coefficient["unit"]) == ("0.1", "coefficient")
+    assert coefficient["currency"] is None
     results_out = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert [r["flags"] for r in results_out if r["flags"]] == [["promotion"]]

@@ -67,8 +67,8 @@ def test_visibility_is_configured_under_jobs_points_leaderboard(make_workspace, 
                                                           "scope": "department"}})
     assert (config.leaderboard.visibility, config.leaderboard.neighbours) == ("neighbours", 3)
     assert PointsConfig().leaderboard.visibility == "anonymous"  # private unless HR configures otherwise
-    ws = points_ws(make_workspace, tmp_path, leaderboard={"visibility": "everyone"})
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ConfigError) as err:  # the workspace validates the table when it opens
+        ws = points_ws(make_workspace, tmp_path, leaderboard={"visibility": "everyone"})
         leaderboard_for(ws, "M001", period="2026", today=date(2026, 9, 30))
     assert "jobs.points" in str(err.value) and "leaderboard.visibility" in str(err.value)
 

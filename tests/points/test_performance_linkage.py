@@ -54,8 +54,9 @@ def test_the_review_weight_defaults_to_10_percent_and_must_stay_within_10_to_15_
 
 
 def test_a_bad_review_weight_in_plugins_toml_names_the_table_and_key(make_workspace):
-    ws = make_workspace({"jobs": {"incentives": {"review_weight": 0.25}}})
+    # The workspace validates every job's table when it opens (issue 16): the error comes first there.
     with pytest.raises(ConfigError) as err:
+        ws = make_workspace({"jobs": {"incentives": {"review_weight": 0.25}}})
         ws.settings.job_config("incentives", IncentiveThresholds)
     text = str(err.value)
     assert "[jobs.incentives]" in text and "review_weight" in text and "10%-15%" in text

@@ -82,20 +82,11 @@ def quantize_cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-class MoneyMixin(BaseModel):
-    """An amount and its currency, checked where they enter.
-
-    The amount is finite, at most :data:`AMOUNT_INTEGER_DIGITS` digits before the decimal point,
-    not negative (a credit is a kind of record, never a sign), and, for amounts read from a source,
-    in whole cents (``12.50`` and ``12.500`` are accepted as ``12.50``; ``12.505`` is refused, not
-    rounded). A payroll adjustment is computed: its amount may be a rate (``bonus_percent``) or
-    carry more decimals, which a payroll vendor's connector rounds once. The currency is an active ISO 4217
-    code; an empty one is refused.
-    """
+class AmountMixin(BaseModel):
+    """An amount, checked where it enters (see :class:`MoneyMixin`); the currency is the model's own."""
 
     amount: Decimal = Field(description="Decimal amount; never a float; at most 12 digits and 2 decimals, "
                                         "not negative")
-    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
 
     @field_validator("amount", mode="before")
     @classmethod
@@ -122,6 +113,20 @@ class MoneyMixin(BaseModel):
         # An adjustment is computed, not read: a rate may have more decimals, and a payroll vendor's
         # connector rounds money half-up to cents once.
         return value if "adjustment" in cls.model_fields else whole_cents(value)
+
+
+class MoneyMixin(AmountMixin):
+    """An amount and its currency, checked where they enter.
+
+    The amount is finite, at most :data:`AMOUNT_INTEGER_DIGITS` digits before the decimal point,
+    not negative (a credit is a kind of record, never a sign), and, for amounts read from a source,
+    in whole cents (``12.50`` and ``12.500`` are accepted as ``12.50``; ``12.505`` is refused, not
+    rounded). A payroll adjustment is computed: its amount may be a rate (``bonus_percent``) or
+    carry more decimals, which a payroll vendor's connector rounds once. The currency is an active ISO 4217
+    code; an empty one is refused.
+    """
+
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
 
     @field_validator("currency", mode="before")
     @classmethod

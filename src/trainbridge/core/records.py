@@ -18,7 +18,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trainbridge.core.answers import (
     DeliveryReceipt,
@@ -36,6 +36,7 @@ from trainbridge.core.money import (
     CENT,
     ISO_4217_CODES,
     NEGATIVE_AMOUNT_HINTS,
+    AmountMixin,
     MoneyMixin,
     currency_code,
     no_float,
@@ -110,6 +111,9 @@ class Separation(Record):
     waived: bool = Field(default=False, description="Refund waived in a mutual agreement")
     note: str = ""
     vendor_reason: str = Field(default="", description="The vendor's own reason code or text")
+    refused_extension: bool = Field(
+        default=False, description="contract_end only: the employee refused to extend the contract to the "
+                                   "end of a service period (Implementing Regulations art. 17): resigns")
 
 
 # --- training -----------------------------------------------------------------------
@@ -258,9 +262,17 @@ class AgreementStatus(StrEnum):
 
 
 class Agreement(Record):
+    """A training agreement with a service period, one per enrollment (a retake is a new agreement).
+
+    ``session_id``/``enrollment_id`` name the training it binds: its refundable base is the
+    cost of that session only, never of the program's other sessions.
+    """
+
     kind: ClassVar[str] = "agreement"
     employee_id: str
     program_id: str
+    session_id: str | None = Field(default=None, description="The session the agreement binds (its base)")
+    enrollment_id: str | None = Field(default=None, description="The enrollment the agreement was made for")
     template_id: str
     template_version: str
     service_start: date
@@ -276,6 +288,15 @@ class Agreement(Record):
     envelope_id: str | None = None
     esign_instance: str | None = None
     signed_at: AwareDatetime | None = None
+    deduction_consent: bool = Field(
+        default=False, description="The employee agreed in writing (a clause of this agreement) that a "
+                                   "refund may be deducted from pay")
+
+    @field_validator("clause_amount", mode="before")
+    @classmethod
+    def _clause_not_float(cls, value: Any) -> Any:
+        return no_float(value)
+
 
 class Signer(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -358,17 +379,76 @@ class AdjustmentKind(StrEnum):
     BONUS_COEFFICIENT = "bonus_coefficient"
 
 
-class PayrollAdjustment(Record, MoneyMixin):
-    """A change to pay. ``id`` is the idempotency key: a sink posts one id once."""
+class AdjustmentUnit(StrEnum):
+    """What an adjustment's ``amount`` is: money (with a currency) or a rate (no currency)."""
+
+    MONEY = "money"
+    #: ``amount`` percent of a base the payroll knows (5 is +5%).
+    PERCENT = "percent"
+    #: ``amount`` added to a bonus coefficient (0.1 is +0.1).
+    COEFFICIENT = "coefficient"
+
+
+#: The kinds whose amount is a rate; every other kind is money.
+RATE_UNITS = {AdjustmentKind.BONUS_PERCENT: AdjustmentUnit.PERCENT,
+              AdjustmentKind.BONUS_COEFFICIENT: AdjustmentUnit.COEFFICIENT}
+
+
+class PayrollAdjustment(Record, AmountMixin):
+    """A change to pay. ``id`` is the idempotency key: a sink posts one id once.
+
+    ``unit`` follows the kind: a deduction, credit or bonus is money (``amount`` in
+    ``currency``); a percentage bonus or a coefficient is a rate, with no currency (a
+    currency a caller gives a rate is kept for the sink but means nothing). A sink maps
+    each unit to the vendor's own field and never posts a rate as money.
+    """
 
     kind: ClassVar[str] = "payroll_adjustment"
     employee_id: str
     adjustment: AdjustmentKind
+    unit: AdjustmentUnit = AdjustmentUnit.MONEY
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$",
+                                 description="ISO 4217 code for money; none for a rate")
     effective_date: date
     legal_entity: str = ""
     reason: str
     explanation: tuple[str, ...] = ()
     proposal_id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unit_of_kind(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "adjustment" not in data:
+            return data
+        try:
+            unit = RATE_UNITS.get(AdjustmentKind(data["adjustment"]), AdjustmentUnit.MONEY)
+        except ValueError:
+            return data  # the field's own validation names the bad kind
+        given = data.get("unit")
+        if given is not None and AdjustmentUnit(given) is not unit:
+            msg = f"adjustment {data['adjustment']} is in unit {unit.value}, not {given}"
+            raise ValueError(msg)
+        data = {**data, "unit": unit}
+        if unit is AdjustmentUnit.MONEY and data.get("currency") is None:
+            data["currency"] = "CNY"
+        return data
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency_is_iso(cls, value: Any) -> str | None:
+        return None if value is None else currency_code(value)
+
+    @property
+    def is_rate(self) -> bool:
+        return self.unit is not AdjustmentUnit.MONEY
+
+    def display(self) -> str:
+        """``+5%``, ``+0.1`` or ``850.00 CNY``: the amount as its unit reads."""
+        if self.unit is AdjustmentUnit.PERCENT:
+            return f"+{self.amount.normalize():f}%"
+        if self.unit is AdjustmentUnit.COEFFICIENT:
+            return f"+{self.amount.normalize():f}"
+        return f"{quantize_cents(self.amount)} {self.currency}"
 
 
 class TrainingResult(Record):
@@ -437,14 +517,14 @@ def record_from_payload(kind: str, payload: dict[str, Any]) -> Record:
 
 __all__ = [
     "AMOUNT_CEILING", "AMOUNT_INTEGER_DIGITS", "CENT", "ISO_4217_CODES", "NEGATIVE_AMOUNT_HINTS",
-    "RECORD_TYPES", "SCHEMA_TYPES", "AdjustmentKind", "Agreement", "AgreementStatus", "Certificate",
-    "CostAllocation", "CostCategory", "CostItem", "Delivery", "DeliveryReceipt", "Employee",
-    "EmploymentStatus", "Enrollment", "EnrollmentStatus", "Envelope", "EnvelopeStatus", "EvidenceCheck",
-    "EvidenceReceipt", "HealthResult", "JobChange", "LearningEvent", "LearningEventKind",
-    "MetricDirection", "MetricValue", "MoneyMixin", "Notice", "Page", "PayrollAdjustment",
-    "PointsCategory", "PointsEntry", "Proration", "Recipient", "Record", "Reject", "Separation",
-    "SeparationReason", "SignedDocument", "Signer", "TrainingProgram", "TrainingResult",
-    "TrainingSession", "WebhookEvent", "WebhookReply", "WebhookResult", "currency_code", "digest_id",
-    "make_id", "paged", "payload_hash", "quantize_cents", "record_from_payload", "validation_reason",
-    "whole_cents",
+    "RATE_UNITS", "RECORD_TYPES", "SCHEMA_TYPES", "AdjustmentKind", "AdjustmentUnit", "Agreement",
+    "AgreementStatus", "AmountMixin", "Certificate", "CostAllocation", "CostCategory", "CostItem",
+    "Delivery", "DeliveryReceipt", "Employee", "EmploymentStatus", "Enrollment", "EnrollmentStatus",
+    "Envelope", "EnvelopeStatus", "EvidenceCheck", "EvidenceReceipt", "HealthResult", "JobChange",
+    "LearningEvent", "LearningEventKind", "MetricDirection", "MetricValue", "MoneyMixin", "Notice",
+    "Page", "PayrollAdjustment", "PointsCategory", "PointsEntry", "Proration", "Recipient", "Record",
+    "Reject", "Separation", "SeparationReason", "SignedDocument", "Signer", "TrainingProgram",
+    "TrainingResult", "TrainingSession", "WebhookEvent", "WebhookReply", "WebhookResult",
+    "currency_code", "digest_id", "make_id", "paged", "payload_hash", "quantize_cents",
+    "record_from_payload", "validation_reason", "whole_cents",
 ]

@@ -29,6 +29,7 @@ from trainbridge.core.records import (
     MetricValue,
     PayrollAdjustment,
     PointsEntry,
+    Separation,
     TrainingProgram,
     TrainingResult,
     TrainingSession,
@@ -56,8 +57,8 @@ def _typed(records: Iterable[Any], cls: type[Any]) -> list[Any]:
 class IncentivesJob(Job):
     name = "incentives"
     description = "Propose what points buy (bonus coefficient, bonus, perks, promotion) for HR to approve."
-    inputs: ClassVar[tuple[str, ...]] = ("employee", "program", "session", "enrollment", "learning_event",
-                                         "certificate", "metric")
+    inputs: ClassVar[tuple[str, ...]] = ("employee", "separation", "program", "session", "enrollment",
+                                         "learning_event", "certificate", "metric")
     config_model: ClassVar[type[BaseModel] | None] = IncentiveThresholds
     order = 70
 
@@ -70,6 +71,8 @@ class IncentivesJob(Job):
         employees = {e.employee_id: e for e in _typed(ctx.records("employee"), Employee)}
         managers = {k: e for k, e in employees.items()
                     if e.is_manager and e.status is EmploymentStatus.ACTIVE}
+        # A separation on record (left, or leaving) rules out promotion, whatever the HR status says.
+        leaving = {s.employee_id for s in _typed(ctx.records("separation"), Separation)}
         entries = _typed(ctx.records("points_entry"), PointsEntry)
         superseded = superseded_ids(ctx)
         quarterly = {m: 0 for m in managers} | {
@@ -97,11 +100,13 @@ class IncentivesJob(Job):
                                              [f"+1% per full {t.bonus_percent_per_points} points, at most "
                                               f"+{t.bonus_percent_cap}%"]))
             for flag, reason in flags(points, annual.get(emp_id, 0), t):
-                period = str(last.year) if flag == "excellent" else quarter
-                plan.proposals.append(_flag(employee, flag, period, [reason], points=annual.get(emp_id, 0)
-                                            if flag == "excellent" else points))
+                yearly = flag == "excellent_eligible"
+                # The proposal kind stays "excellent" (HR's approvals name it); the flag says eligible.
+                plan.proposals.append(_flag(employee, flag, str(last.year) if yearly else quarter, [reason],
+                                            points=annual.get(emp_id, 0) if yearly else points,
+                                            kind="excellent" if yearly else flag))
             eligible, reasons = promotion(last_12m.get(emp_id, 0), rates.get(emp_id), t)
-            if eligible:
+            if eligible and emp_id not in leaving:
                 plan.proposals.append(_flag(employee, "promotion", quarter, reasons,
                                             points=last_12m.get(emp_id, 0)))
             plan.proposals.append(_review_points(employee, quarter, points, t.review_weight))
@@ -112,7 +117,7 @@ class IncentivesJob(Job):
                                              t.certificate_bonus_percent, AdjustmentKind.BONUS_PERCENT, last,
                                              f"bonus +{t.certificate_bonus_percent}% for certificate "
                                              f"{cert.certificate}", [f"certificate issued {cert.issued_on}"]))
-        plan.proposals += self._promotion_priority(ctx, t, employees, events, last)
+        plan.proposals += self._promotion_priority(ctx, t, employees, events, last, leaving)
         plan.writes += self._training_results(ctx, events)
         plan.summary.append(f"incentives {quarter}: {len(plan.proposals)} proposal(s) for HR; {how}")
         if plan.writes:
@@ -124,7 +129,7 @@ class IncentivesJob(Job):
         return plan
 
     def _promotion_priority(self, ctx: JobContext, t: IncentiveThresholds, employees: dict[str, Employee],
-                            events: list[LearningEvent], last: date) -> list[Proposal]:
+                            events: list[LearningEvent], last: date, leaving: set[str]) -> list[Proposal]:
         """K3: a KPI up by the threshold after a training in the last 12 months; once per training."""
         sessions = {s.session_id: s for s in _typed(ctx.records("session"), TrainingSession)}
         trained = {key: day for key, day in training_days(
@@ -139,7 +144,8 @@ class IncentivesJob(Job):
         for (emp_id, program), found in sorted(per_training.items()):
             employee = employees.get(emp_id)
             reasons = promotion_priority(found, t)
-            if employee is not None and employee.status is EmploymentStatus.ACTIVE and reasons:
+            if employee is not None and employee.status is EmploymentStatus.ACTIVE and reasons \
+                    and emp_id not in leaving:
                 out.append(_flag(employee, "promotion_priority", program, reasons, program_id=program))
         return out
 
@@ -180,21 +186,23 @@ def plan_rates(events: list[LearningEvent], first: date, last: date) -> dict[str
 
 def _money(employee: Employee, kind: str, period: str, amount: Decimal, adjustment: AdjustmentKind,
            effective: date, summary: str, explanation: list[str]) -> Proposal:
+    """A bonus change for payroll: a rate (percent, coefficient) carries no currency and no money amount."""
     pid = f"incentive:{kind}:{employee.employee_id}:{period}"
     record = PayrollAdjustment(id=pid, employee_id=employee.employee_id, adjustment=adjustment, amount=amount,
                                effective_date=effective, legal_entity=employee.legal_entity, reason=summary,
                                explanation=tuple(explanation), proposal_id=pid)
-    return Proposal(id=pid, kind=kind, subject=employee.employee_id, summary=f"{employee.name}: {summary}",
+    return Proposal(id=pid, kind=kind, subject=employee.employee_id,
+                    summary=f"{employee.name}: {summary} ({record.display()})",
                     write=Write("post_adjustment", {"adjustment": record}), explanation=explanation,
-                    amount=amount)
+                    amount=None if record.is_rate else amount, currency=record.currency)
 
 
 def _flag(employee: Employee, flag: str, period: str, explanation: list[str], *, points: int | None = None,
-          program_id: str | None = None) -> Proposal:
-    pid = f"incentive:{flag}:{employee.employee_id}:{period}"
+          program_id: str | None = None, kind: str | None = None) -> Proposal:
+    pid = f"incentive:{kind or flag}:{employee.employee_id}:{period}"
     result = TrainingResult(id=pid, employee_id=employee.employee_id, period=None if program_id else period,
                             program_id=program_id, points=points, flags=(flag,))
-    return Proposal(id=pid, kind=flag, subject=employee.employee_id,
+    return Proposal(id=pid, kind=kind or flag, subject=employee.employee_id,
                     summary=f"{employee.name}: {flag} ({'; '.join(explanation)})",
                     write=Write("push_training_result", {"result": result}), explanation=explanation)
 

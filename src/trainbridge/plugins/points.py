@@ -48,12 +48,15 @@ from trainbridge.rules.points import (
     takes_back,
     to_take_back,
     totals,
-    training_days,
+    training_ends,
     uncompleted_key,
+    void_targets,
     voided_ids,
 )
 
 SUPERSEDED = "points_superseded"
+#: Events that take points back: they score nothing by design.
+TAKE_BACK_KINDS = (LearningEventKind.VOIDED, LearningEventKind.UNCOMPLETED)
 __all__ = ["SUPERSEDED", "LeaderboardVisibility", "PointsConfig", "PointsJob", "Standing", "leaderboard",
            "leaderboard_for", "load_rules", "recompute", "superseded_ids"]
 
@@ -112,7 +115,7 @@ class PointsJob(Job):
             book.add(entry, active=entry.id not in superseded)
         events = _typed(ctx.records("learning_event"), LearningEvent)
         voided = voided_ids(events)
-        trained_on = training_days(effective_events(events), sessions)
+        trained_on = training_ends(effective_events(events), sessions)
         changed = sorted(_typed(ctx.changed("learning_event"), LearningEvent), key=lambda e: e.occurred_at)
         skipped = taken = 0
         for event in changed:
@@ -137,6 +140,12 @@ class PointsJob(Job):
                 training_day=trained_on.get((event.employee_id, program_id or "")),
                 existing=book.active.keys(), taken_back=book.gone, period_counts=book.counts))
             skipped += len(scored.skipped)
+            if not scored.entries and event.event not in TAKE_BACK_KINDS:
+                reasons = scored.skipped or (f"{event.id}: no points rule for a {event.event.value} event",)
+                plan.decisions.append(Decision(
+                    id=f"points_not_scored:{event.id}", kind="points_not_scored", subject=event.employee_id,
+                    payload={"event": event.id, "event_kind": event.event.value, "reasons": list(reasons)},
+                    explanation=reasons))
             for entry in scored.entries:
                 book.add(entry, active=True)
                 plan.records.append(entry)
@@ -186,7 +195,8 @@ class _Book:
     def candidates(self, event: LearningEvent) -> list[PointsEntry]:
         """The active entries ``event`` could take back: the voided event's, or the completion's."""
         if event.event is LearningEventKind.VOIDED:
-            return [self.active[key] for key in self.by_event.get(event.voids or "", ())]
+            return [self.active[key] for target in void_targets(event)
+                    for key in self.by_event.get(target, ())]
         key = uncompleted_key(event)
         entry = self.active.get(key) if key else None
         return [entry] if entry is not None else []

@@ -18,7 +18,7 @@ from trainbridge.core.records import (
     Recipient,
     TrainingSession,
 )
-from trainbridge.rules.points import effective_events, training_days
+from trainbridge.rules.points import effective_events, training_ends
 
 
 def _typed(records: Iterable[Any], cls: type[Any]) -> list[Any]:
@@ -56,7 +56,7 @@ class RemindersJob(Job):
         events = effective_events(_typed(ctx.records("learning_event"), LearningEvent))
         planned = {(e.employee_id, e.program_id) for e in events
                    if e.event is LearningEventKind.ACTION_PLAN_SUBMITTED}
-        for (emp_id, program), day in sorted(training_days(events, sessions).items()):
+        for (emp_id, program), day in sorted(training_ends(events, sessions).items()):
             manager = managers.get(emp_id)
             if manager is None or (emp_id, program) in planned:
                 continue
@@ -66,7 +66,7 @@ class RemindersJob(Job):
                     recipients=(Recipient(name=manager.name, employee_id=emp_id, email=manager.email,
                                           role="manager"),),
                     subject=f"行动计划提醒: {program}", language=manager.language,
-                    body=f"{manager.name}, 培训 {program} ({day}) 已过 10 天, "
+                    body=f"{manager.name}, 培训 {program} ({day} 结束) 已过 10 天, "
                          "请在 30 天内提交行动计划 (+20 分)。",
                     related_id=program)}))
         plan.summary.append(f"reminders: {len(plan.writes)} due (each sent once)")

@@ -30,6 +30,7 @@ from functools import cached_property
 
 from trainbridge.core.records import (
     CENT,
+    Agreement,
     CostAllocation,
     CostCategory,
     CostItem,
@@ -39,6 +40,17 @@ from trainbridge.core.records import (
     LearningEventKind,
     TrainingSession,
 )
+
+
+def void_targets(event: LearningEvent) -> tuple[str, ...]:
+    """The ids a VOIDED event may name: our record id, or the source's own event id (``a-X3``)."""
+    if event.event is not LearningEventKind.VOIDED or not event.voids:
+        return ()
+    prefix = f"{event.source}:" if event.source else ""
+    if not prefix or event.voids.startswith(prefix):
+        return (event.voids,)
+    return (event.voids, f"{prefix}{event.voids}")
+
 
 ATTENDANCE = frozenset({LearningEventKind.ATTENDED, LearningEventKind.COMPLETED})
 ART_16 = "Implementing Regulations art. 16"
@@ -139,7 +151,7 @@ class _Participants:
                  sessions: Iterable[TrainingSession]) -> None:
         self.session_program = {s.session_id: s.program_id for s in sessions}
         attended = [e for e in events if e.event in ATTENDANCE or e.event is LearningEventKind.VOIDED]
-        voided = {e.voids for e in attended if e.event is LearningEventKind.VOIDED}
+        voided = {target for e in attended for target in void_targets(e)}
         self.by_session: dict[str, set[str]] = defaultdict(set)
         self.by_program: dict[str, set[str]] = defaultdict(set)
         self.by_day: dict[date, list[tuple[str, str | None]]] = defaultdict(list)
@@ -259,3 +271,48 @@ def refundable_base(lines: Sequence[AllocationLine], *, employee_id: str, progra
             excluded.append((line, why))
     total = sum((line.amount for line in included), Decimal("0.00"))
     return RefundableBase(total, currency, tuple(included), tuple(excluded))
+
+
+def lines_by_agreement(lines: Sequence[AllocationLine],
+                       agreements: Sequence[Agreement]) -> tuple[dict[str, list[AllocationLine]],
+                                                                 dict[str, list[str]]]:
+    """Each agreement's own allocation lines, a line never under two agreements; and what each left out.
+
+    An agreement binds one enrollment, so a retake (a second session of the same program) is a
+    second agreement over the second session's cost: a line of session S belongs to the
+    agreement of session S; a line with no session (charged to the program) belongs to the
+    earliest agreement of the program; an agreement that names no session takes the lines of
+    sessions no other agreement names. ``agreements`` are one employee's binding ones.
+    """
+    by_program: dict[str, list[Agreement]] = defaultdict(list)
+    for agreement in sorted(agreements, key=lambda a: (a.service_start, a.id)):
+        by_program[agreement.program_id].append(agreement)
+    owned: dict[str, list[AllocationLine]] = {a.id: [] for a in agreements}
+    left_out: dict[str, list[str]] = {a.id: [] for a in agreements}
+    for line in lines:
+        candidates = by_program.get(line.program_id or "", [])
+        if not candidates:
+            continue
+        owner = _owner(line, candidates)
+        if owner is not None:
+            owned[owner.id].append(line)
+        for other in candidates:
+            if other is owner:
+                continue
+            where = (f"in the base of agreement {owner.id}" if owner is not None
+                     else "bound by no agreement")
+            what = f"session {line.session_id}" if line.session_id else f"program {line.program_id}"
+            left_out[other.id].append(f"{line.label()}: cost of {what}, {where} (each agreement's base is "
+                                      "the cost of its own training; LCL art. 22)")
+    return owned, left_out
+
+
+def _owner(line: AllocationLine, candidates: Sequence[Agreement]) -> Agreement | None:
+    if line.session_id:
+        exact = [a for a in candidates if a.session_id == line.session_id]
+        if exact:
+            return exact[0]
+        named = {a.session_id for a in candidates if a.session_id}
+        unnamed = [a for a in candidates if not a.session_id]
+        return unnamed[0] if unnamed and line.session_id not in named else None
+    return candidates[0]

@@ -6,7 +6,8 @@
   the top. A group smaller than ``min_group`` gets no top-share award at all, since 20%
   of three people says nothing about merit.
 * Quarterly points >= 100: eligible for regional manager; >= 80: perks.
-* Annual points >= 80: may be rated excellent.
+* Annual points >= 80: may be rated excellent (年度积分≥80分方可评优: necessary, not sufficient;
+  the flag is ``excellent_eligible`` and the review decides the rating).
 * Promotion: >= 120 points in the last 12 months AND action-plan completion >= 80%.
 * Bonus +1% per full 10 points, at most +5%; a certificate obtained: bonus +5%.
 * Performance up >= 10% after a training (any KPI, aware of its direction): promotion
@@ -77,8 +78,11 @@ def top_share(scores: Mapping[str, int], t: IncentiveThresholds) -> tuple[set[st
     """Who is in the top share, and how the cut was made."""
     ranked = sorted(((p, e) for e, p in scores.items() if p > 0), key=lambda x: (-x[0], x[1]))
     n = len(scores)
-    if n < t.min_group or not ranked:
-        return set(), f"group of {n} is below {t.min_group}: no top-{t.top_share:%} award"
+    share = f"top-{t.top_share * 100:.0f}%"
+    if n < t.min_group:
+        return set(), f"group of {n} is below {t.min_group}: no {share} award"
+    if not ranked:
+        return set(), f"none of the {n} managers has points: no {share} award"
     k = max(1, int(n * t.top_share))
     cut = ranked[min(k, len(ranked)) - 1][0]
     winners = {e for p, e in ranked if p >= cut}
@@ -113,7 +117,9 @@ def flags(quarter_points: int, annual_points: int, t: IncentiveThresholds) -> li
     if quarter_points >= t.perks_points:
         out.append(("perks", f"{quarter_points} points >= {t.perks_points}"))
     if annual_points >= t.excellent_annual_points:
-        out.append(("excellent", f"{annual_points} annual points >= {t.excellent_annual_points}"))
+        out.append(("excellent_eligible", f"{annual_points} annual points >= {t.excellent_annual_points}: "
+                                          "may be rated excellent (necessary, not sufficient: the review "
+                                          "decides)"))
     return out
 
 

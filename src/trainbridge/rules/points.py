@@ -32,12 +32,13 @@ from trainbridge.core.records import (
     TrainingProgram,
     TrainingSession,
 )
+from trainbridge.rules.costs import void_targets
 from trainbridge.rules.leaderboard import by_category, period_bounds, totals
 
 __all__ = ["RULE_KINDS", "EventContext", "PointsRules", "RuleVersion", "Scored", "active_entries", "base_key",
            "by_category", "effective_events", "entry_key", "parse_rules", "period_bounds", "period_key",
-           "rescore", "score_event", "takes_back", "to_take_back", "totals", "training_days",
-           "uncompleted_key", "voided_ids"]
+           "rescore", "score_event", "takes_back", "to_take_back", "totals", "training_days", "training_ends",
+           "uncompleted_key", "void_targets", "voided_ids"]
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,8 @@ def rules_for(event: LearningEvent, version: RuleVersion, ctx: EventContext) -> 
             skipped.append(f"{event.id}: action plan for {event.program_id} has no known training date")
         elif (submitted - ctx.training_day).days > version.action_plan_window_days:
             skipped.append(f"{event.id}: action plan submitted {(submitted - ctx.training_day).days} days "
-                           f"after the training (window {version.action_plan_window_days})")
+                           f"after the training ended on {ctx.training_day} (window "
+                           f"{version.action_plan_window_days} days)")
         else:
             rules.append("action_plan_submitted")
     elif kind is LearningEventKind.ACTION_PLAN_ADOPTED:
@@ -356,8 +358,8 @@ def active_entries(entries: Sequence[PointsEntry], superseded: set[str]) -> list
 
 
 def voided_ids(events: Iterable[LearningEvent]) -> set[str]:
-    """Ids of the events some VOIDED event voids."""
-    return {e.voids for e in events if e.event is LearningEventKind.VOIDED and e.voids}
+    """Ids of the events some VOIDED event voids (by our id or the source's own)."""
+    return {target for e in events for target in void_targets(e)}
 
 
 def effective_events(events: Iterable[LearningEvent]) -> list[LearningEvent]:
@@ -388,7 +390,8 @@ def to_take_back(event: LearningEvent, active: Iterable[PointsEntry]) -> tuple[l
     event, the entry at :func:`uncompleted_key`): the answer is the same.
     """
     if event.event is LearningEventKind.VOIDED and event.voids:
-        hits = [e for e in active if e.event_id == event.voids]
+        targets = void_targets(event)
+        hits = [e for e in active if e.event_id in targets]
         return hits, f"event {event.voids} voided by {event.id} on {event.occurred_at.date()}"
     if event.event is LearningEventKind.UNCOMPLETED:
         key = uncompleted_key(event)
@@ -398,6 +401,31 @@ def to_take_back(event: LearningEvent, active: Iterable[PointsEntry]) -> tuple[l
         obj = _object_key(event, "online_completed")
         return hits, f"course {obj} un-completed ({event.id}) on {event.occurred_at.date()}"
     return [], ""
+
+
+def training_ends(events: Sequence[LearningEvent],
+                  sessions: Mapping[str, TrainingSession] | None = None) -> dict[tuple[str, str], date]:
+    """(employee, program) -> the day the training ended: what "after the training" counts from.
+
+    Seed 003's windows (action plan within 30 days 培训后, a reminder 10 days after) run from
+    the end of the training: the last day of a multi-day session (its ``ends_at``), else
+    the day attended or completed; of several trainings of a program, the latest.
+    """
+    by_session = sessions or {}
+    out: dict[tuple[str, str], date] = {}
+    for event in events:
+        if event.event not in (LearningEventKind.ATTENDED, LearningEventKind.COMPLETED):
+            continue
+        session = by_session.get(event.session_id or "")
+        program = event.program_id or (session.program_id if session else None)
+        if not program:
+            continue
+        day = event.occurred_at.date()
+        if session is not None and session.ends_at is not None:
+            day = max(day, session.ends_at.astimezone(event.occurred_at.tzinfo).date())
+        key = (event.employee_id, program)
+        out[key] = max(out.get(key, day), day)
+    return out
 
 
 def training_days(events: Sequence[LearningEvent], sessions: Mapping[str, TrainingSession] | None = None,

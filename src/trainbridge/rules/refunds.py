@@ -72,6 +72,15 @@ REASON_RULES: dict[SeparationReason, ReasonRule] = {
         True, "left by mutual agreement without waiving the refund: the unserved part is owed",
         "LCL arts. 22, 36"),
 }
+REFUSED_EXTENSION = ReasonRule(
+    True, "the contract reached its end inside the service period and the employee refused its extension "
+          "to the period's end: that is resigning, and the unserved part is owed",
+    "Implementing Regulations art. 17; LCL arts. 22, 37")
+NOT_EXTENDED = ReasonRule(
+    False, "the contract ended inside the service period; the law extends it to the period's end, so "
+           "ending it anyway was the employer's choice or agreed otherwise: no claim (if the employee "
+           "refused the extension, record refused_extension and it is a resignation)",
+    "Implementing Regulations art. 17; LCL art. 44")
 WAIVED = ReasonRule(False, "left by mutual agreement and the agreement waives the refund", "LCL art. 36")
 PROBATION = ReasonRule(False, "left during probation: no training cost may be claimed",
                        "LCL art. 37; 劳办发〔1995〕264号 item 3")
@@ -90,6 +99,8 @@ class Departure:
     reason: SeparationReason
     waived: bool = False
     probation_end: date | None = None
+    #: contract_end only: the employee refused to extend the contract to the service period's end.
+    refused_extension: bool = False
 
     @property
     def served_until(self) -> date:
@@ -117,6 +128,8 @@ class ServiceTerms:
     entered_on: date | None = None
     #: A US tuition agreement for a transferable credential (``us-ca``); the PRC policy ignores it.
     credential: CredentialTerms | None = None
+    #: Refundable costs of this training in another currency than the agreement's, kept out of the base.
+    foreign_costs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("base", "clause_amount"):
@@ -297,6 +310,8 @@ def _departure_text(departure: Departure) -> str:
     text = f"Departure: last day {departure.last_day} (served in full), reason {departure.reason.value}"
     if departure.reason is SeparationReason.MUTUAL_AGREEMENT:
         text += ", refund waived" if departure.waived else ", refund not waived"
+    if departure.reason is SeparationReason.CONTRACT_END and departure.refused_extension:
+        text += ", the employee refused to extend the contract to the end of the service period"
     if departure.probation_end:
         text += f"; probation ended {departure.probation_end}"
     return text + "."
@@ -313,9 +328,16 @@ def service_period(terms: ServiceTerms, served_until: date) -> tuple[str, Fracti
             months_between(terms.service_start, until))
 
 
+def reason_rule(departure: Departure, served: Fraction, period: Fraction) -> ReasonRule:
+    """The rule of the reason for leaving; a contract's end is read under Implementing Regulations art. 17."""
+    if departure.reason is SeparationReason.CONTRACT_END and served < period:
+        return REFUSED_EXTENSION if departure.refused_extension else NOT_EXTENDED
+    return REASON_RULES[departure.reason]
+
+
 def _not_owed_rule(departure: Departure, terms: ServiceTerms, served: Fraction,
                    period: Fraction) -> ReasonRule | None:
-    rule = REASON_RULES[departure.reason]
+    rule = reason_rule(departure, served, period)
     if not rule.owes:
         return rule
     if departure.reason is SeparationReason.MUTUAL_AGREEMENT and departure.waived:
@@ -336,13 +358,18 @@ def _quote_line(departure: Departure, terms: ServiceTerms) -> tuple[RefundLine, 
     unit, period, served = service_period(terms, departure.served_until)
     unserved = period - served
     program = f" for program {terms.program_id}" if terms.program_id else ""
-    text = [f"{tag} Agreement{program}: service period {terms.service_start} to {terms.service_end} "
-            f"(end exclusive, {fraction_text(period)} {unit}), proration by {terms.proration.value}."]
+    signed = f"signed {terms.entered_on}" if terms.entered_on else "signing date not recorded"
+    text = [f"{tag} Agreement{program} ({signed}): service period {terms.service_start} to "
+            f"{terms.service_end} (end exclusive, {fraction_text(period)} {unit}), proration by "
+            f"{terms.proration.value}."]
     detail = " + ".join(terms.base_detail)
     text.append(f"{tag} Refundable base {money(terms.base)} {terms.currency}"
                 + (f" = {detail}" if detail else "") + " (Implementing Regulations art. 16).")
     text += [f"{tag} Not in the base: {item}." for item in terms.base_excluded]
-    warnings: list[str] = []
+    warnings: list[str] = [
+        f"{cost} is refundable training cost but not in the agreement's {terms.currency}: it is not in this "
+        "base (no exchange rate is assumed); recover it under an agreement in its currency"
+        for cost in terms.foreign_costs]
     if unit == "months" and terms.service_months is not None and period != terms.service_months:
         warnings.append(f"the agreement names {terms.service_months} months but its period is "
                         f"{fraction_text(period)} months; the period's dates are used")
@@ -353,7 +380,7 @@ def _quote_line(departure: Departure, terms: ServiceTerms) -> tuple[RefundLine, 
         text.append(f"{tag} Nothing owed: {blocked.rule} ({blocked.article}).")
         text += [f"{tag} Warning: {w}" for w in warnings]
         return _line(terms, unit, period, served, Fraction(0), ZERO, blocked, warnings), text
-    reason = REASON_RULES[departure.reason]
+    reason = reason_rule(departure, served, period)
     share = min(max(unserved / period, Fraction(0)), Fraction(1))
     pro_rata = Fraction(terms.base) * share
     owed = pro_rata

@@ -220,6 +220,10 @@ class AgreementRun(GateAndReminders, Deliveries):
                 continue
             if self._refused(program, enrollment):
                 continue
+            if enrollment.employee_id in self.view.separated:
+                self.note("not drafted: the employee has left or is leaving",
+                          f"{aid} ({self.employee_name(enrollment.employee_id)})")
+                continue
             employee = self.view.employees.get(enrollment.employee_id)
             if employee is None:
                 self.note("waiting for the employee record", f"{aid} ({enrollment.employee_id})")
@@ -261,7 +265,8 @@ class AgreementRun(GateAndReminders, Deliveries):
                                 enrolled_on=enrollment.enrolled_on)
         agreement = Agreement(
             id=agreement_id_for(enrollment.id), source=JOB, employee_id=employee.employee_id,
-            program_id=program.program_id, template_id=template.template_id,
+            program_id=program.program_id, session_id=enrollment.session_id, enrollment_id=enrollment.id,
+            template_id=template.template_id,
             template_version=template.version, service_start=period.start,
             service_months=period.months, service_end=period.end, jurisdiction=program.jurisdiction,
             proration=terms.proration or self.cfg.proration, clause_amount=terms.clause_amount,
@@ -372,6 +377,9 @@ class AgreementRun(GateAndReminders, Deliveries):
             elif any(r.state == "dead" for r in rows):
                 error = next(r.last_error for r in rows if r.state == "dead")
                 self.plan.warnings.append(f"sending {agreement.id} for signature failed for good: {error}")
+            elif not rows and agreement.employee_id in self.view.separated:
+                self.note("not sent: the employee has left or is leaving",
+                          f"{agreement.id} ({self.employee_name(agreement.employee_id)})")
             elif not rows and self.esign is not None:
                 pdf = self.store.get(agreement.id, "draft", agreement.document_sha256 or "") \
                     or self.redraw(agreement)

@@ -81,7 +81,9 @@ def quote_from_ledger(ws: Any, employee_id: str, last_day: date | None = None, r
                                    "give --last-day and --reason")
         departure = Departure(last_day=last, reason=why,
                               waived=waived or bool(separation and separation.waived and not reason),
-                              probation_end=probation_end or (employee.probation_end if employee else None))
+                              probation_end=probation_end or (employee.probation_end if employee else None),
+                              refused_extension=bool(separation and separation.refused_extension
+                                                     and not reason))
         costs = CostFacts.load(ws.ledger, conn, program_ids=facts.signed_program_ids())
         lines = quoted_lines(leaver, costs) if leaver else []
         history = [row for row in ws.ledger.list_decisions(conn, "refund_quote", subject=employee_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
@@ -90,8 +90,11 @@ class CostFacts:
     _participants: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, ledger: Ledger, conn: Connection, *, program_ids: set[str] | None = None) -> CostFacts:
-        """Allocate the ledger's cost items (of ``program_ids`` only, when given): one read of each kind."""
+    def load(cls, ledger: Ledger, conn: Connection, *, program_ids: set[str] | None = None,
+             enrollments: Sequence[Enrollment] | None = None) -> CostFacts:
+        """Allocate the ledger's cost items (of ``program_ids`` only, when given): one read of each kind.
+
+        ``enrollments``: every enrollment, when the caller has read them already."""
         sessions = list(with_hashes(ledger, conn, TrainingSession))
         program_of = {s.session_id: s.program_id for s, _ in sessions}
         items = [(i, h) for i, h in with_hashes(ledger, conn, CostItem) if program_ids is None
@@ -101,7 +104,8 @@ class CostFacts:
             return cls(Allocation(()), {}, session_hashes)
         events = (e for e in ledger.iter_records(conn, LearningEvent.kind) if isinstance(e, LearningEvent))
         allocation = allocate_costs([i for i, _ in items], events=events,
-                                    enrollments=records_of(ledger, conn, Enrollment),
+                                    enrollments=(records_of(ledger, conn, Enrollment)
+                                                 if enrollments is None else enrollments),
                                     sessions=[s for s, _ in sessions])
         return cls(allocation, {i.id: h for i, h in items}, session_hashes)
 
@@ -142,8 +146,12 @@ class LeaverFacts:
     programs: dict[str, tuple[TrainingProgram, str]]
 
     @classmethod
-    def load(cls, ledger: Ledger, conn: Connection, *, employee_id: str | None = None) -> LeaverFacts:
-        """Every separation (or one employee's), each a single pass over its kind."""
+    def load(cls, ledger: Ledger, conn: Connection, *, employee_id: str | None = None,
+             enrollments: Sequence[Enrollment] | None = None) -> LeaverFacts:
+        """Every separation (or one employee's), each a single pass over its kind.
+
+        ``enrollments``: every enrollment, when the caller has read them already (they name
+        the session each agreement binds)."""
         leavers = [Leaver(s, h) for s, h in with_hashes(ledger, conn, Separation, subject=employee_id)]
         by_employee: dict[str, list[Leaver]] = defaultdict(list)
         for leaver in leavers:
@@ -152,7 +160,11 @@ class LeaverFacts:
             for employee, content_hash in _of_subjects(ledger, conn, Employee, by_employee, employee_id):
                 for leaver in by_employee.get(employee.employee_id, ()):
                     leaver.employee, leaver.employee_hash = employee, content_hash
+            if enrollments is None:
+                enrollments = [e for e, _ in _of_subjects(ledger, conn, Enrollment, by_employee, employee_id)]
+            sessions = {e.id: e.session_id for e in enrollments if e.session_id}
             for agreement, content_hash in _of_subjects(ledger, conn, Agreement, by_employee, employee_id):
+                agreement = with_session(agreement, sessions)
                 for leaver in by_employee.get(agreement.employee_id, ()):
                     leaver.agreements.append((agreement, content_hash))
         programs = {p.program_id: (p, h) for p, h in with_hashes(ledger, conn, TrainingProgram)}
@@ -174,3 +186,16 @@ def _of_subjects(ledger: Ledger, conn: Connection, model: type[R], subjects: Ite
     for record, content_hash in with_hashes(ledger, conn, model, subject=only):
         if getattr(record, "employee_id", None) in wanted:
             yield record, content_hash
+
+
+def with_session(agreement: Agreement, sessions: Mapping[str, str]) -> Agreement:
+    """An agreement recorded before it named its session takes the session of its enrollment.
+
+    The agreements job names an agreement ``agreement:{enrollment id}``; its base is that
+    session's cost (a retake is another enrollment, another agreement, another base).
+    """
+    if agreement.session_id:
+        return agreement
+    enrollment_id = agreement.enrollment_id or agreement.id.removeprefix("agreement:")
+    session = sessions.get(enrollment_id)
+    return agreement.model_copy(update={"session_id": session}) if session else agreement

@@ -9,10 +9,11 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date
 
 from trainbridge.core.records import Agreement, AgreementStatus, Proration, TrainingProgram
 from trainbridge.plugins.refunds.us import CredentialConfig, credential_for
-from trainbridge.rules.costs import AllocationLine, refundable_base
+from trainbridge.rules.costs import AllocationLine, lines_by_agreement, refundable_base
 from trainbridge.rules.refunds import PRC_POLICY, Departure, RefundPolicy, RefundQuote, ServiceTerms
 
 REFUND_REASON = "培训费用返还 training cost refund (service period not completed)"
@@ -37,6 +38,25 @@ def signed(agreements: Iterable[Agreement]) -> list[Agreement]:
     return [a for a in agreements if a.status is AgreementStatus.SIGNED]
 
 
+def signed_on(agreement: Agreement) -> date | None:
+    """The day the agreement was signed (in the signing time's own offset), if recorded."""
+    return agreement.signed_at.date() if agreement.signed_at else None
+
+
+def bound_on(agreements: Iterable[Agreement], last_day: date) -> tuple[list[Agreement], list[Agreement]]:
+    """(binding, signed too late): an agreement signed after the last day binds nobody.
+
+    One signed without a recorded date (paper imported without it) is taken as binding; the
+    quote says the date is unknown.
+    """
+    binding: list[Agreement] = []
+    late: list[Agreement] = []
+    for agreement in agreements:
+        day = signed_on(agreement)
+        (late if day is not None and day > last_day else binding).append(agreement)
+    return binding, late
+
+
 def quote_leaver(policy_for: Callable[[str], RefundPolicy], employee_id: str, departure: Departure,
                  agreements: Sequence[Agreement], lines: Sequence[AllocationLine],
                  programs: Mapping[str, TrainingProgram], *, proration: Proration | None = None,
@@ -51,15 +71,20 @@ def quote_leaver(policy_for: Callable[[str], RefundPolicy], employee_id: str, de
     agreements (see :mod:`.us`); each agreement's signing day is the day it was entered into.
     """
     ordered = sorted(agreements, key=lambda a: a.id)
-    binding = signed(ordered)
     notes = [f"Agreement {a.id} (program {a.program_id}) is {a.status.value}, not signed: not binding, "
              "not quoted." for a in ordered if a.status is not AgreementStatus.SIGNED]
+    binding, late = bound_on(signed(ordered), departure.last_day)
+    notes += [f"Agreement {a.id} (program {a.program_id}) was signed on {signed_on(a)}, after the last day "
+              f"{departure.last_day}: it binds nobody who had already left; not quoted (LCL art. 22 needs an "
+              "agreement in force)." for a in late]
+    owned, left_out = lines_by_agreement(
+        [line for line in lines if line.employee_id == employee_id], binding)
     groups: dict[tuple[str, str], list[ServiceTerms]] = defaultdict(list)
     for agreement in binding:
-        base = refundable_base(lines, employee_id=employee_id, program_id=agreement.program_id,
+        base = refundable_base(owned[agreement.id], employee_id=employee_id, program_id=agreement.program_id,
                                currency=agreement.currency, include_unvouchered=include_unvouchered)
         program = programs.get(agreement.program_id)
-        excluded = base.excluded_detail()
+        excluded = (*base.excluded_detail(), *left_out[agreement.id])
         if not base.included and not excluded:
             excluded = (f"no cost item of program {agreement.program_id} is allocated to {employee_id}",)
         groups[(agreement.jurisdiction, agreement.currency)].append(ServiceTerms(
@@ -70,7 +95,9 @@ def quote_leaver(policy_for: Callable[[str], RefundPolicy], employee_id: str, de
             training_category=program.category if program else "professional",
             base_detail=base.detail(), base_excluded=excluded,
             entered_on=agreement.signed_at.date() if agreement.signed_at else None,
-            credential=credential_for(agreement, credentials or {})))
+            credential=credential_for(agreement, credentials or {}),
+            foreign_costs=tuple(f"{line.label()} in {line.currency}" for line, _ in base.excluded
+                                if line.currency != agreement.currency)))
     for key in keep:
         jurisdiction, _, cur = key.partition(":")
         groups.setdefault((jurisdiction, cur), [])

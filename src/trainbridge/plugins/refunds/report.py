@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from trainbridge.core.records import Employee, TrainingProgram
+from trainbridge.core.records import Agreement, Employee, TrainingProgram
 from trainbridge.core.reports import Report, ReportResult
 from trainbridge.plugins.refunds.costs_job import CostsConfig
 from trainbridge.plugins.refunds.facts import CostFacts, records_of
@@ -23,6 +23,9 @@ def build_costs_report(ws: Any, by: str = "employee") -> ReportResult:
         allocation = CostFacts.load(ws.ledger, conn).allocation
         employees = {e.employee_id: e for e in records_of(ws.ledger, conn, Employee)}
         programs = {p.program_id: p for p in records_of(ws.ledger, conn, TrainingProgram)}
+        agreed: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for a in records_of(ws.ledger, conn, Agreement):
+            agreed[(a.employee_id, a.program_id)].add(a.currency)
 
     def group_of(line: AllocationLine) -> tuple[str, str]:
         employee = employees.get(line.employee_id)
@@ -41,6 +44,12 @@ def build_costs_report(ws: Any, by: str = "employee") -> ReportResult:
     for line in sorted(allocation.lines, key=lambda x: (group_of(x)[0], x.employee_id, x.item_id)):
         key = (*group_of(line), line.currency)
         refundable, why = line.refundability(cfg.include_unvouchered)
+        currencies = agreed.get((line.employee_id, line.program_id or ""), set())
+        if refundable and currencies and line.currency not in currencies:
+            # As the refund quote reads it: an agreement's base is in its own currency only.
+            agreed_in = ", ".join(sorted(currencies))
+            refundable, why = False, (f"in {line.currency}, not the agreement's {agreed_in}: kept out of the "
+                                      "refund base (no exchange rate is assumed)")
         sums[key][line.category.value] += line.amount
         sums[key]["total"] += line.amount
         sums[key]["refundable"] += line.amount if refundable else Decimal(0)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trainbridge.core.errors import PluginError
 from trainbridge.core.jobs import Decision, Job, JobContext, Plan, Proposal, Write
-from trainbridge.core.records import AdjustmentKind, PayrollAdjustment, Proration
+from trainbridge.core.records import AdjustmentKind, Enrollment, PayrollAdjustment, Proration
 from trainbridge.plugins.refunds.facts import (
     QUOTE_KINDS,
     CostFacts,
@@ -31,6 +31,7 @@ from trainbridge.plugins.refunds.facts import (
     LeaverFacts,
     config_digest,
     fingerprint,
+    records_of,
 )
 from trainbridge.plugins.refunds.policy import CREDIT_REASON, REFUND_REASON, GroupQuote, quote_leaver, signed
 from trainbridge.plugins.refunds.revisions import latest, recorded_inputs, revision_id, what_changed
@@ -70,7 +71,8 @@ class SeparationsConfig(BaseModel):
 def departure_of(leaver: Leaver) -> Departure:
     separation, employee = leaver.separation, leaver.employee
     return Departure(last_day=separation.last_day, reason=separation.reason, waived=separation.waived,
-                     probation_end=employee.probation_end if employee else None)
+                     probation_end=employee.probation_end if employee else None,
+                     refused_extension=separation.refused_extension)
 
 
 def quoted_lines(leaver: Leaver, costs: CostFacts) -> list[AllocationLine]:
@@ -127,8 +129,10 @@ class SeparationsJob(Job):
         if not unquoted and ctx.state("config") == setting and \
                 not changed_since(ctx, "seq:inputs", QUOTE_KINDS):
             return plan
-        facts = LeaverFacts.load(ctx.ledger, ctx.conn)
-        costs = CostFacts.load(ctx.ledger, ctx.conn, program_ids=facts.signed_program_ids())
+        enrollments = records_of(ctx.ledger, ctx.conn, Enrollment)
+        facts = LeaverFacts.load(ctx.ledger, ctx.conn, enrollments=enrollments)
+        costs = CostFacts.load(ctx.ledger, ctx.conn, program_ids=facts.signed_program_ids(),
+                               enrollments=enrollments)
         history: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in ctx.decisions("refund_quote"):
             history[row["payload"].get("separation", "")].append(row)
