@@ -578,7 +578,6 @@ def outbox() -> None:
 def outbox_list(state: State, states: tuple[str, ...], as_json: bool) -> None:
     """Outbox rows, by default those not delivered yet (failed, dead, pending)."""
     ws = state.workspace(read_only=True)
-    ws.ensure_migrated()
     wanted = states or ("pending", "delivering", "failed", "dead")
     with ws.ledger.transaction() as conn:
         rows = ws.ledger.outbox(conn, states=wanted)
@@ -599,8 +598,7 @@ def outbox_list(state: State, states: tuple[str, ...], as_json: bool) -> None:
 @pass_state
 def outbox_retry(state: State, ids: tuple[str, ...], actor: str) -> None:
     """Put failed or dead rows back in the queue (attempts from zero); the next sync delivers them."""
-    ws = state.workspace()
-    ws.ensure_migrated()
+    ws = state.workspace(read_only=True)
     done = ws.ledger.requeue(ids, actor=actor)
     for oid in ids:
         click.echo(f"{oid}: {'queued again' if oid in done else 'not failed or dead (or unknown)'}")
@@ -615,8 +613,7 @@ def outbox_retry(state: State, ids: tuple[str, ...], actor: str) -> None:
 @pass_state
 def outbox_abandon(state: State, outbox_id: str, reason: str, actor: str) -> None:
     """Give up an undelivered write for good (e.g. paid by hand); audited, its proposal shows it."""
-    ws = state.workspace()
-    ws.ensure_migrated()
+    ws = state.workspace(read_only=True)
     if not ws.ledger.abandon(outbox_id, actor=actor, reason=reason):
         raise click.ClickException(f"{outbox_id} is not an undelivered outbox row")
     click.echo(f"{outbox_id}: abandoned ({reason})")
