@@ -328,7 +328,7 @@ def test_agreements_page_downloads_the_signed_pdf_and_verifies_its_evidence(
         client: TestClient, workspace: Workspace) -> None:
     login(client, "viewer")
     page = client.get("/agreements")
-    agreement_id = "agreement:lms:FIRE-CTRL-1-E003"
+    agreement_id = "agreement:lms:FIRE-CTRL-1-E001"
     assert agreement_id in page.text and "signed" in page.text
     pdf = client.get(f"/agreements/{agreement_id}/signed.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

@@ -42,6 +42,7 @@ KEY_COLUMN = {
     "employee": "employee_id", "separation": "separation_id", "program": "program_id",
     "session": "session_id", "enrollment": "enrollment_id", "learning_event": "event_id",
     "certificate": "certificate_id", "cost_item": "item_id", "metric": "metric_id",
+    "agreement": "agreement_id",
 }
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?",

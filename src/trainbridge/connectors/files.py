@@ -35,6 +35,7 @@ from trainbridge.core.connector import Connector, ConnectorConfig
 from trainbridge.core.errors import ConnectorError
 from trainbridge.core.money import currency_code
 from trainbridge.core.records import (
+    Agreement,
     Certificate,
     CostItem,
     DeliveryReceipt,
@@ -163,12 +164,15 @@ class CsvPeople(_FileSource):
 class FileLearningConfig(FileSourceConfig):
     events: str | None = Field(default=None, description="learning events and certificates")
     catalog: str | None = Field(default=None, description="programs, sessions and enrollments")
+    agreements: str | None = Field(default=None, description=(
+        "agreements signed elsewhere (paper, an earlier e-signature system), with signed_at"))
 
 
 class FileLearning(_FileSource):
     """Learning from files: events (and certificates) and the training catalog.
 
     Each row may say ``record = program|session|enrollment|learning_event|certificate``.
+    ``agreements`` lists agreements signed before trainbridge (one per enrollment they bind).
     """
 
     config_model: ClassVar[type[ConnectorConfig]] = FileLearningConfig
@@ -185,9 +189,18 @@ class FileLearning(_FileSource):
         return self._pages(self.config.catalog, TrainingProgram.kind, since,
                            allowed=(TrainingProgram.kind, TrainingSession.kind, Enrollment.kind))
 
+    def produces(self, hook: str) -> tuple[str, ...]:
+        paths = {"fetch_learning_events": self.config.events, "fetch_training_catalog": self.config.catalog,
+                 "fetch_agreements": self.config.agreements}
+        return super().produces(hook) if paths.get(hook, True) else ()  # no file: nothing to read
+
+    @hookimpl
+    def fetch_agreements(self, since: str | None) -> Iterator[Page]:
+        return self._pages(self.config.agreements, Agreement.kind, since)
+
     @hookimpl
     def healthcheck(self) -> HealthResult:
-        return self._check_paths(self.config.events, self.config.catalog)
+        return self._check_paths(self.config.events, self.config.catalog, self.config.agreements)
 
 
 class CsvCostsConfig(FileSourceConfig):

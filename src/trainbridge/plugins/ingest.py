@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from trainbridge import hookimpl
 from trainbridge.core.jobs import Job, JobContext, Plan
 from trainbridge.core.streams import SOURCE_STREAMS
+from trainbridge.rules.agreements import service_period
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -115,6 +116,17 @@ def demo_prepare(workspace: Path, today: date) -> Mapping[str, Any]:
                "occurred_at": start.isoformat(), "program_id": "FIRE-CTRL", "session_id": "FIRE-CTRL-1",
                "checked_in_at": (start - timedelta(minutes=5)).isoformat()} for eid, _ in TRAINEES]
     write_jsonl(data / "learning_events.jsonl", events)
+    # 李娜 (E003) signed her agreement on paper before the training (先签后训) and left after 12 of
+    # 24 months: it comes in as an agreement signed elsewhere; the others sign through e-signature.
+    period = service_period(24, session_end=d["training_day"],
+                            enrolled_on=d["training_day"] - timedelta(days=14))
+    signed = datetime.combine(d["training_day"] - timedelta(days=7), time(10, 0), SHANGHAI)
+    write_jsonl(data / "agreements.jsonl", [{
+        "agreement_id": "paper-FIRE-CTRL-1-E003", "employee_id": "E003", "program_id": "FIRE-CTRL",
+        "session_id": "FIRE-CTRL-1", "enrollment_id": "lms:FIRE-CTRL-1-E003", "template_id": "service-24m",
+        "template_version": "paper", "service_start": period.start.isoformat(), "service_months": 24,
+        "service_end": period.end.isoformat(), "status": "signed", "signed_at": signed.isoformat(),
+        "deduction_consent": True}])
     costs = []
     for eid, _ in TRAINEES:
         costs.append([f"FEE-{eid}", "course_fee", "1000.00", "CNY", "employee", eid, "FIRE-CTRL",
@@ -138,7 +150,7 @@ def demo_prepare(workspace: Path, today: date) -> Mapping[str, Any]:
         "hr": {"type": "csv_people", "employees": "data/employees.csv",
                "separations": "data/separations.csv"},
         "lms": {"type": "file_learning", "events": "data/learning_events.jsonl",
-                "catalog": "data/catalog.jsonl"},
+                "catalog": "data/catalog.jsonl", "agreements": "data/agreements.jsonl"},
         "finance": {"type": "csv_costs", "path": "data/cost_items.csv"},
         "kpi": {"type": "csv_metrics", "path": "data/metrics.csv", "results": "out/results.jsonl"},
         "payroll": {"type": "jsonl_payroll", "path": "out/payroll.jsonl"},
