@@ -322,8 +322,8 @@ def test_seed_story_with_feishu_people_fadada_and_esign_evidence(cn_stack, vendo
     assert quote["payload"]["agreements"] == [agreement_id]
     assert quote["explanation"] == [
         "Departure: last day 2026-05-10 (served in full), reason resignation; probation ended 2023-02-10.",
-        f"[{agreement_id}] Agreement for program FIRE-CTRL: service period 2025-05-11 to 2027-05-11 "
-        "(end exclusive, 24 months), proration by month.",
+        f"[{agreement_id}] Agreement for program FIRE-CTRL (signed 2023-11-14): service period "
+        "2025-05-11 to 2027-05-11 (end exclusive, 24 months), proration by month.",
         f"[{agreement_id}] Refundable base 1700.00 CNY = course_fee 1000.00 (finance:FEE-E003) + "
         "instructor 200.00 (finance:INSTR-1) + travel 500.00 (finance:TRV-1) "
         "(Implementing Regulations art. 16).",
