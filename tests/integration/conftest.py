@@ -26,7 +26,25 @@ SESSION_START = datetime.combine(TRAINING_DAY, time(9, 0), SHANGHAI)
 LEAD_START = datetime(2026, 3, 10, 9, 0, tzinfo=SHANGHAI)
 
 __all__ = ["LAST_DAY", "LEAD_START", "LEAVER", "SEED_DAY", "SESSION_START", "TRAINEES", "TRAINING_DAY",
-           "agreements_job", "write_catalog", "write_costs"]
+           "agreements_job", "write_catalog", "write_costs", "write_paper_agreement"]
+#: When the leaver signed on paper: the week before the training (先签后训).
+PAPER_SIGNED = datetime.combine(TRAINING_DAY - timedelta(days=7), time(10, 0), SHANGHAI)
+
+
+def write_paper_agreement(folder: Path, *, employee_id: str = "E003", currency: str = "CNY",
+                          signed_at: datetime = PAPER_SIGNED) -> str:
+    """The leaver's agreement, signed on paper before trainbridge ran: the LMS export's agreements.
+
+    A story whose people source already knows she left starts with her agreement from here (the
+    agreements job drafts nothing for someone who has left).
+    """
+    write_jsonl(folder / "data" / "agreements.jsonl", [{
+        "agreement_id": f"paper-FIRE-CTRL-1-{employee_id}", "employee_id": employee_id,
+        "program_id": "FIRE-CTRL", "session_id": "FIRE-CTRL-1", "template_id": "service-24m",
+        "template_version": "paper", "service_start": (TRAINING_DAY + timedelta(days=1)).isoformat(),
+        "service_months": 24, "service_end": "2027-05-11", "currency": currency, "status": "signed",
+        "signed_at": signed_at.isoformat(), "deduction_consent": True}])
+    return "data/agreements.jsonl"
 
 
 def write_catalog(folder: Path, ids: Mapping[str, str] | None = None) -> str:

@@ -15,7 +15,7 @@ import copy
 import json
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,14 @@ from tests.connectors.xapi.conftest import payload as xapi_payload
 from tests.integration.conftest import (
     LAST_DAY,
     LEAVER,
+    PAPER_SIGNED,
     SEED_DAY,
     TRAINEES,
     TRAINING_DAY,
     agreements_job,
     write_catalog,
     write_costs,
+    write_paper_agreement,
 )
 from trainbridge.core.runner import approve_proposals, sync
 
@@ -203,11 +205,14 @@ def us_stack(make_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def us_stack_under(make_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The same stack with ``[jobs.separations]`` extended (jurisdictions, credentials)."""
-    return lambda **separations: make_workspace(stack_config(tmp_path, monkeypatch, **separations))
+    """The same stack with ``[jobs.separations]`` extended (jurisdictions, credentials), and the
+    leaver's paper agreement signed when ``paper_signed`` says."""
+    return lambda paper_signed=PAPER_SIGNED, **separations: make_workspace(
+        stack_config(tmp_path, monkeypatch, paper_signed=paper_signed, **separations))
 
 
-def stack_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **separations: Any) -> dict[str, Any]:
+def stack_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, paper_signed: datetime = PAPER_SIGNED,
+                 **separations: Any) -> dict[str, Any]:
     monkeypatch.setenv("BAMBOOHR_API_KEY", BAMBOO_KEY)
     monkeypatch.setenv("LRS_SECRET", LRS_SECRET)
     monkeypatch.setenv("GUSTO_ACCESS_TOKEN", TOKEN)
@@ -224,7 +229,10 @@ def stack_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **separations:
                     "sessions": {LEAD_SESSION: "LEAD-101-1"},
                     "programs": {LEAD_COURSE: "LEAD-101", NEG_COURSE: "NEG-ONLINE"}, "http": fast},
             # The LMS's catalog (programs, sessions, enrollments: BambooHR has none of these).
-            "lms": {"type": "file_learning", "catalog": write_catalog(tmp_path)},
+            # and the leaver's agreement, signed on paper before trainbridge ran: BambooHR says she
+            # has left, so the agreements job drafts nothing for her.
+            "lms": {"type": "file_learning", "catalog": write_catalog(tmp_path),
+                    "agreements": write_paper_agreement(tmp_path, currency="USD", signed_at=paper_signed)},
             # BambooHR's training cost is one amount on one employee's record: it cannot say
             # "per head of this session" or "shared by the session", so travel and the
             # instructor come from the finance export.
@@ -285,14 +293,16 @@ def test_seed_story_end_to_end_with_bamboohr_xapi_and_gusto(us_stack, vendors):
         "action_plan_submitted", "article", "attended", "attended", "completed"]
     assert sum(1 for e in events if e.source == "bamboo" and e.program_id == "FIRE-CTRL") == 10
 
-    # Agreements drafted, signed at local_esign and timestamped by the local TSA.
+    # Agreements drafted, signed at local_esign and timestamped by the local TSA; the leaver's
+    # signed on paper before the training, none drafted for her.
     agreements = {a.employee_id: a for a in records(ws, "agreement")}
     assert len(agreements) == 10 and {a.status for a in agreements.values()} == {"signed"}
     leaver_agreement = agreements[LEAVER]
-    assert leaver_agreement.id == "agreement:lms:FIRE-CTRL-1-E003"
+    assert leaver_agreement.id == "lms:paper-FIRE-CTRL-1-E003"
     assert (leaver_agreement.service_start.isoformat(), leaver_agreement.service_end.isoformat()) == (
         "2025-05-11", "2027-05-11")
-    assert {r.agreement_id for r in records(ws, "evidence_receipt")} == {a.id for a in agreements.values()}
+    assert {r.agreement_id for r in records(ws, "evidence_receipt")} == {
+        a.id for a in agreements.values() if a.employee_id != LEAVER}
 
     # Costs: 1000 course fee (BambooHR) + 500 travel per head + 2000 / 10 instructor = 1700 each.
     per_employee: dict[str, Decimal] = {}
@@ -354,7 +364,7 @@ def test_seed_story_end_to_end_with_bamboohr_xapi_and_gusto(us_stack, vendors):
     assert {c[4]["Authorization"] for c in bamboo.calls} == {basic}
     assert {c[4]["Accept"] for c in bamboo.calls} == {"application/json"}
     reports = [c for c in bamboo.calls if c[1] == "/reports/custom"]
-    assert reports and all(c[2] == {"format": "JSON"} for c in reports)
+    assert reports and all(c[2] == {"format": "json"} for c in reports)
     people_report = next(c[3] for c in reports if "displayName" in c[3]["fields"])
     assert sorted(people_report["filters"]["employeeIds"]) == [101, 102, 103, 104, 105, 106, 107, 108,
                                                                 109, 110, 201, 202]
@@ -395,17 +405,21 @@ def quote_after_sync(ws) -> dict[str, Any]:
     assert {r.status for r in results.values()} == {"ok"}, \
         {j: r.errors for j, r in results.items() if r.errors}
     agreement = next(a for a in records(ws, "agreement") if a.employee_id == LEAVER)
-    # Signed by this sync, so entered into after 2026-01-01: AB 692 governs it.
-    assert agreement.status == "signed" and agreement.signed_at.date() >= date(2026, 1, 1)
+    # Signed before her last day, so it binds (California's tests sign it in 2026: AB 692 governs).
+    assert agreement.status == "signed" and agreement.signed_at.date() <= LAST_DAY
     [quote] = decisions(ws, "refund_quote", subject=LEAVER)
     assert quote["payload"]["agreements"] == [agreement.id]
     return quote
 
 
+#: A California agreement entered into under AB 692 (in force 2026-01-01), before her last day.
+SIGNED_IN_2026 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+
+
 def test_a_california_leaver_under_us_ca_owes_nothing_the_repayment_term_is_void(us_stack_under, vendors):
     bamboo, _, gusto = vendors
     leaver_at(bamboo, "ACME-US-CA", "San Jose")
-    ws = us_stack_under(jurisdictions=JURISDICTIONS)
+    ws = us_stack_under(paper_signed=SIGNED_IN_2026, jurisdictions=JURISDICTIONS)
 
     quote = quote_after_sync(ws)
 
@@ -427,7 +441,8 @@ def test_a_california_leaver_with_a_credential_tuition_agreement_owes_the_prorat
                                                                                        vendors):
     bamboo, _, gusto = vendors
     leaver_at(bamboo, "ACME-US-CA", "San Jose")
-    ws = us_stack_under(jurisdictions=JURISDICTIONS, credentials=CREDENTIAL_TUITION)
+    ws = us_stack_under(paper_signed=SIGNED_IN_2026, jurisdictions=JURISDICTIONS,
+                        credentials=CREDENTIAL_TUITION)
 
     quote = quote_after_sync(ws)
 
