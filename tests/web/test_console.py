@@ -17,7 +17,6 @@ from starlette.testclient import TestClient
 from trainbridge.connectors.local_esign import signed_callback
 from trainbridge.core.records import Agreement, AgreementStatus, Reject
 from trainbridge.core.runner import Workspace
-from trainbridge.plugins.agreements import DEMO_WEBHOOK_SECRET
 from trainbridge.web import WebSettings, create_app
 
 from .conftest import BONUS, PASSWORDS, REFUND, TODAY, csrf_of, login, payroll_lines
@@ -226,7 +225,8 @@ def test_a_signed_webhook_is_kept_once_and_the_next_sync_signs_the_agreement(
     from trainbridge.core.runner import sync
 
     agreement = _reopen(workspace)
-    headers, body = signed_callback(DEMO_WEBHOOK_SECRET, _completed_event(agreement))
+    secret = workspace.host.instances["esign"].config.webhook_secret.get_secret_value()  # the demo's own
+    headers, body = signed_callback(secret, _completed_event(agreement))
     answer = client.post("/webhooks/esign?timestamp=1&sign=abc", content=body, headers=headers)
     # Exactly what local_esign's reply says, without a login.
     assert (answer.status_code, answer.text, answer.headers["content-type"]) == (

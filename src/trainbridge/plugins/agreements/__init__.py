@@ -14,6 +14,7 @@ This module registers the job and the commands and prepares the demo.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -36,10 +37,9 @@ from trainbridge.plugins.agreements.documents import TemplateRegistry
 from trainbridge.plugins.agreements.job import AgreementsJob
 from trainbridge.rules.refunds import add_months
 
-__all__ = ["DEMO_WEBHOOK_SECRET", "AgreementsConfig", "AgreementsJob", "RecipientConfig", "apply_webhook",
+__all__ = ["AgreementsConfig", "AgreementsJob", "RecipientConfig", "apply_webhook",
            "list_agreements", "sign_locally", "verify_agreement_evidence"]
 
-DEMO_WEBHOOK_SECRET = "demo-webhook-secret"
 
 
 @hookimpl
@@ -84,7 +84,8 @@ def demo_prepare(workspace: Path, today: date) -> Mapping[str, Any]:
         "connectors": {
             "lms_agreements": {"type": "file_learning", "catalog": "data/catalog_agreements.jsonl"},
             "esign": {"type": "local_esign", "folder": "esign", "auto_sign": True,
-                      "webhook_secret": DEMO_WEBHOOK_SECRET},
+                      # A fresh secret per demo: a published one would let anyone sign callbacks.
+                      "webhook_secret": secrets.token_urlsafe(24)},
             "tsa": {"type": "rfc3161", "url": "local", "local_dir": ".tsa"},
         },
         "jobs": {JOB: {
