@@ -6,6 +6,7 @@ runs, so the rest of trainbridge works without it.
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from collections.abc import Callable
@@ -123,10 +124,15 @@ def users_add(state: Any, name: str, role: str, employee_id: str | None, passwor
 
 
 @users_group.command(name="list")
+@click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def users_list(state: Any) -> None:
+def users_list(state: Any, as_json: bool) -> None:
     """Console accounts with their role (never their passwords)."""
     rows = _accounts().list_users(state.workspace().ledger)
+    if as_json:
+        click.echo(json.dumps([{k: v for k, v in r.items() if k != "password_hash"} for r in rows],
+                              ensure_ascii=False, indent=2, default=str))
+        return
     for r in rows:
         click.echo(f"{r['name']} {r['role']}{' ' + r['employee_id'] if r['employee_id'] else ''} "
                    f"created {r['created_at']:%Y-%m-%d %H:%M}")

@@ -170,7 +170,8 @@ def agreements_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def agreements_list(state: Any, statuses: tuple[str, ...], employee_id: str | None, as_json: bool) -> None:
-    rows = list_agreements(state.workspace(), statuses=statuses, employee_id=employee_id)
+    """Agreements with their status, service period and envelope (filter by status or employee)."""
+    rows = list_agreements(state.workspace(read_only=True), statuses=statuses, employee_id=employee_id)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
