@@ -123,8 +123,8 @@ def demo_prepare(workspace: Path, today: date) -> Mapping[str, Any]:
     signed = datetime.combine(d["training_day"] - timedelta(days=7), time(10, 0), SHANGHAI)
     write_jsonl(data / "agreements.jsonl", [{
         "agreement_id": "paper-FIRE-CTRL-1-E003", "employee_id": "E003", "program_id": "FIRE-CTRL",
-        "session_id": "FIRE-CTRL-1", "enrollment_id": "lms:FIRE-CTRL-1-E003", "template_id": "service-24m",
-        "template_version": "paper", "service_start": period.start.isoformat(), "service_months": 24,
+        "session_id": "FIRE-CTRL-1", "enrollment_id": "lms:FIRE-CTRL-1-E003", "template_id": "paper",
+        "template_version": "1", "service_start": period.start.isoformat(), "service_months": 24,
         "service_end": period.end.isoformat(), "status": "signed", "signed_at": signed.isoformat(),
         "deduction_consent": True}])
     costs = []

@@ -9,7 +9,7 @@ from trainbridge.core.records import Agreement, AgreementStatus
 from trainbridge.core.runner import sync
 
 PAPER = {"agreement_id": "paper-7", "employee_id": "E003", "program_id": "FIRE-CTRL",
-         "session_id": "FIRE-CTRL-1", "template_id": "service-24m", "template_version": "paper",
+         "session_id": "FIRE-CTRL-1", "template_id": "paper", "template_version": "1",
          "service_start": "2025-12-05", "service_months": 24, "service_end": "2027-12-05",
          "status": "signed", "signed_at": "2025-11-27T10:00:00+08:00", "deduction_consent": True}
 
