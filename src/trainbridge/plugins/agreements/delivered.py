@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from trainbridge.core.errors import ConnectorError
-from trainbridge.core.jobs import Decision, JobContext, Plan, Write
+from trainbridge.core.jobs import Decision, Write
 from trainbridge.core.ledger import OutboxRow
 from trainbridge.core.records import Agreement, AgreementStatus, Envelope, EvidenceReceipt, SignedDocument
 from trainbridge.core.secrets import MASK
 from trainbridge.plugins.agreements.config import AgreementsConfig
 from trainbridge.plugins.agreements.documents import DocumentStore
-from trainbridge.plugins.agreements.view import Ledgerview, agreement_of_download, download_key, evidence_key
+from trainbridge.plugins.agreements.view import RunParts, agreement_of_download, download_key, evidence_key
 
 WAITING = ("pending", "failed", "delivering")
 DONE = ("delivered", "confirmed")
@@ -53,30 +53,12 @@ def _relative(path: Path, base_dir: Path) -> str:
         return str(path)
 
 
-class Deliveries:
+class Deliveries(RunParts):
     """Signed documents and evidence of a run, and what delivered writes answered."""
 
-    ctx: JobContext
-    view: Ledgerview
-    plan: Plan
     evidence: str | None
 
-    def agreement(self, agreement_id: str) -> Agreement | None:
-        raise NotImplementedError
-
-    def agreements(self, ids: Iterable[str] | None = None) -> list[Agreement]:
-        raise NotImplementedError
-
     def put(self, agreement: Agreement) -> None:
-        raise NotImplementedError
-
-    def decide_once(self, decision: Decision) -> bool:
-        raise NotImplementedError
-
-    def note(self, topic: str, line: str) -> None:
-        raise NotImplementedError
-
-    def employee_name(self, employee_id: str) -> str:
         raise NotImplementedError
 
     def outbox(self, operation: str) -> dict[str, list[OutboxRow]]:

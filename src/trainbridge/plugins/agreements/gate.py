@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from trainbridge.core.jobs import Decision, JobContext, Plan, Write
+from trainbridge.core.jobs import Decision, Write
 from trainbridge.core.records import (
     Agreement,
     AgreementStatus,
@@ -19,7 +19,7 @@ from trainbridge.core.records import (
     Recipient,
 )
 from trainbridge.plugins.agreements.config import AgreementsConfig
-from trainbridge.plugins.agreements.view import Ledgerview, agreement_id_for
+from trainbridge.plugins.agreements.view import RunParts, agreement_id_for
 from trainbridge.rules.agreements import (
     Lead,
     gate_check,
@@ -32,30 +32,12 @@ from trainbridge.rules.agreements import (
 TRAINED = (LearningEventKind.ATTENDED, LearningEventKind.COMPLETED)
 
 
-class GateAndReminders:
+class GateAndReminders(RunParts):
     """Steps 4 and 5 of a run: the gate, attendance flags, reminders, and notices."""
 
-    ctx: JobContext
     cfg: AgreementsConfig
-    view: Ledgerview
-    plan: Plan
     decided: set[str]
     notifiers: bool
-
-    def agreement(self, agreement_id: str) -> Agreement | None:
-        raise NotImplementedError
-
-    def agreements(self, ids: Iterable[str] | None = None) -> list[Agreement]:
-        raise NotImplementedError
-
-    def decide_once(self, decision: Decision) -> bool:
-        raise NotImplementedError
-
-    def note(self, topic: str, line: str) -> None:
-        raise NotImplementedError
-
-    def employee_name(self, employee_id: str) -> str:
-        raise NotImplementedError
 
     # --- 4. the gate ----------------------------------------------------------------
 

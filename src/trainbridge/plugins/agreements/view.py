@@ -7,11 +7,12 @@ intake records verified status callbacks. The job never asks the vendor itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from trainbridge.core.jobs import JobContext
+from trainbridge.core.jobs import Decision, JobContext, Plan
 from trainbridge.core.records import (
     Agreement,
     AgreementStatus,
@@ -114,3 +115,27 @@ class Ledgerview:
 
     def has_receipt(self, agreement: Agreement) -> bool:
         return any(r.digest == agreement.signed_document_sha256 for r in self.receipts.get(agreement.id, []))
+
+
+class RunParts:
+    """What the parts of a run (gate and reminders, deliveries) share: the run's state and the
+    helpers :class:`~trainbridge.plugins.agreements.job.AgreementRun` implements."""
+
+    ctx: JobContext
+    view: Ledgerview
+    plan: Plan
+
+    def agreement(self, agreement_id: str) -> Agreement | None:
+        raise NotImplementedError
+
+    def agreements(self, ids: Iterable[str] | None = None) -> list[Agreement]:
+        raise NotImplementedError
+
+    def decide_once(self, decision: Decision) -> bool:
+        raise NotImplementedError
+
+    def note(self, topic: str, line: str) -> None:
+        raise NotImplementedError
+
+    def employee_name(self, employee_id: str) -> str:
+        raise NotImplementedError
