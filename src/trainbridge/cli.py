@@ -19,14 +19,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from trainbridge import __version__
-from trainbridge.core.errors import ConfigError, TrainbridgeError
+from trainbridge.cli_review import outbox, proposals, quarantine
+from trainbridge.cli_state import State, echo_json, open_workspace, pass_state
+from trainbridge.core.errors import TrainbridgeError
 from trainbridge.core.reports import FORMATS, render
 from trainbridge.core.results import ExitCode, overall_exit
 from trainbridge.core.secrets import install_log_redaction, redact
 
 if TYPE_CHECKING:
     from trainbridge.core.manager import PluginHost
-    from trainbridge.core.workspace import Workspace
 
 #: The built-in plugins' commands and their short help, shown by ``--help`` without importing them.
 PLUGIN_COMMANDS = {
@@ -44,77 +45,6 @@ PLUGIN_COMMANDS = {
 }
 DEBUG_ENV = "TRAINBRIDGE_DEBUG"
 _debug = {"on": False}
-
-
-class State:
-    def __init__(self, config: str | None, tenant: str | None = None, debug: bool = False) -> None:
-        self.config = config
-        self.tenant = tenant
-        self.debug = debug
-        self._ws: Workspace | None = None
-
-    def workspace(self, *, read_only: bool = False) -> Workspace:
-        """The tenant's workspace, its ledger migrated. ``read_only`` (listings, reports) builds no
-        connector, so it needs none of their secrets."""
-        if self._ws is None:
-            from trainbridge.core.config import without_connector_secrets
-            from trainbridge.core.manager import load_host
-            from trainbridge.core.tenants import resolve_settings
-
-            if read_only:
-                with without_connector_secrets():
-                    settings = resolve_settings(self.config, self.tenant)
-                # Plugins load only if the command asks for them (a report, a job's table).
-                self._ws = open_workspace(settings, None, read_only=True,
-                                          host_factory=lambda: load_host(settings, instances=False))
-            else:
-                settings = resolve_settings(self.config, self.tenant)
-                self._ws = open_workspace(settings, load_host(settings))
-        return self._ws
-
-
-def open_workspace(settings: Any, host: PluginHost | None = None, *, read_only: bool = False,
-                   host_factory: Any = None) -> Workspace:
-    """A workspace with its ledger reachable and migrated; a ledger that cannot be opened is one
-    ConfigError naming the file, ``[ledger] url`` and what to check."""
-    from trainbridge.core.workspace import Workspace
-
-    ws: Workspace | None = None
-    try:
-        ws = Workspace(settings, host=host, host_factory=host_factory)
-        if read_only:
-            ws.ensure_readable()
-        else:
-            ws.ensure_migrated()
-    except TrainbridgeError:
-        raise
-    except Exception as exc:
-        if not _is_database_error(exc):
-            raise
-        raise ledger_error(exc, settings) from None
-    return ws
-
-
-def _is_database_error(exc: BaseException) -> bool:
-    return type(exc).__module__.startswith(("sqlalchemy", "psycopg", "sqlite3"))
-
-
-def ledger_error(exc: BaseException, settings: Any) -> ConfigError:
-    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    first = next((line for line in detail if line.strip()), type(exc).__name__)
-    url = redact(settings.resolved_ledger_url())
-    return ConfigError(f"the ledger {url} cannot be opened: {redact(first)}", file=settings.file,
-                       table="ledger", key="url",
-                       hint="check that the database server runs and is reachable at that host and port, "
-                            "that the database exists (createdb NAME) and the user may connect; "
-                            "or use sqlite:///trainbridge.db")
-
-
-pass_state = click.make_pass_decorator(State)
-
-
-def echo_json(value: Any) -> None:
-    click.echo(redact(json.dumps(value, ensure_ascii=False, indent=2, default=str)))
 
 
 _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
@@ -421,203 +351,6 @@ def runs(state: State, job: str | None, limit: int, as_json: bool) -> None:
             click.echo(f"    ! {err}")
 
 
-@cli.group()
-def quarantine() -> None:
-    """Records that failed validation: list, show, retry, discard."""
-
-
-@quarantine.command(name="list")
-@click.option("--all", "show_all", is_flag=True, help="Include resolved and discarded.")
-@click.option("--json", "as_json", is_flag=True)
-@pass_state
-def quarantine_list(state: State, show_all: bool, as_json: bool) -> None:
-    """Records waiting in quarantine (open ones; --all for every one), with the reason."""
-    ws = state.workspace(read_only=True)
-    with ws.ledger.transaction() as conn:
-        rows = ws.ledger.list_quarantine(conn, status=None if show_all else "open")
-    if as_json:
-        echo_json(rows)
-        return
-    for row in rows:
-        click.echo(f"{row['id']} [{row['status']}] {row['instance']}.{row['hook']} {row['model']} "
-                   f"{row['key'] or ''}: {row['reason']}")
-    if not rows:
-        click.echo("quarantine is empty")
-
-
-@quarantine.command(name="show")
-@click.argument("qid", type=int)
-@pass_state
-def quarantine_show(state: State, qid: int) -> None:
-    """One quarantined record: its payload (secrets removed), source and reason, as JSON."""
-    ws = state.workspace(read_only=True)
-    with ws.ledger.transaction() as conn:
-        row = ws.ledger.get_quarantined(conn, qid)
-    if row is None:
-        raise click.ClickException(f"no quarantined record {qid}")
-    echo_json(row)
-
-
-@quarantine.command(name="retry")
-@click.argument("qid", type=int)
-@click.option("--data", "data_file", type=click.Path(exists=True, dir_okay=False),
-              help="JSON file with the corrected record data.")
-@pass_state
-def quarantine_retry(state: State, qid: int, data_file: str | None) -> None:
-    """Validate a quarantined record again (optionally with corrected data)."""
-    from trainbridge.core.runner import retry_quarantined
-
-    data = json.loads(Path(data_file).read_text(encoding="utf-8")) if data_file else None
-    try:
-        record = retry_quarantined(state.workspace(), qid, data=data)
-    except ValueError as exc:
-        raise click.ClickException(f"still invalid: {exc}") from None
-    click.echo(f"record {record.id} accepted; quarantine {qid} resolved")
-
-
-@quarantine.command(name="discard")
-@click.argument("qid", type=int)
-@pass_state
-def quarantine_discard(state: State, qid: int) -> None:
-    """Give up a quarantined record for good (audited)."""
-    ws = state.workspace(read_only=True)
-    with ws.ledger.transaction() as conn:
-        ws.ledger.set_quarantine_status(conn, qid, "discarded")
-        ws.ledger.audit(conn, actor="cli", action="quarantine.discard", subject=str(qid))
-    click.echo(f"quarantine {qid} discarded")
-
-
-@cli.group()
-def proposals() -> None:
-    """Money-moving and score-changing proposals waiting for HR: list, show, approve, reject."""
-
-
-@proposals.command(name="list")
-@click.option("--status", type=click.Choice(["pending", "approved", "rejected", "delivered", "failed",
-                                             "abandoned"]))
-@click.option("--kind")
-@click.option("--json", "as_json", is_flag=True)
-@pass_state
-def proposals_list(state: State, status: str | None, kind: str | None, as_json: bool) -> None:
-    """Proposals (by status or kind), with the amount and a summary."""
-    ws = state.workspace(read_only=True)
-    with ws.ledger.transaction() as conn:
-        rows = ws.ledger.list_proposals(conn, status=status, kind=kind)
-    if as_json:
-        echo_json([{k: v for k, v in r.items() if k != "args"} for r in rows])
-        return
-    for r in rows:
-        money = f" {r['amount']} {r['currency']}" if r["amount"] is not None else ""
-        click.echo(f"{r['id']} [{r['status']}] {r['kind']} {r['subject'] or ''}{money}: {r['summary']}")
-    if not rows:
-        click.echo("no proposals")
-
-
-@proposals.command(name="show")
-@click.argument("proposal_id")
-@pass_state
-def proposals_show(state: State, proposal_id: str) -> None:
-    """One proposal with its explanation and what became of its deliveries, as JSON."""
-    ws = state.workspace(read_only=True)
-    with ws.ledger.transaction() as conn:
-        row = ws.ledger.get_proposal(conn, proposal_id)
-        deliveries = [r for r in ws.ledger.outbox(conn) if r.proposal_id == proposal_id] if row else []
-    if row is None:
-        raise click.ClickException(f"no proposal {proposal_id}")
-    echo_json({**row, "deliveries": [
-        {"outbox": d.id, "instance": d.instance, "state": d.state, "attempts": d.attempts,
-         "last_error": d.last_error, "ref": d.ref, "delivered_at": d.delivered_at,
-         "confirmed_at": d.confirmed_at, "status_detail": d.status_detail,
-         "next_attempt_at": d.next_attempt_at} for d in deliveries]})
-
-
-@proposals.command(name="approve")
-@click.argument("ids", nargs=-1, required=True)
-@click.option("--by", "actor", default="cli", show_default=True, help="Who approves (recorded).")
-@click.option("--reason", default="")
-@click.option("--no-deliver", is_flag=True, help="Leave delivery to the next sync.")
-@pass_state
-def proposals_approve(state: State, ids: tuple[str, ...], actor: str, reason: str, no_deliver: bool) -> None:
-    """Approve proposals and deliver them now; says per proposal if delivery worked (exit 1 if not)."""
-    from trainbridge.core.runner import approve_proposals
-
-    outcome = approve_proposals(state.workspace(), ids, actor=actor, reason=reason,
-                                deliver_now=not no_deliver)
-    for pid, what in outcome.items():
-        click.echo(f"{pid}: {what}")
-    if any(v == "not found" or v.startswith(("not pending", "approved; delivery failed"))
-           for v in outcome.values()):
-        sys.exit(ExitCode.FAILED)
-
-
-@proposals.command(name="reject")
-@click.argument("ids", nargs=-1, required=True)
-@click.option("--by", "actor", default="cli", show_default=True)
-@click.option("--reason", required=True)
-@pass_state
-def proposals_reject(state: State, ids: tuple[str, ...], actor: str, reason: str) -> None:
-    """Reject proposals with a reason (recorded); nothing is delivered."""
-    from trainbridge.core.runner import reject_proposals
-
-    for pid, what in reject_proposals(state.workspace(), ids, actor=actor, reason=reason).items():
-        click.echo(f"{pid}: {what}")
-
-
-@cli.group()
-def outbox() -> None:
-    """Writes to vendors (payroll, signatures, notices): what is undelivered, retry, abandon."""
-
-
-@outbox.command(name="list")
-@click.option("--state", "states", multiple=True,
-              type=click.Choice(["pending", "delivering", "failed", "dead", "delivered", "confirmed",
-                                 "abandoned"]),
-              help="Only rows in this state (repeatable); default: every row not delivered.")
-@click.option("--json", "as_json", is_flag=True)
-@pass_state
-def outbox_list(state: State, states: tuple[str, ...], as_json: bool) -> None:
-    """Outbox rows, by default those not delivered yet (failed, dead, pending)."""
-    ws = state.workspace(read_only=True)
-    wanted = states or ("pending", "delivering", "failed", "dead")
-    with ws.ledger.transaction() as conn:
-        rows = ws.ledger.outbox(conn, states=wanted)
-    if as_json:
-        echo_json([{k: v for k, v in r.__dict__.items() if k != "args"} for r in rows])
-        return
-    for r in rows:
-        why = f": {r.last_error}" if r.last_error else ""
-        click.echo(redact(f"{r.id} [{r.state}, {r.attempts} attempt(s)] {r.operation} -> {r.instance}"
-                          f"{' (proposal ' + r.proposal_id + ')' if r.proposal_id else ''}{why}"))
-    if not rows:
-        click.echo("nothing undelivered")
-
-
-@outbox.command(name="retry")
-@click.argument("ids", nargs=-1, required=True)
-@click.option("--by", "actor", default="cli", show_default=True, help="Who asks (recorded).")
-@pass_state
-def outbox_retry(state: State, ids: tuple[str, ...], actor: str) -> None:
-    """Put failed or dead rows back in the queue (attempts from zero); the next sync delivers them."""
-    ws = state.workspace(read_only=True)
-    done = ws.ledger.requeue(ids, actor=actor)
-    for oid in ids:
-        click.echo(f"{oid}: {'queued again' if oid in done else 'not failed or dead (or unknown)'}")
-    if len(done) < len(ids):
-        sys.exit(ExitCode.FAILED)
-
-
-@outbox.command(name="abandon")
-@click.argument("outbox_id")
-@click.option("--reason", required=True, help="Why it will never be delivered (recorded).")
-@click.option("--by", "actor", default="cli", show_default=True, help="Who decides (recorded).")
-@pass_state
-def outbox_abandon(state: State, outbox_id: str, reason: str, actor: str) -> None:
-    """Give up an undelivered write for good (e.g. paid by hand); audited, its proposal shows it."""
-    ws = state.workspace(read_only=True)
-    if not ws.ledger.abandon(outbox_id, actor=actor, reason=reason):
-        raise click.ClickException(f"{outbox_id} is not an undelivered outbox row")
-    click.echo(f"{outbox_id}: abandoned ({reason})")
-
 
 @cli.group(cls=ReportGroup)
 def report() -> None:
@@ -665,6 +398,10 @@ def demo(directory: str | None, today: Any) -> None:
     code = run_demo(Path(directory) if directory else None, today=today.date() if today else date.today(),
                     echo=click.echo)
     sys.exit(code)
+
+
+for _group in (quarantine, proposals, outbox):
+    cli.add_command(_group)
 
 
 def build_cli() -> TrainbridgeGroup:
