@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -31,11 +32,17 @@ class ConnectorConfig(BaseModel):
 
 @dataclass
 class ConnectorContext:
-    """What the core gives an instance: where it lives and how to reach the network."""
+    """What the core gives an instance: where it lives, how to reach the network, and the time.
+
+    ``clock`` (epoch seconds) and ``sleep`` are the only clock and sleep a connector uses, so a
+    test replaces both in one place; ``http()`` hands ``sleep`` to the client's retries.
+    """
 
     base_dir: Path = field(default_factory=Path.cwd)
     tenant: str = "default"
     state: dict[str, Any] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
 
     def resolve(self, path: str | Path) -> Path:
         """A path from plugins.toml, relative to the file's folder."""
@@ -46,6 +53,7 @@ class ConnectorContext:
              **kwargs: Any) -> HttpClient:
         from trainbridge.core.http import HttpClient, HttpSettings
 
+        kwargs.setdefault("sleep", self.sleep)
         return HttpClient(base_url, instance=instance, settings=settings or HttpSettings(), **kwargs)
 
 

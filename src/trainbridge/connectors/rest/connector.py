@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any, ClassVar
-from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
-
-import requests
 
 from trainbridge import hookimpl
 from trainbridge.connectors.rest.config import (
@@ -24,13 +20,22 @@ from trainbridge.connectors.rest.config import (
     PageNumberPaging,
     RestConfig,
 )
-from trainbridge.connectors.rest.mapping import MISSING, MappingError, build, cursor_order, get
+from trainbridge.connectors.rest.mapping import MISSING, MappingError, build, get
 from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorContext
-from trainbridge.core.errors import ConnectorError
 from trainbridge.core.hookspecs import SOURCE_HOOKS
 from trainbridge.core.http import HttpClient
 from trainbridge.core.records import HealthResult, Page, Record, Reject, make_id
 from trainbridge.core.secrets import register_secret
+from trainbridge.sdk.streams import (
+    Cursor,
+    Incremental,
+    LinkHeader,
+    NextUrl,
+    Offset,
+    PageNumber,
+    Paging,
+    RestStream,
+)
 
 
 class RestConnector(Connector):
@@ -120,31 +125,30 @@ class RestConnector(Connector):
     def _read_kind(self, kind: str, cursors: dict[str, Any]) -> Iterator[Page]:
         endpoint = self.config.endpoints[kind]
         model, incremental = KINDS[kind][0], endpoint.incremental
-        start = cursors.get(kind, incremental.initial) if incremental else None
-        newest = start
-        held: Page | None = None
-        for items in self._walk(kind, endpoint, start):
+        start = cursors.get(kind)
+        stream = self._stream(kind, endpoint)
+        for part in stream.pages(None if start is None else json.dumps({"since": start})):
             page = Page()
-            for item in items:
+            for item in part.items:
                 self._add(page, model, endpoint, item)
-                value = get(item, incremental.field) if incremental else MISSING
-                if value not in (MISSING, None, "") and \
-                        (newest is None or cursor_order(value, self.zone) > cursor_order(newest, self.zone)):
-                    newest = value
-            if incremental and incremental.ascending and newest is not None:
-                cursors[kind] = _plain(newest)
+            # Unsorted answers move the cursor only with the last page: a run killed before
+            # it reads again from the old one (ids are stable), never skipping a record.
+            moves = part.last or bool(incremental and incremental.ascending)
+            if moves and part.newest is not None:
+                cursors[kind] = _plain(part.newest)
                 page.cursor = json.dumps(cursors, sort_keys=True)
-            if held is not None:
-                yield held
-            held = page
-        # The cursor moves only with the last page: a run killed before it reads again from
-        # the old one (ids are stable, so re-reading is harmless), never skipping a record.
-        last = held or Page()
-        if newest is not None:
-            cursors[kind] = _plain(newest)
-        if cursors:
-            last.cursor = json.dumps(cursors, sort_keys=True)
-        yield last
+            elif part.last and cursors:
+                page.cursor = json.dumps(cursors, sort_keys=True)
+            yield page
+
+    def _stream(self, kind: str, endpoint: Endpoint) -> RestStream:
+        inc = endpoint.incremental
+        return RestStream(
+            self.http, endpoint.path, paging=_paging(endpoint.pagination), records=endpoint.records,
+            params=endpoint.params, max_pages=self.config.max_pages, name=kind, ctx=self.ctx,
+            incremental=None if inc is None else Incremental(
+                param=inc.param, field=inc.field, initial=inc.initial, zone=self.zone),
+            where=f"[connectors.{self.name}.endpoints.{kind}]")
 
     def _add(self, page: Page, model: type[Record], endpoint: Endpoint, item: Any) -> None:
         paths = [endpoint.key] if isinstance(endpoint.key, str) else endpoint.key
@@ -162,88 +166,20 @@ class RestConnector(Connector):
             return
         page.add(model, {**data, "id": rid, "source": self.name}, raw=item)
 
-    def _walk(self, kind: str, endpoint: Endpoint, start: Any) -> Iterator[list[Any]]:
-        """The record lists of every page, in order, as the endpoint's paging says."""
-        paging = endpoint.pagination
-        params: dict[str, Any] | None = dict(endpoint.params)
-        if endpoint.incremental and start is not None and params is not None:
-            params[endpoint.incremental.param] = _plain(start)
-        url = endpoint.path
-        number = paging.start if isinstance(paging, PageNumberPaging) else 0
-        token: Any = None
-        seen: set[str] = set()
-        for count in range(1, self.config.max_pages + 1):
-            query = None if params is None else {**params, **_page_params(paging, number, token)}
-            resp = self.http.get(url, params=query)
-            body = self._decode(kind, resp)
-            items = get(body, endpoint.records)
-            if not isinstance(items, list):
-                where = f"at {endpoint.records!r}" if endpoint.records else "as the whole answer"
-                msg = f"{kind}: GET {endpoint.path} has no list of records {where}"
-                raise ConnectorError(msg, instance=self.name, status=resp.status_code,
-                                     hint=f"check records of [connectors.{self.name}.endpoints.{kind}]")
-            yield items
-            if isinstance(paging, PageNumberPaging):
-                total = _whole(get(body, paging.total_pages)) if paging.total_pages else None
-                if not items or (paging.size and len(items) < paging.size) or \
-                        (total is not None and count >= total):
-                    return
-                number += 1
-            elif isinstance(paging, OffsetPaging):
-                if len(items) < paging.limit:
-                    return
-                number += len(items)
-            elif isinstance(paging, CursorPaging):
-                token = get(body, paging.next)
-                if token in (MISSING, None, "") or not items:
-                    return
-                if str(token) in seen:
-                    raise self._loop(kind, f"cursor {token!r} came back")
-                seen.add(str(token))
-            elif isinstance(paging, LinkPaging):
-                link = get(body, paging.next) if paging.next else resp.links.get("next", {}).get("url")
-                if link in (MISSING, None, ""):
-                    return
-                url, params = urljoin(resp.url, str(link)), None  # the link carries the query
-                if url in seen:
-                    raise self._loop(kind, f"next link {url} came back")
-                seen.add(url)
-            else:
-                return
-        raise self._loop(kind, f"more than max_pages ({self.config.max_pages}) pages")
 
-    def _decode(self, kind: str, resp: requests.Response) -> Any:
-        try:
-            # Decimals, not floats: money and scores keep their cents.
-            return resp.json(parse_float=Decimal)
-        except ValueError:
-            kind_of = resp.headers.get("Content-Type") or "no Content-Type"
-            msg = f"{kind}: the answer is {kind_of}, not JSON"
-            raise ConnectorError(msg, instance=self.name, status=resp.status_code,
-                                 hint=f"check base_url and the path in [connectors.{self.name}]") from None
-
-    def _loop(self, kind: str, what: str) -> ConnectorError:
-        return ConnectorError(f"{kind}: paging does not end: {what}", instance=self.name,
-                              hint=f"check pagination of [connectors.{self.name}.endpoints.{kind}]")
-
-
-def _page_params(paging: Any, number: int, token: Any) -> dict[str, Any]:
+def _paging(paging: Any) -> Paging | None:
+    """The endpoint's ``pagination`` table as the SDK's paging style."""
     if isinstance(paging, PageNumberPaging):
-        size = {paging.size_param: paging.size} if paging.size_param and paging.size else {}
-        return {paging.param: number, **size}
+        return PageNumber(param=paging.param, start=paging.start, size_param=paging.size_param,
+                          size=paging.size, total_pages=paging.total_pages)
     if isinstance(paging, OffsetPaging):
-        return {paging.param: number, paging.limit_param: paging.limit}
+        return Offset(param=paging.param, limit_param=paging.limit_param, limit=paging.limit)
     if isinstance(paging, CursorPaging):
-        size = {paging.size_param: paging.size} if paging.size_param and paging.size else {}
-        return {**({paging.param: token} if token not in (None, MISSING) else {}), **size}
-    return {}
-
-
-def _whole(value: Any) -> int | None:
-    try:
-        return int(str(value))
-    except ValueError:
-        return None
+        return Cursor(next=paging.next, param=paging.param, size_param=paging.size_param,
+                      size=paging.size)
+    if isinstance(paging, LinkPaging):
+        return NextUrl(next=paging.next) if paging.next else LinkHeader()
+    return None
 
 
 def _plain(value: Any) -> Any:

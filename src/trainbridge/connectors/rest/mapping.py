@@ -9,28 +9,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from trainbridge.connectors.rest.config import FieldSpec
+from trainbridge.sdk.streams import MISSING, get
 
-MISSING: Any = object()
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _TRUE, _FALSE = {"true", "yes", "y", "1", "on"}, {"false", "no", "n", "0", "off", ""}
 
 
 class MappingError(ValueError):
     """One vendor record cannot become a record: it is rejected with this reason."""
-
-
-def get(data: Any, path: str) -> Any:
-    """The value at a dotted path (``a.b.0.c``); ``MISSING`` when any step is absent."""
-    if path in ("", "."):
-        return data
-    for step in path.split("."):
-        if isinstance(data, dict) and step in data:
-            data = data[step]
-        elif isinstance(data, list) and step.lstrip("-").isdigit() and -len(data) <= int(step) < len(data):
-            data = data[int(step)]
-        else:
-            return MISSING
-    return data
 
 
 def build(fields: dict[str, FieldSpec], item: Any, zone: tzinfo) -> dict[str, Any]:
@@ -126,19 +112,3 @@ def parse_day(value: Any, fmt: str | None, zone: tzinfo) -> date:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     # An instant is a day where the company is: 2025-05-31T18:00Z is June 1st in Shanghai.
     return moment.astimezone(zone).date() if moment.tzinfo else moment.date()
-
-
-def cursor_order(value: Any, zone: tzinfo = UTC) -> tuple[int, Any]:
-    """Compare incremental values: numbers as numbers, timestamps as instants, else as text."""
-    text = _text(value)
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        number = None
-    if number is not None and number.is_finite():
-        return (0, number)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return (2, text)
-    return (1, moment if moment.tzinfo else moment.replace(tzinfo=zone))

@@ -1,0 +1,53 @@
+"""The one token-auth helper: a cached access token, sent as a header, renewed once when refused.
+
+``TokenCache`` (``trainbridge.core.http``) fetches a token on demand and keeps it until
+``margin`` seconds before it expires; ``TokenAuth`` puts it on every request of an
+``HttpClient``; ``with_fresh_token`` renews it once when the vendor refuses it::
+
+    tokens = TokenCache(self._fetch_token, margin=300, clock=self.ctx.clock)
+    self.http = self.ctx.http(base_url, instance=name, auth=TokenAuth(tokens))
+    resp = with_fresh_token(tokens, lambda: self.http.get("/people"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import requests
+import requests.auth
+
+from trainbridge.core.errors import AuthError
+from trainbridge.core.http import TokenCache
+
+T = TypeVar("T")
+
+__all__ = ["TokenAuth", "TokenCache", "with_fresh_token"]
+
+
+class TokenAuth(requests.auth.AuthBase):
+    """``Authorization: Bearer <token>`` (or any ``header`` and ``scheme``) from a ``TokenCache``."""
+
+    def __init__(self, tokens: TokenCache, *, header: str = "Authorization", scheme: str = "Bearer") -> None:
+        self.tokens, self.header, self.scheme = tokens, header, scheme
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        token = self.tokens.get()
+        request.headers[self.header] = f"{self.scheme} {token}" if self.scheme else token
+        return request
+
+
+def with_fresh_token(tokens: TokenCache, send: Callable[[], T], *,
+                     refused: Callable[[T], bool] | None = None) -> T:
+    """``send()``; when the token is refused (an ``AuthError``, or ``refused(answer)`` for vendors
+    that answer 200 with an error code), fetch a new token and send once more. A second refusal
+    is the vendor's answer: it is raised (or returned) as it is."""
+    try:
+        answer = send()
+    except AuthError:
+        tokens.invalidate()
+        return send()
+    if refused is not None and refused(answer):
+        tokens.invalidate()
+        return send()
+    return answer

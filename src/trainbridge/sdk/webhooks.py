@@ -1,0 +1,55 @@
+"""The one webhook replay check, and its one config key, ``webhook_max_age_seconds``.
+
+A connector's config declares ``webhook_max_age_seconds: int = max_age_field()``; its webhook
+hook verifies the signature, then calls ``check_replay(occurred, self.ctx.clock(),
+self.config.webhook_max_age_seconds, instance=self.name)`` with the time the vendor signed or
+sent the event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from trainbridge.core.errors import WebhookRejected
+
+#: The config key every connector names its replay window with.
+MAX_AGE_KEY = "webhook_max_age_seconds"
+
+
+def max_age_field(default: int = 300) -> Any:
+    """The ``webhook_max_age_seconds`` field of a connector config (0 turns the check off)."""
+    return Field(default=default, ge=0,
+                 description="Reject webhook events stamped longer ago (or ahead) than this; 0: off")
+
+
+def check_replay(timestamp: datetime | float | None, now: datetime | float,
+                 max_age_seconds: float | None, *, instance: str = "") -> None:
+    """Raise ``WebhookRejected`` unless ``timestamp`` is within ``max_age_seconds`` of ``now``.
+
+    Both ways: an event stamped too far ahead is as suspect as an old one. A missing
+    timestamp fails when the check is on; ``max_age_seconds`` 0 or None turns it off.
+    Datetimes must carry an offset; numbers are epoch seconds.
+    """
+    if not max_age_seconds:
+        return
+    where = f"{MAX_AGE_KEY} of [connectors.{instance}]" if instance else MAX_AGE_KEY
+    if timestamp is None:
+        msg = "the event carries no timestamp, so its age cannot be checked"
+        raise WebhookRejected(msg, hint=f"the vendor must stamp its events, or set {where} to 0")
+    age = _epoch(now) - _epoch(timestamp)
+    if abs(age) > max_age_seconds:
+        when = "ahead of" if age < 0 else "before"
+        msg = f"the event is stamped {abs(age):.0f} s {when} now, outside the replay window"
+        raise WebhookRejected(msg, hint=f"check this host's clock; {where} is {max_age_seconds:g}")
+
+
+def _epoch(value: datetime | float) -> float:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            msg = f"a timestamp without an offset cannot be compared: {value.isoformat()}"
+            raise WebhookRejected(msg, hint="the connector must read the vendor's time zone")
+        return value.timestamp()
+    return float(value)
