@@ -114,6 +114,9 @@ class Separation(Record):
     refused_extension: bool = Field(
         default=False, description="contract_end only: the employee refused to extend the contract to the "
                                    "end of a service period (Implementing Regulations art. 17): resigns")
+    deduction_consent: bool = Field(
+        default=False, description="The separation agreement records the employee's written consent that a "
+                                   "training cost refund may be deducted from the final pay")
 
 
 # --- training -----------------------------------------------------------------------

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import calendar
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -47,6 +47,8 @@ class ReasonRule:
     owes: bool
     rule: str
     article: str
+    #: A stable id for the rule, for structured explanations (``ExplanationItem.rule``).
+    key: str = ""
 
 
 REASON_RULES: dict[SeparationReason, ReasonRule] = {
@@ -75,20 +77,22 @@ REASON_RULES: dict[SeparationReason, ReasonRule] = {
 REFUSED_EXTENSION = ReasonRule(
     True, "the contract reached its end inside the service period and the employee refused its extension "
           "to the period's end: that is resigning, and the unserved part is owed",
-    "Implementing Regulations art. 17; LCL arts. 22, 37")
+    "Implementing Regulations art. 17; LCL arts. 22, 37", key="refused_extension")
 NOT_EXTENDED = ReasonRule(
     False, "the contract ended inside the service period; the law extends it to the period's end, so "
            "ending it anyway was the employer's choice or agreed otherwise: no claim (if the employee "
            "refused the extension, record refused_extension and it is a resignation)",
-    "Implementing Regulations art. 17; LCL art. 44")
-WAIVED = ReasonRule(False, "left by mutual agreement and the agreement waives the refund", "LCL art. 36")
+    "Implementing Regulations art. 17; LCL art. 44", key="contract_end_not_extended")
+WAIVED = ReasonRule(False, "left by mutual agreement and the agreement waives the refund", "LCL art. 36",
+                    key="waived")
 PROBATION = ReasonRule(False, "left during probation: no training cost may be claimed",
-                       "LCL art. 37; 劳办发〔1995〕264号 item 3")
+                       "LCL art. 37; 劳办发〔1995〕264号 item 3", key="probation")
 NO_SERVICE_PERIOD = ReasonRule(False, "induction or safety training is the employer's duty and "
-                                      "carries no service period", "LCL arts. 22, 25")
-COMPLETE = ReasonRule(False, "the service period was served in full", "LCL art. 22")
+                                      "carries no service period", "LCL arts. 22, 25",
+                               key="no_service_period")
+COMPLETE = ReasonRule(False, "the service period was served in full", "LCL art. 22", key="service_complete")
 NO_BASE = ReasonRule(False, "no refundable training cost is allocated under this agreement",
-                     "Implementing Regulations art. 16")
+                     "Implementing Regulations art. 16", key="no_base")
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,26 @@ class RefundLine:
 
 
 @dataclass(frozen=True)
+class ExplanationItem:
+    """One step of an explanation as data: which rule, under which article, from what, for how much.
+
+    The text lines say the same in English; these let a console render the step in any
+    language and an auditor check it without parsing prose. ``inputs`` are strings (amounts
+    with two decimals, exact fractions as ``a/b``).
+    """
+
+    rule: str
+    article: str
+    inputs: Mapping[str, Any]
+    amount: Decimal | None = None
+    currency: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "article": self.article, "inputs": dict(self.inputs),
+                "amount": None if self.amount is None else money(self.amount), "currency": self.currency}
+
+
+@dataclass(frozen=True)
 class RefundQuote:
     owed: bool
     amount: Decimal
@@ -189,6 +213,8 @@ class RefundQuote:
     lines: tuple[RefundLine, ...] = ()
     explanation: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    #: The explanation as data (kept out of ``as_json``, whose digest says whether a quote changed).
+    items: tuple[ExplanationItem, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The CLI's ``--json`` shape: amounts are strings with two decimals."""
@@ -286,14 +312,22 @@ def quote_prc(departure: Departure, agreements: Sequence[ServiceTerms], *,
         raise ValueError(msg)
     currency = currencies.pop() if currencies else currency
     explanation = [_departure_text(departure)]
+    items = [ExplanationItem("departure", "", {
+        "last_day": departure.last_day.isoformat(), "reason": departure.reason.value,
+        "waived": departure.waived,
+        "refused_extension": departure.refused_extension,
+        "probation_end": departure.probation_end.isoformat() if departure.probation_end else None})]
     if not agreements:
         explanation.append("No signed training agreement with a service period: nothing is owed.")
-        return RefundQuote(owed=False, amount=ZERO, currency=currency, explanation=tuple(explanation))
+        items.append(ExplanationItem("no_agreement", "LCL art. 22", {}, ZERO, currency))
+        return RefundQuote(owed=False, amount=ZERO, currency=currency, explanation=tuple(explanation),
+                           items=tuple(items))
     lines: list[RefundLine] = []
     for terms in agreements:
         line, text = _quote_line(departure, terms)
         lines.append(line)
         explanation += text
+        items += line_items(departure, terms, line)
     total = sum((line.amount for line in lines), ZERO)
     if len(lines) > 1:
         parts = " + ".join(money(line.amount) for line in lines)
@@ -301,9 +335,47 @@ def quote_prc(departure: Departure, agreements: Sequence[ServiceTerms], *,
                            "each rounded half-up to cents once, at the end of its computation).")
     else:
         explanation.append(f"Total owed: {money(total)} {currency}.")
+    items.append(ExplanationItem("total", "", {"lines": [money(line.amount) for line in lines]}, total,
+                                 currency))
     warnings = tuple(f"[{line.agreement_id}] {w}" for line in lines for w in line.warnings)
     return RefundQuote(owed=total > 0, amount=total, currency=currency, lines=tuple(lines),
-                       explanation=tuple(explanation), warnings=warnings)
+                       explanation=tuple(explanation), warnings=warnings, items=tuple(items))
+
+
+def line_items(departure: Departure, terms: ServiceTerms, line: RefundLine) -> list[ExplanationItem]:
+    """One agreement's steps as data: its terms, base, service served, and the rule that decided."""
+    agreement = {"agreement_id": terms.agreement_id, "program_id": terms.program_id}
+    cur = terms.currency
+    items = [
+        ExplanationItem("agreement", "LCL art. 22", {
+            **agreement, "signed_on": terms.entered_on.isoformat() if terms.entered_on else None,
+            "service_start": terms.service_start.isoformat(), "service_end": terms.service_end.isoformat(),
+            "proration": terms.proration.value}),
+        ExplanationItem("refundable_base", "Implementing Regulations art. 16", {
+            **agreement, "included": list(terms.base_detail), "excluded": list(terms.base_excluded)},
+            terms.base, cur),
+        ExplanationItem("service_served", "LCL art. 22", {
+            **agreement, "unit": line.unit, "period": str(line.period), "served": str(line.served),
+            "unserved": str(line.unserved), "through": departure.last_day.isoformat()}),
+    ]
+    if not line.owed:
+        blocked = _not_owed_rule(departure, terms, line.served, line.period)
+        key = (blocked.key or departure.reason.value) if blocked else "nothing_owed"
+        items.append(ExplanationItem(f"not_owed:{key}", line.article, {**agreement, "why": line.rule},
+                                     ZERO, cur))
+        return items
+    pro_rata = round_cents(Fraction(terms.base) * line.fraction)
+    items.append(ExplanationItem("pro_rata", line.article, {
+        **agreement, "base": money(terms.base), "fraction": str(line.fraction),
+        "proration": terms.proration.value},
+        pro_rata, cur))
+    if terms.clause_amount is not None:
+        capped = terms.clause_amount > pro_rata
+        items.append(ExplanationItem("clause_capped" if capped else "clause_amount", "LCL art. 22", {
+            **agreement, "clause_amount": money(terms.clause_amount), "pro_rata": money(pro_rata)},
+            min(terms.clause_amount, pro_rata), cur))
+    items.append(ExplanationItem("owed", line.article, agreement, line.amount, cur))
+    return items
 
 
 def _departure_text(departure: Departure) -> str:

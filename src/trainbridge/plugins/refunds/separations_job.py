@@ -23,7 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trainbridge.core.errors import PluginError
 from trainbridge.core.jobs import Decision, Job, JobContext, Plan, Proposal, Write
-from trainbridge.core.records import AdjustmentKind, Enrollment, PayrollAdjustment, Proration
+from trainbridge.core.records import (
+    AdjustmentKind,
+    Enrollment,
+    Notice,
+    PayrollAdjustment,
+    Proration,
+    Recipient,
+)
+from trainbridge.plugins.refunds.collection import Collection, collect
 from trainbridge.plugins.refunds.facts import (
     QUOTE_KINDS,
     CostFacts,
@@ -39,6 +47,7 @@ from trainbridge.plugins.refunds.settlement import (
     CREDIT,
     DEDUCTION,
     PROPOSAL_KINDS,
+    REPAYMENT,
     Settlement,
     proposals_of,
     settle,
@@ -60,9 +69,18 @@ class SeparationsConfig(BaseModel):
                                       description="Put unvouchered items in the refundable base")
     payroll_instance: str | None = Field(
         default=None, description="Payroll connector for deductions; unset: routed by legal entity")
+    notifier_instance: str | None = Field(
+        default=None, description="Notifier for repayment requests; unset: every notifier")
     jurisdictions: dict[str, str] = Field(
         default_factory=dict, description="Legal entity or work location (site) -> refund policy "
                                           "(us-ca, us, us-tx, prc); unset: the agreement's own")
+    require_deduction_consent: bool = Field(
+        default=False, description="Deduct a refund from pay only with the employee's written consent on "
+                                   "record (the agreement's or the separation's deduction_consent); the rest "
+                                   "becomes a repayment request. Off: deducted, with a warning")
+    minimum_wage: dict[str, Decimal] = Field(
+        default_factory=dict, description="Legal entity or site (city) -> local monthly minimum wage: a "
+                                          "deduction never leaves the final pay below it")
     credentials: dict[str, CredentialConfig] = Field(
         default_factory=dict, description="Agreement template (or template@version) -> its tuition "
                                           "agreement for a transferable credential (us-ca)")
@@ -206,6 +224,11 @@ class SeparationsJob(Job):
         due = quote.amount - taken
         kind = DEDUCTION if due > 0 else CREDIT
         pid = f"{kind}:{qid.removeprefix('refund_quote:')}" if due else None
+        collection = self._collection(cfg, leaver, group, due) if due > 0 else None
+        rid = None
+        if collection is not None:
+            rid = f"repayment:{qid.removeprefix('refund_quote:')}" if collection.request else None
+            pid = pid if collection.payroll else None
         for item in settlement.pending:
             ctx.ledger.decide_proposal(ctx.conn, item.id, status="rejected", actor="job:separations",
                                        reason=f"superseded by {pid or qid}")
@@ -220,9 +243,27 @@ class SeparationsJob(Job):
                             f"under {len(group.agreement_ids)} agreement(s)")
         plan.summary += [f"  warning: {w}" for w in quote.warnings]
         payload["proposal"] = pid
+        payload["repayment"] = rid
         payload["taken"] = money(taken)
+        items = [item.as_json() for item in quote.items]
+        if collection is not None:
+            payload["collection"] = {
+                "payroll": money(collection.payroll), "request": money(collection.request),
+                "warnings": list(collection.warnings)}
+            items += [item.as_json() for item in collection.items]
+            plan.summary += [f"  warning: {w}" for w in collection.warnings]
+        payload["explanation_items"] = items
         plan.decisions.append(self._decision(qid, separation.employee_id, quote, explanation, payload,
                                              inputs))
+        if collection is not None:
+            # The quote's lines stay the quote's; the proposals say how it is collected and why.
+            explanation = [*explanation, *collection.explanation,
+                           *(f"Warning: {w}" for w in collection.warnings)]
+            due = collection.payroll
+        if rid is not None and collection is not None:
+            plan.summary.append(f"  {money(collection.request)} {quote.currency} is asked of the employee as "
+                                f"a repayment request ({rid})")
+            plan.proposals.append(self._repayment(cfg, leaver, who, rid, collection, explanation))
         if pid is None:
             return
         if due < 0:
@@ -232,6 +273,41 @@ class SeparationsJob(Job):
             plan.summary.append(f"  {money(taken)} {quote.currency} was deducted: proposes the remaining "
                                 f"{money(due)} {quote.currency} ({pid})")
         plan.proposals.append(self._proposal(ctx, cfg, leaver, who, pid, due, quote.currency, explanation))
+
+    @staticmethod
+    def _collection(cfg: SeparationsConfig, leaver: Leaver, group: GroupQuote, due: Decimal) -> Collection:
+        separation, employee = leaver.separation, leaver.employee
+        consent = next((f"agreement {a.id}" for a, _ in leaver.agreements
+                        if a.id in group.agreement_ids and a.deduction_consent), None)
+        if consent is None and separation.deduction_consent:
+            consent = f"separation agreement {separation.id}"
+        minimum = None
+        if employee is not None:
+            minimum = cfg.minimum_wage.get(employee.legal_entity, cfg.minimum_wage.get(employee.site))
+        # The final pay is not a record field yet: nothing is capped and the collection says so.
+        return collect(due, group.quote.currency, consent=consent, final_pay=None, minimum_wage=minimum,
+                       require_consent=cfg.require_deduction_consent)
+
+    @staticmethod
+    def _repayment(cfg: SeparationsConfig, leaver: Leaver, who: str, rid: str, collection: Collection,
+                   explanation: list[str]) -> Proposal:
+        separation, employee = leaver.separation, leaver.employee
+        owed = f"{money(collection.request)} {collection.currency}"
+        body = "\n".join([
+            f"您需返还培训费用 {owed}。You are asked to repay {owed} of training cost "
+            f"(you left on {separation.last_day}).", "", *explanation, "",
+            "如何支付 How to pay: transfer the amount to the company's account named by HR, quoting "
+            f"reference {rid}, or contact HR to agree instalments."])
+        notice = Notice(id=rid, notice=REPAYMENT, subject=f"培训费用返还 Training cost repayment: {owed}",
+                        body=body, language=employee.language if employee else "zh", related_id=separation.id,
+                        recipients=(Recipient(name=employee.name if employee else "",
+                                              employee_id=separation.employee_id,
+                                              email=employee.email if employee else None),))
+        return Proposal(id=rid, kind=REPAYMENT, subject=separation.employee_id, amount=collection.request,
+                        currency=collection.currency,
+                        summary=f"ask {who} to repay {owed}: training cost refund not deducted from pay",
+                        write=Write("send_notice", {"notice": notice}, instance=cfg.notifier_instance),
+                        explanation=explanation)
 
     @staticmethod
     def _decision(qid: str, employee_id: str, quote: Any, explanation: list[str], payload: dict[str, Any],

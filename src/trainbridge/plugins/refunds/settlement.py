@@ -1,7 +1,9 @@
 """What payroll already took for a quote, and what is still open.
 
-A quote's proposals are deductions (kind ``refund``) and credits (kind ``refund_credit``:
-money given back when a quote went down after a deduction). Approved and delivered
+A quote's proposals are deductions (kind ``refund``), credits (kind ``refund_credit``:
+money given back when a quote went down after a deduction) and repayment requests (kind
+``repayment_request``: what payroll may not deduct, asked of the employee by notice; once
+sent it counts as claimed, so a new quote asks only the difference). Approved and delivered
 proposals count as taken; pending, approved-but-undelivered and failed ones are open
 items, shown wherever the quote and payroll differ.
 """
@@ -17,7 +19,9 @@ from trainbridge.rules.refunds import money
 
 DEDUCTION = "refund"
 CREDIT = "refund_credit"
-PROPOSAL_KINDS = (DEDUCTION, CREDIT)
+#: What payroll may not deduct, asked of the employee by notice (see :mod:`.collection`).
+REPAYMENT = "repayment_request"
+PROPOSAL_KINDS = (DEDUCTION, CREDIT, REPAYMENT)
 TAKEN = ("approved", "delivered")
 OPEN = ("pending", "approved", "failed")
 _STATES = {"pending": "pending HR approval", "approved": "approved, not yet delivered to payroll",
@@ -40,7 +44,7 @@ class ProposalItem:
         return -self.amount if self.kind == CREDIT else self.amount
 
     def describe(self) -> str:
-        what = "credit" if self.kind == CREDIT else "deduction"
+        what = {CREDIT: "credit", REPAYMENT: "repayment request"}.get(self.kind, "deduction")
         state = _STATES.get(self.status, self.status)
         return f"{self.id} ({what} {money(self.amount)} {self.currency}, {state})"
 
@@ -83,9 +87,10 @@ def proposals_of(history: Iterable[Mapping[str, Any]]) -> list[str]:
     """The proposal ids a quote's decisions made, oldest first, each once."""
     seen: dict[str, None] = {}
     for row in history:
-        pid = row["payload"].get("proposal")
-        if pid:
-            seen.setdefault(pid, None)
+        for key in ("proposal", "repayment"):
+            pid = row["payload"].get(key)
+            if pid:
+                seen.setdefault(pid, None)
     return list(seen)
 
 

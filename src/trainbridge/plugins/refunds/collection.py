@@ -1,0 +1,98 @@
+"""How a refund is collected: by payroll deduction, or by asking the employee to repay.
+
+Pure functions. The law (see ``docs/refunds.md``, "Collection"):
+
+* 《工资支付暂行规定》 (Provisional Regulations on the Payment of Wages) art. 15: wages are paid
+  in full; the employer may withhold only what the law names. A training cost refund is not
+  among them: it may come out of pay only where the employee agreed to it in writing (a clause
+  of the training agreement, or the separation agreement).
+* Same regulations, art. 16: a deduction for what the employee owes the employer may take at
+  most 20% of the month's wage, and what remains may not fall below the local minimum wage.
+
+What payroll may not take is asked of the employee as a repayment request (a notice with the
+amount, the explanation and how to pay), never deducted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+from trainbridge.core.records import CENT
+from trainbridge.rules.refunds import ExplanationItem, money
+
+ZERO = Decimal("0.00")
+#: Art. 16: a month's deduction takes at most this share of the month's wage.
+MONTHLY_SHARE = Decimal("0.20")
+ART_15 = "《工资支付暂行规定》第十五条 (Provisional Regulations on the Payment of Wages art. 15)"
+ART_16 = "《工资支付暂行规定》第十六条 (Provisional Regulations on the Payment of Wages art. 16)"
+
+
+@dataclass(frozen=True)
+class Collection:
+    """The amount owed split into what payroll deducts and what the employee is asked to repay."""
+
+    payroll: Decimal
+    request: Decimal
+    currency: str
+    explanation: tuple[str, ...]
+    items: tuple[ExplanationItem, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def collect(amount: Decimal, currency: str, *, consent: str | None, final_pay: Decimal | None = None,
+            minimum_wage: Decimal | None = None, require_consent: bool = True) -> Collection:
+    """Split ``amount`` (> 0) into a payroll deduction and a repayment request.
+
+    ``consent`` says where the employee's written consent to a deduction is recorded (None:
+    nowhere). ``final_pay``: the final month's wage before the deduction, when known; unknown,
+    nothing is capped and a warning says payroll must check the limits itself.
+    ``minimum_wage``: the local monthly minimum of the employee's legal entity or city.
+    ``require_consent`` False deducts without consent, with a warning (a workspace that records
+    consent nowhere yet).
+    """
+    owed = f"{money(amount)} {currency}"
+    if consent is None and require_consent:
+        text = (f"Collection: no written consent to deduct the refund from pay is on record (neither a "
+                f"clause of the agreement nor a separation agreement): the {owed} is asked of the employee "
+                f"as a repayment request, not deducted ({ART_15}).")
+        return Collection(ZERO, amount, currency, (text,), (
+            ExplanationItem("collection:no_consent", ART_15, {"consent": None}, amount, currency),))
+    warnings: list[str] = []
+    if consent is None:
+        warnings.append("no written consent to deduct is on record; deducted because "
+                        f"require_deduction_consent is off ({ART_15})")
+        where = "without consent on record (require_deduction_consent is off)"
+    else:
+        where = f"with the employee's written consent ({consent})"
+    inputs: dict[str, str | None] = {
+        "consent": consent, "final_pay": None if final_pay is None else money(final_pay),
+        "minimum_wage": None if minimum_wage is None else money(minimum_wage)}
+    if final_pay is None:
+        warnings.append(f"the final pay is not known: the {owed} is proposed in full; payroll must keep the "
+                        "deduction within 20% of the month's wage and the rest at or above the local minimum "
+                        f"wage ({ART_16})")
+        text = f"Collection: {owed} by payroll deduction {where}."
+        item = ExplanationItem("collection:payroll_unchecked", ART_16, inputs, amount, currency)
+        return Collection(amount, ZERO, currency, (text,), (item,), tuple(warnings))
+    share = (final_pay * MONTHLY_SHARE).quantize(CENT, rounding=ROUND_DOWN)
+    limits = [share]
+    limit_text = f"20% of the final pay {money(final_pay)} is {money(share)}"
+    if minimum_wage is None:
+        warnings.append("no local minimum wage is configured for the employee's legal entity or city "
+                        "([jobs.separations] minimum_wage): only the 20% limit was applied")
+    else:
+        above = max(final_pay - minimum_wage, ZERO)
+        limits.append(above)
+        limit_text += f"; the final pay may not fall below the minimum wage {money(minimum_wage)}, leaving " \
+                      f"{money(above)}"
+    payroll = min(amount, *limits)
+    request = amount - payroll
+    lines = [f"Collection: {money(payroll)} {currency} by payroll deduction {where} "
+             f"({limit_text}; {ART_16})."]
+    items = [ExplanationItem("collection:payroll", ART_16, inputs, payroll, currency)]
+    if request > 0:
+        lines.append(f"Collection: the remaining {money(request)} {currency} is above what the final pay may "
+                     "bear and is asked of the employee as a repayment request.")
+        items.append(ExplanationItem("collection:over_wage_limit", ART_16, inputs, request, currency))
+    return Collection(payroll, request, currency, tuple(lines), tuple(items), tuple(warnings))
