@@ -305,3 +305,14 @@ def test_the_stream_holds_one_page_at_a_time(vendor, http):
     list(pages)
 
     assert (asked_for_the_first, len(vendor.calls)) == (1, 2)
+
+
+def test_a_context_with_its_own_sleep_hands_it_to_the_http_retries(vendor):
+    vendor.get(f"{HR}/people", status=429, headers={"Retry-After": "7"})
+    vendor.get(f"{HR}/people", json=[])
+    slept: list[float] = []
+    http = ConnectorContext(sleep=slept.append).http(HR, instance="acme_hr")
+
+    [page] = RestStream(http, "/people").pages()
+
+    assert page.items == [] and slept and slept[0] >= 7

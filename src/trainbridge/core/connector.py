@@ -35,7 +35,7 @@ class ConnectorContext:
     """What the core gives an instance: where it lives, how to reach the network, and the time.
 
     ``clock`` (epoch seconds) and ``sleep`` are the only clock and sleep a connector uses, so a
-    test replaces both in one place; ``http()`` hands ``sleep`` to the client's retries.
+    test replaces both in one place; ``http()`` hands a replaced ``sleep`` to the client's retries.
     """
 
     base_dir: Path = field(default_factory=Path.cwd)
@@ -53,7 +53,8 @@ class ConnectorContext:
              **kwargs: Any) -> HttpClient:
         from trainbridge.core.http import HttpClient, HttpSettings
 
-        kwargs.setdefault("sleep", self.sleep)
+        if self.sleep is not time.sleep:  # a context given its own sleep hands it to the retries
+            kwargs.setdefault("sleep", self.sleep)
         return HttpClient(base_url, instance=instance, settings=settings or HttpSettings(), **kwargs)
 
 
