@@ -146,7 +146,11 @@ def demo_prepare(workspace: Path, today: date) -> Mapping[str, Any]:
                         .isoformat(), "ratio", "lower_is_better"])
     write_csv(data / "metrics.csv", ["metric_id", "employee_id", "metric", "value", "as_of", "unit",
                                      "direction"], metrics)
-    return {"connectors": {
+    # Refunds come out of pay only with written consent (李娜's paper has the clause) and never
+    # below Shanghai's minimum wage; anything else is asked of the leaver as a repayment request.
+    return {"jobs": {"separations": {"require_deduction_consent": True,
+                                     "minimum_wage": {"ACME-SH": "2690.00"}}},
+            "connectors": {
         "hr": {"type": "csv_people", "employees": "data/employees.csv",
                "separations": "data/separations.csv"},
         "lms": {"type": "file_learning", "events": "data/learning_events.jsonl",
