@@ -75,8 +75,10 @@ def demo_dates(today: date) -> dict[str, date]:
     training_day = add_months(today, -12) - timedelta(days=1)
     service_start = training_day + timedelta(days=1)
     # Served exactly 12 of 24 months: the last day is the eve of the 12-month anniversary.
+    # The second leaver has given notice: she leaves after 18 of 24 months, half a year from now.
     return {"training_day": training_day, "service_start": service_start,
-            "leaver_last_day": add_months(service_start, 12) - timedelta(days=1)}
+            "leaver_last_day": add_months(service_start, 12) - timedelta(days=1),
+            "second_leaver_last_day": add_months(service_start, 18) - timedelta(days=1)}
 
 
 @hookimpl
@@ -97,7 +99,8 @@ def demo_prepare(workspace: Path, today: date) -> Mapping[str, Any]:
                "legal_entity", "site", "hire_date", "probation_end", "status", "language", "is_manager",
                "career_goals"], employees)
     write_csv(data / "separations.csv", ["separation_id", "employee_id", "last_day", "reason", "note"],
-              [["S-E003", "E003", d["leaver_last_day"].isoformat(), "resignation", "个人原因辞职"]])
+              [["S-E003", "E003", d["leaver_last_day"].isoformat(), "resignation", "个人原因辞职"],
+               ["S-E007", "E007", d["second_leaver_last_day"].isoformat(), "resignation", "个人原因辞职"]])
     start = datetime.combine(d["training_day"], time(9, 0), SHANGHAI)
     catalog: list[dict[str, Any]] = [
         {"record": "program", "program_id": "FIRE-CTRL", "title": "消防设施操作员(消防中控)上岗证书培训",
@@ -118,6 +121,8 @@ def demo_prepare(workspace: Path, today: date) -> Mapping[str, Any]:
     write_jsonl(data / "learning_events.jsonl", events)
     # 李娜 (E003) signed her agreement on paper before the training (先签后训) and left after 12 of
     # 24 months: it comes in as an agreement signed elsewhere; the others sign through e-signature.
+    # 赵敏 (E007) signed on paper too, but her paper has no deduction clause: what she owes is asked
+    # of her as a repayment request, where 李娜's is deducted from her final pay with her consent.
     period = service_period(24, session_end=d["training_day"],
                             enrolled_on=d["training_day"] - timedelta(days=14))
     signed = datetime.combine(d["training_day"] - timedelta(days=7), time(10, 0), SHANGHAI)
@@ -126,7 +131,12 @@ def demo_prepare(workspace: Path, today: date) -> Mapping[str, Any]:
         "session_id": "FIRE-CTRL-1", "enrollment_id": "lms:FIRE-CTRL-1-E003", "template_id": "paper",
         "template_version": "1", "service_start": period.start.isoformat(), "service_months": 24,
         "service_end": period.end.isoformat(), "status": "signed", "signed_at": signed.isoformat(),
-        "deduction_consent": True}])
+        "deduction_consent": True}, {
+        "agreement_id": "paper-FIRE-CTRL-1-E007", "employee_id": "E007", "program_id": "FIRE-CTRL",
+        "session_id": "FIRE-CTRL-1", "enrollment_id": "lms:FIRE-CTRL-1-E007", "template_id": "paper",
+        "template_version": "1", "service_start": period.start.isoformat(), "service_months": 24,
+        "service_end": period.end.isoformat(), "status": "signed", "signed_at": signed.isoformat(),
+        "deduction_consent": False}])
     costs = []
     for eid, _ in TRAINEES:
         costs.append([f"FEE-{eid}", "course_fee", "1000.00", "CNY", "employee", eid, "FIRE-CTRL",
