@@ -366,3 +366,12 @@ def test_a_callback_carrying_an_unstorable_character_is_quarantined_not_a_500(tw
         [entry] = two_jobs.ledger.list_quarantine(conn)
         assert two_jobs.ledger.get_record(conn, "separation", "vendor:S-9") is None
     assert entry["instance"] == "vendor" and "note" in entry["reason"]
+
+
+def test_what_payroll_confirms_is_counted_on_the_syncs_ingestion_run(make_workspace, tmp_path):
+    ws = make_workspace(config(tmp_path, approvals={"auto": ["bonus"]}))
+    ws.host.jobs[AttendanceBonus.name] = AttendanceBonus()
+    results = sync(ws, ["attendance_bonus"])  # two bonuses delivered, then confirmed by the JSONL sink
+    with ws.ledger.transaction() as conn:
+        [run] = [r for r in ws.ledger.list_runs(conn) if r["id"] == results.ingest.run_id]
+    assert run["counts"]["delivery_confirmed"] == 2

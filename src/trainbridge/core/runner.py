@@ -61,6 +61,7 @@ __all__ = [
 log = logging.getLogger("trainbridge.runner")
 MAX_FOLLOWUP_ROUNDS = 3
 INGEST = "ingest"
+CONFIRMATION_COUNTS = {"delivery_confirmed", "delivery_failed", "confirmation_failed"}
 
 
 def job_inputs(job: Job) -> tuple[str, ...]:
@@ -137,6 +138,11 @@ def _sync(ws: Workspace, names: list[str], token: int | None, *, today: date, no
         results.append(_run_one(ws, job, token, outcome, today=today, now=now, dry_run=dry_run))
     if not dry_run:
         _confirm(ws, ingest_result)
+        if lock_run is not None and ingest_result.counts.keys() & CONFIRMATION_COUNTS:
+            # what the vendors said of earlier deliveries is kept on the sync's ingestion run
+            if ingest_result.status == "ok" and ingest_result.errors:
+                ingest_result.status = "partial"
+            ws.ledger.finish_run(lock_run, ingest_result.status, ingest_result.counts, ingest_result.errors)
     return SyncResults(results, ingest_result)
 
 
