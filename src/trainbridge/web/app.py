@@ -16,19 +16,18 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, MutableHeaders
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trainbridge.core.errors import ConfigError, PluginError, TrainbridgeError, WebhookRejected
 from trainbridge.core.runner import Workspace, reject_proposals, retry_quarantined
@@ -36,6 +35,7 @@ from trainbridge.core.secrets import redact
 from trainbridge.web import accounts, approvals
 from trainbridge.web.accounts import MAX_NAME_CHARS, MAX_PASSWORD_CHARS, HashingGate, LoginLimiter, Session
 from trainbridge.web.i18n import LANGUAGES, pick_language, translate
+from trainbridge.web.security import SecurityHeaders, same_secret, same_site_path
 from trainbridge.web.views import (
     leaderboard_view,
     overview_view,
@@ -56,8 +56,6 @@ QUERY_HEADER = "X-Trainbridge-Query"
 #: e-signature callbacks are small JSON or form posts; anything bigger is not one.
 MAX_WEBHOOK_BYTES = 1 << 20
 VISIBILITY = ("named", "department", "self")
-CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'none'; "
-       "frame-ancestors 'self'; form-action 'self'; base-uri 'none'")
 
 
 @dataclass
@@ -137,7 +135,7 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
                     return forbidden(request, "one-time password")
                 if request.method == "POST":
                     form = await request.form()
-                    if not _same(str(form.get("csrf_token", "")), session.csrf_token):
+                    if not same_secret(str(form.get("csrf_token", "")), session.csrf_token):
                         return forbidden(request, "csrf")
                     request.state.form = form
                 if roles and session.user.role not in roles:
@@ -172,7 +170,7 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
         form = await request.form()
         # Before a session exists the token is double-submitted: the cookie and the field must agree.
         cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-        if not cookie or not _same(str(form.get("csrf_token", "")), cookie):
+        if not cookie or not same_secret(str(form.get("csrf_token", "")), cookie):
             return forbidden(request, "login csrf")
         name = str(form.get("username", "")).strip()
         password = str(form.get("password", ""))
@@ -243,7 +241,7 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
 
     async def set_language(request: Request) -> Response:
         lang = request.query_params.get("lang", "")
-        back = _same_site_path(request.headers.get("referer", ""), request.url.netloc)
+        back = same_site_path(request.headers.get("referer", ""), request.url.netloc)
         response = RedirectResponse(back if lang else "/", status_code=303)
         if lang in LANGUAGES:
             response.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=365 * 86400)
@@ -501,50 +499,3 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
     app.state.login_limiter = limiter
     app.state.settings = settings
     return app
-
-
-class SecurityHeaders:
-    """Headers every answer carries: no framing by other sites, no sniffing, no inline script."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", CSP)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-                headers.setdefault("Referrer-Policy", "same-origin")
-                if not path.startswith(("/static", "/webhooks")):
-                    headers.setdefault("Cache-Control", "no-store")
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def _same_site_path(referer: str, host: str) -> str:
-    """The path (and query) of a Referer on this site, or "/": the language link never sends
-    anyone to another site."""
-    try:
-        parts = urlsplit(referer)
-    except ValueError:
-        return "/"
-    if parts.scheme not in ("", "http", "https") or (parts.netloc and parts.netloc != host):
-        return "/"
-    path = parts.path
-    if not path.startswith("/") or path.startswith("//") or "\\" in referer or any(c < " " for c in referer):
-        return "/"
-    return path + (f"?{parts.query}" if parts.query else "")
-
-
-def _same(given: str, expected: str) -> bool:
-    import hmac
-
-    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
