@@ -98,6 +98,8 @@ class TrainbridgeGroup(click.Group):
     """The root group: core commands now, the plugins' commands (and reports) when first needed."""
 
     host: PluginHost | None = None
+    #: Commands the loaded plugins added: dropped when the plugins are read again.
+    plugin_commands: frozenset[str] = frozenset()
 
     def plugin_host(self, ctx: click.Context) -> PluginHost:
         if self.host is None:
@@ -113,7 +115,9 @@ class TrainbridgeGroup(click.Group):
             for rep in sorted(host.reports.values(), key=lambda r: r.name):
                 if rep.name not in report.commands:
                     report.add_command(_report_command(rep))
+            before = set(self.commands)
             host.pm.hook.register_commands(cli=self)
+            self.plugin_commands = frozenset(set(self.commands) - before)
             self.host = host
         return self.host
 
@@ -406,6 +410,9 @@ for _group in (quarantine, proposals, outbox):
 
 def build_cli() -> TrainbridgeGroup:
     """The command group; the plugins (read again) are loaded when a command needs them."""
+    for name in cli.plugin_commands:  # a plugin since removed or blocked leaves no command behind
+        cli.commands.pop(name, None)
+    cli.plugin_commands = frozenset()
     cli.host = None
     return cli
 
