@@ -43,10 +43,21 @@ def test_calculator_prints_the_explanation_and_the_amount():
 
 def test_calculator_with_a_service_end_and_day_proration():
     result = run(["refund", "quote", "--cost", "1700.00", "--service-start", "2025-01-01", "--service-end",
-                  "2027-01-01", "--last-day", "2026-01-31", "--reason", "dismissal_for_cause",
+                  "2026-12-31", "--last-day", "2026-01-31", "--reason", "dismissal_for_cause",
                   "--proration", "day", "--json"])
     data = json.loads(result.output)
     assert data["amount"] == "777.81" and data["lines"][0]["unit"] == "days"
+
+
+def test_typing_the_inclusive_last_day_2026_12_31_gives_850_00_as_24_months_do_not_848_86():
+    common = ["refund", "quote", "--cost", "1700", "--service-start", "2025-01-01", "--last-day", "2025-12-31",
+              "--reason", "resignation", "--json"]
+    by_months = json.loads(run([*common, "--service-months", "24"]).output)
+    by_last_day = json.loads(run([*common, "--service-end", "2026-12-31"]).output)
+    exclusive = json.loads(run([*common, "--service-end-exclusive", "2027-01-01"]).output)
+    assert by_months["amount"] == by_last_day["amount"] == exclusive["amount"] == "850.00"
+    assert by_last_day["lines"][0]["period"] == by_months["lines"][0]["period"] == "24"
+    assert "2027-01-01 (end exclusive, 24 months)" in by_last_day["explanation"][1]
 
 
 def test_calculator_probation_owes_nothing():
@@ -83,7 +94,7 @@ def test_calculator_mutual_agreement_waived_and_currency():
     (["refund", "quote", "--cost", "abc"], "is not an amount"),
     ([*SEED[:-1], "quit"], "'quit' is not one of"),
     (["refund", "quote", "--cost", "1", "--service-start", "2025-01-01", "--service-end", "2024-01-01",
-      "--last-day", "2025-12-31", "--reason", "resignation"], "must be after service_start"),
+      "--last-day", "2025-12-31", "--reason", "resignation"], "must end after it starts"),
 ])
 def test_calculator_usage_errors_say_what_is_missing(args, message):
     result = run(args)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -149,7 +149,10 @@ def refund_group() -> None:
 @click.option("--service-start", type=DATE)
 @click.option("--service-months", type=click.IntRange(1, 240))
 @click.option("--service-end", type=DATE,
-              help="First day after the service period (instead of --service-months).")
+              help="Last day of the service period, inclusive, as agreements write it "
+                   "(instead of --service-months).")
+@click.option("--service-end-exclusive", type=DATE,
+              help="The first day after the service period (instead of --service-end).")
 @click.option("--proration", type=click.Choice([p.value for p in Proration]))
 @click.option("--probation-end", type=DATE)
 @click.option("--clause-amount", type=DecimalType(), help="The penalty the agreement's clause names.")
@@ -161,7 +164,7 @@ def refund_group() -> None:
 @click.pass_obj
 def refund_quote(state: Any, employee: str | None, last_day: Any, reason: str | None, waived: bool,
                  cost: Decimal | None, service_start: Any, service_months: int | None, service_end: Any,
-                 proration: str | None, probation_end: Any, clause_amount: Decimal | None, currency: str,
+                 service_end_exclusive: Any, proration: str | None, probation_end: Any, clause_amount: Decimal | None, currency: str,
                  jurisdiction: str, include_unvouchered: bool, as_json: bool) -> None:
     """What a leaver owes: from the ledger (--employee) or as a calculator (--cost ...)."""
     if employee and cost is not None:
@@ -174,17 +177,22 @@ def refund_quote(state: Any, employee: str | None, last_day: Any, reason: str | 
         return
     if cost is None:
         raise click.UsageError("give --employee ID (from the ledger) or --cost AMOUNT (calculator)")
-    if service_start is None or last_day is None or reason is None or \
-            (service_months is None) == (service_end is None):
+    ends = [x for x in (service_months, service_end, service_end_exclusive) if x is not None]
+    if service_start is None or last_day is None or reason is None or len(ends) != 1:
         raise click.UsageError("calculator mode needs --service-start, one of --service-months or "
-                               "--service-end, --last-day and --reason")
+                               "--service-end (or --service-end-exclusive), --last-day and --reason")
     start = service_start.date()
+    # The period is [start, end): an inclusive last day 2026-12-31 ends it before 2027-01-01.
+    end = (service_end.date() + timedelta(days=1) if service_end is not None else
+           _day(service_end_exclusive))
+    if end is not None and end <= start:
+        raise click.UsageError(f"the service period must end after it starts ({start}): check --service-end")
     try:
         terms = (ServiceTerms.for_months("calculator", cost, start, service_months, currency=currency,
                                          proration=Proration(proration or "month"),
                                          clause_amount=clause_amount) if service_months else
                  ServiceTerms(agreement_id="calculator", base=cost, service_start=start,
-                              service_end=service_end.date(), currency=currency,
+                              service_end=end or start, currency=currency,
                               proration=Proration(proration or "month"), clause_amount=clause_amount))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
