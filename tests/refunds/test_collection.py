@@ -159,3 +159,60 @@ def test_a_probation_leaver_is_explained_by_the_probation_rule_at_zero(seed_ws):
     [blocked] = [i for i in quote["payload"]["explanation_items"] if i["rule"].startswith("not_owed")]
     assert blocked["rule"] == "not_owed:probation" and blocked["amount"] == "0.00"
     assert proposals == {}
+
+
+FINAL_PAY_CSV = ("separation_id,employee_id,last_day,reason,deduction_consent,refused_extension,final_pay\n"
+                 "S-E003,E003,2026-05-10,resignation,true,,{pay}\n")
+
+
+def test_a_final_pay_of_2900_in_the_people_csv_deducts_210_and_requests_640(seed_ws):
+    # The separation row carries the consent and the final pay: the 2690.00 minimum wage leaves 210.00.
+    ws = seed_ws(jobs=CONSENT, separations__csv=FINAL_PAY_CSV.format(pay="2900.00"))
+    put_agreements(ws, agreement())
+    sync(ws, ["separations"])
+    quote, proposals = decisions_and_proposals(ws)
+    assert proposals["refund"]["amount"] == D("210.00")
+    assert proposals["repayment_request"]["amount"] == D("640.00")
+    assert quote["payload"]["collection"] == {"payroll": "210.00", "request": "640.00", "warnings": []}
+    rules = {i["rule"]: i for i in quote["payload"]["explanation_items"]}
+    assert rules["collection:payroll"]["inputs"]["final_pay"] == "2900.00"
+    assert rules["collection:over_wage_limit"]["amount"] == "640.00"
+    assert any("separation agreement hr:S-E003" in line and "minimum wage 2690.00" in line
+               for line in proposals["refund"]["explanation"])
+
+
+def test_a_final_pay_of_3000_in_the_people_csv_caps_the_deduction_at_20_percent(seed_ws):
+    jobs = {"separations": {**CONSENT["separations"], "minimum_wage": {"ACME-SH": "2000.00"}}}
+    ws = seed_ws(jobs=jobs, separations__csv=FINAL_PAY_CSV.format(pay="3000.00"))
+    put_agreements(ws, agreement())
+    sync(ws, ["separations"])
+    _, proposals = decisions_and_proposals(ws)
+    assert (proposals["refund"]["amount"], proposals["repayment_request"]["amount"]) == (D("600.00"),
+                                                                                         D("250.00"))
+
+
+def test_a_final_pay_corrected_later_requotes_and_the_limits_count_what_was_deducted(seed_ws, tmp_path):
+    ws = seed_ws(jobs=CONSENT, separations__csv=FINAL_PAY_CSV.format(pay="2900.00"))
+    put_agreements(ws, agreement())
+    sync(ws, ["separations"])
+    approve_proposals(ws, ["refund:hr:S-E003"], actor="hr@acme")
+    (tmp_path / "separations.csv").write_text(FINAL_PAY_CSV.format(pay="3000.00"), encoding="utf-8")
+    sync(ws, ["separations"])
+    with ws.ledger.transaction() as conn:
+        quotes = ws.ledger.list_decisions(conn, "refund_quote", subject="E003")
+    latest = max(quotes, key=lambda q: q["payload"]["revision"])
+    # 3000 - 2690 = 310 may go; 210 already went: 100 more by payroll, 540 asked of her.
+    assert latest["payload"]["collection"] == {"payroll": "100.00", "request": "540.00", "warnings": []}
+    with ws.ledger.transaction() as conn:
+        remainder = ws.ledger.get_proposal(conn, latest["payload"]["proposal"])
+    assert remainder["amount"] == D("100.00")
+    assert any("210.00 was already deducted from it" in line for line in remainder["explanation"])
+
+
+def test_the_people_csv_reads_final_pay_consent_and_refused_extension(seed_ws):
+    ws = seed_ws(separations__csv=FINAL_PAY_CSV.format(pay="8000.00"))
+    sync(ws, ["ingest"])
+    with ws.ledger.transaction() as conn:
+        separation = ws.ledger.get_record(conn, "separation", "hr:S-E003")
+    assert separation.final_pay == D("8000.00") and separation.deduction_consent
+    assert separation.refused_extension is False

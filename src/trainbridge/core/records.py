@@ -127,6 +127,15 @@ class Separation(Record):
     deduction_consent: bool = Field(
         default=False, description="The separation agreement records the employee's written consent that a "
                                    "training cost refund may be deducted from the final pay")
+    final_pay: Decimal | None = Field(
+        default=None, ge=0, description="The final month's wage before any refund deduction, in the refund's "
+                                        "currency: a deduction takes at most 20% of it and leaves at least "
+                                        "the local minimum wage (wage payment rules art. 16)")
+
+    @field_validator("final_pay", mode="before")
+    @classmethod
+    def _final_pay_not_float(cls, value: Any) -> Any:
+        return no_float(value)
 
 
 # --- training -----------------------------------------------------------------------

@@ -41,7 +41,8 @@ class Collection:
 
 
 def collect(amount: Decimal, currency: str, *, consent: str | None, final_pay: Decimal | None = None,
-            minimum_wage: Decimal | None = None, require_consent: bool = True) -> Collection:
+            minimum_wage: Decimal | None = None, require_consent: bool = True,
+            already_deducted: Decimal = ZERO) -> Collection:
     """Split ``amount`` (> 0) into a payroll deduction and a repayment request.
 
     ``consent`` says where the employee's written consent to a deduction is recorded (None:
@@ -49,7 +50,8 @@ def collect(amount: Decimal, currency: str, *, consent: str | None, final_pay: D
     nothing is capped and a warning says payroll must check the limits itself.
     ``minimum_wage``: the local monthly minimum of the employee's legal entity or city.
     ``require_consent`` False deducts without consent, with a warning (a workspace that records
-    consent nowhere yet).
+    consent nowhere yet). ``already_deducted``: what payroll already took from this final pay for
+    the refund (a revision's remainder fits in what the limits leave after it).
     """
     owed = f"{money(amount)} {currency}"
     if consent is None and require_consent:
@@ -75,17 +77,20 @@ def collect(amount: Decimal, currency: str, *, consent: str | None, final_pay: D
         text = f"Collection: {owed} by payroll deduction {where}."
         item = ExplanationItem("collection:payroll_unchecked", ART_16, inputs, amount, currency)
         return Collection(amount, ZERO, currency, (text,), (item,), tuple(warnings))
+    inputs["already_deducted"] = money(already_deducted)
     share = (final_pay * MONTHLY_SHARE).quantize(CENT, rounding=ROUND_DOWN)
-    limits = [share]
+    limits = [max(share - already_deducted, ZERO)]
     limit_text = f"20% of the final pay {money(final_pay)} is {money(share)}"
     if minimum_wage is None:
         warnings.append("no local minimum wage is configured for the employee's legal entity or city "
                         "([jobs.separations] minimum_wage): only the 20% limit was applied")
     else:
         above = max(final_pay - minimum_wage, ZERO)
-        limits.append(above)
+        limits.append(max(above - already_deducted, ZERO))
         limit_text += f"; the final pay may not fall below the minimum wage {money(minimum_wage)}, leaving " \
                       f"{money(above)}"
+    if already_deducted:
+        limit_text += f"; {money(already_deducted)} was already deducted from it"
     payroll = min(amount, *limits)
     request = amount - payroll
     lines = [f"Collection: {money(payroll)} {currency} by payroll deduction {where} "

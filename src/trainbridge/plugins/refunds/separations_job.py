@@ -48,6 +48,7 @@ from trainbridge.plugins.refunds.settlement import (
     DEDUCTION,
     PROPOSAL_KINDS,
     REPAYMENT,
+    TAKEN,
     Settlement,
     proposals_of,
     settle,
@@ -200,7 +201,10 @@ class SeparationsJob(Job):
                       group: GroupQuote, before: dict[str, Any] | None, inputs: dict[str, str],
                       settlement: Settlement, several: bool, plan: Plan) -> None:
         quote, separation = group.quote, leaver.separation
-        quote_print = fingerprint(quote.as_json())
+        # A final pay on record shapes the collection: a corrected one is quoted again.
+        final_pay = separation.final_pay
+        quote_print = fingerprint(quote.as_json() if final_pay is None else
+                                  {**quote.as_json(), "final_pay": money(final_pay)})
         unchanged = before is not None and before["payload"]["fingerprint"] == quote_print
         if unchanged and before is not None and not ctx.stale(before, inputs):
             return
@@ -224,7 +228,7 @@ class SeparationsJob(Job):
         due = quote.amount - taken
         kind = DEDUCTION if due > 0 else CREDIT
         pid = f"{kind}:{qid.removeprefix('refund_quote:')}" if due else None
-        collection = self._collection(cfg, leaver, group, due) if due > 0 else None
+        collection = self._collection(cfg, leaver, group, due, settlement) if due > 0 else None
         rid = None
         if collection is not None:
             rid = f"repayment:{qid.removeprefix('refund_quote:')}" if collection.request else None
@@ -275,7 +279,8 @@ class SeparationsJob(Job):
         plan.proposals.append(self._proposal(ctx, cfg, leaver, who, pid, due, quote.currency, explanation))
 
     @staticmethod
-    def _collection(cfg: SeparationsConfig, leaver: Leaver, group: GroupQuote, due: Decimal) -> Collection:
+    def _collection(cfg: SeparationsConfig, leaver: Leaver, group: GroupQuote, due: Decimal,
+                    settlement: Settlement) -> Collection:
         separation, employee = leaver.separation, leaver.employee
         consent = next((f"agreement {a.id}" for a, _ in leaver.agreements
                         if a.id in group.agreement_ids and a.deduction_consent), None)
@@ -284,9 +289,12 @@ class SeparationsJob(Job):
         minimum = None
         if employee is not None:
             minimum = cfg.minimum_wage.get(employee.legal_entity, cfg.minimum_wage.get(employee.site))
-        # The final pay is not a record field yet: nothing is capped and the collection says so.
-        return collect(due, group.quote.currency, consent=consent, final_pay=None, minimum_wage=minimum,
-                       require_consent=cfg.require_deduction_consent)
+        # Unknown final pay: nothing is capped and the collection says so.
+        deducted = sum((i.signed_amount for i in settlement.items if i.kind in (DEDUCTION, CREDIT)
+                        and i.status in TAKEN), Decimal("0.00"))
+        return collect(due, group.quote.currency, consent=consent, final_pay=separation.final_pay,
+                       minimum_wage=minimum, require_consent=cfg.require_deduction_consent,
+                       already_deducted=max(deducted, Decimal("0.00")))
 
     @staticmethod
     def _repayment(cfg: SeparationsConfig, leaver: Leaver, who: str, rid: str, collection: Collection,
