@@ -60,6 +60,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reject": ("驳回", "Reject"),
     "selected": ("对所选", "Selected"),
     "reason_required": ("驳回必须填写理由", "A rejection needs a reason"),
+    "unknown_action": ("未知操作", "Unknown action"),
     "nothing_selected": ("未选择任何提案", "No proposal selected"),
     "read_only": ("只读账户不能审批", "This account is read-only"),
     "employee": ("员工", "Employee"),
