@@ -362,13 +362,20 @@ class Clock:
 
 @pytest.fixture
 def tb_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """A :class:`Clock` at 2025-06-02 09:00 UTC; every ``HttpClient`` made without its own
-    ``sleep`` waits (Retry-After, backoff) on it instead of the wall clock."""
+    """A :class:`Clock` at 2025-06-02 09:00 UTC. Every ``ConnectorContext`` made without its
+    own ``clock`` and ``sleep`` reads and waits on it (token expiry, replay windows, rate
+    limits, the retries of ``ctx.http`` clients), and so does every ``HttpClient`` made
+    without its own ``sleep``: nothing waits on the wall clock."""
     from trainbridge.core import http
 
     clock = Clock(datetime(2025, 6, 2, 9, 0, tzinfo=UTC))
     monkeypatch.setattr(http.HttpClient.__init__, "__kwdefaults__",
                         {**(http.HttpClient.__init__.__kwdefaults__ or {}), "sleep": clock.sleep})
+    init = ConnectorContext.__init__
+    named = [n for n, p in inspect.signature(init).parameters.items() if p.default is not p.empty]
+    defaults = dict(zip(named, init.__defaults__ or (), strict=True))
+    defaults.update(clock=clock.time, sleep=clock.sleep)
+    monkeypatch.setattr(init, "__defaults__", tuple(defaults[n] for n in named))
     return clock
 
 

@@ -32,9 +32,14 @@ class TokenAuth(requests.auth.AuthBase):
         self.tokens, self.header, self.scheme = tokens, header, scheme
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        token = self.tokens.get()
-        request.headers[self.header] = f"{self.scheme} {token}" if self.scheme else token
+        request.headers.update(self.headers())
         return request
+
+    def headers(self) -> dict[str, str]:
+        """The header with the current token, for a client that also sends the token request
+        itself (where the session's ``auth`` would ask for a token to fetch a token)."""
+        token = self.tokens.get()
+        return {self.header: f"{self.scheme} {token}" if self.scheme else token}
 
 
 def with_fresh_token(tokens: TokenCache, send: Callable[[], T], *,

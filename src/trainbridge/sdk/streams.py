@@ -6,6 +6,11 @@
 page. Retries, ``Retry-After`` and error mapping are the ``HttpClient``'s; the stream waits
 itself only for ``min_interval`` (a vendor's documented request rate), with the context's
 ``clock`` and ``sleep``.
+
+Search APIs that page a POST (Feishu, DingTalk's topapi) give ``method="POST"`` and ``body=``;
+``paging_in="body"`` puts the paging parameters into that body. ``http`` is an ``HttpClient``
+or any transport with its ``request(method, url, params=, json=)`` and ``instance``, e.g. one
+that opens a vendor's ``{code, msg, data}`` envelope and renews its token.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urljoin
 
 import requests
@@ -25,7 +30,15 @@ from trainbridge.core.errors import ConnectorError
 
 if TYPE_CHECKING:
     from trainbridge.core.connector import ConnectorContext
-    from trainbridge.core.http import HttpClient
+
+
+class Transport(Protocol):
+    """What a stream sends its requests through: an ``HttpClient``, or a vendor's wrapper of one."""
+
+    instance: str
+
+    def request(self, method: str, url: str, *, params: Any = None, json: Any = None) -> requests.Response:
+        ...
 
 #: What ``get`` answers for a path that is not there (an absent value, not ``None``).
 MISSING: Any = object()
@@ -74,6 +87,7 @@ class PageNumber:
     size_param: str | None = None
     size: int | None = None
     total_pages: str | None = None  # dotted path of the page count in the answer
+    total_pages_header: str | None = None  # or the header that holds it (X-Total-Pages)
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,8 @@ class Cursor:
     param: str = "cursor"
     size_param: str | None = None
     size: int | None = None
+    has_more: str | None = None  # dotted path of a "more pages" flag; false ends the walk
+    first: Any = None  # the cursor of the first page, for vendors that require one (offset 0)
 
 
 @dataclass(frozen=True)
@@ -131,6 +147,7 @@ class StreamPage:
     since: Any  # the incremental value this walk asked from (None: everything)
     newest: Any  # the largest incremental value seen so far (``since`` if none yet)
     next: Any = None  # the next page's position (number, offset, cursor or URL); None when last
+    headers: Mapping[str, str] = field(default_factory=dict)  # the answer's headers
 
     @property
     def cursor(self) -> str:
@@ -144,7 +161,7 @@ class StreamPage:
 class RestStream:
     """The pages of one list endpoint. ``name`` and ``where`` word the errors' messages and hints."""
 
-    http: HttpClient
+    http: Transport
     path: str
     paging: Paging | None = None
     records: str = ""  # dotted path of the item list in the answer; "": the answer itself
@@ -155,6 +172,9 @@ class RestStream:
     name: str = ""
     where: str = ""
     ctx: ConnectorContext | None = None
+    method: str = "GET"
+    body: Mapping[str, Any] | None = None  # the JSON body of every request (search APIs)
+    paging_in: Literal["query", "body"] = "query"
 
     def pages(self, resume: str | None = None) -> Iterator[StreamPage]:
         """Every page from the start, or from ``resume`` (a ``StreamPage.cursor``)."""
@@ -169,17 +189,23 @@ class RestStream:
         last_request: float | None = None
         for number in range(1, self.max_pages + 1):
             last_request = self._pace(last_request)
-            query = None if params is None else {**params, **self._page_params(position)}
-            resp = self.http.get(url, params=query)
-            body = self._decode(resp)
-            items = get(body, self.records)
+            paging = self._page_params(position)
+            body = dict(self.body) if self.body is not None else None
+            if self.paging_in == "body":
+                body = {**(body or {}), **paging}
+                query = params
+            else:
+                query = None if params is None else {**params, **paging}
+            resp = self.http.request(self.method, url, params=query or None, json=body)
+            answer = self._decode(resp)
+            items = get(answer, self.records)
             if not isinstance(items, list):
                 where = f"at {self.records!r}" if self.records else "as the whole answer"
                 msg = f"{self._label()}GET {self.path} has no list of records {where}"
                 raise ConnectorError(msg, instance=self.http.instance, status=resp.status_code,
                                      hint=f"check records of {self._where()}")
             newest = self._newest(newest, items)
-            position = self._next(position, number, items, body, resp)
+            position = self._next(position, number, items, answer, resp)
             if position is not None and isinstance(self.paging, Cursor | LinkHeader | NextUrl):
                 what = "cursor" if isinstance(self.paging, Cursor) else "next link"
                 if str(position) in seen:
@@ -188,8 +214,8 @@ class RestStream:
                 if not isinstance(self.paging, Cursor):
                     url, params = str(position), None  # the link carries the query
             last = position is None
-            yield StreamPage(items=items, body=body, number=number, last=last, since=since,
-                             newest=newest, next=_plain(position))
+            yield StreamPage(items=items, body=answer, number=number, last=last, since=since,
+                             newest=newest, next=_plain(position), headers=resp.headers)
             if last:
                 return
         raise self._loop(f"more than max_pages ({self.max_pages}) pages")
@@ -226,6 +252,7 @@ class RestStream:
             return {paging.param: position or 0, paging.limit_param: paging.limit}
         if isinstance(paging, Cursor):
             size = {paging.size_param: paging.size} if paging.size_param and paging.size else {}
+            position = paging.first if position is None else position
             return {**({paging.param: position} if position is not None else {}), **size}
         return {}
 
@@ -235,6 +262,8 @@ class RestStream:
         paging = self.paging
         if isinstance(paging, PageNumber):
             total = _whole(get(body, paging.total_pages)) if paging.total_pages else None
+            if paging.total_pages_header and total is None:
+                total = _whole(resp.headers.get(paging.total_pages_header, ""))
             current = paging.start if position is None else int(position)
             if not items or (paging.size and len(items) < paging.size) or \
                     (total is not None and current - paging.start + 1 >= total):
@@ -243,6 +272,8 @@ class RestStream:
         if isinstance(paging, Offset):
             return None if len(items) < paging.limit else int(position or 0) + len(items)
         if isinstance(paging, Cursor):
+            if paging.has_more and get(body, paging.has_more) in (False, MISSING, None, "false"):
+                return None
             token = get(body, paging.next)
             return None if token is MISSING or token in _EMPTY or not items else token
         if isinstance(paging, NextUrl):

@@ -3,7 +3,8 @@
 A connector's config declares ``webhook_max_age_seconds: int = max_age_field()``; its webhook
 hook verifies the signature, then calls ``check_replay(occurred, self.ctx.clock(),
 self.config.webhook_max_age_seconds, instance=self.name)`` with the time the vendor signed or
-sent the event.
+sent the event. ``replay_window_seconds``, the older name some connectors used, is still
+read as a deprecated alias of the key.
 """
 
 from __future__ import annotations
@@ -11,18 +12,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from trainbridge.core.errors import WebhookRejected
 
 #: The config key every connector names its replay window with.
 MAX_AGE_KEY = "webhook_max_age_seconds"
+#: The deprecated name of the same key, still accepted in plugins.toml.
+DEPRECATED_KEY = "replay_window_seconds"
 
 
-def max_age_field(default: int = 300) -> Any:
-    """The ``webhook_max_age_seconds`` field of a connector config (0 turns the check off)."""
-    return Field(default=default, ge=0,
-                 description="Reject webhook events stamped longer ago (or ahead) than this; 0: off")
+def max_age_field(default: int | None = 300, *, ge: int = 0, description: str = "") -> Any:
+    """The ``webhook_max_age_seconds`` field of a connector config (0 turns the check off);
+    ``replay_window_seconds`` is accepted for it as a deprecated alias."""
+    return Field(default=default, ge=ge, validation_alias=AliasChoices(MAX_AGE_KEY, DEPRECATED_KEY),
+                 description=description or
+                 "Reject webhook events stamped longer ago (or ahead) than this; 0: off")
 
 
 def check_replay(timestamp: datetime | float | None, now: datetime | float,

@@ -21,6 +21,7 @@ from trainbridge.connectors.feishu.crypto import (
 )
 from trainbridge.core.errors import WebhookRejected
 from trainbridge.core.records import SeparationReason
+from trainbridge.testing import Clock
 
 from .conftest import NOW, OFFBOARDINGS_URL, REASONS_URL, payload
 
@@ -133,6 +134,34 @@ def test_an_old_event_outside_the_replay_window_is_refused(feishu: FeishuPeople)
     body = sealed_body(offboarding_event())
     with pytest.raises(WebhookRejected, match="replay window"):
         feishu.verify_webhook(headers=signed(body, at=NOW - 301), body=body)
+
+
+def other_event() -> dict:
+    """An event the connector takes no records from (so no API call follows)."""
+    event = offboarding_event()
+    event["header"]["event_type"] = "contact.user.created_v3"
+    return event
+
+
+def test_the_replay_window_runs_on_the_contexts_clock(feishu: FeishuPeople, clock: Clock):
+    body = sealed_body(other_event())
+    headers = signed(body)
+    clock.advance(300)
+    feishu.verify_webhook(headers=headers, body=body)
+    clock.advance(1)
+    with pytest.raises(WebhookRejected, match="replay window") as err:
+        feishu.verify_webhook(headers=headers, body=body)
+    assert "webhook_max_age_seconds of [connectors.feishu_hr] is 300" in err.value.hint
+
+
+def test_replay_window_seconds_is_still_read_as_the_deprecated_name(make_connector, clock: Clock):
+    feishu = make_connector(replay_window_seconds=60)
+    assert feishu.config.webhook_max_age_seconds == 60
+    body = sealed_body(other_event())
+    headers = signed(body)
+    clock.advance(61)
+    with pytest.raises(WebhookRejected, match="replay window"):
+        feishu.verify_webhook(headers=headers, body=body)
 
 
 def test_missing_signature_headers_are_refused(feishu: FeishuPeople):

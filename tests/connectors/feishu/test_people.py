@@ -37,7 +37,7 @@ def test_employees_come_page_by_page_with_the_cursor_to_resume(feishu: FeishuPeo
                                                                token_ok):
     fake_employees(fake)
     pages = list(feishu.fetch_employees(since=None))
-    assert [p.cursor for p in pages] == ["page:6891251722631890445", "complete"]
+    assert [json.loads(p.cursor).get("next") for p in pages] == ["6891251722631890445", None]
     searches = [c for c in fake.calls if c.request.url.startswith(EMPLOYEES_URL)]
     assert query(searches[0]) == {"page_size": ["100"], "user_id_type": ["people_corehr_id"],
                                   "department_id_type": ["people_corehr_department_id"]}
@@ -79,15 +79,26 @@ def test_a_bad_employee_is_quarantined_while_the_page_goes_on(feishu: FeishuPeop
 
 
 def test_a_run_resumes_from_the_saved_page_token(feishu: FeishuPeople, fake, token_ok):
+    fake_employees(fake)
+    first = next(iter(feishu.fetch_employees(since=None)))
     fake.add(responses.POST, EMPLOYEES_URL, json=payload("employees_page2"))
-    fake.add(responses.POST, JOB_DATAS_URL, json={"code": 0, "msg": "success", "data": {"items": []}})
-    pages = list(feishu.fetch_employees(since="page:6891251722631890445"))
+    pages = list(feishu.fetch_employees(since=first.cursor))
     assert len(pages) == 1
-    assert query(fake.calls[1])["page_token"] == ["6891251722631890445"]
+    assert query(fake.calls[-2])["page_token"] == ["6891251722631890445"]
     # After a complete read the next run starts again from the first page.
     fake.add(responses.POST, EMPLOYEES_URL, json=payload("employees_page2"))
+    list(feishu.fetch_employees(since=pages[-1].cursor))
+    assert "page_token" not in query(fake.calls[-2])
+
+
+def test_a_cursor_saved_before_the_sdk_streams_still_resumes(feishu: FeishuPeople, fake, token_ok):
+    fake.add(responses.POST, EMPLOYEES_URL, json=payload("employees_page2"))
+    fake.add(responses.POST, JOB_DATAS_URL, json={"code": 0, "msg": "success", "data": {"items": []}})
+    assert len(list(feishu.fetch_employees(since="page:6891251722631890445"))) == 1
+    assert query(fake.calls[1])["page_token"] == ["6891251722631890445"]
+    fake.add(responses.POST, EMPLOYEES_URL, json=payload("employees_page2"))
     list(feishu.fetch_employees(since="complete"))
-    assert "page_token" not in query(fake.calls[-1])
+    assert "page_token" not in query(fake.calls[-2])
 
 
 def separations(feishu: FeishuPeople, fake: responses.RequestsMock):

@@ -9,6 +9,7 @@ import responses
 
 from trainbridge.connectors.feishu import FeishuPeople
 from trainbridge.core.errors import AuthError, RateLimited, ServerError
+from trainbridge.testing import Clock
 
 from .conftest import EMPLOYEES_URL, OFFBOARDINGS_URL, TOKEN, TOKEN_URL, payload
 
@@ -30,13 +31,14 @@ def test_the_token_is_fetched_once_and_sent_as_bearer(feishu: FeishuPeople, fake
     assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in searches)
 
 
-def test_the_token_is_refreshed_ten_minutes_before_it_expires(feishu: FeishuPeople, fake, token_ok):
+def test_the_token_is_refreshed_ten_minutes_before_it_expires(feishu: FeishuPeople, fake, token_ok,
+                                                              clock: Clock):
     fake.add(responses.POST, OFFBOARDINGS_URL, json=EMPTY)
     read_all(feishu)
-    feishu.clock.now += 7200 - 601  # type: ignore[attr-defined]
+    clock.advance(7200 - 601)
     read_all(feishu)
     assert token_ok.call_count == 1
-    feishu.clock.now += 2  # type: ignore[attr-defined]  # now inside the 600 s margin
+    clock.advance(2)  # now inside the 600 s margin
     read_all(feishu)
     assert token_ok.call_count == 2
 
@@ -60,17 +62,18 @@ def test_an_expired_tenant_token_is_renewed_and_the_call_repeated(feishu: Feishu
 
 
 def test_code_99991400_on_http_400_waits_the_reset_header_then_retries(feishu: FeishuPeople,
-                                                                       fake, token_ok):
+                                                                       fake, token_ok, clock: Clock):
     # Older OpenAPIs answer the frequency limit with HTTP 400 (server-docs/api-call-guide/frequency-control).
     limited = {"code": 99991400, "msg": "request trigger frequency limit"}
     fake.add(responses.POST, OFFBOARDINGS_URL, json=limited, status=400,
              headers={"x-ogw-ratelimit-limit": "100", "x-ogw-ratelimit-reset": "7"})
     fake.add(responses.POST, OFFBOARDINGS_URL, json=EMPTY)
     read_all(feishu)
-    assert feishu.sleeps == [7.0]  # type: ignore[attr-defined]
+    assert clock.sleeps == [7.0]
 
 
-def test_http_429_is_retried_and_gives_up_as_rate_limited(feishu: FeishuPeople, fake, token_ok):
+def test_http_429_is_retried_and_gives_up_as_rate_limited(feishu: FeishuPeople, fake, token_ok,
+                                                         clock: Clock):
     limited = {"code": 99991400, "msg": "request trigger frequency limit"}
     for _ in range(3):
         fake.add(responses.POST, OFFBOARDINGS_URL, json=limited, status=429,
@@ -78,7 +81,7 @@ def test_http_429_is_retried_and_gives_up_as_rate_limited(feishu: FeishuPeople, 
     with pytest.raises(RateLimited) as err:
         read_all(feishu)
     assert err.value.request_id == "20250601abcd"
-    assert len(feishu.sleeps) == 2  # type: ignore[attr-defined]  # 3 attempts
+    assert len(clock.sleeps) == 2  # 3 attempts
 
 
 def test_a_5xx_is_retried_by_the_core_client(feishu: FeishuPeople, fake, token_ok):

@@ -12,8 +12,8 @@ seconds to wait. Token and scope codes: server-docs/api-call-guide/generic-error
 
 from __future__ import annotations
 
+import json
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -24,6 +24,9 @@ from trainbridge.core import errors
 from trainbridge.core.errors import ConnectorError
 from trainbridge.core.http import HttpClient, TokenCache
 from trainbridge.core.secrets import redact
+from trainbridge.sdk.auth import TokenAuth, with_fresh_token
+from trainbridge.sdk.streams import Cursor, RestStream
+from trainbridge.sdk.throttle import body_of, retry_throttled
 
 log = logging.getLogger("trainbridge.connectors.feishu")
 
@@ -33,8 +36,11 @@ RATE_LIMITED = 99991400
 TOKEN_INVALID = frozenset({99991661, 99991663, 99991665, 99991671})
 #: The app lacks an API scope (99991672) or the token lacks the permission (99991676).
 SCOPE_MISSING = frozenset({99991672, 99991676})
-#: Answers whose body carries the vendor code we act on; 5xx stay with the core's retries.
-_READ_STATUSES = frozenset({200, 400, 401, 403, 429})
+#: Answers whose body carries the vendor code we act on; 429 and 5xx stay with the client's
+#: retries (a rate limit on HTTP 400 is turned into a 429 first, see ``_throttled``).
+_READ_STATUSES = frozenset({200, 400, 401, 403})
+#: ``{code, msg, data}`` list answers: ``data.items``, ``data.page_token`` while ``data.has_more``.
+PAGING = Cursor(next="data.page_token", param="page_token", has_more="data.has_more")
 
 
 class FeishuError(ConnectorError):
@@ -42,17 +48,25 @@ class FeishuError(ConnectorError):
 
 
 class FeishuApi:
-    """One app's calls to one Feishu (or Lark) host."""
+    """One app's calls to one Feishu (or Lark) host.
+
+    Rate limits are retried by the client (its backoff and sleep, ``http.max_attempts``); the
+    tenant token is renewed once when Feishu refuses it (``with_fresh_token``). ``sleep`` is
+    accepted for callers written before and not used: the client's retries wait.
+    """
 
     def __init__(self, client: HttpClient, *, app_id: str, app_secret: str,
                  refresh_margin: float = 600.0, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] | None = None) -> None:
         self.client = client
         self.instance = client.instance
         self._app_id = app_id
         self._app_secret = app_secret
-        self._sleep = sleep
         self._tokens = TokenCache(self._fetch_token, margin=refresh_margin, clock=clock)
+        self._auth = TokenAuth(self._tokens)
+        retry_throttled(client, _throttled)
+        if client.error_hint is None:
+            client.error_hint = _error_hint
 
     # --- token -----------------------------------------------------------------------
 
@@ -76,59 +90,39 @@ class FeishuApi:
 
     # --- calls -----------------------------------------------------------------------
 
+    def request(self, method: str, url: str, *, params: Any = None, json: Any = None) -> requests.Response:
+        """Send with the tenant token; the answer when its code is 0, else our error for it."""
+
+        def send() -> requests.Response:
+            return self.client.request(method, url, params=params, json=json, idempotent=True,
+                                       headers=self._auth.headers(), ok=_READ_STATUSES)
+
+        resp = with_fresh_token(self._tokens, send,
+                                refused=lambda r: body_of(r).get("code") in TOKEN_INVALID)
+        answer = _json(resp, self.instance)
+        if answer.get("code") != 0:
+            raise self.error(method, url, resp, answer)
+        return resp
+
     def call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
              body: Any = None) -> dict[str, Any]:
         """Send with the tenant token; return ``data``. Vendor codes become our errors."""
-        attempts, renewed = 0, False
-        max_attempts = self.client.settings.max_attempts
-        while True:
-            attempts += 1
-            headers = {"Authorization": f"Bearer {self.token()}"}
-            resp = self.client.request(method, path, params=params, json=body, headers=headers,
-                                       idempotent=True, ok=_READ_STATUSES)
-            answer = _json(resp, self.instance)
-            code = answer.get("code")
-            if code == 0:
-                data = answer.get("data")
-                return data if isinstance(data, dict) else {}
-            if code in TOKEN_INVALID and not renewed:
-                renewed = True
-                self._tokens.invalidate()
-                continue
-            if code == RATE_LIMITED or resp.status_code == 429:
-                wait = self._rate_limit_wait(resp, attempts)
-                if attempts < max_attempts and wait <= self.client.settings.max_wait:
-                    log.info("%s: %s %s rate-limited (code %s), retrying in %.1f s",
-                             self.instance, method, path, code, wait)
-                    self._sleep(wait)
-                    continue
-                raise errors.RateLimited(
-                    f"{method} {path} is still rate-limited after {attempts} attempt(s)",
-                    instance=self.instance, status=resp.status_code,
-                    request_id=_request_id(resp, answer),
-                    hint="Feishu allows most CoreHR APIs 100 calls a minute per app and tenant: "
-                         "run later or lower page traffic (fewer instances on one app)")
-            raise self.error(method, path, resp, answer)
+        data = _json(self.request(method, path, params=params, json=body), self.instance).get("data")
+        return data if isinstance(data, dict) else {}
+
+    def stream(self, path: str, *, params: Mapping[str, Any], body: Any = None,
+               name: str = "") -> RestStream:
+        """A search API's pages (``POST`` with ``page_size``/``page_token`` in the query)."""
+        return RestStream(self, path, paging=PAGING, records="data.items", params=params,
+                          method="POST", body=body, name=name or f"POST {path}",
+                          where=f"[connectors.{self.instance}]")
 
     def pages(self, path: str, *, params: Mapping[str, Any], body: Any = None,
               page_token: str | None = None) -> Iterator[tuple[list[Any], str | None]]:
         """Each page's ``items`` with the token of the next page (None after the last)."""
-        while True:
-            query = dict(params)
-            if page_token:
-                query["page_token"] = page_token
-            data = self.call("POST", path, params=query, body=body)
-            items = data.get("items") or []
-            next_token = data.get("page_token") if data.get("has_more") else None
-            next_token = str(next_token) if next_token else None
-            if next_token and next_token == page_token:
-                msg = f"POST {path}: has_more with the same page_token {page_token}"
-                raise FeishuError(msg, instance=self.instance,
-                                  hint="run again later; report it to Feishu if it persists")
-            yield (items if isinstance(items, list) else []), next_token
-            if not next_token:
-                return
-            page_token = next_token
+        resume = json.dumps({"next": page_token}) if page_token else None
+        for part in self.stream(path, params=params, body=body).pages(resume):
+            yield part.items, (str(part.next) if part.next else None)
 
     def error(self, method: str, path: str, resp: requests.Response,
               answer: Mapping[str, Any]) -> ConnectorError:
@@ -151,14 +145,23 @@ class FeishuApi:
         return cls(text, instance=self.instance, status=resp.status_code, request_id=request_id,
                    hint="the Feishu answer says why; look the code up in its error code list")
 
-    def _rate_limit_wait(self, resp: requests.Response, attempt: int) -> float:
-        s = self.client.settings
-        backoff = random.uniform(0, min(s.backoff_max, s.backoff_base * 2 ** min(attempt - 1, 16)))
-        try:
-            reset = float(resp.headers.get("x-ogw-ratelimit-reset", "0"))
-        except ValueError:
-            reset = 0.0
-        return max(backoff, reset)
+
+def _throttled(resp: requests.Response) -> float | None:
+    """Seconds ``x-ogw-ratelimit-reset`` asks for, when Feishu says 99991400 (HTTP 429, or 400
+    on older APIs: server-docs/api-call-guide/frequency-control)."""
+    if resp.status_code != 429 and body_of(resp).get("code") != RATE_LIMITED:
+        return None
+    try:
+        return float(resp.headers.get("x-ogw-ratelimit-reset", "0"))
+    except ValueError:
+        return 0.0
+
+
+def _error_hint(resp: requests.Response) -> str | None:
+    if resp.status_code == 429:
+        return ("Feishu allows most CoreHR APIs 100 calls a minute per app and tenant: "
+                "run later or lower page traffic (fewer instances on one app)")
+    return None
 
 
 def missing_scopes(answer: Mapping[str, Any]) -> list[str]:

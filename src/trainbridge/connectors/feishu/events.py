@@ -22,6 +22,7 @@ from trainbridge.connectors.feishu.crypto import (
     signature_matches,
 )
 from trainbridge.core.errors import WebhookRejected
+from trainbridge.sdk.webhooks import check_replay
 
 TIMESTAMP = "x-lark-request-timestamp"
 NONCE = "x-lark-request-nonce"
@@ -33,7 +34,7 @@ URL_VERIFICATION = "url_verification"
 class EventKeys:
     encrypt_key: str | None
     verification_token: str | None
-    replay_window: float
+    max_age: float
     instance: str
 
 
@@ -116,10 +117,7 @@ def _check_signature(headers: Mapping[str, str], body: bytes, keys: EventKeys, n
         sent = float(timestamp)
     except ValueError:
         raise WebhookRejected("X-Lark-Request-Timestamp is not a number", hint=hint) from None
-    if abs(now - sent) > keys.replay_window:
-        raise WebhookRejected(
-            f"the event is {abs(now - sent):.0f} s old, outside the {keys.replay_window:g} s "
-            "replay window", hint="check this server's clock, or raise replay_window_seconds")
+    check_replay(sent, now, keys.max_age, instance=keys.instance)
 
 
 def _object(raw: bytes, problem: str) -> dict[str, Any]:

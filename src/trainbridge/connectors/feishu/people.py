@@ -13,8 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
@@ -39,6 +38,7 @@ from trainbridge.core.records import (
     WebhookReply,
     WebhookResult,
 )
+from trainbridge.sdk.webhooks import max_age_field
 
 log = logging.getLogger("trainbridge.connectors.feishu")
 
@@ -88,7 +88,7 @@ class FeishuPeopleConfig(ConnectorConfig):
     reasons: dict[str, SeparationReason] = Field(
         default_factory=dict, description="Reason identifier or name -> separation reason")
     default_reasons: bool = True
-    replay_window_seconds: float = Field(default=300.0, gt=0)
+    webhook_max_age_seconds: int = max_age_field(300)
     token_refresh_margin_seconds: float = Field(default=600.0, ge=0)
     http: HttpSettings = Field(default_factory=HttpSettings)
 
@@ -101,9 +101,6 @@ class FeishuPeople(Connector):
     def __init__(self, name: str, config: ConnectorConfig,
                  ctx: ConnectorContext | None = None) -> None:
         super().__init__(name, config, ctx)
-        #: Replaceable in tests: the wall clock (replay window, token expiry) and the pause.
-        self.clock: Callable[[], float] = time.time
-        self.sleep: Callable[[float], None] = time.sleep
         self._api: FeishuApi | None = None
         self._catalog: ReasonCatalog | None = None
         self._catalog_loaded = False
@@ -114,12 +111,11 @@ class FeishuPeople(Connector):
     def api(self) -> FeishuApi:
         if self._api is None:
             cfg = self.config
-            client = self.ctx.http(cfg.base_url, instance=self.name, settings=cfg.http,
-                                   sleep=lambda s: self.sleep(s))
+            client = self.ctx.http(cfg.base_url, instance=self.name, settings=cfg.http)
             self._api = FeishuApi(client, app_id=cfg.app_id,
                                   app_secret=cfg.app_secret.get_secret_value(),
                                   refresh_margin=cfg.token_refresh_margin_seconds,
-                                  clock=lambda: self.clock(), sleep=lambda s: self.sleep(s))
+                                  clock=self.ctx.clock)
         return self._api
 
     # --- people ----------------------------------------------------------------------
@@ -130,16 +126,16 @@ class FeishuPeople(Connector):
         cfg = self.config
         params = {"page_size": cfg.page_size, "user_id_type": cfg.user_id_type,
                   "department_id_type": cfg.department_id_type}
-        for items, next_token in self.api.pages(EMPLOYEE_SEARCH, params=params,
-                                                body={"fields": list(EMPLOYEE_FIELDS)},
-                                                page_token=_resume(since)):
+        stream = self.api.stream(EMPLOYEE_SEARCH, params=params,
+                                 body={"fields": list(EMPLOYEE_FIELDS)}, name="employees")
+        for part in stream.pages(_resume(since)):
             page = Page()
-            ids = [str(i["employment_id"]) for i in items
+            ids = [str(i["employment_id"]) for i in part.items
                    if isinstance(i, dict) and i.get("employment_id")]
             history = self._job_history(ids) if cfg.job_history and ids else {}
-            for item in items:
+            for item in part.items:
                 self._add_employee(page, item, history)
-            page.cursor = PAGE + next_token if next_token else COMPLETE
+            page.cursor = part.cursor
             yield page
 
     def _add_employee(self, page: Page, item: Any, history: Mapping[str, list[Any]]) -> None:
@@ -176,12 +172,12 @@ class FeishuPeople(Connector):
         cfg = self.config
         params = {"page_size": cfg.page_size, "user_id_type": cfg.user_id_type}
         body = {"statuses": list(cfg.separation_statuses)}
-        for items, next_token in self.api.pages(OFFBOARDING_SEARCH, params=params, body=body,
-                                                page_token=_resume(since)):
+        stream = self.api.stream(OFFBOARDING_SEARCH, params=params, body=body, name="separations")
+        for part in stream.pages(_resume(since)):
             page = Page()
-            for item in items:
+            for item in part.items:
                 self._add_separation(page, item)
-            page.cursor = PAGE + next_token if next_token else COMPLETE
+            page.cursor = part.cursor
             yield page
 
     def _add_separation(self, page: Page, item: Any) -> Separation | None:
@@ -225,8 +221,8 @@ class FeishuPeople(Connector):
             encrypt_key=cfg.encrypt_key.get_secret_value() if cfg.encrypt_key else None,
             verification_token=(cfg.verification_token.get_secret_value()
                                 if cfg.verification_token else None),
-            replay_window=cfg.replay_window_seconds, instance=self.name)
-        opened = open_event(headers, body, keys, self.clock())
+            max_age=cfg.webhook_max_age_seconds, instance=self.name)
+        opened = open_event(headers, body, keys, self.ctx.clock())
         if opened.url_verification:
             challenge = json.dumps({"challenge": str(opened.payload.get("challenge", ""))})
             return WebhookResult(reply=WebhookReply(body=challenge,
@@ -253,8 +249,8 @@ class FeishuPeople(Connector):
         body = {"employment_ids": [employee], "statuses": list(self.config.separation_statuses)}
         wanted = str(event.get("offboarding_id") or event.get("offboarding_info_id") or "")
         page = Page()
-        for items, _ in self.api.pages(OFFBOARDING_SEARCH, params=params, body=body):
-            for item in items:
+        for part in self.api.stream(OFFBOARDING_SEARCH, params=params, body=body).pages():
+            for item in part.items:
                 if not isinstance(item, dict):
                     continue
                 if not wanted or str(item.get("offboarding_id")) == wanted:
@@ -313,7 +309,11 @@ class FeishuPeople(Connector):
 
 
 def _resume(since: str | None) -> str | None:
-    return since[len(PAGE):] if since and since.startswith(PAGE) else None
+    """Where a read resumes: the stream's cursor, or one saved before it (``page:TOKEN``, or
+    ``complete``: a full read starts again)."""
+    if since and since.startswith(PAGE):
+        return json.dumps({"next": since[len(PAGE):]})
+    return None if since == COMPLETE else since
 
 
 def _created(opened: OpenedEvent) -> datetime | None:
