@@ -102,6 +102,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+from trainbridge.web.i18n_extra import EXTRA_MESSAGES  # noqa: E402  (reports, quotes, accounts)
+
+MESSAGES.update({k: v for k, v in EXTRA_MESSAGES.items() if k not in MESSAGES})
+
+
 def pick_language(cookie: str | None, accept_language: str | None, default: str = "zh") -> str:
     """The user's choice (cookie), else the browser's first supported language, else the setting."""
     if cookie in LANGUAGES:
