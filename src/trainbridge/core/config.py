@@ -19,6 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from trainbridge.core.approvals.routing import KEYS as APPROVAL_KEYS
+from trainbridge.core.approvals.routing import ApprovalRouting, parse_routing
 from trainbridge.core.errors import ConfigError
 from trainbridge.core.secrets import register_secret
 
@@ -49,6 +51,8 @@ class Settings:
     path: Path | None
     base_dir: Path
     tenant: str = "default"
+    #: ``[tenant] timezone``: the IANA zone "today", periods and the console's times are in (UTC when absent).
+    timezone: str = "UTC"
     ledger_url: str = "sqlite:///trainbridge.db"
     lock_timeout_seconds: int = 900
     connectors: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -59,6 +63,8 @@ class Settings:
     sync_jobs: tuple[str, ...] = ()
     #: ``[alerts]``: ``notifier`` (an instance implementing send_notice), ``on``, ``to``.
     alerts: dict[str, Any] = field(default_factory=dict)
+    #: ``[approvals] channel / kinds / approvers``: where proposals are approved (Feishu, DingTalk).
+    approval_routing: ApprovalRouting = field(default_factory=ApprovalRouting)
     #: Connector tables whose ``${VAR}`` was left unresolved (see :func:`without_connector_secrets`).
     unresolved: dict[str, list[str]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
@@ -157,6 +163,22 @@ def _expect_table(value: Any, *, file: str, table: str) -> dict[str, Any]:
     return value
 
 
+def _timezone(value: Any, *, file: str) -> str:
+    """An IANA zone name the system's zone database knows (``Asia/Shanghai``)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    hint = 'an IANA zone name, e.g. timezone = "Asia/Shanghai" (or "UTC")'
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"must be a zone name, not {value!r}", file=file, table="tenant", key="timezone",
+                          hint=hint)
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {value!r}", file=file, table="tenant", key="timezone",
+                          hint=hint) from None
+    return value.strip()
+
+
 def load_settings(path: str | Path | None = None, *, required: bool = True) -> Settings:
     """Read and validate ``plugins.toml``; ``required=False`` gives defaults when it is absent."""
     config_path = find_config(path)
@@ -186,11 +208,12 @@ def settings_from_mapping(data: Mapping[str, Any], *, path: Path | None = None) 
 
     tenant = data.get("tenant", {})
     tenant = _expect_table(tenant, file=file, table="tenant")
-    _only_keys(tenant, {"id", "name"}, file=file, table="tenant")
+    _only_keys(tenant, {"id", "name", "timezone"}, file=file, table="tenant")
     settings.tenant = str(tenant.get("id", "default"))
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", settings.tenant):
         raise ConfigError("tenant id must be 1-64 letters, digits, '_', '.' or '-'", file=file,
                           table="tenant", key="id", hint='e.g. id = "acme-sh"')
+    settings.timezone = _timezone(tenant.get("timezone", "UTC"), file=file)
 
     ledger = substitute_env(_expect_table(data.get("ledger", {}), file=file, table="ledger"),
                             file=file, table="ledger", key="")
@@ -238,9 +261,10 @@ def settings_from_mapping(data: Mapping[str, Any], *, path: Path | None = None) 
     settings.schedule = {str(k): str(v) for k, v in schedule.items()}
 
     approvals = _expect_table(data.get("approvals", {}), file=file, table="approvals")
-    _only_keys(approvals, {"auto"}, file=file, table="approvals")
+    _only_keys(approvals, {"auto", *APPROVAL_KEYS}, file=file, table="approvals")
     settings.auto_approve = _names(approvals.get("auto", []), file=file, table="approvals", key="auto",
                                    example='auto = ["notice"]')
+    settings.approval_routing = parse_routing(approvals, settings.connectors, file=file)
 
     sync = _expect_table(data.get("sync", {}), file=file, table="sync")
     _only_keys(sync, {"jobs"}, file=file, table="sync")
@@ -293,6 +317,10 @@ def check_against_plugins(settings: Settings, jobs: Mapping[str, Any],
         if kind not in proposal_kinds:
             raise ConfigError(f"unknown proposal kind {kind!r}", file=settings.file, table="approvals",
                               key="auto", hint=f"kinds: {', '.join(sorted(proposal_kinds)) or '(none)'}")
+    for kind in settings.approval_routing.kinds:
+        if kind not in proposal_kinds:
+            raise ConfigError(f"unknown proposal kind {kind!r}", file=settings.file, table="approvals.kinds",
+                              key=kind, hint=f"kinds: {', '.join(sorted(proposal_kinds)) or '(none)'}")
     if settings.schedule:
         from trainbridge.core.tenants import tenant_schedule
 

@@ -59,7 +59,7 @@ def to_toml(data: Mapping[str, Any], prefix: str = "") -> str:
 
 def prepare_workspace(directory: Path, today: date) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    config: dict[str, Any] = {"tenant": {"id": "demo"}, "ledger": {"url": "sqlite:///trainbridge.db"}}
+    config: dict[str, Any] = {"tenant": {"id": "demo", "timezone": "Asia/Shanghai"}, "ledger": {"url": "sqlite:///trainbridge.db"}}
     host = PluginHost.create()
     for fragment in host.pm.hook.demo_prepare(workspace=directory, today=today):
         if fragment:

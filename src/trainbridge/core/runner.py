@@ -46,6 +46,7 @@ from trainbridge.core.errors import AlreadyRunning, ConfigError, TrainbridgeErro
 from trainbridge.core.ingest import IngestOutcome, ingest
 from trainbridge.core.jobs import FileWrite, Job, JobContext, Plan
 from trainbridge.core.ledger import Ledger
+from trainbridge.core.localtime import tenant_today
 from trainbridge.core.records import RECORD_TYPES, Record, make_id
 from trainbridge.core.results import ExitCode, RunResult, SyncResults, fault_point, overall_exit
 from trainbridge.core.secrets import redact
@@ -75,7 +76,7 @@ def sync(ws: Workspace, jobs: Sequence[str] = (), *, dry_run: bool = False, toda
     ws.ensure_migrated()
     names = ws.job_names(jobs)
     now = now or datetime.now(UTC)
-    today = today or now.date()
+    today = today or tenant_today(ws.settings, now)  # the tenant's day, not UTC's
     if dry_run:
         with ws.ledger.dry_run():
             return _sync(ws, names, None, today=today, now=now, dry_run=True)

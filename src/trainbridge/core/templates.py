@@ -9,6 +9,7 @@ INIT_TOML = '''\
 
 [tenant]
 id = "default"                      # every ledger row belongs to this tenant
+timezone = "Asia/Shanghai"          # "today", periods and the console's times are in this zone
 
 [ledger]
 url = "sqlite:///trainbridge.db"    # relative to this file; or postgresql+psycopg://user@host/db
