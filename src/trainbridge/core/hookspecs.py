@@ -34,6 +34,8 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
+    from trainbridge.core.approvals.models import ApprovalRequest, ApprovalTicket
+
     from trainbridge.core.records import (
         Agreement,
         DeliveryReceipt,
@@ -282,6 +284,31 @@ def send_notice(notice: Notice, idempotency_key: str | None = None) -> DeliveryR
     """
 
 
+# --- role hooks: approval channels ----------------------------------------------------
+
+
+@hookspec
+def send_for_approval(request: ApprovalRequest, idempotency_key: str | None = None) -> ApprovalTicket:
+    """Approval channel (Feishu Approval, DingTalk OA): open one approval instance for a proposal.
+
+    ``request`` carries the form (``fields``: employee, kind, amount, reason, explanation,
+    link, reference, in Chinese) and ``key``, equal to ``idempotency_key``: send it as the
+    vendor's idempotency key (Feishu ``uuid``) or keep it in the form. With ``request.resend``
+    an earlier attempt may have created the instance: find it by the key and return it
+    instead of opening a second one. Return the vendor's instance id as ``ref``.
+    """
+
+
+@hookspec
+def withdraw_approval(ticket: ApprovalTicket, reason: str) -> ApprovalTicket:
+    """Approval channel: withdraw (cancel, terminate) an instance whose proposal was decided elsewhere.
+
+    ``ticket.ref`` is the instance id, or empty when only ``ticket.key`` is known (find it by
+    the key; when none exists, return the ticket with ``detail`` saying so). An instance that
+    is already closed is not an error. ``reason`` is a short text for the vendor's comment.
+    """
+
+
 @hookspec
 def healthcheck() -> HealthResult:
     """Every connector: prove configuration and credentials with one cheap call."""
@@ -301,5 +328,5 @@ SINK_HOOKS = ("send_for_signature", "deposit_evidence", "push_training_result", 
 ROLE_HOOKS = (
     *SOURCE_HOOKS, "send_for_signature", "signature_status", "download_signed", "verify_webhook",
     "deposit_evidence", "verify_evidence", "push_training_result", "post_adjustment",
-    "adjustment_status", "send_notice", "healthcheck",
+    "adjustment_status", "send_notice", "send_for_approval", "withdraw_approval", "healthcheck",
 )

@@ -13,12 +13,13 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from trainbridge.core.ledger import schema_v1, schema_v2, schema_v3
+from trainbridge.core.ledger import schema_v1, schema_v2, schema_v3, schema_v4
 from trainbridge.core.ledger.engine import _insert_ignore, dumps, make_engine, now_utc
 from trainbridge.core.ledger.outbox import OutboxMixin, OutboxRow
 from trainbridge.core.ledger.runs import RunsMixin, process_alive
 from trainbridge.core.ledger.store import RecordsMixin
 from trainbridge.core.ledger.tables import (
+    approval_links_table,
     audit_table,
     decisions_table,
     locks_table,
@@ -35,7 +36,7 @@ from trainbridge.core.ledger.tables import (
 )
 
 __all__ = [
-    "CORE_MIGRATIONS", "Ledger", "Migration", "OutboxRow", "audit_table", "decisions_table", "dumps",
+    "CORE_MIGRATIONS", "Ledger", "approval_links_table", "Migration", "OutboxRow", "audit_table", "decisions_table", "dumps",
     "locks_table", "make_engine", "metadata", "notices_table", "now_utc", "outbox_table", "process_alive",
     "proposals_table", "quarantine_table", "records_table", "runs_table", "source_cursors_table",
     "webhook_events_table",
@@ -46,6 +47,7 @@ CORE_MIGRATIONS: list[tuple[str, int, Migration]] = [
     ("core", 1, schema_v1.upgrade),
     ("core", 2, schema_v2.upgrade),
     ("core", 3, schema_v3.upgrade),
+    ("core", 4, schema_v4.upgrade),
 ]
 
 

@@ -203,3 +203,21 @@ source_cursors_table = sa.Table(
     sa.PrimaryKeyConstraint("tenant", "instance", "stream"),
 )
 
+#: v4: a proposal sent to a vendor's approval app and the instance standing for it.
+approval_links_table = sa.Table(
+    "tb_approval_links", metadata, _tenant(),
+    sa.Column("proposal_id", sa.String(255), nullable=False),
+    sa.Column("instance", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("ref", sa.String(255), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Column("outcome_by", sa.JSON, nullable=True),
+    sa.Column("applied_at", _ts, nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Column("created_at", _ts, nullable=False),
+    sa.Column("updated_at", _ts, nullable=False),
+    sa.PrimaryKeyConstraint("tenant", "proposal_id"),
+    sa.Index("ix_tb_approval_links_ref", "tenant", "instance", "ref"),
+    sa.Index("ix_tb_approval_links_key", "tenant", "key"),
+)
