@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 class Transport(Protocol):
     """What a stream sends its requests through: an ``HttpClient``, or a vendor's wrapper of one."""
 
-    instance: str
+    @property
+    def instance(self) -> str: ...
 
     def request(self, method: str, url: str, *, params: Any = None, json: Any = None) -> requests.Response:
         ...
@@ -186,6 +187,10 @@ class RestStream:
         if isinstance(self.paging, LinkHeader | NextUrl) and position is not None:
             url, params = str(position), None
         seen: set[str] = set()
+        if isinstance(self.paging, Cursor):  # a cursor that names the page just read is a loop
+            first = self.paging.first if position is None else position
+            if first is not None:
+                seen.add(str(first))
         last_request: float | None = None
         for number in range(1, self.max_pages + 1):
             last_request = self._pace(last_request)

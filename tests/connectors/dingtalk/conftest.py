@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import responses
 
 from trainbridge.connectors.dingtalk_hrm import DingTalkHrm
 from trainbridge.core.connector import ConnectorContext
+from trainbridge.testing import Clock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 API = "https://api.dingtalk.com"
@@ -38,14 +40,6 @@ def payload(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
 
 
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def fake() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
@@ -61,14 +55,18 @@ def config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_connector(config: dict[str, Any], tmp_path: Path) -> Callable[..., DingTalkHrm]:
+def clock(tb_clock: Clock) -> Clock:
+    """The kit's clock, at NOW: the connectors' context reads and waits on it."""
+    tb_clock.current = datetime.fromtimestamp(NOW, UTC)
+    return tb_clock
+
+
+@pytest.fixture
+def make_connector(config: dict[str, Any], tmp_path: Path, clock: Clock) -> Callable[..., DingTalkHrm]:
     def build(**overrides: Any) -> DingTalkHrm:
         conn = DingTalkHrm.from_mapping("dingtalk_hr", {**config, **overrides},
                                         ConnectorContext(base_dir=tmp_path))
         assert isinstance(conn, DingTalkHrm)
-        conn.clock = Clock()
-        conn.sleeps = []  # type: ignore[attr-defined]
-        conn.sleep = conn.sleeps.append  # type: ignore[attr-defined]
         return conn
 
     return build

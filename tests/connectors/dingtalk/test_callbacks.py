@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
@@ -23,6 +24,7 @@ from trainbridge.connectors.dingtalk_hrm.crypto import (
 )
 from trainbridge.core.errors import WebhookRejected
 from trainbridge.core.records import SeparationReason
+from trainbridge.testing import Clock
 
 from .conftest import INFOS_URL, NOW, payload
 
@@ -44,10 +46,10 @@ def test_the_published_vector_verifies_and_decrypts():
     assert crypto.decrypt(PUBLISHED["encrypt"]) == '{"EventType":"check_url"}'
 
 
-def test_the_published_vector_through_verify_webhook(make_connector):
+def test_the_published_vector_through_verify_webhook(make_connector, clock: Clock):
     conn = make_connector(callback_token=PUBLISHED["token"], callback_aes_key=PUBLISHED["aes_key"],
                           callback_owner_key=PUBLISHED["owner"])
-    conn.clock.now = int(PUBLISHED["timestamp"]) / 1000  # type: ignore[attr-defined]
+    clock.current = datetime.fromtimestamp(int(PUBLISHED["timestamp"]) / 1000, UTC)
     query = urlencode({"msg_signature": PUBLISHED["signature"],
                        "timestamp": PUBLISHED["timestamp"], "nonce": PUBLISHED["nonce"]})
     result = conn.verify_webhook(headers={"X-Trainbridge-Query": query},
@@ -139,6 +141,24 @@ def test_an_old_callback_is_refused(dingtalk: DingTalkHrm):
     headers, body = callback({"EventType": "check_url"}, at_ms=int((NOW - 301) * 1000))
     with pytest.raises(WebhookRejected, match="replay window"):
         dingtalk.verify_webhook(headers=headers, body=body)
+
+
+def test_the_replay_window_runs_on_the_contexts_clock(dingtalk: DingTalkHrm, clock: Clock):
+    headers, body = callback({"EventType": "check_url"})
+    clock.advance(300)
+    dingtalk.verify_webhook(headers=headers, body=body)
+    clock.advance(1)
+    with pytest.raises(WebhookRejected, match="replay window") as err:
+        dingtalk.verify_webhook(headers=headers, body=body)
+    assert "webhook_max_age_seconds of [connectors.dingtalk_hr]" in err.value.hint
+
+
+def test_replay_window_seconds_is_still_read_as_the_deprecated_name(make_connector, clock: Clock):
+    conn = make_connector(replay_window_seconds=30)
+    headers, body = callback({"EventType": "check_url"})
+    clock.advance(31)
+    with pytest.raises(WebhookRejected, match="replay window"):
+        conn.verify_webhook(headers=headers, body=body)
 
 
 def test_missing_query_parameters_are_refused(dingtalk: DingTalkHrm):

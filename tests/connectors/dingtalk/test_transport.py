@@ -9,7 +9,8 @@ import pytest
 import responses
 
 from trainbridge.connectors.dingtalk_hrm import DingTalkHrm
-from trainbridge.core.errors import AuthError, RateLimited, ServerError
+from trainbridge.core.errors import AuthError, ConnectorError, RateLimited, ServerError
+from trainbridge.testing import Clock
 
 from .conftest import DISMISSIONS_URL, INFOS_URL, ON_JOB_URL, TOKEN, TOKEN_URL, payload
 
@@ -22,7 +23,8 @@ def leavers(conn: DingTalkHrm) -> list:
     return list(conn.fetch_separations(since=None))
 
 
-def test_one_token_serves_both_apis_until_it_nears_expiry(dingtalk: DingTalkHrm, fake, token_ok):
+def test_one_token_serves_both_apis_until_it_nears_expiry(dingtalk: DingTalkHrm, fake, token_ok,
+                                                             clock: Clock):
     fake.add(responses.GET, DISMISSIONS_URL, json=NO_LEAVERS)
     fake.add(responses.POST, ON_JOB_URL, json=NOBODY_ON_JOB)
     leavers(dingtalk)
@@ -34,7 +36,7 @@ def test_one_token_serves_both_apis_until_it_nears_expiry(dingtalk: DingTalkHrm,
     assert new_api.request.headers["x-acs-dingtalk-access-token"] == TOKEN
     old_api = next(c for c in fake.calls if c.request.url.startswith(ON_JOB_URL))
     assert parse_qs(urlsplit(old_api.request.url).query)["access_token"] == [TOKEN]
-    dingtalk.clock.now += 7200 - 299  # type: ignore[attr-defined]  # inside the 300 s margin
+    clock.advance(7200 - 299)  # inside the 300 s margin
     leavers(dingtalk)
     assert token_ok.call_count == 2
 
@@ -65,21 +67,22 @@ def test_an_expired_token_on_the_old_api_is_renewed_once(dingtalk: DingTalkHrm, 
     assert token_ok.call_count == 2
 
 
-def test_the_app_qps_limit_waits_a_second_and_retries(dingtalk: DingTalkHrm, fake, token_ok):
+def test_the_app_qps_limit_waits_a_second_and_retries(dingtalk: DingTalkHrm, fake, token_ok,
+                                                      clock: Clock):
     fake.add(responses.GET, DISMISSIONS_URL, status=403, json={
         "code": "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi", "requestid": "x1",
         "message": "调用该接口超过每秒限制"})
     fake.add(responses.GET, DISMISSIONS_URL, json=NO_LEAVERS)
     leavers(dingtalk)
-    assert dingtalk.sleeps == [1.0]  # type: ignore[attr-defined]
+    assert clock.sleeps == [1.0]
 
 
-def test_the_old_apis_qps_codes_are_retried(dingtalk: DingTalkHrm, fake, token_ok):
+def test_the_old_apis_qps_codes_are_retried(dingtalk: DingTalkHrm, fake, token_ok, clock: Clock):
     fake.add(responses.POST, ON_JOB_URL, json={"errcode": 90018, "errmsg": "应用调用接口超过每秒限制"})
     fake.add(responses.POST, ON_JOB_URL, json={"errcode": 90002, "errmsg": "接口全局每秒限制"})
     fake.add(responses.POST, ON_JOB_URL, json=NOBODY_ON_JOB)
     list(dingtalk.fetch_employees(since=None))
-    assert dingtalk.sleeps == [1.0, 1.0]  # type: ignore[attr-defined]
+    assert clock.sleeps == [1.0, 1.0]
 
 
 def test_throttling_that_outlasts_the_retries_is_rate_limited(dingtalk: DingTalkHrm, fake,
@@ -99,13 +102,13 @@ def test_http_429_is_retried(dingtalk: DingTalkHrm, fake, token_ok):
     leavers(dingtalk)
 
 
-def test_the_monthly_quota_is_not_retried(dingtalk: DingTalkHrm, fake, token_ok):
+def test_the_monthly_quota_is_not_retried(dingtalk: DingTalkHrm, fake, token_ok, clock: Clock):
     fake.add(responses.GET, DISMISSIONS_URL, status=403, json={
         "code": "Forbidden.AccessDenied.ApiCountLimitForOrg", "requestid": "quota-1",
         "message": "超出每月调用次数限制"})
     with pytest.raises(RateLimited, match="ApiCountLimitForOrg") as err:
         leavers(dingtalk)
-    assert "monthly" in err.value.hint and dingtalk.sleeps == []  # type: ignore[attr-defined]
+    assert "monthly" in err.value.hint and clock.sleeps == []
 
 
 def test_a_5xx_is_retried_then_reported_with_the_request_id(dingtalk: DingTalkHrm, fake,
@@ -144,6 +147,8 @@ def test_a_forbidden_new_api_call_is_an_auth_error(dingtalk: DingTalkHrm, fake, 
 def test_has_more_without_progress_stops_instead_of_looping(dingtalk: DingTalkHrm, fake,
                                                            token_ok):
     fake.add(responses.GET, DISMISSIONS_URL,
-             json={"nextToken": 0, "hasMore": True, "userIdList": []})
-    with pytest.raises(Exception, match="same nextToken"):
+             json={"nextToken": 0, "hasMore": True, "userIdList": ["manager4220"]})
+    fake.add(responses.GET, INFOS_URL, json={"result": []})
+    with pytest.raises(ConnectorError, match="paging does not end: cursor 0 came back"):
         leavers(dingtalk)
+    assert len([c for c in fake.calls if c.request.url.startswith(DISMISSIONS_URL)]) == 1

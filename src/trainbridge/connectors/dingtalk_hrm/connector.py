@@ -13,8 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qs
@@ -48,6 +47,8 @@ from trainbridge.core.records import (
     WebhookReply,
     WebhookResult,
 )
+from trainbridge.sdk.streams import Cursor
+from trainbridge.sdk.webhooks import check_replay, max_age_field
 
 log = logging.getLogger("trainbridge.connectors.dingtalk_hrm")
 
@@ -86,7 +87,7 @@ class DingTalkHrmConfig(ConnectorConfig):
     callback_aes_key: SecretStr | None = None
     callback_owner_key: str | None = Field(
         default=None, description="corpId, suiteKey, or (default) app_key for event subscriptions")
-    replay_window_seconds: float = Field(default=300.0, gt=0)
+    webhook_max_age_seconds: int = max_age_field(300)
     token_refresh_margin_seconds: float = Field(default=300.0, ge=0)
     http: HttpSettings = Field(default_factory=HttpSettings)
 
@@ -100,8 +101,6 @@ class DingTalkHrm(Connector):
                  ctx: ConnectorContext | None = None) -> None:
         super().__init__(name, config, ctx)
         cfg = self.config
-        self.clock: Callable[[], float] = time.time
-        self.sleep: Callable[[float], None] = time.sleep
         self.tz = ZoneInfo(cfg.timezone)
         default = None if cfg.voluntary_default == "reject" else cfg.voluntary_default
         self.reasons = ReasonMapper(cfg.reasons, cfg.reason_types, voluntary_default=default,
@@ -115,14 +114,13 @@ class DingTalkHrm(Connector):
 
             def client(base: str) -> Any:
                 return self.ctx.http(base, instance=self.name, settings=cfg.http,
-                                     sleep=lambda s: self.sleep(s),
                                      request_id_headers=("x-acs-request-id",))
 
             self._api = DingTalkApi(client(cfg.api_base_url), client(cfg.oapi_base_url),
                                     app_key=cfg.app_key,
                                     app_secret=cfg.app_secret.get_secret_value(),
                                     refresh_margin=cfg.token_refresh_margin_seconds,
-                                    clock=lambda: self.clock(), sleep=lambda s: self.sleep(s))
+                                    clock=self.ctx.clock)
         return self._api
 
     # --- people ----------------------------------------------------------------------
@@ -130,20 +128,18 @@ class DingTalkHrm(Connector):
     @hookimpl
     def fetch_employees(self, since: str | None) -> Iterator[Page]:
         """On-job employees (试用/正式/待离职/无状态) with their roster fields."""
-        offset = _resume(since)
         statuses = ",".join(str(s) for s in self.config.on_job_statuses)
-        while True:
-            answer = self.api.topapi(QUERY_ON_JOB, {"status_list": statuses, "offset": offset,
-                                                    "size": self.config.page_size})
-            result = _object(answer.get("result"))
-            ids = [str(u) for u in result.get("data_list") or [] if u]
-            next_cursor = result.get("next_cursor")
-            page = self._employees(ids)
-            page.cursor = f"{AT}{next_cursor}" if next_cursor else COMPLETE
+        stream = self.api.stream(QUERY_ON_JOB, self._offsets(), "result.data_list", old=True,
+                                 body={"status_list": statuses}, name="on-job employees")
+        for part in stream.pages(_resume(since)):
+            page = self._employees([str(u) for u in part.items if u])
+            page.cursor = part.cursor
             yield page
-            if not next_cursor:
-                return
-            offset = int(next_cursor)
+
+    def _offsets(self) -> Cursor:
+        """topapi lists: ``offset`` and ``size`` in the body, ``result.next_cursor`` back."""
+        return Cursor(next="result.next_cursor", param="offset", size_param="size",
+                      size=self.config.page_size, first=0)
 
     def _employees(self, user_ids: list[str]) -> Page:
         page = Page()
@@ -177,24 +173,15 @@ class DingTalkHrm(Connector):
         if self.config.dimission_api == "topapi":
             yield from self._separations_topapi(since)
             return
-        token = _resume(since)
-        while True:
-            answer = self.api.v1("GET", DISMISSIONS, params={
-                "nextToken": token, "maxResults": self.config.page_size})
-            ids = [str(u) for u in answer.get("userIdList") or [] if u]
-            next_token = answer.get("nextToken") if answer.get("hasMore") else None
+        paging = Cursor(next="nextToken", param="nextToken", size_param="maxResults",
+                        size=self.config.page_size, has_more="hasMore", first=0)
+        stream = self.api.stream(DISMISSIONS, paging, "userIdList", name="leavers")
+        for part in stream.pages(_resume(since)):
             page = Page()
-            for info in self._dimission_infos(ids):
+            for info in self._dimission_infos([str(u) for u in part.items if u]):
                 self._add_separation(page, info)
-            if next_token is not None and int(next_token) == token:
-                msg = f"DingTalk answered hasMore with the same nextToken {token}"
-                raise ConnectorError(msg, instance=self.name,
-                                     hint="run again later; report it to DingTalk if it persists")
-            page.cursor = f"{AT}{next_token}" if next_token is not None else COMPLETE
+            page.cursor = part.cursor
             yield page
-            if next_token is None:
-                return
-            token = int(next_token)
 
     def _dimission_infos(self, user_ids: Sequence[str]) -> list[dict[str, Any]]:
         if not user_ids:
@@ -231,24 +218,18 @@ class DingTalkHrm(Connector):
         page.add(Separation, data, raw=dict(info))
 
     def _separations_topapi(self, since: str | None) -> Iterator[Page]:
-        offset = _resume(since)
-        while True:
-            answer = self.api.topapi(QUERY_DIMISSION, {"offset": offset,
-                                                       "size": self.config.page_size})
-            result = _object(answer.get("result"))
-            ids = [str(u) for u in result.get("data_list") or [] if u]
-            next_cursor = result.get("next_cursor")
+        stream = self.api.stream(QUERY_DIMISSION, self._offsets(), "result.data_list", old=True,
+                                 name="leavers")
+        for part in stream.pages(_resume(since)):
+            ids = [str(u) for u in part.items if u]
             page = Page()
             if ids:
                 infos = self.api.topapi(LIST_DIMISSION, {"userid_list": ",".join(ids)})
                 for info in infos.get("result") or []:
                     if isinstance(info, dict):
                         self._add_separation(page, info, legacy=True)
-            page.cursor = f"{AT}{next_cursor}" if next_cursor else COMPLETE
+            page.cursor = part.cursor
             yield page
-            if not next_cursor:
-                return
-            offset = int(next_cursor)
 
     # --- callbacks -------------------------------------------------------------------
 
@@ -284,7 +265,7 @@ class DingTalkHrm(Connector):
             raise WebhookRejected("the decrypted callback is not JSON", hint=hint) from None
         if not isinstance(event, dict):
             raise WebhookRejected("the decrypted callback is not a JSON object", hint=hint)
-        reply = crypto.encrypted_reply("success", int(self.clock() * 1000))
+        reply = crypto.encrypted_reply("success", int(self.ctx.clock() * 1000))
         answer = WebhookReply(body=json.dumps(reply), content_type="application/json")
         event_type = str(event.get("EventType") or "")
         if event_type == "check_url":
@@ -318,12 +299,7 @@ class DingTalkHrm(Connector):
         except ValueError:
             raise WebhookRejected("the callback timestamp is not a number") from None
         sent = sent / 1000 if sent > 1e11 else sent  # DingTalk sends milliseconds
-        age = abs(self.clock() - sent)
-        if age > self.config.replay_window_seconds:
-            raise WebhookRejected(
-                f"the callback is {age:.0f} s old, outside the "
-                f"{self.config.replay_window_seconds:g} s replay window",
-                hint="check this server's clock, or raise replay_window_seconds")
+        check_replay(sent, self.ctx.clock(), self.config.webhook_max_age_seconds, instance=self.name)
 
     def _event_separations(self, user_ids: list[str]) -> list[Separation]:
         if not user_ids:
@@ -367,17 +343,13 @@ def callback_params(headers: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-def _object(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _resume(since: str | None) -> int:
+def _resume(since: str | None) -> str | None:
+    """Where a read resumes: the stream's cursor, or one saved before it (``at:N``, or
+    ``complete``: a full read starts again)."""
     if since and since.startswith(AT):
-        try:
-            return int(since[len(AT):])
-        except ValueError:
-            return 0
-    return 0
+        position = since[len(AT):]
+        return json.dumps({"next": int(position)}) if position.isdigit() else None
+    return None if since == COMPLETE else since
 
 
 def _from_ms(value: Any) -> datetime | None:
