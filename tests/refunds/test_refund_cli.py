@@ -50,8 +50,8 @@ def test_calculator_with_a_service_end_and_day_proration():
 
 
 def test_typing_the_inclusive_last_day_2026_12_31_gives_850_00_as_24_months_do_not_848_86():
-    common = ["refund", "quote", "--cost", "1700", "--service-start", "2025-01-01", "--last-day", "2025-12-31",
-              "--reason", "resignation", "--json"]
+    common = ["refund", "quote", "--cost", "1700", "--service-start", "2025-01-01",
+              "--last-day", "2025-12-31", "--reason", "resignation", "--json"]
     by_months = json.loads(run([*common, "--service-months", "24"]).output)
     by_last_day = json.loads(run([*common, "--service-end", "2026-12-31"]).output)
     exclusive = json.loads(run([*common, "--service-end-exclusive", "2027-01-01"]).output)

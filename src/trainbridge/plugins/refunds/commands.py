@@ -7,7 +7,9 @@ is and how to get one.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -19,6 +21,13 @@ from trainbridge.core.manager import PluginHost
 from trainbridge.core.records import Employee, Proration, Separation, SeparationReason
 from trainbridge.plugins.refunds.facts import CostFacts, LeaverFacts, records_of
 from trainbridge.plugins.refunds.policy import quote_leaver
+from trainbridge.plugins.refunds.repayments import (
+    RepaymentError,
+    render,
+    repayments,
+    settle_repayment,
+    waive_repayment,
+)
 from trainbridge.plugins.refunds.revisions import latest
 from trainbridge.plugins.refunds.separations_job import SeparationsConfig, quoted_lines
 from trainbridge.plugins.refunds.settlement import PROPOSAL_KINDS, Settlement, proposals_of, settle
@@ -164,8 +173,9 @@ def refund_group() -> None:
 @click.pass_obj
 def refund_quote(state: Any, employee: str | None, last_day: Any, reason: str | None, waived: bool,
                  cost: Decimal | None, service_start: Any, service_months: int | None, service_end: Any,
-                 service_end_exclusive: Any, proration: str | None, probation_end: Any, clause_amount: Decimal | None, currency: str,
-                 jurisdiction: str, include_unvouchered: bool, as_json: bool) -> None:
+                 service_end_exclusive: Any, proration: str | None, probation_end: Any,
+                 clause_amount: Decimal | None, currency: str, jurisdiction: str, include_unvouchered: bool,
+                 as_json: bool) -> None:
     """What a leaver owes: from the ledger (--employee) or as a calculator (--cost ...)."""
     if employee and cost is not None:
         raise click.UsageError("give --employee (ledger) or --cost (calculator), not both")
@@ -216,3 +226,69 @@ def _print(quotes: list[LedgerQuote] | list[RefundQuote], as_json: bool) -> None
         if isinstance(item, LedgerQuote):
             for line in item.payroll_lines():
                 click.echo(line)
+
+
+@refund_group.command(name="repayments")
+@click.option("--employee", help="Only this employee's requests.")
+@click.option("--open", "only_open", is_flag=True, help="Only requests with something still open.")
+@click.option("--language", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def refund_repayments(state: Any, employee: str | None, only_open: bool, language: str,
+                      as_json: bool) -> None:
+    """Repayment requests: asked, paid, still open, settled or waived."""
+    items = repayments(state.workspace(), employee_id=employee)
+    if only_open:
+        items = [r for r in items if r.status == "open"]
+    if as_json:
+        click.echo(json.dumps([r.as_json() for r in items], ensure_ascii=False, indent=2))
+        return
+    for line in render(items, language):
+        click.echo(line)
+
+
+@refund_group.command(name="settle")
+@click.argument("request_id")
+@click.option("--amount", type=DecimalType(), required=True, help="What the employee paid.")
+@click.option("--on", "paid_on", type=DATE, required=True, help="The day it was paid (YYYY-MM-DD).")
+@click.option("--ref", "reference", default="", help="The bank transfer's reference, if any.")
+@click.option("--by", "actor", default="cli", show_default=True, help="Who records it (audited).")
+@click.pass_obj
+def refund_settle(state: Any, request_id: str, amount: Decimal, paid_on: Any, reference: str,
+                  actor: str) -> None:
+    """Record a payment towards a repayment request (the same payment twice is one)."""
+    with _refused():
+        request, new = settle_repayment(state.workspace(), request_id, amount, paid_on.date(), actor=actor,
+                                        reference=reference)
+    done = "recorded" if new else "already recorded, nothing changed"
+    click.echo(f"{request_id}: payment of {money(amount)} {request.currency} on {paid_on.date()} {done}; "
+               f"paid {money(request.paid)}, open {money(request.remaining)} {request.currency} "
+               f"({request.status}).")
+
+
+@refund_group.command(name="waive")
+@click.argument("request_id")
+@click.option("--reason", required=True, help="Why the company gives the rest up (audited).")
+@click.option("--by", "actor", default="cli", show_default=True, help="Who decides (audited).")
+@click.pass_obj
+def refund_waive(state: Any, request_id: str, reason: str, actor: str) -> None:
+    """Give up what is still open on a repayment request."""
+    with _refused():
+        request, new = waive_repayment(state.workspace(), request_id, reason, actor=actor)
+    done = "waived" if new else "was already waived, nothing changed"
+    click.echo(f"{request_id}: {done} ({request.waived}); paid {money(request.paid)} {request.currency}.")
+
+
+@contextlib.contextmanager
+def _refused() -> Iterator[None]:
+    """A refused settle or waive: its reason and hint, exit 2, never a traceback."""
+    try:
+        yield
+    except RepaymentError as exc:
+        raise Refused(str(exc)) from None
+
+
+class Refused(click.ClickException):
+    """A request the ledger refuses (unknown id, too much): a usage error, exit 2."""
+
+    exit_code = 2
