@@ -209,6 +209,7 @@ def approve_proposals(ws: Workspace, ids: Sequence[str], *, actor: str, reason: 
             ws.ledger.enqueue(conn, rows)
             outcome[pid] = "approved"
             jobs.add(row["job"])
+    _withdraw_elsewhere(ws, [pid for pid, said in outcome.items() if said == "approved"])
     if deliver_now and jobs:
         _deliver_under_lock(ws, sorted(jobs), outcome)
     return outcome
@@ -251,7 +252,24 @@ def reject_proposals(ws: Workspace, ids: Sequence[str], *, actor: str, reason: s
         for pid in ids:
             ok = ws.ledger.decide_proposal(conn, pid, status="rejected", actor=actor, reason=reason)
             outcome[pid] = "rejected" if ok else "not pending or not found"
+    _withdraw_elsewhere(ws, [pid for pid, said in outcome.items() if said == "rejected"])
     return outcome
+
+
+def _withdraw_elsewhere(ws: Workspace, decided: list[str]) -> None:
+    """A proposal decided here withdraws its Feishu / DingTalk approval instance (docs/approvals.md);
+    a vendor that cannot be reached now is tried again by the next sync."""
+    if not decided or not ws.settings.approval_routing.active:
+        return
+    from trainbridge.core.approvals.channel import withdraw_decided
+
+    try:
+        report = withdraw_decided(ws, proposal_ids=decided)
+    except Exception:
+        log.exception("withdrawing the approval instances of %s failed; the next sync tries again", decided)
+        return
+    for error in report.errors:
+        log.warning("%s (the next sync tries again)", error)
 
 
 def jsonable(value: Any) -> Any:

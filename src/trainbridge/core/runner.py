@@ -63,6 +63,8 @@ log = logging.getLogger("trainbridge.runner")
 MAX_FOLLOWUP_ROUNDS = 3
 INGEST = "ingest"
 CONFIRMATION_COUNTS = {"delivery_confirmed", "delivery_failed", "confirmation_failed"}
+APPROVAL_COUNTS = {"approvals_sent", "approvals_applied", "approvals_ignored", "approvals_withdrawn",
+                   "approvals_failed", "approvals_withdraw_failed"}
 
 
 def job_inputs(job: Job) -> tuple[str, ...]:
@@ -131,6 +133,8 @@ def _sync(ws: Workspace, names: list[str], token: int | None, *, today: date, no
             ingest_result.status = "partial"
         if lock_run is not None:
             ws.ledger.finish_run(lock_run, ingest_result.status, ingest_result.counts, ingest_result.errors)
+    if not dry_run:
+        _approval_channel(ws, ingest_result, "verdicts")
     results: list[RunResult] = []
     for job in jobs:
         if job.name == INGEST:
@@ -139,7 +143,8 @@ def _sync(ws: Workspace, names: list[str], token: int | None, *, today: date, no
         results.append(_run_one(ws, job, token, outcome, today=today, now=now, dry_run=dry_run))
     if not dry_run:
         _confirm(ws, ingest_result)
-        if lock_run is not None and ingest_result.counts.keys() & CONFIRMATION_COUNTS:
+        _approval_channel(ws, ingest_result, "send")
+        if lock_run is not None and ingest_result.counts.keys() & (CONFIRMATION_COUNTS | APPROVAL_COUNTS):
             # what the vendors said of earlier deliveries is kept on the sync's ingestion run
             if ingest_result.status == "ok" and ingest_result.errors:
                 ingest_result.status = "partial"
@@ -310,6 +315,29 @@ def _confirm(ws: Workspace, result: RunResult) -> None:
     except Exception as exc:
         log.exception("confirming deliveries failed")
         result.errors.append(redact(f"confirming deliveries failed: {type(exc).__name__}: {exc}"))
+
+
+def _approval_channel(ws: Workspace, result: RunResult, step: str) -> None:
+    """Proposals approved in Feishu / DingTalk (docs/approvals.md): before the jobs, the verdicts
+    that arrived are applied (the jobs then deliver them); after, decided proposals' instances
+    are withdrawn and new proposals sent."""
+    if not ws.settings.approval_routing.active:
+        return
+    from trainbridge.core.approvals import channel
+
+    try:
+        if step == "verdicts":
+            report = channel.apply_outcomes(ws, deliver_now=False)
+        else:
+            report = channel.send_pending(ws, channel.withdraw_decided(ws))
+    except Exception as exc:
+        log.exception("the approval channel failed")
+        result.errors.append(redact(f"approval channel: {type(exc).__name__}: {exc}"))
+        return
+    for name, n in report.counts.items():
+        result.bump(name, n)
+    result.errors.extend(report.errors)
+    result.summary.extend(report.lines)
 
 
 @contextmanager

@@ -4,8 +4,9 @@ The connector's ``verify_webhook`` checks the signature and translates the callb
 events; this module records each event once (a replayed event id changes nothing) and turns
 it into ledger rows only: records the event carries (an HRIS offboarding carries the
 Separation), an ``Envelope`` record for an e-signature status change (the agreements job
-moves the agreement when it next decides), and the confirmation of a delivered write (a
-payroll paid or failed). No job logic runs here.
+moves the agreement when it next decides), the confirmation of a delivered write (a
+payroll paid or failed), and an approval channel's verdict (an ``ApprovalOutcome``, applied
+to its proposal once, :mod:`trainbridge.core.approvals.channel`). No job logic runs here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Connection
 
+from trainbridge.core.approvals.channel import apply_outcomes, record_outcome
+from trainbridge.core.approvals.models import ApprovalOutcome
 from trainbridge.core.errors import ConfigError, WebhookRejected
 from trainbridge.core.ingest import keep_signers, storable, storable_value
 from trainbridge.core.records import Agreement, Envelope, Record, WebhookEvent, WebhookReply
@@ -39,6 +42,7 @@ def receive_webhook(ws: Workspace, instance: str, headers: Mapping[str, str], bo
         log.warning("callback to %s rejected: %s", instance, exc.message)
         raise
     confirmations: list[WebhookEvent] = []
+    verdicts = False
     with ws.ledger.transaction() as conn:
         for event in result.events:
             if not ws.ledger.record_webhook_event(conn, instance, storable_value(event.event_id),
@@ -46,6 +50,9 @@ def receive_webhook(ws: Workspace, instance: str, headers: Mapping[str, str], bo
                                                   storable_value(event.model_dump(mode="json"))):
                 log.info("callback event %s to %s is a replay; ignored", event.event_id, instance)
                 continue
+            for outcome in (r for r in event.records if isinstance(r, ApprovalOutcome)):
+                record_outcome(ws, conn, instance, outcome, event.event_id)
+                verdicts = True
             carried = [r if r.source else r.model_copy(update={"source": instance})
                        for r in event.records if isinstance(r, Record)]
             envelope = _envelope(ws, conn, instance, event)
@@ -64,6 +71,9 @@ def receive_webhook(ws: Workspace, instance: str, headers: Mapping[str, str], bo
                 confirmations.append(event)
     for event in confirmations:
         _confirm(ws, instance, event)
+    if verdicts:
+        # an approval channel's verdict decides its proposal through the console's path, once
+        apply_outcomes(ws)
     reply: WebhookReply = result.reply
     return reply
 
