@@ -129,25 +129,71 @@ def to_table(result: ReportResult) -> str:
     return console.export_text()
 
 
-def _svg_bars(chart: Chart) -> str:
-    width, bar_h, gap, label_w = 640, 22, 8, 180
+def text_width(text: str, size: int = 12) -> int:
+    """About how many pixels ``text`` takes at ``size``: a CJK or full-width character is a
+    square (one em), a digit or a Latin letter a bit over half of one."""
+    import unicodedata
+
+    wide = sum(1 for ch in text if unicodedata.east_asian_width(ch) in ("W", "F"))
+    return int((wide + (len(text) - wide) * 0.62) * size) + 2
+
+
+def _wrap(text: str, width: int, size: int) -> list[str]:
+    """``text`` in lines of at most ``width`` pixels (at word breaks where it has spaces)."""
+    lines: list[str] = []
+    current = ""
+    for token in re.findall(r"\S+\s*|\s+", text) if " " in text else list(text):
+        if current and text_width(current + token.rstrip(), size) > width:
+            lines.append(current.rstrip())
+            current = token.lstrip()
+            while text_width(current, size) > width and len(current) > 1:  # a word longer than a line
+                cut = max(1, len(current) * width // max(text_width(current, size), 1))
+                lines.append(current[:cut])
+                current = current[cut:]
+        else:
+            current += token
+    if current.strip() or not lines:
+        lines.append(current.rstrip())
+    return lines
+
+
+def svg_bars(chart: Chart) -> str:
+    """Horizontal bars; the label column is as wide as the longest label (up to 260 px, longer
+    labels wrap onto more lines) and the value text fits to the right of the longest bar."""
+    size, bar_h, gap, line_h = 12, 22, 8, 15
     values = [Decimal(v) for v in chart.values]
     targets = [Decimal(v) for v in chart.target] if chart.target else []
+    labels = [str(label) for label in chart.labels]
+    label_w = min(260, max([text_width(x, size) for x in labels] + [40])) + 10
+    texts = [f"{_cell(v)}{chart.unit}" for v in values]
+    value_w = max([text_width(x, size) for x in texts] + [30]) + 8
+    plot_w = 360
+    width = label_w + plot_w + value_w
     top = max([*values, *targets, Decimal(1)])
-    height = (bar_h + gap) * len(values) + 30
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+    wrapped = [_wrap(x, label_w - 10, size) for x in labels]
+    heights = [max(bar_h, len(lines) * line_h + 6) for lines in wrapped]
+    height = sum(h + gap for h in heights) + 12
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+             f'height="{height}" style="max-width:100%;height:auto" role="img" '
              f'aria-label="{html.escape(chart.title)}">']
-    for i, (label, value) in enumerate(zip(chart.labels, values, strict=False)):
-        y = 10 + i * (bar_h + gap)
-        w = int((width - label_w - 80) * value / top) if top else 0
-        parts.append(f'<text x="0" y="{y + 15}" font-size="12">{html.escape(str(label))}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y}" width="{max(w, 0)}" height="{bar_h}" fill="#3b7dd8"/>')
-        parts.append(f'<text x="{label_w + max(w, 0) + 4}" y="{y + 15}" font-size="12">'
-                     f'{_cell(value)}{html.escape(chart.unit)}</text>')
+    y = 6
+    for i, (lines, value) in enumerate(zip(wrapped, values, strict=False)):
+        row_h = heights[i]
+        w = int(plot_w * value / top) if top else 0
+        text_y = y + (row_h - len(lines) * line_h) // 2 + 11
+        spans = "".join(f'<tspan x="0" y="{text_y + k * line_h}">{html.escape(line)}</tspan>'
+                        for k, line in enumerate(lines))
+        parts.append(f'<text font-size="{size}">{spans}<title>{html.escape(labels[i])}</title></text>')
+        bar_y = y + (row_h - bar_h) // 2
+        parts.append(f'<rect x="{label_w}" y="{bar_y}" width="{max(w, 0)}" height="{bar_h}" fill="#3b7dd8"/>')
+        parts.append(f'<text x="{label_w + max(w, 0) + 4}" y="{bar_y + 15}" font-size="{size}">'
+                     f'{html.escape(texts[i])}</text>')
         if targets:
-            tx = label_w + int((width - label_w - 80) * targets[i] / top)
-            parts.append(f'<line x1="{tx}" x2="{tx}" y1="{y - 2}" y2="{y + bar_h + 2}" stroke="#d83b3b" '
-                         f'stroke-width="2"><title>target {_cell(targets[i])}</title></line>')
+            tx = label_w + int(plot_w * targets[i] / top)
+            parts.append(f'<line x1="{tx}" x2="{tx}" y1="{bar_y - 2}" y2="{bar_y + bar_h + 2}" '
+                         f'stroke="#d83b3b" stroke-width="2"><title>target {_cell(targets[i])}</title>'
+                         '</line>')
+        y += row_h + gap
     parts.append("</svg>")
     return "".join(parts)
 
@@ -156,7 +202,7 @@ def to_html(result: ReportResult, *, extra: Sequence[ReportResult] = ()) -> str:
     def section(r: ReportResult, level: int = 2) -> str:
         out = [f"<h{level}>{html.escape(r.title)}</h{level}>"]
         for chart in r.charts:
-            out.append(f"<figure><figcaption>{html.escape(chart.title)}</figcaption>{_svg_bars(chart)}</figure>")
+            out.append(f"<figure><figcaption>{html.escape(chart.title)}</figcaption>{svg_bars(chart)}</figure>")
         out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in r.columns)
                    + "</tr></thead><tbody>")
         for row in r.rows:

@@ -6,6 +6,7 @@ reads the ledger and calls it. Figures are Decimal percentages rounded to one pl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -68,10 +69,18 @@ def _typed(records: Iterable[Any], cls: type[Any]) -> list[Any]:
 
 def points_report(entries: Sequence[PointsEntry], employees: Sequence[Employee], *, period: str, today: date,
                   margin: Decimal = Decimal(10), superseded: set[str] | frozenset[str] = frozenset(),
-                  weights: dict[PointsCategory, Decimal] | None = None) -> ReportResult:
-    """Points per category vs the target weights; a category more than ``margin`` points off is flagged."""
+                  weights: dict[PointsCategory, Decimal] | None = None,
+                  department: str | None = None) -> ReportResult:
+    """Points per category vs the target weights; a category more than ``margin`` points off is flagged.
+
+    ``department``: only the points and standings of that department's people.
+    """
     weights = weights or TARGET_WEIGHTS
     first, last = period_bounds(period, today)
+    if department:
+        employees = [e for e in employees if e.department == department]
+        members = {e.employee_id for e in employees}
+        entries = [e for e in entries if e.employee_id in members]
     per_category = by_category(entries, first, last, superseded)
     total = sum(per_category.values())
     rows, notes, shares = [], [], []
@@ -99,8 +108,17 @@ def points_report(entries: Sequence[PointsEntry], employees: Sequence[Employee],
         charts=[Chart("Points per category vs target weight", [c.value for c in PointsCategory], shares,
                       target=[weights[c] for c in PointsCategory], unit="%")],
         sections=[board],
-        data={"period": period, "total": total, "margin_pp": margin,
+        data={"period": period, "department": department, "total": total, "margin_pp": margin,
               "flagged": [r[0] for r in rows if r[5]]})
+
+
+def latest_period_with_points(entries: Sequence[PointsEntry], today: date,
+                              superseded: set[str] | frozenset[str] = frozenset()) -> str:
+    """This quarter when it has points, else the latest quarter before it that has (the leaderboard's
+    default too), else this quarter."""
+    this = period_key(today, "quarter")
+    earned = [e.earned_on for e in entries if e.id not in superseded and e.earned_on <= today and e.points]
+    return period_key(max(earned), "quarter") if earned else this
 
 
 def leaderboard_rows(entries: Sequence[PointsEntry], employees: Sequence[Employee], first: date, last: date,
@@ -242,7 +260,9 @@ def incentives_report(proposals: Sequence[Mapping[str, Any]], employees: Sequenc
 
 
 def _today(today: Any) -> date:
-    return today.date() if today is not None else date.today()
+    if isinstance(today, datetime):
+        return today.date()
+    return today if isinstance(today, date) else date.today()
 
 
 def _records(ws: Any, *kinds: str) -> dict[str, list[Any]]:
@@ -255,35 +275,79 @@ def _records(ws: Any, *kinds: str) -> dict[str, list[Any]]:
 
 
 def _build_points(ws: Any, period: str | None = None, margin: Decimal | None = None, today: Any = None,
-                  **_: Any) -> ReportResult:
+                  department: str | None = None, **_: Any) -> ReportResult:
     day = _today(today)
     r = _records(ws, "points_entry", "employee")
-    return points_report(_typed(r["points_entry"], PointsEntry), _typed(r["employee"], Employee),
-                         period=period or period_key(day, "quarter"), today=day,
+    entries = _typed(r["points_entry"], PointsEntry)
+    superseded = set(r["superseded"])
+    return points_report(entries, _typed(r["employee"], Employee),
+                         period=period or latest_period_with_points(entries, day, superseded), today=day,
                          margin=margin if margin is not None else Decimal(10),
-                         superseded=set(r["superseded"]))
+                         superseded=superseded, department=department or None)
 
 
-def _build_progress(ws: Any, min_rate: Decimal | None = None, **_: Any) -> ReportResult:
+def _in_department(employees: Sequence[Employee], department: str | None) -> set[str] | None:
+    """The ids of ``department``'s people; None (everyone) without a department."""
+    if not department:
+        return None
+    return {e.employee_id for e in employees if e.department == department}
+
+
+def _bounds(period: str | None, today: Any) -> tuple[date, date] | None:
+    return period_bounds(period, _today(today)) if period else None
+
+
+def _build_progress(ws: Any, min_rate: Decimal | None = None, period: str | None = None,
+                    department: str | None = None, today: Any = None, **_: Any) -> ReportResult:
+    """``period``: enrollments made in it; ``department``: that department's people only."""
     r = _records(ws, "enrollment", "employee", "program")
-    return progress_report(_typed(r["enrollment"], Enrollment), _typed(r["employee"], Employee),
+    employees = _typed(r["employee"], Employee)
+    members, bounds = _in_department(employees, department), _bounds(period, today)
+    enrollments = [e for e in _typed(r["enrollment"], Enrollment)
+                   if (members is None or e.employee_id in members)
+                   and (bounds is None or bounds[0] <= e.enrolled_on <= bounds[1])]
+    return progress_report(enrollments, employees,
                            _typed(r["program"], TrainingProgram),
                            min_rate=min_rate if min_rate is not None else Decimal(80))
 
 
-def _build_effect(ws: Any, **_: Any) -> ReportResult:
-    r = _records(ws, "metric", "learning_event", "session", "enrollment", "program")
+def _build_effect(ws: Any, period: str | None = None, department: str | None = None, today: Any = None,
+                  **_: Any) -> ReportResult:
+    """``period``: trainings whose day falls in it; ``department``: that department's trainees."""
+    r = _records(ws, "metric", "learning_event", "session", "enrollment", "program", "employee")
     sessions = {s.session_id: s for s in _typed(r["session"], TrainingSession)}
     trained = training_days(effective_events(_typed(r["learning_event"], LearningEvent)), sessions,
                             _typed(r["enrollment"], Enrollment))
+    members, bounds = _in_department(_typed(r["employee"], Employee), department), _bounds(period, today)
+    trained = {key: day for key, day in trained.items() if (members is None or key[0] in members)
+               and (bounds is None or bounds[0] <= day <= bounds[1])}
     return effect_report(_typed(r["metric"], MetricValue), trained, _typed(r["program"], TrainingProgram))
 
 
-def _build_incentives(ws: Any, status: str | None = None, **_: Any) -> ReportResult:
+def _build_incentives(ws: Any, status: str | None = None, period: str | None = None,
+                      department: str | None = None, today: Any = None, **_: Any) -> ReportResult:
+    """``period``: proposals for it (``2026Q3`` in the id) or, for a month or a year, also those made
+    in it; ``department``: proposals about that department's people."""
     with ws.ledger.transaction() as conn:
         proposals = ws.ledger.list_proposals(conn, status=status)
         employees = _typed(ws.ledger.iter_records(conn, "employee"), Employee)
-    return incentives_report(proposals, employees)
+    members, bounds = _in_department(employees, department), _bounds(period, today)
+
+    def in_period(p: Mapping[str, Any]) -> bool:
+        if bounds is None:
+            return True
+        named = [part for part in str(p["id"]).split(":") if _PERIOD.fullmatch(part)]
+        if named:  # a proposal for 2026Q3 belongs to 2026Q3 and to 2026, whenever it was made
+            inner = period_bounds(named[-1], bounds[1])
+            return bounds[0] <= inner[0] and inner[1] <= bounds[1]
+        made = p.get("created_at")
+        return isinstance(made, datetime) and bounds[0] <= made.date() <= bounds[1]
+
+    chosen = [p for p in proposals if (members is None or p.get("subject") in members) and in_period(p)]
+    return incentives_report(chosen, employees)
+
+
+_PERIOD = re.compile(r"\d{4}(Q[1-4]|-(0[1-9]|1[0-2]))?")
 
 
 def _decimal(_ctx: Any, _param: Any, value: str | None) -> Decimal | None:
@@ -301,19 +365,31 @@ TODAY = click.Option(["--today"], type=click.DateTime(formats=["%Y-%m-%d"]), def
 
 @hookimpl
 def register_reports(register: Callable[[Report], None]) -> None:
+    department = click.Option(["--department"], default=None, help="Only this department's people")
     register(Report("points", "Points per category vs target weights, and the leaderboard", _build_points,
                     options=[click.Option(["--period"], default=None,
-                                          help="2026Q3, 2026 or last-12-months (default: this quarter)"),
+                                          help="2026Q3, 2026, 2026-11 or last-12-months (default: the "
+                                               "latest quarter with points)"),
+                             department,
                              click.Option(["--margin"], default=None, callback=_decimal,
                                           help="Percentage points off target that flag a category (10)"),
                              TODAY]))
     register(Report("progress", "Training progress per department, program and employee", _build_progress,
                     options=[click.Option(["--min-rate"], default=None, callback=_decimal,
-                                          help="Departments below this completion % are flagged (80)")]))
-    register(Report("effect", "Training effect per program (metrics before vs after)", _build_effect))
+                                          help="Departments below this completion % are flagged (80)"),
+                             click.Option(["--period"], default=None,
+                                          help="Enrollments made in 2026Q3, 2026 or 2026-11 (default: all)"),
+                             department, TODAY]))
+    register(Report("effect", "Training effect per program (metrics before vs after)", _build_effect,
+                    options=[click.Option(["--period"], default=None,
+                                          help="Trainings held in 2026Q3, 2026 or 2026-11 (default: all)"),
+                             department, TODAY]))
     register(Report("incentives", "Incentive proposals and HR's decisions", _build_incentives,
                     options=[click.Option(["--status"], default=None,
-                                          type=click.Choice(["pending", "approved", "rejected"]))]))
+                                          type=click.Choice(["pending", "approved", "rejected"])),
+                             click.Option(["--period"], default=None,
+                                          help="Proposals for 2026Q3, 2026 or 2026-11 (default: all)"),
+                             department, TODAY]))
 
 
 # --- demo (seed 003 story) ----------------------------------------------------------

@@ -110,12 +110,17 @@ def visible_rows(standings: Sequence[Standing], viewer: str, viewer_department: 
 
 
 def period_bounds(period: str, today: date) -> tuple[date, date]:
-    """``2026Q3``, ``2026`` or ``last-12-months`` as inclusive (first, last) days."""
+    """``2026Q3``, ``2026``, a month ``2026-11`` or ``last-12-months`` as inclusive (first, last) days."""
     if period == "last-12-months":
         return today - timedelta(days=364), today
+    month = re.fullmatch(r"(\d{4})-(0[1-9]|1[0-2])", period)
+    if month:
+        year, number = int(month.group(1)), int(month.group(2))
+        following = date(year + 1, 1, 1) if number == 12 else date(year, number + 1, 1)
+        return date(year, number, 1), following - timedelta(days=1)
     match = re.fullmatch(r"(\d{4})(?:Q([1-4]))?", period)
     if not match:
-        msg = f"period {period!r} is not like 2026Q3, 2026 or last-12-months"
+        msg = f"period {period!r} is not like 2026Q3, 2026, 2026-11 or last-12-months"
         raise ValueError(msg)
     year = int(match.group(1))
     if match.group(2) is None:

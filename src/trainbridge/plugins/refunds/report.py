@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,10 +15,17 @@ from trainbridge.core.reports import Report, ReportResult
 from trainbridge.plugins.refunds.costs_job import CostsConfig
 from trainbridge.plugins.refunds.facts import CostFacts, records_of
 from trainbridge.rules.costs import AllocationLine
+from trainbridge.rules.leaderboard import period_bounds
 
 
-def build_costs_report(ws: Any, by: str = "employee") -> ReportResult:
-    """Each group's cost by category, its refundable part, and every allocation line."""
+def build_costs_report(ws: Any, by: str = "employee", period: str | None = None,
+                       department: str | None = None,
+                       today: Any = None, **_: Any) -> ReportResult:
+    """Each group's cost by category, its refundable part, and every allocation line.
+
+    ``period`` (2026Q3, 2026, 2026-11): only costs incurred in it; ``department``: only the costs
+    of that department's people.
+    """
     cfg: CostsConfig = ws.settings.job_config("costs", CostsConfig)
     with ws.ledger.transaction() as conn:
         allocation = CostFacts.load(ws.ledger, conn).allocation
@@ -37,11 +45,16 @@ def build_costs_report(ws: Any, by: str = "employee") -> ReportResult:
             return department, ""
         return line.employee_id, employee.name if employee else ""
 
-    categories = sorted({line.category.value for line in allocation.lines})
+    bounds = period_bounds(period, _today(today)) if period else None
+    chosen = [line for line in allocation.lines
+              if (not department or (line.employee_id in employees
+                                     and employees[line.employee_id].department == department))
+              and (bounds is None or bounds[0] <= line.incurred_on <= bounds[1])]
+    categories = sorted({line.category.value for line in chosen})
     sums: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     people: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     items = []
-    for line in sorted(allocation.lines, key=lambda x: (group_of(x)[0], x.employee_id, x.item_id)):
+    for line in sorted(chosen, key=lambda x: (group_of(x)[0], x.employee_id, x.item_id)):
         key = (*group_of(line), line.currency)
         refundable, why = line.refundability(cfg.include_unvouchered)
         currencies = agreed.get((line.employee_id, line.program_id or ""), set())
@@ -71,8 +84,16 @@ def build_costs_report(ws: Any, by: str = "employee") -> ReportResult:
                         rows=rows, notes=notes, sections=[section])
 
 
+def _today(today: Any) -> date:
+    if isinstance(today, datetime):
+        return today.date()
+    return today if isinstance(today, date) else date.today()
+
+
 def register_costs_report(register: Callable[[Report], None]) -> None:
     by = click.Option(["--by"], type=click.Choice(["employee", "program", "department"]), default="employee",
                       show_default=True, help="Group the totals by.")
+    period = click.Option(["--period"], default=None, help="Costs incurred in 2026Q3, 2026 or 2026-11")
+    department = click.Option(["--department"], default=None, help="Only this department's people")
     register(Report(name="costs", title="Training cost per employee, program or department, item by item",
-                    build=build_costs_report, options=[by]))
+                    build=build_costs_report, options=[by, period, department]))
