@@ -43,13 +43,18 @@ class TokenAuth(requests.auth.AuthBase):
 
 
 def with_fresh_token(tokens: TokenCache, send: Callable[[], T], *,
-                     refused: Callable[[T], bool] | None = None) -> T:
+                     refused: Callable[[T], bool] | None = None,
+                     renew_on: Callable[[AuthError], bool] | None = None) -> T:
     """``send()``; when the token is refused (an ``AuthError``, or ``refused(answer)`` for vendors
     that answer 200 with an error code), fetch a new token and send once more. A second refusal
-    is the vendor's answer: it is raised (or returned) as it is."""
+    is the vendor's answer: it is raised (or returned) as it is. ``renew_on`` narrows which
+    errors mean the token (``lambda e: e.status == 401``: a 403 for a missing scope is not
+    cured by a new token, and a rotating refresh token should not be spent on it)."""
     try:
         answer = send()
-    except AuthError:
+    except AuthError as exc:
+        if renew_on is not None and not renew_on(exc):
+            raise
         tokens.invalidate()
         return send()
     if refused is not None and refused(answer):

@@ -270,8 +270,9 @@ class RestStream:
             if paging.total_pages_header and total is None:
                 total = _whole(resp.headers.get(paging.total_pages_header, ""))
             current = paging.start if position is None else int(position)
-            if not items or (paging.size and len(items) < paging.size) or \
-                    (total is not None and current - paging.start + 1 >= total):
+            if total is not None:  # the vendor's page count beats a guess from the page's size
+                return None if not items or current - paging.start + 1 >= total else current + 1
+            if not items or (paging.size and len(items) < paging.size):
                 return None
             return current + 1
         if isinstance(paging, Offset):

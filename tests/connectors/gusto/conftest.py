@@ -29,6 +29,7 @@ import responses
 
 from trainbridge.connectors.gusto import GustoConnector
 from trainbridge.core.connector import ConnectorContext
+from trainbridge.testing import Clock
 from trainbridge.core.records import AdjustmentKind, PayrollAdjustment
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -253,15 +254,18 @@ def config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_gusto(config: dict[str, Any], tmp_path: Path) -> Callable[..., GustoConnector]:
+def clock(tb_clock: Clock) -> Clock:
+    """The kit's clock (TODAY, 09:00 UTC): the connector's context reads and waits on it."""
+    assert tb_clock.today() == TODAY
+    return tb_clock
+
+
+@pytest.fixture
+def make_gusto(config: dict[str, Any], tmp_path: Path, clock: Clock) -> Callable[..., GustoConnector]:
     def build(**overrides: Any) -> GustoConnector:
         conn = GustoConnector.from_mapping("gusto", {**config, **overrides},
                                            ConnectorContext(base_dir=tmp_path))
         assert isinstance(conn, GustoConnector)
-        conn.sleeps = []  # type: ignore[attr-defined]
-        conn.gusto.http._sleep = conn.sleeps.append  # type: ignore[attr-defined]
-        conn.today = lambda: TODAY
-        conn.now = lambda: datetime(2022, 12, 14, 23, 0, tzinfo=UTC)
         return conn
 
     return build

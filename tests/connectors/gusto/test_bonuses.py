@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -94,8 +94,27 @@ def test_a_percentage_bonus_of_an_hourly_employee_is_refused(gusto, company):
 
 
 def test_a_bonus_coefficient_cannot_be_posted(gusto, company):
-    with pytest.raises(ConnectorError, match="Gusto has no bonus_coefficient"):
+    with pytest.raises(ConnectorError, match="Gusto has no bonus_coefficient") as refused:
         gusto.post_adjustment(adjustment=bonus("0.1", adjustment=AdjustmentKind.BONUS_COEFFICIENT))
+    assert "unit coefficient, +0.1" in refused.value.message
+    assert company.calls == []
+
+
+def test_a_percentage_bonus_is_a_rate_whatever_currency_it_was_given(gusto, company):
+    # A rate has no currency: 5% of a USD salary is paid in USD even if the caller said CNY.
+    given_cny = bonus("5", adjustment=AdjustmentKind.BONUS_PERCENT, currency="CNY")
+
+    receipt = gusto.post_adjustment(adjustment=given_cny)
+
+    fixed = company.writes("PUT")[-1].body["employee_compensations"][0]["fixed_compensations"]
+    assert fixed == [{"name": "Bonus", "amount": "4000.00", "job_uuid": BONUS_JOB}]
+    assert "5% of annual salary 80000.00" in receipt.detail
+
+
+def test_a_money_bonus_in_another_currency_is_refused(gusto, company):
+    with pytest.raises(ConnectorError, match="is in CNY; Gusto pays USD"):
+        gusto.post_adjustment(adjustment=bonus(currency="CNY"))
+    assert company.calls == []
 
 
 def test_a_stale_version_is_a_conflict_with_a_hint(gusto, company):
@@ -129,11 +148,11 @@ def test_a_processed_payroll_before_its_check_date_can_still_be_cancelled(gusto,
     assert "processed 2025-06-18, check date 2025-06-20" in status.detail
 
 
-def test_a_processed_payroll_on_its_check_date_is_paid_and_confirmed(gusto, company):
+def test_a_processed_payroll_on_its_check_date_is_paid_and_confirmed(gusto, company, clock):
     receipt = gusto.post_adjustment(adjustment=bonus())
     payroll = company.payrolls[receipt.ref.removeprefix("payroll:")]
     payroll.update(processed=True, processed_date="2025-06-18", calculated_at="2025-06-18T16:58:03Z")
-    gusto.today = lambda: date(2025, 6, 20)
+    clock.current = datetime(2025, 6, 20, 9, 0, tzinfo=UTC)
 
     status = gusto.adjustment_status(ref=receipt.ref)
 

@@ -3,7 +3,7 @@ non-taxable "Reimbursement", with the regular deductions skipped, left for HR to
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -56,11 +56,11 @@ def test_a_bonus_payroll_on_the_same_day_is_not_taken_for_the_credit(gusto, comp
     assert reasons == ["Bonus", "Correction"]
 
 
-def test_a_credit_is_confirmed_once_its_payroll_is_paid(gusto, company):
+def test_a_credit_is_confirmed_once_its_payroll_is_paid(gusto, company, clock):
     receipt = gusto.post_adjustment(adjustment=credit())
     company.payrolls[receipt.ref.removeprefix("payroll:")].update(
         processed=True, processed_date="2025-06-18", calculated_at="2025-06-18T16:58:03Z")
-    gusto.today = lambda: date(2025, 6, 21)
+    clock.current = datetime(2025, 6, 21, 9, 0, tzinfo=UTC)
 
     assert gusto.adjustment_status(ref=receipt.ref).status == "confirmed"
 

@@ -15,6 +15,7 @@ import pytest
 
 from trainbridge.connectors.gusto.webhooks import sign
 from trainbridge.core.errors import WebhookRejected
+from trainbridge.testing import Clock
 
 EVENT = (b'{"uuid":"e5540567-a6ee-4ce8-bf3e-a12c563db54c","event_type":"payroll.updated",'
          b'"resource_type":"Company","resource_uuid":"5df911a0-e8e9-412d-8aaf-a46ad193dd96",'
@@ -23,6 +24,13 @@ EVENT = (b'{"uuid":"e5540567-a6ee-4ce8-bf3e-a12c563db54c","event_type":"payroll.
 SIGNATURE = "4c9632456f9f9e1258f748b05c74409b6ffb096e91515b9b7084fa2a276535d6"
 DOCS_COMPANY = "5df911a0-e8e9-412d-8aaf-a46ad193dd96"
 TOKEN = "6590f590-3dba-495e-9bea-c361e1e2efc0"
+
+
+@pytest.fixture(autouse=True)
+def docs_day(clock: Clock) -> Clock:
+    """The day of the documented event (its timestamp 1671058841 is 2022-12-14 23:00:41 UTC)."""
+    clock.current = datetime(2022, 12, 14, 23, 0, tzinfo=UTC)
+    return clock
 
 
 @pytest.fixture
@@ -102,8 +110,8 @@ def test_an_unsigned_event_is_rejected(hooks):
         hooks.verify_webhook(headers={}, body=EVENT)
 
 
-def test_an_old_event_played_again_is_rejected(hooks):
-    hooks.now = lambda: datetime(2023, 1, 14, tzinfo=UTC)
+def test_an_old_event_played_again_is_rejected(hooks, clock: Clock):
+    clock.current = datetime(2023, 1, 14, tzinfo=UTC)
 
     with pytest.raises(WebhookRejected, match="replay window"):
         hooks.verify_webhook(headers={"X-Gusto-Signature": SIGNATURE}, body=EVENT)

@@ -13,60 +13,70 @@ import requests
 from trainbridge.connectors.gusto.config import GustoConfig
 from trainbridge.core.connector import ConnectorContext
 from trainbridge.core.errors import AuthError, ConnectorError
-from trainbridge.core.http import HttpClient
+from trainbridge.core.http import HttpClient, TokenCache
 from trainbridge.core.secrets import register_secret
+from trainbridge.sdk.auth import TokenAuth, with_fresh_token
+from trainbridge.sdk.streams import PageNumber, RestStream
 
 PER_PAGE = 100
 MAX_PAGES = 1000
+#: docs.gusto.com/embedded-payroll/docs/pagination: ``page``/``per``, ``X-Total-Pages`` back.
+PAGING = PageNumber(param="page", size_param="per", size=PER_PAGE, total_pages_header="X-Total-Pages")
+#: Company access tokens live 2 hours (``expires_in`` of /oauth/token); renewed a minute early.
+TOKEN_MARGIN_SECONDS = 60.0
+#: A configured access token's age is unknown: it is used until Gusto refuses it.
+_UNKNOWN_LIFETIME = 10.0 * 365 * 86400
 
 
 class GustoClient:
-    """One instance's session: every call carries ``X-Gusto-API-Version`` and the bearer token."""
+    """One instance's session: every call carries ``X-Gusto-API-Version`` and the bearer token.
+
+    With an ``oauth`` table the token comes from a ``TokenCache`` (the configured one first, if
+    any) and a refused one (401) is renewed once through ``with_fresh_token``.
+    """
 
     def __init__(self, name: str, config: GustoConfig, ctx: ConnectorContext,
                  scopes: Sequence[str] = ()) -> None:
         self.name, self.config, self.ctx, self.scopes = name, config, ctx, tuple(scopes)
         headers = {"Accept": "application/json", "X-Gusto-API-Version": config.api_version}
-        if config.access_token is not None:
+        self.tokens: TokenCache | None = None
+        auth: TokenAuth | None = None
+        if config.oauth is not None:
+            self._seed = config.access_token.get_secret_value() if config.access_token else None
+            self.tokens = TokenCache(self._fetch_token, margin=TOKEN_MARGIN_SECONDS, clock=ctx.clock)
+            auth = TokenAuth(self.tokens)
+            # The token request must not ask the cache for a token: a client of its own.
+            self._oauth_http = ctx.http(config.base_url, instance=name, settings=config.http,
+                                        headers=headers, error_hint=self._error_hint)
+        elif config.access_token is not None:
             headers["Authorization"] = f"Bearer {config.access_token.get_secret_value()}"
         self.http: HttpClient = ctx.http(config.base_url, instance=name, settings=config.http,
-                                         headers=headers, error_hint=self._error_hint)
-        self._has_token = config.access_token is not None
+                                         headers=headers, error_hint=self._error_hint, auth=auth)
 
     def json(self, method: str, path: str, **kw: Any) -> Any:
-        resp = self.request(method, path, **kw)
-        try:
-            return resp.json()
-        except ValueError:
-            raise self.bad_answer(f"{method} {path}", resp.text[:80]) from None
+        return self.http.json_of(self.request(method, path, **kw))
 
     def pages(self, path: str, params: Mapping[str, Any]) -> Iterator[Any]:
         """Every item of a paged list (``page``/``per``, ``X-Total-Pages``), one page at a time."""
-        for number in range(1, MAX_PAGES + 1):
-            resp = self.request("GET", path, params={**params, "page": number, "per": PER_PAGE})
-            try:
-                items = resp.json()
-            except ValueError:
-                items = None
-            if not isinstance(items, list):
-                raise self.bad_answer(f"GET {path}", items)
-            yield from items
-            total = resp.headers.get("X-Total-Pages", "")
-            if (total.isdigit() and number >= int(total)) or (not total.isdigit() and len(items) < PER_PAGE):
-                return
+        stream = RestStream(_Authorized(self), path, paging=PAGING, params=params, max_pages=MAX_PAGES,
+                            name=f"Gusto GET {path}", ctx=self.ctx,
+                            where=f"base_url and api_version of [connectors.{self.name}]")
+        for part in stream.pages():
+            yield from part.items
 
     def request(self, method: str, path: str, **kw: Any) -> requests.Response:
-        if not self._has_token:
-            self.refresh()
-        try:
+        if self.tokens is None:
             return self.http.request(method, path, **kw)
-        except AuthError as exc:
-            if self.config.oauth is None or exc.status != 401:
-                raise
-        self.refresh()
-        return self.http.request(method, path, **kw)
+        return with_fresh_token(self.tokens, lambda: self.http.request(method, path, **kw),
+                                renew_on=lambda exc: exc.status == 401)
 
-    def refresh(self) -> None:
+    def _fetch_token(self) -> tuple[str, float]:
+        if self._seed is not None:
+            token, self._seed = self._seed, None
+            return token, _UNKNOWN_LIFETIME
+        return self.refresh()
+
+    def refresh(self) -> tuple[str, float]:
         """Trade the stored refresh token for an access token; store the rotated refresh token."""
         oauth = self.config.oauth
         if oauth is None:
@@ -85,7 +95,7 @@ class GustoClient:
         if oauth.redirect_uri:
             body["redirect_uri"] = oauth.redirect_uri
         # Never retried: a refresh token works once, so a repeated refresh would burn it.
-        resp = self.http.request("POST", "oauth/token", json=body)
+        resp = self._oauth_http.request("POST", "oauth/token", json=body)
         try:
             answer = resp.json()
         except ValueError:
@@ -99,8 +109,8 @@ class GustoClient:
         if isinstance(rotated, str) and rotated:
             register_secret(rotated)
             replace_secret_file(file, rotated)
-        self.http.session.headers["Authorization"] = f"Bearer {access}"
-        self._has_token = True
+        lifetime = answer.get("expires_in") if isinstance(answer, dict) else None
+        return access, float(lifetime) if isinstance(lifetime, int | float) else 7200.0
 
     def bad_answer(self, what: str, answer: Any) -> ConnectorError:
         shown = answer if isinstance(answer, str) else json.dumps(answer, default=str)[:120]
@@ -124,6 +134,20 @@ class GustoClient:
         if status == 409:
             return "the object changed in Gusto meanwhile (stale version): the delivery will be retried"
         return f"Gusto says: {said}" if said else None
+
+
+class _Authorized:
+    """The stream's transport: the client's requests, with the token renewed when refused."""
+
+    def __init__(self, client: GustoClient) -> None:
+        self.client = client
+
+    @property
+    def instance(self) -> str:
+        return self.client.name
+
+    def request(self, method: str, url: str, *, params: Any = None, json: Any = None) -> requests.Response:
+        return self.client.request(method, url, params=params, json=json)
 
 
 def replace_secret_file(path: Path, value: str) -> None:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from trainbridge.core.connector import ConnectorConfig
 from trainbridge.core.http import HttpSettings
+from trainbridge.sdk.webhooks import max_age_field
 
 DEMO_BASE_URL = "https://api.gusto-demo.com"
 PRODUCTION_BASE_URL = "https://api.gusto.com"
@@ -53,7 +54,8 @@ class GustoConfig(ConnectorConfig):
     fixed_withholding_rate: bool | None = None
     lookup_window_days: int = Field(default=3, ge=1, le=30)
     webhook_verification_token: SecretStr | None = None
-    webhook_max_age_seconds: int | None = Field(default=172800, ge=60)
+    # Gusto retries a failed delivery for about a day with the original timestamp: a wide window.
+    webhook_max_age_seconds: int | None = max_age_field(172800, ge=60)
     http: HttpSettings = Field(default_factory=HttpSettings)
 
     @model_validator(mode="after")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -16,6 +16,7 @@ from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorCont
 from trainbridge.core.errors import ConnectorError, NotFound, RateLimited, ServerError
 from trainbridge.core.records import (
     AdjustmentKind,
+    AdjustmentUnit,
     DeliveryReceipt,
     HealthResult,
     PayrollAdjustment,
@@ -82,10 +83,14 @@ class GustoConnector(Connector):
         cfg = self.config
         self.gusto = GustoClient(name, cfg, self.ctx, scopes=self._needed_scopes())
         self._directory: dict[str, str | None] | None = None
-        self.today: Callable[[], date] = lambda: datetime.now(UTC).date()
-        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         #: subscription handshake tokens waiting for an admin (the console shows them once).
         self.handshake_tokens = HandshakeTokens()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.ctx.clock(), UTC)
+
+    def today(self) -> date:
+        return self.now().date()
 
     # --- sink -----------------------------------------------------------------------
 
@@ -94,10 +99,7 @@ class GustoConnector(Connector):
                         idempotency_key: str | None = None) -> DeliveryReceipt:
         # Gusto has no idempotency key: each write carries a tag of the adjustment id (its memo or
         # description) and is looked up before anything is created.
-        if adjustment.currency != self.config.currency:
-            msg = f"adjustment {adjustment.id} is in {adjustment.currency}; Gusto pays {self.config.currency}"
-            raise ConnectorError(msg, instance=self.name, hint="route adjustments in other currencies "
-                                 "to another payroll instance (legal_entities)")
+        self._check_unit(adjustment)
         if adjustment.amount <= 0:
             msg = f"adjustment {adjustment.id} has amount {adjustment.amount}: nothing to post"
             raise ConnectorError(msg, instance=self.name, hint="only positive amounts are posted")
@@ -112,6 +114,23 @@ class GustoConnector(Connector):
         msg = f"adjustment {adjustment.id}: Gusto has no {adjustment.adjustment.value}"
         raise ConnectorError(msg, instance=self.name, hint="a bonus coefficient is applied by the "
                              "bonus process itself: post the resulting amount as a bonus")
+
+    def _check_unit(self, adjustment: PayrollAdjustment) -> None:
+        """Money must be in the company's currency; a percent is paid on the annual salary (Gusto's
+        fixed compensations take amounts only, so there is no percentage field to post it to); a
+        coefficient has no field and no base in Gusto. A rate carries no currency to check."""
+        if adjustment.unit is AdjustmentUnit.MONEY:
+            if adjustment.currency != self.config.currency:
+                msg = (f"adjustment {adjustment.id} is in {adjustment.currency}; "
+                       f"Gusto pays {self.config.currency}")
+                raise ConnectorError(msg, instance=self.name, hint="route adjustments in other "
+                                     "currencies to another payroll instance (legal_entities)")
+            return
+        if adjustment.unit is AdjustmentUnit.COEFFICIENT:
+            msg = (f"adjustment {adjustment.id}: Gusto has no bonus_coefficient (unit coefficient, "
+                   f"{adjustment.display()}): its fixed compensations take money amounts only")
+            raise ConnectorError(msg, instance=self.name, hint="a bonus coefficient is applied by the "
+                                 "bonus process itself: post the resulting amount as a bonus")
 
     @hookimpl
     def adjustment_status(self, ref: str) -> DeliveryReceipt:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from trainbridge.core.errors import WebhookRejected
 from trainbridge.core.records import WebhookEvent, WebhookResult
+from trainbridge.sdk.webhooks import check_replay
 
 log = logging.getLogger("trainbridge.connectors.gusto")
 
@@ -130,12 +131,9 @@ def _occurred(keys: WebhookKeys, timestamp: Any, now: datetime) -> datetime | No
     if not isinstance(timestamp, int | float) or isinstance(timestamp, bool):
         return None
     occurred = datetime.fromtimestamp(timestamp, UTC)
-    limit = keys.max_age_seconds
     # Gusto retries a failed delivery for about a day with the original timestamp, so the
     # window is wide; it still stops an old captured event from being played again.
-    if limit is not None and abs((now - occurred).total_seconds()) > limit:
-        raise WebhookRejected(f"the event is from {occurred.isoformat()}, outside the replay window",
-                              hint=f"webhook_max_age_seconds of [connectors.{keys.instance}] is {limit}")
+    check_replay(occurred, now, keys.max_age_seconds, instance=keys.instance)
     return occurred
 
 
