@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,8 @@ import responses
 
 from trainbridge.connectors.gusto import GustoConnector
 from trainbridge.core.connector import ConnectorContext
-from trainbridge.testing import Clock
 from trainbridge.core.records import AdjustmentKind, PayrollAdjustment
+from trainbridge.testing import Clock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE = "https://api.gusto-demo.com"

@@ -3,7 +3,7 @@ non-taxable "Reimbursement", with the regular deductions skipped, left for HR to
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 
