@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal
-from urllib.parse import urljoin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
@@ -40,6 +39,7 @@ from trainbridge.core.records import (
     Reject,
     make_id,
 )
+from trainbridge.sdk.streams import NextUrl, RestStream
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 CONSISTENT_THROUGH = "X-Experience-API-Consistent-Through"
@@ -123,7 +123,7 @@ def score_of(result: Any) -> Decimal | None:
 
     def number(key: str) -> Decimal | None:
         value = score.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
+        if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
             return None
         try:
             return Decimal(str(value))
@@ -188,30 +188,22 @@ class XAPIConnector(Connector):
             if cfg.related_activities:
                 params["related_activities"] = "true"
         newest = start
-        url: str | None = "statements"
-        while url:
-            resp = self.http.get(url, params=params)
-            params = {}  # a "more" IRL carries the whole query
-            body = self._json(resp)
-            statements = body.get("statements")
-            if not isinstance(statements, list):
-                msg = "GET statements answered without a 'statements' list"
-                raise ConnectorError(msg, instance=self.name, status=resp.status_code,
-                                     hint="check endpoint: it must be the LRS's xAPI root")
+        # ``more`` is relative to the LRS host, as Data 2.5 says; the stream joins it to the
+        # answer's URL, which also copes with LRSs that answer a full URL. It carries the query.
+        stream = RestStream(self.http, "statements", paging=NextUrl(next="more"), records="statements",
+                            params=params, ctx=self.ctx, name="GET statements",
+                            where=f"endpoint of [connectors.{self.name}] (the LRS's xAPI root)")
+        for part in stream.pages():
             page = Page()
-            for statement in statements:
+            for statement in part.items:
                 stored = self._read(page, statement)
                 if stored is not None and (newest is None or stored > newest):
                     newest = stored
-            consistent = parse_timestamp(resp.headers.get(CONSISTENT_THROUGH))
+            consistent = parse_timestamp(part.headers.get(CONSISTENT_THROUGH))
             cursor = newest if consistent is None or newest is None else min(newest, consistent)
             if cursor is not None and (start is None or cursor >= start):
                 page.cursor = format_timestamp(cursor)
             yield page
-            more = body.get("more")
-            # Relative to the LRS host, as Data 2.5 says; urljoin also copes with LRSs that
-            # answer a path relative to the endpoint, or a full URL.
-            url = urljoin(cfg.endpoint, more) if isinstance(more, str) and more else None
 
     @hookimpl
     def healthcheck(self) -> HealthResult:
