@@ -32,7 +32,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
 import requests
@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import Field, SecretStr, model_validator
 
 from trainbridge import hookimpl
+from trainbridge.connectors.docusign_archive import DocusignArchive
 from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorContext
 from trainbridge.core.errors import (
     AuthError,
@@ -68,6 +69,8 @@ from trainbridge.core.secrets import register_secret
 PRODUCTION_URI = "https://www.docusign.net/restapi"
 DEMO_URI = "https://demo.docusign.net/restapi"
 AGREEMENT_FIELD = "trainbridge_agreement_id"
+#: The delivery's idempotency key (the outbox row's), looked up before a create.
+KEY_FIELD = "trainbridge_idempotency_key"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # DocuSign's 30-second burst window: the wait when only the burst limit is spent.
 BURST_WINDOW_SECONDS = 30.0
@@ -149,6 +152,16 @@ class DocusignConfig(ConnectorConfig):
     anchor_x_offset: str = "0"
     anchor_y_offset: str = "0"
     lookup_days: int = Field(default=90, ge=1, le=3650, description="How far a send looks back")
+    import_agreements: bool = Field(
+        default=False, description="fetch_agreements: read completed envelopes signed outside trainbridge "
+                                   "(their custom fields carry the agreement's terms)")
+    agreements_since: date = Field(
+        default=date(2020, 1, 1), description="fetch_agreements: the first run reads envelopes from this day")
+    agreements_page_size: int = Field(default=100, ge=1, le=1000,
+                                      description="fetch_agreements: count per page")
+    agreement_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Our metadata key -> the envelope custom field's name, where they differ")
     webhook_max_age_seconds: int = Field(
         default=0, ge=0, description="Reject Connect messages generated longer ago; 0: off"
     )
@@ -178,7 +191,7 @@ class _Bearer(requests.auth.AuthBase):
         return r
 
 
-class DocusignConnector(Connector):
+class DocusignConnector(DocusignArchive, Connector):
     """Sends training agreements as DocuSign envelopes and reads them back."""
 
     config_model: ClassVar[type[ConnectorConfig]] = DocusignConfig
@@ -323,13 +336,13 @@ class DocusignConnector(Connector):
         if not signers:
             raise ConnectorError("no signers given", instance=self.name,
                                  hint=f"agreement {agreement.id} needs at least the employee")
-        existing = self.find_envelope(agreement.id)
+        existing = self.find_envelope(agreement.id, idempotency_key)
         if existing is not None:
             self.log.info("agreement %s already has envelope %s", agreement.id,
                           existing.envelope_id)
             return existing
         everyone = self._with_countersigner(signers)
-        summary = self._create(self.envelope_definition(agreement, document, everyone))
+        summary = self._create(self.envelope_definition(agreement, document, everyone, idempotency_key))
         envelope_id = str(summary["envelopeId"])
         self.log.info("sent agreement %s as DocuSign envelope %s", agreement.id, envelope_id)
         return Envelope(id=make_id(self.name, envelope_id), source=self.name,
@@ -345,7 +358,7 @@ class DocusignConnector(Connector):
                                  email=cfg.countersigner_email, role="hr")]
 
     def envelope_definition(self, agreement: Agreement, document: bytes,
-                            signers: list[Signer]) -> dict[str, Any]:
+                            signers: list[Signer], idempotency_key: str | None = None) -> dict[str, Any]:
         """The Envelopes:create body: one PDF, signers in order, the agreement id hidden."""
         cfg = self.config
         recipients = []
@@ -370,9 +383,9 @@ class DocusignConnector(Connector):
                            "name": cfg.document_name, "fileExtension": "pdf",
                            "documentId": "1"}],
             "recipients": {"signers": recipients},
-            "customFields": {"textCustomFields": [{
-                "name": AGREEMENT_FIELD, "value": agreement_key(agreement.id),
-                "show": "false", "required": "false"}]},
+            "customFields": {"textCustomFields": [
+                {"name": name, "value": agreement_key(value), "show": "false", "required": "false"}
+                for name, value in ((AGREEMENT_FIELD, agreement.id), (KEY_FIELD, idempotency_key)) if value]},
             "status": "sent",
         }
         if cfg.email_blurb:
@@ -395,16 +408,24 @@ class DocusignConnector(Connector):
                      f"{AGREEMENT_FIELD} custom field before creating another") from None
         return dict(self.http.json_of(resp) or {})
 
-    def find_envelope(self, agreement_id: str) -> Envelope | None:
-        """The live envelope already made for ``agreement_id``, by its hidden custom field."""
+    def find_envelope(self, agreement_id: str, idempotency_key: str | None = None) -> Envelope | None:
+        """The live envelope already made for this delivery (by the hidden key field), else for the
+        agreement (by its hidden agreement field: an envelope sent before keys were kept)."""
+        lookups = [(KEY_FIELD, idempotency_key)] if idempotency_key else []
+        for name, value in [*lookups, (AGREEMENT_FIELD, agreement_id)]:
+            found = self._lookup(name, agreement_key(str(value)), agreement_id)
+            if found is not None:
+                return found
+        return None
+
+    def _lookup(self, name: str, key: str, agreement_id: str) -> Envelope | None:
         since = datetime.fromtimestamp(self.clock(), tz=UTC) - timedelta(days=self.config.lookup_days)
-        key = agreement_key(agreement_id)
         answer = self._json("GET", "/envelopes", params={
             "from_date": since.strftime("%Y-%m-%dT%H:%M:%SZ"), "from_to_status": "created",
-            "custom_field": f"{AGREEMENT_FIELD}={key}", "include": "custom_fields,recipients",
+            "custom_field": f"{name}={key}", "include": "custom_fields,recipients",
         })
         for item in answer.get("envelopes") or []:
-            if _custom_field(item) != key:
+            if _custom_field(item, name) != key:
                 continue
             envelope = self._envelope(item, agreement_id)
             if envelope.status is not EnvelopeStatus.VOIDED:
@@ -550,9 +571,9 @@ def agreement_key(agreement_id: str) -> str:
     return "sha256:" + hashlib.sha256(agreement_id.encode()).hexdigest()
 
 
-def _custom_field(data: Mapping[str, Any]) -> str | None:
+def _custom_field(data: Mapping[str, Any], name: str = AGREEMENT_FIELD) -> str | None:
     for field in (data.get("customFields") or {}).get("textCustomFields") or []:
-        if field.get("name") == AGREEMENT_FIELD:
+        if field.get("name") == name:
             return str(field.get("value", ""))
     return None
 

@@ -135,7 +135,7 @@ def test_docusign_passes_the_connector_contract(docusign, fake):
     hooks = check_connector(docusign, exercise=True)
 
     assert set(hooks) == {"send_for_signature", "signature_status", "download_signed",
-                          "verify_webhook", "healthcheck"}
+                          "verify_webhook", "healthcheck", "fetch_agreements"}
 
 
 def test_the_docusign_type_is_registered(tb_host):

@@ -1,0 +1,126 @@
+"""Completed envelopes signed outside trainbridge -> ``Agreement`` records (``fetch_agreements``).
+
+An e-signature connector lists its completed envelopes; HR put the agreement's terms on each
+as metadata (DocuSign envelope custom fields, Dropbox Sign ``metadata``). The keys are the
+same for every vendor (a connector's ``agreement_fields`` renames them):
+
+* required: ``employee_id``, ``program_id``, ``service_start`` (ISO date), and the period as
+  ``service_months`` (1-240) or ``service_last_day`` (the inclusive last day, as agreements
+  write it: 2025-01-01 to 2026-12-31 is 24 months);
+* optional: ``clause_amount``, ``currency`` (default CNY), ``session_id``, ``enrollment_id``,
+  ``template_id`` (default: the vendor), ``template_version`` (default 1), ``deduction_consent``
+  (true/false), ``jurisdiction``, ``proration`` (month/day).
+
+The signing date is the vendor's completion time. An envelope without the required keys, or
+with a value that cannot be read, is quarantined with a plain reason naming the envelope and
+the key; an envelope trainbridge sent itself (it carries ``trainbridge_agreement_id``) is
+already an agreement in the ledger and is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from trainbridge.core.records import Agreement, AgreementStatus, Page, Reject, make_id
+from trainbridge.rules.refunds import add_months, months_between
+
+REQUIRED = ("employee_id", "program_id", "service_start")
+OPTIONAL = ("service_months", "service_last_day", "clause_amount", "currency", "session_id", "enrollment_id",
+            "template_id", "template_version", "deduction_consent", "jurisdiction", "proration")
+KEYS = (*REQUIRED, *OPTIONAL)
+TRUE = {"true", "yes", "y", "1", "是", "同意"}
+FALSE = {"false", "no", "n", "0", "否", "", "不同意"}
+
+
+def terms_of(metadata: Mapping[str, Any], renamed: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Our keys -> the envelope's values (``renamed`` maps our key to the vendor's field name)."""
+    names = {key: (renamed or {}).get(key, key) for key in KEYS}
+    lowered = {str(k).strip().lower(): v for k, v in metadata.items()}
+    found = {}
+    for key, name in names.items():
+        value = lowered.get(name.lower())
+        if value is not None and str(value).strip() != "":
+            found[key] = str(value).strip()
+    return found
+
+
+def add_agreement(page: Page, *, instance: str, vendor: str, envelope_id: str, terms: Mapping[str, str],
+                  signed_at: datetime | None, raw: Any, docs: str) -> Agreement | None:
+    """The envelope's agreement on ``page``, or a reject saying which metadata is missing or wrong."""
+    problems = [f"metadata {key} is missing" for key in REQUIRED if key not in terms]
+    if "service_months" not in terms and "service_last_day" not in terms:
+        problems.append("metadata service_months or service_last_day is missing (the service period)")
+    if signed_at is None:
+        problems.append("the envelope has no completion time (the signing date)")
+    data: dict[str, Any] = {"id": make_id(instance, envelope_id), "source": instance,
+                            "employee_id": terms.get("employee_id"), "program_id": terms.get("program_id"),
+                            "template_id": terms.get("template_id", vendor),
+                            "template_version": terms.get("template_version", "1"),
+                            "status": AgreementStatus.SIGNED.value, "envelope_id": envelope_id,
+                            "esign_instance": instance, "signed_at": signed_at}
+    for key in ("session_id", "enrollment_id", "currency", "jurisdiction", "proration"):
+        if key in terms:
+            data[key] = terms[key].upper() if key == "currency" else terms[key]
+    start = _date(terms, "service_start", problems)
+    last_day = _date(terms, "service_last_day", problems)
+    months = _months(terms, problems)
+    if "clause_amount" in terms:
+        try:
+            data["clause_amount"] = Decimal(terms["clause_amount"].replace(",", ""))
+        except InvalidOperation:
+            problems.append(f"metadata clause_amount {terms['clause_amount']!r} is not an amount "
+                            "(e.g. 1700.00)")
+    if "deduction_consent" in terms:
+        flag = terms["deduction_consent"].lower()
+        if flag not in TRUE | FALSE:
+            problems.append(f"metadata deduction_consent {terms['deduction_consent']!r} is not true or false")
+        data["deduction_consent"] = flag in TRUE
+    if start is not None and (last_day is not None or months is not None):
+        end = last_day + timedelta(days=1) if last_day is not None else add_months(start, months or 1)
+        if end <= start:
+            problems.append(f"metadata service_last_day {last_day} is before service_start {start}")
+        else:
+            whole = months_between(start, end)
+            data.update(service_start=start, service_end=end,
+                        service_months=months or max(1, min(240, round(whole))))
+    if problems:
+        reason = (f"{vendor} envelope {envelope_id} cannot become a training agreement: "
+                  + "; ".join(problems) + f" (see {docs})")
+        page.rejects.append(Reject(model=Agreement.kind, reason=reason, data=_jsonable(data), raw=raw,
+                                   key=str(data["id"])))
+        return None
+    before = len(page.rejects)
+    record = page.add(Agreement, data, raw)
+    if record is None and len(page.rejects) > before:
+        last = page.rejects[-1]
+        page.rejects[-1] = last.model_copy(update={
+            "reason": f"{vendor} envelope {envelope_id}: {last.reason} (see {docs})"})
+    return record if isinstance(record, Agreement) else None
+
+
+def _date(terms: Mapping[str, str], key: str, problems: list[str]) -> date | None:
+    if key not in terms:
+        return None
+    try:
+        return date.fromisoformat(terms[key][:10])
+    except ValueError:
+        problems.append(f"metadata {key} {terms[key]!r} is not an ISO date (e.g. 2025-05-11)")
+        return None
+
+
+def _months(terms: Mapping[str, str], problems: list[str]) -> int | None:
+    if "service_months" not in terms:
+        return None
+    text = terms["service_months"]
+    if not text.isdigit() or not 1 <= int(text) <= 240:
+        problems.append(f"metadata service_months {text!r} is not a whole number of months from 1 to 240")
+        return None
+    return int(text)
+
+
+def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, date | datetime) else str(v) if isinstance(v, Decimal) else v)
+            for k, v in data.items() if v is not None}
