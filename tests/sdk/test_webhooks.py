@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from trainbridge.core.errors import WebhookRejected
 from trainbridge.sdk.webhooks import MAX_AGE_KEY, check_replay, max_age_field
@@ -49,3 +49,21 @@ def test_a_config_declares_the_window_under_the_one_key():
     assert EsignConfig().webhook_max_age_seconds == 600
     with pytest.raises(ValueError, match="greater than or equal to 0"):
         EsignConfig(webhook_max_age_seconds=-1)
+
+
+def test_replay_window_seconds_is_read_as_the_deprecated_name_of_the_key():
+    class FeishuConfig(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        webhook_max_age_seconds: int = max_age_field(300)
+
+    assert FeishuConfig.model_validate({"replay_window_seconds": 60}).webhook_max_age_seconds == 60
+    assert FeishuConfig.model_validate({"webhook_max_age_seconds": 90}).webhook_max_age_seconds == 90
+    assert FeishuConfig().model_dump() == {"webhook_max_age_seconds": 300}
+
+
+def test_a_vendors_clock_skew_can_bound_events_ahead_more_tightly_than_old_ones():
+    four_days = 4 * 24 * 3600
+    check_replay(NOW - timedelta(days=3), NOW, four_days, max_ahead_seconds=300)
+    check_replay(NOW + timedelta(seconds=299), NOW, four_days, max_ahead_seconds=300)
+    with pytest.raises(WebhookRejected, match="ahead of now"):
+        check_replay(NOW + timedelta(seconds=301), NOW, four_days, max_ahead_seconds=300)

@@ -65,6 +65,7 @@ from trainbridge.core.records import (
     make_id,
 )
 from trainbridge.core.secrets import register_secret
+from trainbridge.sdk.webhooks import check_replay, max_age_field
 
 PRODUCTION_URI = "https://www.docusign.net/restapi"
 DEMO_URI = "https://demo.docusign.net/restapi"
@@ -162,9 +163,8 @@ class DocusignConfig(ConnectorConfig):
     agreement_fields: dict[str, str] = Field(
         default_factory=dict,
         description="Our metadata key -> the envelope custom field's name, where they differ")
-    webhook_max_age_seconds: int = Field(
-        default=0, ge=0, description="Reject Connect messages generated longer ago; 0: off"
-    )
+    webhook_max_age_seconds: int = max_age_field(
+        0, description="Reject Connect messages generated longer ago; 0: off")
     token_refresh_margin_seconds: int = Field(default=300, ge=0)
     jwt_lifetime_seconds: int = Field(default=3600, ge=60, le=3600)
     http: HttpSettings = Field(default_factory=HttpSettings)
@@ -526,11 +526,7 @@ class DocusignConnector(DocusignArchive, Connector):
         if not event or envelope_id is None:
             raise WebhookRejected("Connect message without event or data.envelopeId")
         generated = _when(message.get("generatedDateTime"))
-        max_age = self.config.webhook_max_age_seconds
-        if max_age and (generated is None
-                        or abs(self.clock() - generated.timestamp()) > max_age):
-            raise WebhookRejected("Connect message is outside the replay window",
-                                  hint="check the clock, or raise webhook_max_age_seconds")
+        check_replay(generated, self.clock(), self.config.webhook_max_age_seconds, instance=self.name)
         recipient = str(data.get("recipientId") or "")
         # Stable across Connect's retries of one message, so the ledger sees it once.
         event_id = ":".join(p for p in ("docusign", envelope_id, event, recipient) if p)

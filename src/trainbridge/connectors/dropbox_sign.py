@@ -58,6 +58,7 @@ from trainbridge.core.records import (
     make_id,
 )
 from trainbridge.core.secrets import register_secret
+from trainbridge.sdk.webhooks import check_replay, max_age_field
 
 PRODUCTION_URL = "https://api.hellosign.com/v3"
 AGREEMENT_KEY = "trainbridge_agreement_id"
@@ -104,8 +105,8 @@ class DropboxSignConfig(ConnectorConfig):
     countersigner_email: str | None = None
     confirm_callbacks: bool = Field(
         default=True, description="Read a callback's status back from the API (see module doc)")
-    webhook_max_age_seconds: int = Field(
-        default=DEFAULT_MAX_AGE, ge=0, description="Reject callbacks whose event_time is older; 0: off")
+    webhook_max_age_seconds: int = max_age_field(
+        DEFAULT_MAX_AGE, description="Reject callbacks whose event_time is older; 0: off")
     http: HttpSettings = Field(default_factory=HttpSettings)
 
     @model_validator(mode="after")
@@ -342,10 +343,8 @@ class DropboxSignConnector(Connector):
             seconds = int(event_time)
         except ValueError:
             raise WebhookRejected(f"event_time {event_time!r} is not Unix time") from None
-        max_age, now = self.config.webhook_max_age_seconds, self.clock()
-        if seconds > now + FUTURE_SKEW_SECONDS or (max_age and now - seconds > max_age):
-            raise WebhookRejected("Dropbox Sign callback is outside the replay window",
-                                  hint="check the server clock, or raise webhook_max_age_seconds")
+        check_replay(seconds, self.clock(), self.config.webhook_max_age_seconds, instance=self.name,
+                     max_ahead_seconds=FUTURE_SKEW_SECONDS)
         return datetime.fromtimestamp(seconds, tz=UTC)
 
     def _confirmed_status(self, request_id: str) -> EnvelopeStatus:

@@ -50,6 +50,7 @@ from trainbridge.core.records import (
     make_id,
 )
 from trainbridge.core.secrets import register_secret
+from trainbridge.sdk.webhooks import check_replay, max_age_field
 
 PRODUCTION_URL = "https://api.fadada.com/api/v5"
 UAT_URL = "https://uat-api.fadada.com/api/v5"
@@ -167,7 +168,7 @@ class FadadaConfig(ConnectorConfig):
     sign_x: float = 400.0
     sign_y: float = 150.0
     token_refresh_margin_seconds: int = Field(default=300, ge=0)
-    webhook_max_age_seconds: int = Field(default=300, ge=0, description="FASC allows +-5 min")
+    webhook_max_age_seconds: int = max_age_field(300, description="FASC allows +-5 min")
     http: HttpSettings = Field(default_factory=HttpSettings)
 
 
@@ -485,14 +486,8 @@ class FadadaConnector(Connector):
             raise WebhookRejected(
                 "法大大 callback signature does not match", hint="check app_secret of this instance"
             )
-        window = self.config.webhook_max_age_seconds
-        if window and (
-            not timestamp.isdigit() or abs(self.clock() - int(timestamp)) > window * 1000
-        ):
-            raise WebhookRejected(
-                "法大大 callback is outside the replay window",
-                hint="check the server clock, or raise webhook_max_age_seconds",
-            )
+        sent = int(timestamp) / 1000 if timestamp.isdigit() else None  # milliseconds
+        check_replay(sent, self.clock() / 1000, self.config.webhook_max_age_seconds, instance=self.name)
         try:
             payload = json.loads(biz_content)
         except ValueError as exc:

@@ -31,10 +31,12 @@ def max_age_field(default: int | None = 300, *, ge: int = 0, description: str = 
 
 
 def check_replay(timestamp: datetime | float | None, now: datetime | float,
-                 max_age_seconds: float | None, *, instance: str = "") -> None:
+                 max_age_seconds: float | None, *, instance: str = "",
+                 max_ahead_seconds: float | None = None) -> None:
     """Raise ``WebhookRejected`` unless ``timestamp`` is within ``max_age_seconds`` of ``now``.
 
-    Both ways: an event stamped too far ahead is as suspect as an old one. A missing
+    Both ways: an event stamped too far ahead is as suspect as an old one (``max_ahead_seconds``
+    allows a vendor's documented clock skew instead, for windows of days). A missing
     timestamp fails when the check is on; ``max_age_seconds`` 0 or None turns it off.
     Datetimes must carry an offset; numbers are epoch seconds.
     """
@@ -45,7 +47,8 @@ def check_replay(timestamp: datetime | float | None, now: datetime | float,
         msg = "the event carries no timestamp, so its age cannot be checked"
         raise WebhookRejected(msg, hint=f"the vendor must stamp its events, or set {where} to 0")
     age = _epoch(now) - _epoch(timestamp)
-    if abs(age) > max_age_seconds:
+    ahead = max_age_seconds if max_ahead_seconds is None else max_ahead_seconds
+    if age > max_age_seconds or -age > ahead:
         when = "ahead of" if age < 0 else "before"
         msg = f"the event is stamped {abs(age):.0f} s {when} now, outside the replay window"
         raise WebhookRejected(msg, hint=f"check this host's clock; {where} is {max_age_seconds:g}")

@@ -53,6 +53,7 @@ from trainbridge.core.records import (
     make_id,
 )
 from trainbridge.core.secrets import register_secret
+from trainbridge.sdk.webhooks import check_replay, max_age_field
 
 # signFlowStatus of /detail and SIGN_FLOW_COMPLETE (0 draft, 1 signing, 2 done, 3 revoked,
 # 5 expired, 7 refused).
@@ -93,9 +94,7 @@ class EsignConfig(ConnectorConfig):
     file_ready_checks: int = Field(
         default=10, ge=1, description="GET /v3/files/{id} polls after upload"
     )
-    webhook_max_age_seconds: int = Field(
-        default=900, ge=0, description="0 turns the replay window off"
-    )
+    webhook_max_age_seconds: int = max_age_field(900, description="0 turns the replay window off")
     http: HttpSettings = Field(default_factory=HttpSettings)
 
 
@@ -371,16 +370,12 @@ class EsignConnector(Connector):
         return WebhookResult(events=tuple(e for e in [_event(payload)] if e), reply=REPLY)
 
     def _check_age(self, timestamp: str) -> None:
-        window = self.config.webhook_max_age_seconds
         try:
             sent = int(timestamp)
         except ValueError:
             raise WebhookRejected(f"callback timestamp {timestamp!r} is not a number") from None
-        if window and abs(self.clock() - sent) > window * 1000:
-            raise WebhookRejected(
-                "e签宝 callback is outside the replay window",
-                hint="check the server clock, or raise webhook_max_age_seconds",
-            )
+        check_replay(sent / 1000, self.clock() / 1000, self.config.webhook_max_age_seconds,
+                     instance=self.name)  # milliseconds
 
     @hookimpl
     def healthcheck(self) -> HealthResult:
