@@ -1,48 +1,204 @@
-"""The reports page: every registered report's html output in a sandboxed frame."""
+"""The reports page: each registered report for a period and a department, in the reader's language,
+with its charts, and as CSV or Excel downloads of the same tables.
+
+A report takes the selectors its builder names (``period``, ``department``) and its
+``click.Choice`` options (``--by``, ``--status``); the others keep their defaults.
+"""
 
 from __future__ import annotations
 
-import html
+import inspect
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import quote, urlencode
 
+import click
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from trainbridge.core.records import Employee
+from trainbridge.core.reports import Chart, Report, ReportResult, svg_bars, to_html
+from trainbridge.core.runner import Workspace
 from trainbridge.core.secrets import redact
+from trainbridge.rules.leaderboard import period_bounds
+from trainbridge.rules.points import period_key
 from trainbridge.web.console import Console
-from trainbridge.web.views import report_html
+from trainbridge.web.report_export import to_csv_bytes, to_xlsx_bytes
+from trainbridge.web.report_text import column, localize, report_title, word
 
 log = logging.getLogger("trainbridge.web")
+#: reports whose period defaults to the latest one with data (the others: every period).
+LATEST_BY_DEFAULT = frozenset({"points"})
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass
+class Selection:
+    """What the reader chose for one report, checked; ``error`` says what was not understood."""
+
+    report: Report
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    shown: dict[str, str] = field(default_factory=dict)
+    choices: dict[str, list[str]] = field(default_factory=dict)
+    takes_period: bool = False
+    takes_department: bool = False
+    error: str = ""
+
+
+def select(report: Report, query: Mapping[str, str], today: date) -> Selection:
+    """The builder's keyword arguments from the query (only what it takes), and ``today``."""
+    takes = inspect.signature(report.build).parameters
+    sel = Selection(report, takes_period="period" in takes, takes_department="department" in takes)
+    if "today" in takes:
+        sel.kwargs["today"] = today
+    period = query.get("period", "").strip()
+    if sel.takes_period and period:
+        try:
+            period_bounds(period, today)
+        except ValueError:
+            sel.error = "report_bad_period"
+        else:
+            sel.kwargs["period"] = sel.shown["period"] = period
+    department = query.get("department", "").strip()
+    if sel.takes_department and department:
+        sel.kwargs["department"] = sel.shown["department"] = department
+    for option in report.options:
+        if isinstance(option, click.Option) and isinstance(option.type, click.Choice) and option.name:
+            sel.choices[option.name] = [str(c) for c in option.type.choices]
+            chosen = query.get(option.name, "").strip()
+            if chosen and chosen not in sel.choices[option.name]:
+                sel.error = "report_unknown_choice"
+            elif chosen:
+                sel.kwargs[option.name] = sel.shown[option.name] = chosen
+    return sel
+
+
+def period_options(today: date) -> dict[str, list[str]]:
+    """The last eight quarters, three years and twelve months, newest first."""
+    quarters, months = [], []
+    day = today
+    for _ in range(8):
+        quarters.append(period_key(day, "quarter"))
+        first, _last = period_bounds(quarters[-1], today)
+        day = date.fromordinal(first.toordinal() - 1)
+    day = today
+    for _ in range(12):
+        months.append(period_key(day, "month"))
+        day = date.fromordinal(day.replace(day=1).toordinal() - 1)
+    return {"report_quarters": quarters, "report_years": [str(today.year - i) for i in range(3)],
+            "report_months": months}
+
+
+def departments(ws: Workspace) -> list[str]:
+    with ws.ledger.transaction() as conn:
+        return sorted({e.department for e in ws.ledger.iter_records(conn, "employee")
+                       if isinstance(e, Employee) and e.department})
+
+
+def build(ws: Workspace, sel: Selection, lang: str) -> ReportResult:
+    return localize(sel.report.build(ws, **sel.kwargs), lang)
+
+
+def file_name(sel: Selection, ext: str) -> str:
+    parts = [sel.report.name, *[v for k, v in sel.shown.items() if k != "department"]]
+    if "department" in sel.shown:
+        parts.append(sel.shown["department"])
+    return "-".join(parts) + f".{ext}"
+
+
+def download(content: bytes, media_type: str, name: str) -> Response:
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
+
+
+def custom_period(sel: Selection, today: date) -> str:
+    """The chosen period when the selector does not list it (``2024Q1`` typed into the address)."""
+    chosen = sel.shown.get("period", "")
+    listed = {p for values in period_options(today).values() for p in values}
+    return chosen if chosen and chosen not in listed else ""
+
+
+def chart_svg(chart: Chart) -> Markup:
+    return Markup(svg_bars(chart))  # svg_bars escapes every text it writes
 
 
 def routes(c: Console) -> list[BaseRoute]:
     ws = c.ws
 
+    def selection(request: Request, name: str) -> Selection:
+        if name not in ws.host.reports:
+            raise HTTPException(404)
+        return select(ws.host.reports[name], request.query_params, c.settings.today())
+
     @c.page("admin", "hr", "viewer")
     async def reports(request: Request) -> Response:
+        lang = c.language(request)
         names = sorted(ws.host.reports)
         selected = request.query_params.get("name") or (names[0] if names else "")
         if selected and selected not in ws.host.reports:
             raise HTTPException(404)
-        return c.render(request, "reports.html", reports=[ws.host.reports[n] for n in names],
-                        selected=selected)
+        tabs = [(n, report_title(n, ws.host.reports[n].title, lang)) for n in names]
+        if not selected:
+            return c.render(request, "reports.html", tabs=tabs, selected="", sel=None, result=None, error="")
+        sel = selection(request, selected)
+        result, error, status = None, "", 200
+        if sel.error:
+            error, status = c.t(request, sel.error), 400
+        else:
+            try:
+                result = await run_in_threadpool(build, ws, sel, lang)
+            except Exception as exc:  # one broken report must not take the page down
+                log.exception("report %s failed", selected)
+                error = f"{c.t(request, 'report_failed')}: {redact(str(exc))}"
+        query = urlencode(sel.shown)
+        depts = await run_in_threadpool(departments, ws) if sel.takes_department else []
+        return c.render(request, "reports.html", status_code=status, tabs=tabs, selected=selected, sel=sel,
+                        result=result, error=error, query=query, periods=period_options(c.settings.today()),
+                        latest_default=selected in LATEST_BY_DEFAULT, departments=depts,
+                        custom_period=custom_period(sel, c.settings.today()),
+                        chart_svg=chart_svg, column=lambda name: column(name, lang),
+                        word=lambda text: word(text, lang))
+
+    async def built(request: Request) -> tuple[Selection, ReportResult]:
+        sel = selection(request, request.path_params["name"])
+        if sel.error:
+            raise HTTPException(400)
+        return sel, await run_in_threadpool(build, ws, sel, c.language(request))
 
     @c.page("admin", "hr", "viewer")
-    async def report_frame(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in ws.host.reports:
-            raise HTTPException(404)
+    async def report_alone(request: Request) -> Response:
         try:
-            text = await run_in_threadpool(report_html, ws, name)
+            _, result = await built(request)
+        except HTTPException:
+            raise
         except Exception as exc:  # one broken report must not take the page down
-            log.exception("report %s failed", name)
-            text = f"<p>{html.escape(redact(str(exc)))}</p>"
-        return HTMLResponse(text)
+            log.exception("report %s failed", request.path_params["name"])
+            return c.error(request, 500, "report_failed", redact(str(exc)))
+        lang = c.language(request)
+        return HTMLResponse(to_html(result).replace('<html lang="zh">', f'<html lang="{lang}">'))
+
+    @c.page("admin", "hr", "viewer")
+    async def report_csv(request: Request) -> Response:
+        sel, result = await built(request)
+        return download(to_csv_bytes(result), "text/csv; charset=utf-8", file_name(sel, "csv"))
+
+    @c.page("admin", "hr", "viewer")
+    async def report_xlsx(request: Request) -> Response:
+        sel, result = await built(request)
+        content = await run_in_threadpool(to_xlsx_bytes, result)
+        return download(content, XLSX, file_name(sel, "xlsx"))
 
     return [
         Route("/reports", reports),
-        Route("/reports/{name}.html", report_frame),
+        Route("/reports/{name}.html", report_alone),
+        Route("/reports/{name}.csv", report_csv),
+        Route("/reports/{name}.xlsx", report_xlsx),
     ]
