@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -128,11 +127,9 @@ class ChatBot(Connector):
     def __init__(self, name: str, config: ConnectorConfig,
                  ctx: ConnectorContext | None = None) -> None:
         super().__init__(name, config, ctx)
-        #: Replaceable in tests: the wall clock (signatures, send window) and the pause.
-        self.clock: Callable[[], float] = time.time
-        self.sleep: Callable[[float], None] = time.sleep
-        self.window = SendWindow(self.send_rules(), clock=lambda: self.clock(),
-                                 sleep=lambda s: self.sleep(s))
+        # The context's clock and sleep (signatures, the send window, waits between attempts).
+        self.window = SendWindow(self.send_rules(), clock=lambda: self.ctx.clock(),
+                                 sleep=lambda s: self.ctx.sleep(s))
         self._http: HttpClient | None = None
         # Parts already posted per notice id, so a retry in the same process resumes.
         self._parts_sent: dict[str, int] = {}
@@ -229,7 +226,11 @@ class ChatBot(Connector):
                 for i, chunk in enumerate(chunks, 1)]
 
     def deliver(self, payload: dict[str, Any]) -> None:
-        """Post one message; wait and repeat on the vendor's rate-limit codes."""
+        """Post one message; wait and repeat on the vendor's rate-limit codes.
+
+        The client retries 429, 5xx and lost connections itself; this loop is for the codes a
+        robot answers with HTTP 200 ("sending too fast"), and re-enters the group's send window
+        before each attempt, which a retry inside the client could not."""
         settings = self.config.http
         for attempt in range(1, settings.max_attempts + 1):
             self.window.acquire(max_wait=settings.max_wait, instance=self.name)
@@ -254,13 +255,13 @@ class ChatBot(Connector):
                         "outbox for the next run; check nothing else posts through this robot"))
             self.log.info("%s: %s answered %d %s, sending again in %.0f s", self.name,
                           self.vendor, code, message, wait)
-            self.sleep(wait)
+            self.ctx.sleep(wait)
 
     @property
     def http(self) -> HttpClient:
         if self._http is None:
             self._http = self.ctx.http(self.config.base_url, instance=self.name,
-                                       settings=self.config.http, sleep=lambda s: self.sleep(s))
+                                       settings=self.config.http)
         return self._http
 
     def post_json(self, url: str, payload: dict[str, Any], *,

@@ -121,7 +121,7 @@ class FeishuBot(ChatBot):
     def signed(self, payload: dict[str, Any], *, timestamp: int | None = None) -> dict[str, Any]:
         if self.config.secret is None:
             return payload
-        ts = int(self.clock()) if timestamp is None else timestamp
+        ts = int(self.ctx.clock()) if timestamp is None else timestamp
         return {"timestamp": str(ts), "sign": feishu_sign(self.config.secret.get_secret_value(), ts),
                 **payload}
 
@@ -190,7 +190,7 @@ class DingTalkBot(ChatBot):
     def post(self, payload: dict[str, Any]) -> requests.Response:
         params: dict[str, Any] = {"access_token": self.config.access_token.get_secret_value()}
         if self.config.secret is not None:
-            timestamp = int(self.clock() * 1000)
+            timestamp = int(self.ctx.clock() * 1000)
             params["timestamp"] = str(timestamp)
             params["sign"] = dingtalk_sign(self.config.secret.get_secret_value(), timestamp)
         return self.post_json("/robot/send", payload, params=params)

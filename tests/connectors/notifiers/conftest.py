@@ -59,7 +59,7 @@ def make_bot(tb_instance: Callable[..., Connector], clock: FakeClock) -> Callabl
 
     def build(type_name: str, config: dict[str, Any], name: str = "hr_group") -> Any:
         conn: Any = tb_instance(type_name, config, name)
-        conn.clock, conn.sleep = clock.time, clock.sleep
+        conn.ctx.clock, conn.ctx.sleep = clock.time, clock.sleep
         return conn
 
     return build
