@@ -37,6 +37,7 @@ import requests
 from pydantic import Field, SecretStr, model_validator
 
 from trainbridge import hookimpl
+from trainbridge.connectors.dropbox_sign_archive import DropboxSignArchive
 from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorContext
 from trainbridge.core.errors import (
     ConnectorError,
@@ -63,6 +64,8 @@ from trainbridge.sdk.webhooks import check_replay, max_age_field
 PRODUCTION_URL = "https://api.hellosign.com/v3"
 AGREEMENT_KEY = "trainbridge_agreement_id"
 LOOKUP_KEY = "trainbridge_key"
+#: A search token of the delivery's idempotency key (the outbox row's), looked up before a send.
+IDEMPOTENCY_KEY = "trainbridge_idempotency_key"
 REPLY = WebhookReply(status_code=200, body="Hello API Event Received", content_type="text/plain")
 # Dropbox Sign retries an unanswered callback for about three days, keeping its event_time.
 DEFAULT_MAX_AGE = 4 * 24 * 3600
@@ -107,6 +110,13 @@ class DropboxSignConfig(ConnectorConfig):
         default=True, description="Read a callback's status back from the API (see module doc)")
     webhook_max_age_seconds: int = max_age_field(
         DEFAULT_MAX_AGE, description="Reject callbacks whose event_time is older; 0: off")
+    import_agreements: bool = Field(
+        default=False, description="fetch_agreements: read complete requests signed outside trainbridge "
+                                   "(their metadata carries the agreement's terms)")
+    account_id: str | None = Field(default=None, description="fetch_agreements: a team member's account, "
+                                                              "or 'all'; unset: the API key's own")
+    agreement_fields: dict[str, str] = Field(
+        default_factory=dict, description="Our metadata key -> the request's metadata key, where they differ")
     http: HttpSettings = Field(default_factory=HttpSettings)
 
     @model_validator(mode="after")
@@ -117,7 +127,7 @@ class DropboxSignConfig(ConnectorConfig):
         return self
 
 
-class DropboxSignConnector(Connector):
+class DropboxSignConnector(DropboxSignArchive, Connector):
     """Sends training agreements as Dropbox Sign signature requests and reads them back."""
 
     config_model: ClassVar[type[ConnectorConfig]] = DropboxSignConfig
@@ -163,13 +173,13 @@ class DropboxSignConnector(Connector):
         if not signers:
             raise ConnectorError("no signers given", instance=self.name,
                                  hint=f"agreement {agreement.id} needs at least the employee")
-        existing = self.find_request(agreement.id)
+        existing = self.find_request(agreement.id, idempotency_key)
         if existing is not None:
             self.log.info("agreement %s already has signature request %s", agreement.id,
                           existing.envelope_id)
             return existing
         everyone = self._with_countersigner(signers)
-        answer = self._send(self.request_fields(agreement, everyone),
+        answer = self._send(self.request_fields(agreement, everyone, idempotency_key),
                             {"files[0]": (self.config.file_name, document, "application/pdf")})
         envelope = self._envelope(self._signature_request(answer, "POST /signature_request/send"))
         self.log.info("sent agreement %s as Dropbox Sign request %s%s", agreement.id,
@@ -183,7 +193,8 @@ class DropboxSignConnector(Connector):
         return [*signers, Signer(name=str(cfg.countersigner_name),
                                  email=cfg.countersigner_email, role="hr")]
 
-    def request_fields(self, agreement: Agreement, signers: list[Signer]) -> list[tuple[str, str]]:
+    def request_fields(self, agreement: Agreement, signers: list[Signer],
+                       idempotency_key: str | None = None) -> list[tuple[str, str]]:
         """The form fields of ``/signature_request/send`` (the file goes separately)."""
         cfg = self.config
         fields = [("title", cfg.title), ("subject", cfg.subject)]
@@ -200,6 +211,8 @@ class DropboxSignConnector(Connector):
                 fields.append((f"signers[{i}][order]", str(i)))
         fields += [(f"metadata[{AGREEMENT_KEY}]", agreement.id),
                    (f"metadata[{LOOKUP_KEY}]", lookup_token(agreement.id)),
+                   *([(f"metadata[{IDEMPOTENCY_KEY}]", lookup_token(idempotency_key))]
+                     if idempotency_key else []),
                    ("test_mode", "1" if cfg.test_mode else "0"),
                    ("allow_decline", "1" if cfg.allow_decline else "0")]
         if cfg.client_id:
@@ -223,17 +236,26 @@ class DropboxSignConnector(Connector):
         answer = self.http.json_of(resp)
         return answer if isinstance(answer, dict) else {}
 
-    def find_request(self, agreement_id: str) -> Envelope | None:
-        """The live request already sent for ``agreement_id``, found by its metadata token.
+    def find_request(self, agreement_id: str, idempotency_key: str | None = None) -> Envelope | None:
+        """The live request already sent for this delivery (by the token of its idempotency key), else
+        for ``agreement_id`` (by its metadata token: a request sent before keys were kept).
 
         Dropbox Sign indexes new requests with a short delay, so this protects re-runs, not
         a retry seconds after an ambiguous failure (which is why those are not retried).
         """
+        lookups = [(IDEMPOTENCY_KEY, lookup_token(idempotency_key))] if idempotency_key else []
+        for key, token in [*lookups, (AGREEMENT_KEY, None)]:
+            found = self._search(agreement_id, key, token)
+            if found is not None:
+                return found
+        return None
+
+    def _search(self, agreement_id: str, key: str, token: str | None) -> Envelope | None:
         answer = self.http.get_json("/signature_request/list",
-                                    params={"query": lookup_token(agreement_id), "page_size": 20})
+                                    params={"query": token or lookup_token(agreement_id), "page_size": 20})
         items = answer.get("signature_requests") if isinstance(answer, dict) else None
         for item in items if isinstance(items, list) else []:
-            if (item.get("metadata") or {}).get(AGREEMENT_KEY) != agreement_id:
+            if (item.get("metadata") or {}).get(key) != (token or agreement_id):
                 continue
             envelope = self._envelope(item)
             if envelope.status is not EnvelopeStatus.VOIDED:

@@ -251,7 +251,7 @@ def test_dropbox_sign_passes_the_connector_contract(dropbox_sign, fake):
     hooks = check_connector(dropbox_sign, exercise=True)
 
     assert set(hooks) == {"send_for_signature", "signature_status", "download_signed",
-                          "verify_webhook", "healthcheck"}
+                          "verify_webhook", "healthcheck", "fetch_agreements"}
 
 
 def test_the_dropbox_sign_type_is_registered(tb_host):
@@ -283,4 +283,5 @@ def test_an_html_answer_to_a_send_is_an_error_and_the_next_send_looks_first(drop
         dropbox_sign.send_for_signature(agreement=agreement(), document=PDF, signers=[EMPLOYEE],
                                         idempotency_key="lms:agr-7#1")
 
-    assert [c.request.method for c in fake.calls] == ["GET", "POST"]
+    # Looked up by the delivery's key, then by the agreement, before the one send.
+    assert [c.request.method for c in fake.calls] == ["GET", "GET", "POST"]
