@@ -95,7 +95,11 @@ test = ["pytest", "responses"]
 packages = ["<<package>>"]
 '''
 
-_CONNECTOR = '''"""<<title>> for trainbridge: people (GET /people), payroll adjustments (POST /payments)."""
+_CONNECTOR = '''"""<<title>> for trainbridge: people (GET /people), payroll adjustments (POST /payments).
+
+Paging, the incremental cursor, retries and rate limits come from trainbridge (``RestStream``,
+``ctx.http``): what is left here is the vendor's configuration and the mapping of its fields.
+"""
 
 from __future__ import annotations
 
@@ -115,6 +119,7 @@ from trainbridge.core.records import (
     PayrollAdjustment,
     make_id,
 )
+from trainbridge.sdk.streams import Incremental, NextUrl, RestStream
 
 
 class Config(ConnectorConfig):
@@ -137,18 +142,20 @@ class <<title_class>>(Connector):
     @hookimpl
     def fetch_employees(self, since: str | None) -> Iterator[Page]:
         """Every person changed since the cursor, one vendor page at a time."""
-        params: dict[str, Any] = {"updated_since": since} if since else {}
-        url: str | None = "/people"
-        while url:
-            body = self.http.get_json(url, params=params)
+        people = RestStream(self.http, "/people", records="items", paging=NextUrl(next="next"),
+                            incremental=Incremental(param="updated_since", field="updated_at"),
+                            ctx=self.ctx, name="people")
+        for part in people.pages(since):
             page = Page()
-            for person in body["items"]:
-                page.add(Employee, {"id": make_id(self.name, person["id"]), "source": self.name,
-                                    "employee_id": person["id"], "name": person["name"],
-                                    "email": person.get("email")}, raw=person)
-            page.cursor = body.get("cursor") or since
+            for person in part.items:
+                page.add(Employee, self.employee(person), raw=person)
+            page.cursor = part.cursor
             yield page
-            url, params = body.get("next"), {}
+
+    def employee(self, person: dict[str, Any]) -> dict[str, Any]:
+        """The vendor's person as an ``employee`` record (``trainbridge schema employee``)."""
+        return {"id": make_id(self.name, person["id"]), "source": self.name,
+                "employee_id": person["id"], "name": person["name"], "email": person.get("email")}
 
     @hookimpl
     def post_adjustment(self, adjustment: PayrollAdjustment,
@@ -176,6 +183,7 @@ _TESTS = '''"""<<title>> against the trainbridge kit: the contract, exactly-once
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -187,9 +195,11 @@ from trainbridge.testing import check_connector
 from <<package>> import <<title_class>>, register_connectors
 
 BASE = "https://api.<<name>>.example/v1"
-PEOPLE = {"items": [{"id": "E001", "name": "Li Lei", "email": "li.lei@example.com"},
-                    {"id": "E002", "name": "Han Meimei", "email": "han.meimei@example.com"}],
-          "cursor": "2025-06-01T00:00:00Z", "next": None}
+PEOPLE = {"items": [{"id": "E001", "name": "Li Lei", "email": "li.lei@example.com",
+                     "updated_at": "2025-05-30T08:00:00Z"},
+                    {"id": "E002", "name": "Han Meimei", "email": "han.meimei@example.com",
+                     "updated_at": "2025-06-01T00:00:00Z"}],
+          "next": None}
 BONUS = PayrollAdjustment(id="incentive:E001:2025Q2", employee_id="E001", adjustment=AdjustmentKind.BONUS,
                           amount=Decimal("500.00"), currency="USD", effective_date=date(2025, 6, 20),
                           reason="certificate obtained")
@@ -218,11 +228,13 @@ def test_the_connector_keeps_the_contract_and_pays_once(connector, vendor):
     assert hooks == ["fetch_employees", "post_adjustment", "healthcheck"]
 
 
-def test_people_become_employees_with_the_vendors_cursor(connector, vendor):
+def test_people_become_employees_and_the_next_read_asks_for_changes_only(connector, vendor):
     [page] = connector.fetch_employees(since=None)
+    list(connector.fetch_employees(since=page.cursor))
 
     assert [e.id for e in page.records] == ["<<name>>_hq:E001", "<<name>>_hq:E002"]
-    assert page.cursor == "2025-06-01T00:00:00Z"
+    assert json.loads(page.cursor)["since"] == "2025-06-01T00:00:00Z"
+    assert vendor.calls[-1].query == {"updated_since": "2025-06-01T00:00:00Z"}
 
 
 def test_a_payment_whose_answer_was_lost_is_made_once(connector, vendor):
