@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import calendar
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Protocol
 
+from trainbridge.core.explanations import ExplanationItem
 from trainbridge.core.records import CENT, Proration, SeparationReason
 
 if TYPE_CHECKING:
@@ -183,26 +184,6 @@ class RefundLine:
             "fraction_exact": str(self.fraction), "amount": money(self.amount), "owed": self.owed,
             "rule": self.rule, "article": self.article, "warnings": list(self.warnings),
         }
-
-
-@dataclass(frozen=True)
-class ExplanationItem:
-    """One step of an explanation as data: which rule, under which article, from what, for how much.
-
-    The text lines say the same in English; these let a console render the step in any
-    language and an auditor check it without parsing prose. ``inputs`` are strings (amounts
-    with two decimals, exact fractions as ``a/b``).
-    """
-
-    rule: str
-    article: str
-    inputs: Mapping[str, Any]
-    amount: Decimal | None = None
-    currency: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "article": self.article, "inputs": dict(self.inputs),
-                "amount": None if self.amount is None else money(self.amount), "currency": self.currency}
 
 
 @dataclass(frozen=True)
