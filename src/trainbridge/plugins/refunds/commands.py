@@ -18,8 +18,16 @@ from typing import Any
 import click
 
 from trainbridge.core.manager import PluginHost
-from trainbridge.core.records import Employee, Proration, Separation, SeparationReason
-from trainbridge.plugins.refunds.facts import CostFacts, LeaverFacts, records_of
+from trainbridge.core.records import (
+    Agreement,
+    AgreementStatus,
+    Employee,
+    Enrollment,
+    Proration,
+    Separation,
+    SeparationReason,
+)
+from trainbridge.plugins.refunds.facts import CostFacts, Leaver, LeaverFacts, records_of, with_session
 from trainbridge.plugins.refunds.policy import quote_leaver
 from trainbridge.plugins.refunds.repayments import (
     RepaymentError,
@@ -88,12 +96,17 @@ def quote_from_ledger(ws: Any, employee_id: str, last_day: date | None = None, r
         if last is None or why is None:
             raise click.UsageError(f"{employee_id} has no separation in the ledger: "
                                    "give --last-day and --reason")
+        if leaver is None and employee is not None:
+            # A what-if for someone still employed: their agreements, as if they left on ``last``.
+            leaver = _what_if_leaver(ws, conn, employee, last, why, waived)
+            agreements = leaver.agreements
         departure = Departure(last_day=last, reason=why,
                               waived=waived or bool(separation and separation.waived and not reason),
                               probation_end=probation_end or (employee.probation_end if employee else None),
                               refused_extension=bool(separation and separation.refused_extension
                                                      and not reason))
-        costs = CostFacts.load(ws.ledger, conn, program_ids=facts.signed_program_ids())
+        costs = CostFacts.load(ws.ledger, conn, program_ids=facts.signed_program_ids() | {
+            a.program_id for a, _ in agreements if a.status is AgreementStatus.SIGNED})
         lines = quoted_lines(leaver, costs) if leaver else []
         history = [row for row in ws.ledger.list_decisions(conn, "refund_quote", subject=employee_id)
                    if separation and row["payload"].get("separation") == separation.id]
@@ -117,6 +130,20 @@ def ledger_quote(ws: Any, employee_id: str, last_day: date | None, reason: str |
     """The quotes alone (the HR console's refund page)."""
     return [q.quote for q in quote_from_ledger(ws, employee_id, last_day, reason, waived, probation_end,
                                                proration, include_unvouchered, currency)]
+
+
+def _what_if_leaver(ws: Any, conn: Any, employee: Employee, last_day: date, reason: SeparationReason,
+                    waived: bool) -> Leaver:
+    """``employee`` as if they left on ``last_day`` for ``reason``: a separation that is not recorded
+    anywhere, with their agreements (each bound to its enrollment's session) as a leaver's are."""
+    who = employee.employee_id
+    separation = Separation(id=f"what-if:{who}", employee_id=who, last_day=last_day, reason=reason,
+                            waived=waived)
+    sessions = {e.id: e.session_id for e in records_of(ws.ledger, conn, Enrollment, subject=who)
+                if e.employee_id == who and e.session_id}
+    agreements = [(with_session(a, sessions), "") for a in records_of(ws.ledger, conn, Agreement, subject=who)
+                  if a.employee_id == who]
+    return Leaver(separation, "", employee, "", agreements)
 
 
 def _employee(ws: Any, conn: Any, employee_id: str) -> Employee | None:
