@@ -211,3 +211,40 @@ def test_cancelled_in_feishu_leaves_the_proposal_to_the_console(approvals_ws: Wo
     assert len(audit(approvals_ws, "approval.closed_at_vendor")) == 1
     sync_approvals(approvals_ws)
     assert len(fake_feishu.created) == 1  # not sent again: HR decides in the console now
+
+
+def test_the_demo_approves_one_proposal_through_a_faked_feishu_by_its_event(tmp_path):
+    from datetime import date
+
+    from trainbridge.core.config import load_settings
+    from trainbridge.core.demo import run_demo
+
+    lines: list[str] = []
+    assert run_demo(tmp_path / "demo", today=date(2026, 11, 23), echo=lines.append) == 0
+    text = "\n".join(lines)
+    assert "sent repayment:hr:S-E007 to Feishu Approval as DEMO-INSTANCE-1 (金额 ¥425.00)" in text
+    assert "(console account hr.li): repayment:hr:S-E007 is delivered" in text
+    ws = Workspace(load_settings(tmp_path / "demo" / "plugins.toml"))
+    try:
+        with ws.ledger.transaction() as conn:
+            assert ws.ledger.get_proposal(conn, "refund:hr:S-E003")["status"] == "pending"  # type: ignore[index]
+            assert ws.ledger.get_proposal(conn, "repayment:hr:S-E007")["decided_by"] == "hr.li"  # type: ignore[index]
+    finally:
+        ws.close()
+
+
+def test_the_hooks_called_directly_open_and_withdraw_one_instance(approvals_ws: Workspace, fake_feishu: FakeFeishu):
+    from trainbridge.core.approvals.models import ApprovalRequest, ApprovalTicket, FormField
+
+    connector = approvals_ws.host.instances["approvals"]
+    request = ApprovalRequest(proposal_id=PID, kind="refund", key="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+                              title="培训费用扣回：李娜 ¥850.00",
+                              fields=(FormField(key="explanation", label="计算说明", value="1700.00 x 50%"),))
+    ticket = connector.send_for_approval(request=request, idempotency_key=request.key)
+    again = connector.send_for_approval(request=request.model_copy(update={"resend": True}),
+                                        idempotency_key=request.key)
+    assert again.ref == ticket.ref and len(fake_feishu.created) == 1
+    assert connector.withdraw_approval(ticket=ticket, reason="decided in the console").status == "withdrawn"
+    closed = connector.withdraw_approval(ticket=ApprovalTicket(ref=ticket.ref), reason="again")
+    assert closed.status == "withdrawn" and "already CANCELED" in closed.detail
+    assert len(fake_feishu.cancelled) == 1

@@ -83,6 +83,7 @@ def run_demo(directory: Path | None, *, today: date, echo: Callable[[str], None]
                 echo(f"  {line}")
             for err in r.errors:
                 echo(f"  ! {err}")
+        _approval_step(ws, echo)
         with ws.ledger.transaction() as conn:
             pending = ws.ledger.list_proposals(conn, status="pending")
         if pending:
@@ -104,3 +105,13 @@ def run_demo(directory: Path | None, *, today: date, echo: Callable[[str], None]
         return int(overall_exit(results))
     finally:
         ws.close()
+
+
+def _approval_step(ws: Workspace, echo: Callable[[str], None]) -> None:
+    """HR approves where HR works (docs/approvals.md): 赵敏's repayment request goes through a
+    Feishu Approval faked on 127.0.0.1 and is approved by the signed approval_instance event."""
+    from trainbridge.core.approvals.demo import approve_one_in_feishu
+
+    echo("\n== approval in Feishu (faked locally)")
+    if approve_one_in_feishu(ws, "repayment_request", echo) is None:
+        echo("  no pending repayment request to approve")

@@ -431,8 +431,9 @@ def signature_problems(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
 
 #: Proposal kinds of built-in jobs that do not declare ``proposal_kinds`` (what ``[approvals] auto``
 #: may name); a job declares its own with ``proposal_kinds: ClassVar[tuple[str, ...]]``.
-BUILTIN_PROPOSAL_KINDS = ("refund", "refund_credit", "bonus", "bonus_coefficient", "excellent", "perks",
-                          "regional_manager", "promotion", "promotion_priority", "review_points")
+BUILTIN_PROPOSAL_KINDS = ("refund", "refund_credit", "repayment_request", "bonus", "bonus_coefficient",
+                          "excellent", "perks", "regional_manager", "promotion", "promotion_priority",
+                          "review_points")
 
 
 def proposal_kinds(jobs: Mapping[str, Any]) -> set[str]:
