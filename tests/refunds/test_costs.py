@@ -264,3 +264,15 @@ def test_cost_report_renders_as_table_csv_and_html(seed_ws):
     assert "1700.00" in render(result, "table")
     assert "E003,李娜,1,1000.00,200.00,500.00,1700.00,1700.00,CNY" in render(result, "csv")
     assert "<td>1700.00</td>" in render(result, "html")
+
+
+def test_each_cost_allocation_is_explained_as_data_with_its_article(seed_ws):
+    ws = seed_ws()
+    sync(ws, ["costs"])
+    with ws.ledger.transaction() as conn:
+        [row] = [d for d in ws.ledger.list_decisions(conn, "cost_allocation", subject="E003")
+                 if d["payload"]["item_id"] == "finance:INSTR-1"]
+    [item] = row["payload"]["explanation_items"]
+    assert item["rule"] == "cost_allocation:shared" and "art. 16" in item["article"]
+    assert (item["amount"], item["currency"]) == ("200.00", "CNY")
+    assert item["inputs"]["item_amount"] == "2000.00" and item["inputs"]["refundable"] == "yes"

@@ -26,6 +26,7 @@ from trainbridge.plugins.refunds.facts import (
     fingerprint,
 )
 from trainbridge.plugins.refunds.revisions import latest, recorded_inputs, revision_id, what_changed
+from trainbridge.rules.explain import allocation_items
 from trainbridge.rules.refunds import money
 
 
@@ -60,7 +61,8 @@ class CostsJob(Job):
                          {**costs.line_inputs(line), **setting}, [line.rule, payload["refundable_reason"]])
         for (item_id, employee_id), row in sorted(previous.items()):
             if (item_id, employee_id) not in current and not row["payload"].get("withdrawn"):
-                kept = {k: v for k, v in row["payload"].items() if k not in ("revision", "fingerprint")}
+                kept = {k: v for k, v in row["payload"].items() if k not in ("revision", "fingerprint",
+                                                                                   "explanation_items")}
                 payload = {**kept, "amount": "0.00", "withdrawn": True, "refundable": False}
                 gone = {item_id: costs.item_hashes.get(item_id, ""), **setting}
                 self._record(plan, ctx, payload, row, gone, [f"{item_id} is no longer allocated to "
@@ -108,5 +110,6 @@ class CostsJob(Job):
                            f"its inputs changed: {why}"]
         plan.decisions.append(Decision(
             id=did, kind="cost_allocation", subject=payload["employee_id"],
-            payload={**payload, "revision": revision, "fingerprint": content}, explanation=explanation,
+            payload={**payload, "revision": revision, "fingerprint": content,
+                     "explanation_items": allocation_items(payload)}, explanation=explanation,
             amount=Decimal(payload["amount"]), currency=payload["currency"], inputs=inputs))
