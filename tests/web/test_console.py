@@ -137,7 +137,7 @@ def test_hr_approves_a_bonus_and_it_is_posted_to_payroll_once(
     assert [(r.proposal_id, r.state) for r in rows if r.proposal_id == BONUS] == [(BONUS, "delivered")]
     assert ("hr", "proposal.approved", BONUS) in audit_actions(workspace)
     audit_page = client.get("/audit")
-    assert "proposal.approved" in audit_page.text and BONUS in audit_page.text
+    assert "批准提案" in audit_page.text and BONUS in audit_page.text  # the action in words, the id aside
 
 
 def test_hr_approves_the_refund_deduction_of_850(
@@ -295,7 +295,7 @@ def test_overview_shows_runs_pending_approvals_and_quarantine(client: TestClient
     assert pending >= 2
     assert f'id="pending-total">{pending}<' in page.text
     assert 'id="quarantine-count">1<' in page.text
-    assert "incentives" in page.text and "separations" in page.text
+    assert "激励建议" in page.text and "离职返还" in page.text  # the jobs by what they do
 
 
 def test_quarantine_shows_reason_and_payload_and_retry_is_audited(client: TestClient,
@@ -340,8 +340,9 @@ def test_agreements_page_downloads_the_signed_pdf_and_verifies_its_evidence(
 def test_refunds_page_explains_the_quote(client: TestClient) -> None:
     login(client, "hr")
     page = client.get("/refunds?employee=E003")
-    assert "850.00" in page.text
-    assert "<ol><li>" in page.text  # the explanation, line by line
+    assert "¥850.00" in page.text
+    assert '<ol class="explain"><li>' in page.text  # the explanation, step by step
+    assert "《劳动合同法》第二十二条、第三十七条" in page.text  # the articles as HR cites them
     assert client.get("/refunds?employee=NOBODY").status_code == 200
 
 

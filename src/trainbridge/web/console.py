@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,10 +20,12 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from trainbridge.core.localtime import tenant_today, tenant_zone
 from trainbridge.core.runner import Workspace
 from trainbridge.web import accounts
 from trainbridge.web.accounts import HashingGate, LoginLimiter, Session
 from trainbridge.web.i18n import pick_language, translate
+from trainbridge.web.local import Local
 from trainbridge.web.security import same_secret
 
 log = logging.getLogger("trainbridge.web")
@@ -55,7 +57,8 @@ class WebSettings:
     login_window_seconds: float = 300.0
     #: password hashes computed at once; a login beyond them is answered 429 at once.
     hashing_slots: int = 2
-    today: Callable[[], date] = field(default=date.today)
+    #: the console's "today" (the leaderboard's default quarter); None: the tenant's day.
+    today: Callable[[], date] | None = None
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -74,9 +77,16 @@ class Console:
         #: extra template globals (filters, helpers) a route module may add.
         self.globals: dict[str, Any] = {}
 
+    def today(self) -> date:
+        return self.settings.today() if self.settings.today else tenant_today(self.ws.settings)
+
     def language(self, request: Request) -> str:
         return pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"),
                              self.settings.language)
+
+    def loc(self, request: Request) -> Local:
+        """The reader's language and the tenant's time zone, for formats."""
+        return Local(self.language(request), tenant_zone(self.ws.settings))
 
     def t(self, request: Request, key: str) -> str:
         return translate(self.language(request), key)
@@ -87,7 +97,7 @@ class Console:
         body = self.env.get_template(name).render(
             request=request, lang=lang, t=lambda key: translate(lang, key), session=session,
             user=session.user if session else None, csrf=session.csrf_token if session else "",
-            path=request.url.path, **{**self.globals, **context})
+            path=request.url.path, loc=self.loc(request), **{**self.globals, **context})
         return HTMLResponse(body, status_code=status_code)
 
     def secure(self, request: Request) -> bool:

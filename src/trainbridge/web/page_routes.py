@@ -4,6 +4,8 @@ quarantined records and the audit log."""
 from __future__ import annotations
 
 import json
+import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,37 @@ from trainbridge.core.runner import retry_quarantined
 from trainbridge.core.secrets import redact
 from trainbridge.web import accounts
 from trainbridge.web.console import Console
+from trainbridge.web.explain import render_items
+from trainbridge.web.local import Local
 from trainbridge.web.views import leaderboard_view, overview_view, refund_quote_view
+
+log = logging.getLogger("trainbridge.web")
+
+
+#: what an evidence check found, by the reason's first words (the server's paths are never shown).
+EVIDENCE_RESULTS = {
+    "not signed": ("协议尚未签署，没有已签署文件的摘要", "The agreement is not signed: there is no signed document"),
+    "missing file": ("服务器上找不到已签署文件", "The signed file is missing on the server"),
+    "tampered file": ("文件已被改动：摘要与签署时记录的不一致", "The file was changed: its digest differs from the one signed"),
+    "no evidence": ("没有该文件的时间戳凭证", "No timestamp receipt for this file"),
+    "wrong token": ("时间戳凭证与文件不符", "The timestamp token does not match the file"),
+}
+
+
+def evidence_words(valid: bool, reason: str, loc: Local) -> dict[str, str]:
+    """The check's result as a sentence, the digest, and who stamped it when."""
+    digest = re.search(r"SHA-256 ([0-9a-f]{64})", reason)
+    stamped = re.search(r"timestamped (\S+) by (.+?)(?:, serial (\d+))?$", reason)
+    when = ""
+    if stamped:
+        issuer = stamped[2]
+        when = f"{issuer} · {loc.when(stamped[1])}"
+    if valid:
+        result = loc.text("文件摘要与签署时一致，时间戳有效", "The file matches the signed digest; the timestamp is valid")
+    else:
+        key = next((k for k in EVIDENCE_RESULTS if reason.startswith(k)), "")
+        result = loc.text(*EVIDENCE_RESULTS[key]) if key else loc.text("校验未通过", "The check failed")
+    return {"result": result, "digest": digest[1] if digest else "", "stamped": when}
 
 
 def routes(c: Console) -> list[BaseRoute]:
@@ -34,7 +66,8 @@ def routes(c: Console) -> list[BaseRoute]:
         from trainbridge.plugins.agreements import list_agreements
 
         rows = await run_in_threadpool(list_agreements, ws)
-        return c.render(request, "agreements.html", rows=rows)
+        types = {name: str(table.get("type", "")) for name, table in ws.settings.connectors.items()}
+        return c.render(request, "agreements.html", rows=rows, tsa_types=types)
 
     @c.page("admin", "hr", "viewer")
     async def agreement_signed(request: Request) -> Response:
@@ -50,22 +83,30 @@ def routes(c: Console) -> list[BaseRoute]:
 
     @c.page("admin", "hr", "viewer")
     async def agreement_evidence(request: Request) -> Response:
-        from trainbridge.plugins.agreements import verify_agreement_evidence
+        from trainbridge.plugins.agreements import list_agreements, verify_agreement_evidence
 
         agreement_id = request.path_params["agreement_id"]
         try:
             check = await run_in_threadpool(verify_agreement_evidence, ws, agreement_id)
         except TrainbridgeError as exc:
-            return c.render(request, "error.html", status_code=404, message=redact(str(exc)))
-        return c.render(request, "evidence.html", agreement_id=agreement_id, check=check)
+            log.info("evidence check of %s: %s", agreement_id, redact(str(exc)))
+            return c.error(request, 404, "not_found")
+        agreement = next((a for a in await run_in_threadpool(list_agreements, ws) if a["id"] == agreement_id), {})
+        return c.render(request, "evidence.html", agreement_id=agreement_id, agreement=agreement, check=check,
+                        **evidence_words(check.valid, check.reason, c.loc(request)))
 
     @c.page("admin", "hr", "viewer")
     async def refunds(request: Request) -> Response:
         employee = request.query_params.get("employee", "").strip()
         last_day = request.query_params.get("last_day", "").strip()
-        data = await run_in_threadpool(refund_quote_view, ws, employee, last_day)
+        loc = c.loc(request)
+        data = await run_in_threadpool(refund_quote_view, ws, employee, last_day, loc)
+
+        def explain(quote: Any) -> list[dict[str, str]]:
+            return render_items([item.as_json() for item in getattr(quote, "items", ())], loc)
+
         return c.render(request, "refunds.html", status_code=400 if data["bad_input"] else 200,
-                        employee=employee, last_day=last_day, **data)
+                        employee=employee, last_day=last_day, explain=explain, **data)
 
     @c.page("admin", "hr", "viewer", "manager")
     async def leaderboard(request: Request) -> Response:
@@ -75,7 +116,7 @@ def routes(c: Console) -> list[BaseRoute]:
         visibility = "named" if user.role in accounts.DECIDERS else settings.leaderboard_visibility
         try:
             data = await run_in_threadpool(leaderboard_view, ws, user, period=period, department=department,
-                                           visibility=visibility, today=settings.today())
+                                           visibility=visibility, today=c.today())
         except ValueError as exc:
             return c.render(request, "error.html", status_code=400, message=str(exc))
         return c.render(request, "leaderboard.html", department=department or "", **data)
@@ -89,7 +130,9 @@ def routes(c: Console) -> list[BaseRoute]:
                 return ws.ledger.list_quarantine(conn, status=None if show == "all" else show)
 
         rows = await run_in_threadpool(load)
+        loc = c.loc(request)
         for row in rows:
+            row["sentences"] = loc.quarantine_reason(row["reason"])
             row["data_json"] = json.dumps(row["data"], ensure_ascii=False, indent=2, default=str)
             row["raw_json"] = json.dumps(row["raw"], ensure_ascii=False, indent=2, default=str)
         return c.render(request, "quarantine.html", rows=rows, show=show, error=None)
@@ -123,8 +166,6 @@ def routes(c: Console) -> list[BaseRoute]:
                 return ws.ledger.list_audit(conn, limit=500)
 
         rows = await run_in_threadpool(load)
-        for row in rows:
-            row["detail_json"] = json.dumps(row["detail"], ensure_ascii=False, default=str)
         return c.render(request, "audit.html", rows=rows)
 
     return [

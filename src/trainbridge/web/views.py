@@ -8,6 +8,7 @@ from typing import Any
 from trainbridge.core.records import Employee
 from trainbridge.core.runner import Workspace
 from trainbridge.web.accounts import User
+from trainbridge.web.local import Local
 
 
 def overview_view(ws: Workspace) -> dict[str, Any]:
@@ -32,49 +33,94 @@ def _employees(ws: Workspace, conn: Any) -> dict[str, Employee]:
     return {e.employee_id: e for e in ws.ledger.iter_records(conn, "employee") if isinstance(e, Employee)}
 
 
-def proposals_view(ws: Workspace, *, kind: str = "", status: str = "", period: str = "", department: str = "",
-                   ids: list[str] | None = None) -> dict[str, Any]:
-    """Proposals filtered by kind, status, period (a key in the id like 2026Q3, or the creation month)
-    and the subject's department."""
-    from trainbridge.web.approvals import first_approvals
+PAGE_SIZE = 50
 
+
+def proposals_view(ws: Workspace, loc: Local, *, kind: str = "", status: str = "", period: str = "",
+                   department: str = "", ids: list[str] | None = None, page: int = 1,
+                   page_size: int = PAGE_SIZE) -> dict[str, Any]:
+    """Proposals filtered by kind, status, period (a key in the id like 2026Q3, or the creation month)
+    and the subject's department, one page of them, each with its headline and explanation."""
+    from trainbridge.web.approvals import first_approvals
+    from trainbridge.web.proposal_info import decision_for, explanation, headline
+
+    firsts = first_approvals(ws)
     with ws.ledger.transaction() as conn:
         everything = ws.ledger.list_proposals(conn)
         employees = _employees(ws, conn)
+        kinds = sorted({p["kind"] for p in everything})
+        departments = sorted({employees[p["subject"]].department for p in everything
+                              if p["subject"] in employees and employees[p["subject"]].department})
+        matching = []
+        for p in everything:
+            if ids is not None and p["id"] not in ids:
+                continue
+            if (kind and p["kind"] != kind) or (status and p["status"] != status):
+                continue
+            employee = employees.get(p["subject"] or "")
+            if department and (employee is None or employee.department != department):
+                continue
+            if period and period not in p["id"].split(":") and not str(p["created_at"]).startswith(period):
+                continue
+            matching.append((p, employee))
+        pages = max(1, -(-len(matching) // page_size))
+        page = min(max(page, 1), pages)
+        rows = []
+        for p, employee in matching[(page - 1) * page_size:page * page_size]:
+            name = employee.name if employee else ""
+            rows.append({**p, "employee_name": name, "department": employee.department if employee else "",
+                         "head": headline(p, name, loc), **explanation(p, decision_for(ws, conn, p), loc),
+                         "first_approval": firsts.get(p["id"]) if p["status"] == "pending" else None})
+    return {"rows": rows, "kinds": kinds, "departments": departments, "total": len(matching),
+            "page": page, "pages": pages, "statuses": ["pending", "approved", "delivered", "rejected"]}
+
+
+def proposal_detail_view(ws: Workspace, loc: Local, proposal_id: str) -> dict[str, Any] | None:
+    """One proposal: what approving will do (system, amount, effective date, employee) and its evidence."""
+    from trainbridge.plugins.agreements import list_agreements
+    from trainbridge.web.approvals import first_approvals
+    from trainbridge.web.proposal_info import decision_for, evidence, explanation, headline, target, written
+
     firsts = first_approvals(ws)
-    kinds = sorted({p["kind"] for p in everything})
-    departments = sorted({employees[p["subject"]].department for p in everything
-                          if p["subject"] in employees and employees[p["subject"]].department})
-    rows = []
-    for p in everything:
-        if ids is not None and p["id"] not in ids:
-            continue
-        if (kind and p["kind"] != kind) or (status and p["status"] != status):
-            continue
-        employee = employees.get(p["subject"] or "")
-        if department and (employee is None or employee.department != department):
-            continue
-        if period and period not in p["id"].split(":") and not str(p["created_at"]).startswith(period):
-            continue
-        rows.append({**p, "employee_name": employee.name if employee else "",
-                     "department": employee.department if employee else "",
-                     "first_approval": firsts.get(p["id"]) if p["status"] == "pending" else None})
-    return {"rows": rows, "kinds": kinds, "departments": departments,
-            "statuses": ["pending", "approved", "delivered", "rejected"]}
+    with ws.ledger.transaction() as conn:
+        row = ws.ledger.get_proposal(conn, proposal_id)
+        if row is None:
+            return None
+        employee = _employees(ws, conn).get(row["subject"] or "")
+        decision = decision_for(ws, conn, row)
+        targets = target(ws, conn, row, loc)
+        found = evidence(ws, conn, row, decision)
+    name = employee.name if employee else ""
+    agreement_ids = {a["id"] for a in found.get("agreement", [])}
+    agreement_ids |= set(((decision or {}).get("payload") or {}).get("agreements") or [])
+    agreements = [a for a in list_agreements(ws) if a["id"] in agreement_ids] if agreement_ids else []
+    return {"p": {**row, "employee_name": name, "department": employee.department if employee else "",
+                  "head": headline(row, name, loc), **explanation(row, decision, loc),
+                  "first_approval": firsts.get(row["id"])},
+            "record": written(row), "targets": targets, "agreements": agreements,
+            "costs": found.get("cost_item", []), "points": found.get("points_entry", []),
+            "separations": found.get("separation", [])}
 
 
 #: a last day outside these years is a typing error (and 9999-12-31 + 1 day does not exist).
 LAST_DAY_YEARS = (1900, 2999)
 
 
-def refund_quote_view(ws: Workspace, employee_id: str, last_day: str) -> dict[str, Any]:
+def refund_quote_view(ws: Workspace, employee_id: str, last_day: str, loc: Local | None = None) -> dict[str, Any]:
     """Refund proposals with their explanation, and a quote for one employee when asked."""
     import click
 
     from trainbridge.plugins.refunds import ledger_quote as _ledger_quote
 
     with ws.ledger.transaction() as conn:
-        proposals = [p for p in ws.ledger.list_proposals(conn) if p["kind"] in ("refund", "refund_credit")]
+        proposals = [p for p in ws.ledger.list_proposals(conn)
+                     if p["kind"] in ("refund", "refund_credit", "repayment_request")]
+        if loc is not None:
+            from trainbridge.web.proposal_info import decision_for, explanation, headline
+
+            employees = _employees(ws, conn)
+            proposals = [{**p, "head": headline(p, getattr(employees.get(p["subject"] or ""), "name", ""), loc),
+                          **explanation(p, decision_for(ws, conn, p), loc)} for p in proposals]
     quotes: list[Any] = []
     error = ""
     bad_input = False
