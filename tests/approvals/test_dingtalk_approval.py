@@ -34,10 +34,14 @@ class FakeDingTalk:
         self.terminated: list[dict[str, Any]] = []
 
     def install(self, mock: responses.RequestsMock) -> None:
-        mock.add(responses.POST, f"{API}/v1.0/oauth2/accessToken", json={"accessToken": "at-1", "expireIn": 7200})
+        mock.add(
+            responses.POST, f"{API}/v1.0/oauth2/accessToken", json={"accessToken": "at-1", "expireIn": 7200}
+        )
         mock.add_callback(responses.POST, f"{API}/v1.0/workflow/processInstances", callback=self._start)
         mock.add_callback(responses.GET, f"{API}/v1.0/workflow/processInstances", callback=self._get)
-        mock.add_callback(responses.POST, f"{API}/v1.0/workflow/processInstances/terminate", callback=self._end)
+        mock.add_callback(
+            responses.POST, f"{API}/v1.0/workflow/processInstances/terminate", callback=self._end
+        )
 
     def _start(self, request: Any) -> tuple[int, dict[str, str], str]:
         assert request.headers["x-acs-dingtalk-access-token"] == "at-1"
@@ -58,9 +62,14 @@ class FakeDingTalk:
         return 200, {}, json.dumps({"success": True, "result": True})
 
     def agree(self, ref: str, user: str = "manager0912") -> None:
-        self.instances[ref].update(status="COMPLETED", result="agree", operationRecords=[
-            {"userId": "hr01", "type": "START_PROCESS_INSTANCE", "result": "NONE"},
-            {"userId": user, "type": "EXECUTE_TASK_NORMAL", "result": "AGREE", "remark": "同意"}])
+        self.instances[ref].update(
+            status="COMPLETED",
+            result="agree",
+            operationRecords=[
+                {"userId": "hr01", "type": "START_PROCESS_INSTANCE", "result": "NONE"},
+                {"userId": user, "type": "EXECUTE_TASK_NORMAL", "result": "AGREE", "remark": "同意"},
+            ],
+        )
 
 
 @pytest.fixture
@@ -73,13 +82,23 @@ def fake_dingtalk() -> Iterator[FakeDingTalk]:
 
 @pytest.fixture
 def dingtalk_ws(make_workspace: Callable[..., Workspace]) -> Workspace:
-    ws = make_workspace({
-        "connectors": {"oa": {"type": "dingtalk_approval", "app_key": APP_KEY, "app_secret": "s3cret",
-                              "process_code": PROCESS, "originator": "hr01", "callback_token": TOKEN,
-                              "callback_aes_key": AES_KEY},
-                       "payroll": {"type": "jsonl_payroll", "path": "out/payroll.jsonl"}},
-        "approvals": {"channel": "dingtalk_approval", "approvers": {"manager0912": "hr.li"}},
-    })
+    ws = make_workspace(
+        {
+            "connectors": {
+                "oa": {
+                    "type": "dingtalk_approval",
+                    "app_key": APP_KEY,
+                    "app_secret": "s3cret",
+                    "process_code": PROCESS,
+                    "originator": "hr01",
+                    "callback_token": TOKEN,
+                    "callback_aes_key": AES_KEY,
+                },
+                "payroll": {"type": "jsonl_payroll", "path": "out/payroll.jsonl"},
+            },
+            "approvals": {"channel": "dingtalk_approval", "approvers": {"manager0912": "hr.li"}},
+        }
+    )
     add_refund_proposal(ws)
     return ws
 
@@ -95,14 +114,25 @@ def callback(event: dict[str, Any], *, token: str = TOKEN) -> tuple[dict[str, st
 
 def finished(ref: str, result: str = "agree") -> dict[str, Any]:
     """The documented bpms_instance_change body of a finished instance."""
-    return {"EventType": "bpms_instance_change", "processInstanceId": ref, "corpId": "ding123",
-            "createTime": 1766000000000, "finishTime": 1766000900000, "title": "培训费用扣回", "type": "finish",
-            "staffId": "hr01", "result": result, "processCode": PROCESS, "businessId": "202603310001",
-            "eventId": f"evt-{ref}-{result}"}
+    return {
+        "EventType": "bpms_instance_change",
+        "processInstanceId": ref,
+        "corpId": "ding123",
+        "createTime": 1766000000000,
+        "finishTime": 1766000900000,
+        "title": "培训费用扣回",
+        "type": "finish",
+        "staffId": "hr01",
+        "result": result,
+        "processCode": PROCESS,
+        "businessId": "202603310001",
+        "eventId": f"evt-{ref}-{result}",
+    }
 
 
 def test_sent_once_with_named_components_and_approved_by_the_callback(
-        dingtalk_ws: Workspace, fake_dingtalk: FakeDingTalk):
+    dingtalk_ws: Workspace, fake_dingtalk: FakeDingTalk
+):
     sync_approvals(dingtalk_ws)
     sync_approvals(dingtalk_ws)
     [started] = fake_dingtalk.started
@@ -130,7 +160,8 @@ def test_a_callback_signed_with_another_token_is_refused(dingtalk_ws: Workspace,
 
 
 def test_rejected_in_the_console_terminates_the_dingtalk_instance(
-        dingtalk_ws: Workspace, fake_dingtalk: FakeDingTalk):
+    dingtalk_ws: Workspace, fake_dingtalk: FakeDingTalk
+):
     sync_approvals(dingtalk_ws)
     ref = links_for(dingtalk_ws)[0]["ref"]
     reject_proposals(dingtalk_ws, [PID], actor="hr.wang", reason="重复")

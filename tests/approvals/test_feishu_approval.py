@@ -33,15 +33,23 @@ def proposal(ws: Workspace) -> dict:
 
 def audit(ws: Workspace, action: str) -> list[dict]:
     with ws.ledger.transaction() as conn:
-        rows = conn.execute(sa.select(audit_table).where(audit_table.c.tenant == ws.ledger.tenant,
-                                                         audit_table.c.action == action)).mappings()
+        rows = conn.execute(
+            sa.select(audit_table).where(
+                audit_table.c.tenant == ws.ledger.tenant, audit_table.c.action == action
+            )
+        ).mappings()
         return [dict(r) for r in rows]
 
 
 def outbox_rows(ws: Workspace) -> int:
     with ws.ledger.transaction() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(outbox_table).where(
-            outbox_table.c.tenant == ws.ledger.tenant, outbox_table.c.proposal_id == PID)).scalar_one())
+        return int(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(outbox_table)
+                .where(outbox_table.c.tenant == ws.ledger.tenant, outbox_table.c.proposal_id == PID)
+            ).scalar_one()
+        )
 
 
 def sent(ws: Workspace, fake: FakeFeishu) -> str:
@@ -57,7 +65,9 @@ def deliver_event(ws: Workspace, event: dict) -> str:
     return receive_webhook(ws, "approvals", headers, body).body
 
 
-def test_a_pending_refund_is_sent_once_with_its_chinese_form(approvals_ws: Workspace, fake_feishu: FakeFeishu):
+def test_a_pending_refund_is_sent_once_with_its_chinese_form(
+    approvals_ws: Workspace, fake_feishu: FakeFeishu
+):
     code = sent(approvals_ws, fake_feishu)
     sync_approvals(approvals_ws)
     assert len(fake_feishu.created) == 1
@@ -76,7 +86,8 @@ def test_a_pending_refund_is_sent_once_with_its_chinese_form(approvals_ws: Works
 
 
 def test_a_send_whose_answer_was_lost_is_found_by_its_uuid_not_sent_twice(
-        approvals_ws: Workspace, fake_feishu: FakeFeishu):
+    approvals_ws: Workspace, fake_feishu: FakeFeishu
+):
     fake_feishu.lose_next_create_answer = True
     first = sync_approvals(approvals_ws)
     assert first.counts.get("approvals_failed") == 1
@@ -89,7 +100,8 @@ def test_a_send_whose_answer_was_lost_is_found_by_its_uuid_not_sent_twice(
 
 
 def test_approved_in_feishu_approves_the_proposal_once_as_the_mapped_account(
-        approvals_ws: Workspace, fake_feishu: FakeFeishu):
+    approvals_ws: Workspace, fake_feishu: FakeFeishu
+):
     code = sent(approvals_ws, fake_feishu)
     fake_feishu.decide(code, "APPROVED")
     event = instance_event(code, "APPROVED", key=links_for(approvals_ws)[0]["key"])
@@ -108,7 +120,8 @@ def test_approved_in_feishu_approves_the_proposal_once_as_the_mapped_account(
 
 
 def test_an_approver_without_a_console_account_is_recorded_by_open_id(
-        approvals_ws: Workspace, fake_feishu: FakeFeishu):
+    approvals_ws: Workspace, fake_feishu: FakeFeishu
+):
     code = sent(approvals_ws, fake_feishu)
     fake_feishu.decide(code, "REJECTED", by="ou_unmapped")
     deliver_event(approvals_ws, instance_event(code, "REJECTED"))
@@ -139,21 +152,30 @@ def test_a_forged_event_gets_a_4xx_from_the_webhook_server(approvals_ws: Workspa
 
 
 def test_an_instance_no_proposal_was_sent_as_is_audited_not_applied(
-        approvals_ws: Workspace, fake_feishu: FakeFeishu):
+    approvals_ws: Workspace, fake_feishu: FakeFeishu
+):
     sent(approvals_ws, fake_feishu)
     fake_feishu.instances["FOREIGN-1"] = {"instance_code": "FOREIGN-1", "status": "APPROVED", "task_list": []}
-    assert json.loads(deliver_event(approvals_ws, instance_event("FOREIGN-1", "APPROVED"))) == {"msg": "success"}
+    assert json.loads(deliver_event(approvals_ws, instance_event("FOREIGN-1", "APPROVED"))) == {
+        "msg": "success"
+    }
     [unknown] = audit(approvals_ws, "approval.unknown_instance")
     assert unknown["subject"] == "approvals:FOREIGN-1"
     assert proposal(approvals_ws)["status"] == "pending"
 
 
 def test_a_proposal_superseded_meanwhile_is_not_approved_by_a_late_event(
-        approvals_ws: Workspace, fake_feishu: FakeFeishu):
+    approvals_ws: Workspace, fake_feishu: FakeFeishu
+):
     code = sent(approvals_ws, fake_feishu)
     with approvals_ws.ledger.transaction() as conn:  # what the separations job does to a stale quote
-        approvals_ws.ledger.decide_proposal(conn, PID, status="rejected", actor="job:separations",
-                                            reason="superseded by refund:separations:E001:s2")
+        approvals_ws.ledger.decide_proposal(
+            conn,
+            PID,
+            status="rejected",
+            actor="job:separations",
+            reason="superseded by refund:separations:E001:s2",
+        )
     fake_feishu.decide(code, "APPROVED")
     deliver_event(approvals_ws, instance_event(code, "APPROVED"))
     row = proposal(approvals_ws)
@@ -176,7 +198,9 @@ def test_approve_then_reject_keeps_the_first_verdict(approvals_ws: Workspace, fa
     assert "already approved" in ignored["detail"]["why"]
 
 
-def test_rejected_in_the_console_withdraws_the_feishu_instance(approvals_ws: Workspace, fake_feishu: FakeFeishu):
+def test_rejected_in_the_console_withdraws_the_feishu_instance(
+    approvals_ws: Workspace, fake_feishu: FakeFeishu
+):
     code = sent(approvals_ws, fake_feishu)
     assert reject_proposals(approvals_ws, [PID], actor="hr.wang", reason="wrong period") == {PID: "rejected"}
     assert [c["instance_code"] for c in fake_feishu.cancelled] == [code]
@@ -190,7 +214,8 @@ def test_rejected_in_the_console_withdraws_the_feishu_instance(approvals_ws: Wor
 
 
 def test_a_withdrawal_feishu_could_not_take_is_retried_by_the_next_sync(
-        approvals_ws: Workspace, fake_feishu: FakeFeishu):
+    approvals_ws: Workspace, fake_feishu: FakeFeishu
+):
     code = sent(approvals_ws, fake_feishu)
     fake_feishu.cancel_fails = True
     approve_proposals(approvals_ws, [PID], actor="hr.wang", deliver_now=False)
@@ -202,7 +227,9 @@ def test_a_withdrawal_feishu_could_not_take_is_retried_by_the_next_sync(
     assert report.counts.get("approvals_sent") is None
 
 
-def test_cancelled_in_feishu_leaves_the_proposal_to_the_console(approvals_ws: Workspace, fake_feishu: FakeFeishu):
+def test_cancelled_in_feishu_leaves_the_proposal_to_the_console(
+    approvals_ws: Workspace, fake_feishu: FakeFeishu
+):
     code = sent(approvals_ws, fake_feishu)
     fake_feishu.instances[code]["status"] = "CANCELED"
     deliver_event(approvals_ws, instance_event(code, "CANCELED"))
@@ -233,16 +260,23 @@ def test_the_demo_approves_one_proposal_through_a_faked_feishu_by_its_event(tmp_
         ws.close()
 
 
-def test_the_hooks_called_directly_open_and_withdraw_one_instance(approvals_ws: Workspace, fake_feishu: FakeFeishu):
+def test_the_hooks_called_directly_open_and_withdraw_one_instance(
+    approvals_ws: Workspace, fake_feishu: FakeFeishu
+):
     from trainbridge.core.approvals.models import ApprovalRequest, ApprovalTicket, FormField
 
     connector = approvals_ws.host.instances["approvals"]
-    request = ApprovalRequest(proposal_id=PID, kind="refund", key="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
-                              title="培训费用扣回：李娜 ¥850.00",
-                              fields=(FormField(key="explanation", label="计算说明", value="1700.00 x 50%"),))
+    request = ApprovalRequest(
+        proposal_id=PID,
+        kind="refund",
+        key="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+        title="培训费用扣回：李娜 ¥850.00",
+        fields=(FormField(key="explanation", label="计算说明", value="1700.00 x 50%"),),
+    )
     ticket = connector.send_for_approval(request=request, idempotency_key=request.key)
-    again = connector.send_for_approval(request=request.model_copy(update={"resend": True}),
-                                        idempotency_key=request.key)
+    again = connector.send_for_approval(
+        request=request.model_copy(update={"resend": True}), idempotency_key=request.key
+    )
     assert again.ref == ticket.ref and len(fake_feishu.created) == 1
     assert connector.withdraw_approval(ticket=ticket, reason="decided in the console").status == "withdrawn"
     closed = connector.withdraw_approval(ticket=ApprovalTicket(ref=ticket.ref), reason="again")

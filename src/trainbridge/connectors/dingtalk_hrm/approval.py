@@ -46,8 +46,15 @@ TERMINATE = "/v1.0/workflow/processInstances/terminate"
 INSTANCE_IDS = "/v1.0/workflow/processes/instanceIds/query"
 EVENT_TYPE = "bpms_instance_change"
 #: Our form lines and the component labels of the approval form they fill, by default.
-DEFAULT_COMPONENTS = {"employee": "员工", "kind": "类型", "amount": "金额", "reason": "事由",
-                      "explanation": "计算说明", "link": "详情链接", "reference": "提案编号"}
+DEFAULT_COMPONENTS = {
+    "employee": "员工",
+    "kind": "类型",
+    "amount": "金额",
+    "reason": "事由",
+    "explanation": "计算说明",
+    "link": "详情链接",
+    "reference": "提案编号",
+}
 
 
 class DingTalkApprovalConfig(ConnectorConfig):
@@ -60,8 +67,10 @@ class DingTalkApprovalConfig(ConnectorConfig):
     process_code: str = Field(min_length=1, description="The approval form's processCode (PROC-...)")
     originator: str = Field(min_length=1, description="The userid of the HR member who submits")
     dept_id: int | None = None
-    components: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_COMPONENTS), description=(
-        "Our form line -> the component label; lines left out are written into the explanation"))
+    components: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_COMPONENTS),
+        description=("Our form line -> the component label; lines left out are written into the explanation"),
+    )
     callback_token: SecretStr | None = None
     callback_aes_key: SecretStr | None = None
     callback_owner_key: str | None = Field(default=None, description="Default: app_key")
@@ -86,12 +95,18 @@ class DingTalkApproval(Connector):
             cfg = self.config
 
             def client(base: str) -> Any:
-                return self.ctx.http(base, instance=self.name, settings=cfg.http,
-                                     request_id_headers=("x-acs-request-id",))
+                return self.ctx.http(
+                    base, instance=self.name, settings=cfg.http, request_id_headers=("x-acs-request-id",)
+                )
 
-            self._api = DingTalkApi(client(cfg.api_base_url), client(cfg.oapi_base_url), app_key=cfg.app_key,
-                                    app_secret=cfg.app_secret.get_secret_value(),
-                                    refresh_margin=cfg.token_refresh_margin_seconds, clock=self.ctx.clock)
+            self._api = DingTalkApi(
+                client(cfg.api_base_url),
+                client(cfg.oapi_base_url),
+                app_key=cfg.app_key,
+                app_secret=cfg.app_secret.get_secret_value(),
+                refresh_margin=cfg.token_refresh_margin_seconds,
+                clock=self.ctx.clock,
+            )
         return self._api
 
     def form(self, request: ApprovalRequest) -> list[dict[str, str]]:
@@ -100,20 +115,29 @@ class DingTalkApproval(Connector):
         values = []
         for f in request.fields:
             if f.key in names:
-                value = "\n".join([*unmapped, "", f.value]) if f.key == "explanation" and unmapped else f.value
+                value = (
+                    "\n".join([*unmapped, "", f.value]) if f.key == "explanation" and unmapped else f.value
+                )
                 values.append({"name": names[f.key], "value": value})
         return values
 
     @hookimpl
-    def send_for_approval(self, request: ApprovalRequest, idempotency_key: str | None = None) -> ApprovalTicket:
+    def send_for_approval(
+        self, request: ApprovalRequest, idempotency_key: str | None = None
+    ) -> ApprovalTicket:
         key = idempotency_key or request.key
         if request.resend:
             found = self.find(request.proposal_id, request.since)
             if found:
-                return ApprovalTicket(ref=found, key=key, detail="found by its reference after an interrupted send")
+                return ApprovalTicket(
+                    ref=found, key=key, detail="found by its reference after an interrupted send"
+                )
         cfg = self.config
-        body: dict[str, Any] = {"processCode": cfg.process_code, "originatorUserId": cfg.originator,
-                                "formComponentValues": self.form(request)}
+        body: dict[str, Any] = {
+            "processCode": cfg.process_code,
+            "originatorUserId": cfg.originator,
+            "formComponentValues": self.form(request),
+        }
         if cfg.dept_id is not None:
             body["deptId"] = cfg.dept_id
         answer = self.api.v1("POST", INSTANCES, body=body)
@@ -129,8 +153,10 @@ class DingTalkApproval(Connector):
         for ref in self._instance_ids(since):
             detail = self.detail(ref)
             values = detail.get("formComponentValues") or []
-            if any(isinstance(v, dict) and v.get("value") == reference and (not label or v.get("name") == label)
-                   for v in values):
+            if any(
+                isinstance(v, dict) and v.get("value") == reference and (not label or v.get("name") == label)
+                for v in values
+            ):
                 return ref
         return None
 
@@ -141,9 +167,14 @@ class DingTalkApproval(Connector):
     def _instance_ids(self, since: datetime | None) -> Iterator[str]:
         now = datetime.fromtimestamp(self.ctx.clock(), UTC)
         start = (since or now) - timedelta(days=self.config.lookup_days)
-        body: dict[str, Any] = {"processCode": self.config.process_code, "startTime": int(start.timestamp() * 1000),
-                                "endTime": int((now + timedelta(minutes=5)).timestamp() * 1000),
-                                "nextToken": 0, "maxResults": 20, "userIds": [self.config.originator]}
+        body: dict[str, Any] = {
+            "processCode": self.config.process_code,
+            "startTime": int(start.timestamp() * 1000),
+            "endTime": int((now + timedelta(minutes=5)).timestamp() * 1000),
+            "nextToken": 0,
+            "maxResults": 20,
+            "userIds": [self.config.originator],
+        }
         while True:
             result = self.api.v1("POST", INSTANCE_IDS, body=body).get("result") or {}
             yield from (str(i) for i in result.get("list") or [])
@@ -159,19 +190,30 @@ class DingTalkApproval(Connector):
             return ticket.model_copy(update={"status": "withdrawn", "detail": "no instance was created"})
         status = str(self.detail(ref).get("status") or "")
         if status and status != "RUNNING":
-            return ApprovalTicket(ref=ref, key=ticket.key, status="closed", detail=f"already {status}: not withdrawn")
-        self.api.v1("POST", TERMINATE, body={"processInstanceId": ref, "isSystem": True, "remark": reason[:200],
-                                             "operatingUserId": self.config.originator})
+            return ApprovalTicket(
+                ref=ref, key=ticket.key, status="closed", detail=f"already {status}: not withdrawn"
+            )
+        self.api.v1(
+            "POST",
+            TERMINATE,
+            body={
+                "processInstanceId": ref,
+                "isSystem": True,
+                "remark": reason[:200],
+                "operatingUserId": self.config.originator,
+            },
+        )
         return ApprovalTicket(ref=ref, key=ticket.key, status="withdrawn", detail=f"撤销: {reason}"[:500])
 
     @hookimpl
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookResult:
-        """Verify and decrypt a DingTalk event; ``bpms_instance_change`` carries an :class:`ApprovalOutcome`."""
+        """Verify and decrypt a DingTalk event; ``bpms_instance_change`` carries an ApprovalOutcome."""
         cfg = self.config
         if not (cfg.callback_token and cfg.callback_aes_key):
-            raise WebhookRejected("no callback_token/callback_aes_key is configured",
-                                  hint=f"copy Token and aes_key of the app's event subscription into "
-                                       f"[connectors.{self.name}]")
+            raise WebhookRejected(
+                "no callback_token/callback_aes_key is configured",
+                hint=f"copy Token and aes_key of the app's event subscription into [connectors.{self.name}]",
+            )
         hint = f"check callback_token, callback_aes_key and callback_owner_key of [connectors.{self.name}]"
         params = callback_params(headers)
         signature = params.get("msg_signature") or params.get("signature")
@@ -179,23 +221,32 @@ class DingTalkApproval(Connector):
         if not (signature and timestamp and nonce):
             raise WebhookRejected("msg_signature, timestamp or nonce is missing from the callback", hint=hint)
         try:
-            crypto = CallbackCrypto(cfg.callback_token.get_secret_value(), cfg.callback_aes_key.get_secret_value(),
-                                    cfg.callback_owner_key or cfg.app_key)
+            crypto = CallbackCrypto(
+                cfg.callback_token.get_secret_value(),
+                cfg.callback_aes_key.get_secret_value(),
+                cfg.callback_owner_key or cfg.app_key,
+            )
             encrypt = str(json.loads(body)["encrypt"])
             crypto.verify(signature, timestamp, nonce, encrypt)
         except (CallbackCryptoError, ValueError, KeyError, TypeError) as exc:
             raise WebhookRejected(f"callback refused: {exc}", hint=hint) from None
         sent = float(timestamp) if timestamp.replace(".", "", 1).isdigit() else None
-        check_replay(None if sent is None else (sent / 1000 if sent > 1e11 else sent), self.ctx.clock(),
-                     cfg.webhook_max_age_seconds, instance=self.name)
+        check_replay(
+            None if sent is None else (sent / 1000 if sent > 1e11 else sent),
+            self.ctx.clock(),
+            cfg.webhook_max_age_seconds,
+            instance=self.name,
+        )
         try:
             event = json.loads(crypto.decrypt(encrypt))
         except (CallbackCryptoError, ValueError) as exc:
             raise WebhookRejected(f"callback refused: {exc}", hint=hint) from None
         if not isinstance(event, dict):
             raise WebhookRejected("the decrypted callback is not a JSON object", hint=hint)
-        reply = WebhookReply(body=json.dumps(crypto.encrypted_reply("success", int(self.ctx.clock() * 1000))),
-                             content_type="application/json")
+        reply = WebhookReply(
+            body=json.dumps(crypto.encrypted_reply("success", int(self.ctx.clock() * 1000))),
+            content_type="application/json",
+        )
         event_type = str(event.get("EventType") or "")
         if event_type == "check_url":
             return WebhookResult(reply=reply)
@@ -203,9 +254,17 @@ class DingTalkApproval(Connector):
         if event_type == EVENT_TYPE and str(event.get("processCode") or "") == cfg.process_code:
             carried = (self._outcome(event),)
         event_id = str(event.get("eventId") or hashlib.sha256(encrypt.encode()).hexdigest()[:32])
-        return WebhookResult(events=(WebhookEvent(event_id=event_id, event_type=event_type or "unknown",
-                                                  occurred_at=_ms(event.get("finishTime") or event.get("createTime")),
-                                                  records=carried),), reply=reply)
+        return WebhookResult(
+            events=(
+                WebhookEvent(
+                    event_id=event_id,
+                    event_type=event_type or "unknown",
+                    occurred_at=_ms(event.get("finishTime") or event.get("createTime")),
+                    records=carried,
+                ),
+            ),
+            reply=reply,
+        )
 
     def _outcome(self, event: Mapping[str, Any]) -> ApprovalOutcome:
         ref, kind, result = (str(event.get(k) or "") for k in ("processInstanceId", "type", "result"))
@@ -217,12 +276,21 @@ class DingTalkApproval(Connector):
         approvers: tuple[str, ...] = ()
         if status in ("approved", "rejected") and ref:
             wanted = "AGREE" if status == "approved" else "REFUSE"
-            records = [r for r in self.detail(ref).get("operationRecords") or []
-                       if isinstance(r, dict) and str(r.get("result") or "").upper() == wanted and r.get("userId")]
+            records = [
+                r
+                for r in self.detail(ref).get("operationRecords") or []
+                if isinstance(r, dict) and str(r.get("result") or "").upper() == wanted and r.get("userId")
+            ]
             approvers = tuple(f"dingtalk:{r['userId']}" for r in records)
-        return ApprovalOutcome(channel="dingtalk_approval", ref=ref, key=str(event.get("businessId") or ""),
-                               status=status, vendor_status=f"{kind}/{result}".strip("/"), approvers=approvers,
-                               occurred_at=_ms(event.get("finishTime") or event.get("createTime")))
+        return ApprovalOutcome(
+            channel="dingtalk_approval",
+            ref=ref,
+            key=str(event.get("businessId") or ""),
+            status=status,
+            vendor_status=f"{kind}/{result}".strip("/"),
+            approvers=approvers,
+            occurred_at=_ms(event.get("finishTime") or event.get("createTime")),
+        )
 
     @hookimpl
     def healthcheck(self) -> HealthResult:

@@ -52,8 +52,14 @@ APPROVAL = "/open-apis/approval/v4/approvals/{code}"
 SUBSCRIBE = "/open-apis/approval/v4/approvals/{code}/subscribe"
 EVENT_TYPE = "approval_instance"
 STATUSES: dict[str, OutcomeStatus] = {
-    "PENDING": "pending", "OVERTIME_RECOVER": "pending", "APPROVED": "approved", "REJECTED": "rejected",
-    "CANCELED": "withdrawn", "DELETED": "closed", "REVERTED": "closed", "OVERTIME_CLOSE": "closed",
+    "PENDING": "pending",
+    "OVERTIME_RECOVER": "pending",
+    "APPROVED": "approved",
+    "REJECTED": "rejected",
+    "CANCELED": "withdrawn",
+    "DELETED": "closed",
+    "REVERTED": "closed",
+    "OVERTIME_CLOSE": "closed",
 }
 #: Our form lines and the widget type each is written as when ``widget_types`` does not say.
 DEFAULT_TYPES = {"explanation": "textarea"}
@@ -68,13 +74,20 @@ class FeishuApprovalConfig(ConnectorConfig):
     verification_token: SecretStr | None = None
     encrypt_key: SecretStr | None = None
     approval_code: str = Field(min_length=1, description="The approval definition's code (审批定义 Code)")
-    originator: str = Field(min_length=1, description="Who submits the instances: an HR user's open_id or user_id")
+    originator: str = Field(
+        min_length=1, description="Who submits the instances: an HR user's open_id or user_id"
+    )
     originator_id_type: Literal["open_id", "user_id"] = "open_id"
-    widgets: dict[str, str] = Field(description=(
-        "Our form line -> the definition's widget id: employee, kind, amount, reason, explanation, "
-        "link, reference. Lines without a widget are written into the explanation widget."))
+    widgets: dict[str, str] = Field(
+        description=(
+            "Our form line -> the definition's widget id: employee, kind, amount, reason, explanation, "
+            "link, reference. Lines without a widget are written into the explanation widget."
+        )
+    )
     widget_types: dict[str, Literal["input", "textarea"]] = Field(default_factory=dict)
-    lookup_days: int = Field(default=3, ge=1, le=30, description="How far back a resend looks for its instance")
+    lookup_days: int = Field(
+        default=3, ge=1, le=30, description="How far back a resend looks for its instance"
+    )
     webhook_max_age_seconds: int | None = max_age_field()
     token_refresh_margin_seconds: float = Field(default=600.0, ge=0)
     http: HttpSettings = Field(default_factory=HttpSettings)
@@ -82,7 +95,7 @@ class FeishuApprovalConfig(ConnectorConfig):
     @model_validator(mode="after")
     def _explanation_widget(self) -> FeishuApprovalConfig:
         if "explanation" not in self.widgets:
-            msg = 'widgets must name the explanation widget (a 多行文本), e.g. widgets = { explanation = "widget1" }'
+            msg = 'widgets must name the explanation widget (多行文本): widgets = { explanation = "widget1" }'
             raise ValueError(msg)
         return self
 
@@ -101,8 +114,13 @@ class FeishuApproval(Connector):
         if self._api is None:
             cfg = self.config
             client = self.ctx.http(cfg.base_url, instance=self.name, settings=cfg.http)
-            self._api = FeishuApi(client, app_id=cfg.app_id, app_secret=cfg.app_secret.get_secret_value(),
-                                  refresh_margin=cfg.token_refresh_margin_seconds, clock=self.ctx.clock)
+            self._api = FeishuApi(
+                client,
+                app_id=cfg.app_id,
+                app_secret=cfg.app_secret.get_secret_value(),
+                refresh_margin=cfg.token_refresh_margin_seconds,
+                clock=self.ctx.clock,
+            )
         return self._api
 
     # --- sending and withdrawing --------------------------------------------------------
@@ -121,7 +139,9 @@ class FeishuApproval(Connector):
         return json.dumps(values, ensure_ascii=False)
 
     @hookimpl
-    def send_for_approval(self, request: ApprovalRequest, idempotency_key: str | None = None) -> ApprovalTicket:
+    def send_for_approval(
+        self, request: ApprovalRequest, idempotency_key: str | None = None
+    ) -> ApprovalTicket:
         """Create the instance with ``uuid`` = our key; on a resend, find it by that uuid first."""
         key = idempotency_key or request.key
         if request.resend:
@@ -129,13 +149,20 @@ class FeishuApproval(Connector):
             if found:
                 return ApprovalTicket(ref=found, key=key, detail="found by uuid after an interrupted send")
         cfg = self.config
-        body = {"approval_code": cfg.approval_code, cfg.originator_id_type: cfg.originator,
-                "form": self.form(request), "uuid": key, "title": request.title}
+        body = {
+            "approval_code": cfg.approval_code,
+            cfg.originator_id_type: cfg.originator,
+            "form": self.form(request),
+            "uuid": key,
+            "title": request.title,
+        }
         data = self.api.call("POST", INSTANCES, body=body)
         code = str(data.get("instance_code") or "")
         if not code:
             msg = "the instance was created but Feishu answered no instance_code"
-            raise ConnectorError(msg, instance=self.name, hint="look it up in the approval admin by its uuid " + key)
+            raise ConnectorError(
+                msg, instance=self.name, hint="look it up in the approval admin by its uuid " + key
+            )
         return ApprovalTicket(ref=code, key=key)
 
     def find(self, key: str, since: datetime | None) -> str | None:
@@ -149,9 +176,12 @@ class FeishuApproval(Connector):
     def _instance_codes(self, since: datetime | None) -> Iterator[str]:
         now = datetime.fromtimestamp(self.ctx.clock(), UTC)
         start = (since or now) - timedelta(days=self.config.lookup_days)
-        params: dict[str, Any] = {"approval_code": self.config.approval_code, "page_size": 100,
-                                  "start_time": str(int(start.timestamp() * 1000)),
-                                  "end_time": str(int((now + timedelta(minutes=5)).timestamp() * 1000))}
+        params: dict[str, Any] = {
+            "approval_code": self.config.approval_code,
+            "page_size": 100,
+            "start_time": str(int(start.timestamp() * 1000)),
+            "end_time": str(int((now + timedelta(minutes=5)).timestamp() * 1000)),
+        }
         while True:
             data = self.api.call("GET", INSTANCES, params=params)
             yield from (str(c) for c in data.get("instance_code_list") or [])
@@ -170,10 +200,18 @@ class FeishuApproval(Connector):
         detail = self.api.call("GET", f"{INSTANCES}/{code}", params={"user_id_type": "open_id"})
         status = str(detail.get("status") or "")
         if status and status != "PENDING":
-            return ApprovalTicket(ref=code, key=ticket.key, status=STATUSES.get(status, "closed"),
-                                  detail=f"already {status}: not withdrawn")
-        self.api.call("POST", CANCEL, params={"user_id_type": cfg.originator_id_type},
-                      body={"approval_code": cfg.approval_code, "instance_code": code, "user_id": cfg.originator})
+            return ApprovalTicket(
+                ref=code,
+                key=ticket.key,
+                status=STATUSES.get(status, "closed"),
+                detail=f"already {status}: not withdrawn",
+            )
+        self.api.call(
+            "POST",
+            CANCEL,
+            params={"user_id_type": cfg.originator_id_type},
+            body={"approval_code": cfg.approval_code, "instance_code": code, "user_id": cfg.originator},
+        )
         return ApprovalTicket(ref=code, key=ticket.key, status="withdrawn", detail=f"撤回: {reason}"[:500])
 
     def subscribe(self) -> None:
@@ -189,7 +227,9 @@ class FeishuApproval(Connector):
         keys = EventKeys(
             encrypt_key=cfg.encrypt_key.get_secret_value() if cfg.encrypt_key else None,
             verification_token=cfg.verification_token.get_secret_value() if cfg.verification_token else None,
-            max_age=cfg.webhook_max_age_seconds or 0, instance=self.name)
+            max_age=cfg.webhook_max_age_seconds or 0,
+            instance=self.name,
+        )
         opened = open_event(headers, body, keys, self.ctx.clock())
         if opened.url_verification:
             challenge = json.dumps({"challenge": str(opened.payload.get("challenge", ""))})
@@ -199,10 +239,17 @@ class FeishuApproval(Connector):
         carried: tuple[Any, ...] = ()
         if opened.event_type == EVENT_TYPE and str(event.get("approval_code") or "") == cfg.approval_code:
             carried = (self._outcome(event),)
-        return WebhookResult(events=(WebhookEvent(
-            event_id=opened.event_id or hashlib.sha256(body).hexdigest()[:32], event_type=opened.event_type,
-            occurred_at=_ms(event.get("operate_time") or event.get("instance_operate_time")),
-            records=carried),), reply=reply)
+        return WebhookResult(
+            events=(
+                WebhookEvent(
+                    event_id=opened.event_id or hashlib.sha256(body).hexdigest()[:32],
+                    event_type=opened.event_type,
+                    occurred_at=_ms(event.get("operate_time") or event.get("instance_operate_time")),
+                    records=carried,
+                ),
+            ),
+            reply=reply,
+        )
 
     def _outcome(self, event: Mapping[str, Any]) -> ApprovalOutcome:
         code, raw = str(event.get("instance_code") or ""), str(event.get("status") or "")
@@ -210,17 +257,28 @@ class FeishuApproval(Connector):
         approvers: tuple[str, ...] = ()
         if status in ("approved", "rejected") and code:
             approvers = self._deciders(code, "APPROVED" if status == "approved" else "REJECTED")
-        return ApprovalOutcome(channel="feishu_approval", ref=code, key=str(event.get("uuid") or ""),
-                               status=status, vendor_status=raw, approvers=approvers,
-                               occurred_at=_ms(event.get("operate_time") or event.get("instance_operate_time")))
+        return ApprovalOutcome(
+            channel="feishu_approval",
+            ref=code,
+            key=str(event.get("uuid") or ""),
+            status=status,
+            vendor_status=raw,
+            approvers=approvers,
+            occurred_at=_ms(event.get("operate_time") or event.get("instance_operate_time")),
+        )
 
     def _deciders(self, code: str, task_status: str) -> tuple[str, ...]:
         """Who approved (or rejected): the tasks of that status, in the order they ended."""
         detail = self.api.call("GET", f"{INSTANCES}/{code}", params={"user_id_type": "open_id"})
-        tasks = [t for t in detail.get("task_list") or [] if isinstance(t, dict) and t.get("status") == task_status]
+        tasks = [
+            t for t in detail.get("task_list") or [] if isinstance(t, dict) and t.get("status") == task_status
+        ]
         tasks.sort(key=lambda t: int(str(t.get("end_time") or 0) or 0))
-        return tuple(f"feishu:{t.get('open_id') or t.get('user_id')}" for t in tasks
-                     if t.get("open_id") or t.get("user_id"))
+        return tuple(
+            f"feishu:{t.get('open_id') or t.get('user_id')}"
+            for t in tasks
+            if t.get("open_id") or t.get("user_id")
+        )
 
     @hookimpl
     def healthcheck(self) -> HealthResult:

@@ -70,8 +70,14 @@ def send_pending(ws: Workspace, report: ChannelReport | None = None) -> ChannelR
     routing, ledger = ws.settings.approval_routing, ws.ledger
     with ledger.transaction() as conn:
         pending = ledger.list_proposals(conn, status="pending")
-        known = {row["proposal_id"]: row for row in links.list_links(
-            ledger, conn, proposal_ids=[p["id"] for p in pending])} if pending else {}
+        known = (
+            {
+                row["proposal_id"]: row
+                for row in links.list_links(ledger, conn, proposal_ids=[p["id"] for p in pending])
+            }
+            if pending
+            else {}
+        )
     for proposal in pending:
         instance = routing.instance_for(proposal["kind"])
         link = known.get(proposal["id"])
@@ -85,11 +91,13 @@ def send_pending(ws: Workspace, report: ChannelReport | None = None) -> ChannelR
                 links.add_link(ledger, conn, proposal_id=pid, instance=instance, key=key)
                 link = links.get_link(ledger, conn, pid)
             assert link is not None
-            request = build_request(ledger, conn, proposal, routing, key=link["key"], resend=resend,
-                                    since=link["created_at"])
+            request = build_request(
+                ledger, conn, proposal, routing, key=link["key"], resend=resend, since=link["created_at"]
+            )
         try:
-            ticket: ApprovalTicket = ws.host.call(link["instance"], "send_for_approval", request=request,
-                                                  idempotency_key=link["key"])
+            ticket: ApprovalTicket = ws.host.call(
+                link["instance"], "send_for_approval", request=request, idempotency_key=link["key"]
+            )
         except Exception as exc:
             message = redact(f"approval {pid} -> {link['instance']} not sent: {exc}")
             log.warning("%s", message)
@@ -99,17 +107,30 @@ def send_pending(ws: Workspace, report: ChannelReport | None = None) -> ChannelR
             report.bump("approvals_failed")
             continue
         with ledger.transaction() as conn:
-            if links.update_link(ledger, conn, pid, only={"status": "sending"}, ref=ticket.ref, status="open",
-                                 detail=ticket.detail or None):
-                ledger.audit(conn, actor=f"approvals:{link['instance']}", action="approval.sent", subject=pid,
-                             detail={"instance": link["instance"], "ref": ticket.ref, "key": link["key"]})
+            if links.update_link(
+                ledger,
+                conn,
+                pid,
+                only={"status": "sending"},
+                ref=ticket.ref,
+                status="open",
+                detail=ticket.detail or None,
+            ):
+                ledger.audit(
+                    conn,
+                    actor=f"approvals:{link['instance']}",
+                    action="approval.sent",
+                    subject=pid,
+                    detail={"instance": link["instance"], "ref": ticket.ref, "key": link["key"]},
+                )
         report.bump("approvals_sent")
         report.lines.append(f"{pid} sent for approval to {link['instance']} (instance {ticket.ref})")
     return report
 
 
-def withdraw_decided(ws: Workspace, report: ChannelReport | None = None, *,
-                     proposal_ids: Sequence[str] | None = None) -> ChannelReport:
+def withdraw_decided(
+    ws: Workspace, report: ChannelReport | None = None, *, proposal_ids: Sequence[str] | None = None
+) -> ChannelReport:
     """Cancel the open instances of proposals decided elsewhere (console, CLI, a newer quote)."""
     report = report or ChannelReport()
     ledger = ws.ledger
@@ -121,13 +142,24 @@ def withdraw_decided(ws: Workspace, report: ChannelReport | None = None, *,
                 candidates.append((link, proposal))
     for link, proposal in candidates:
         pid = link["proposal_id"]
-        why = (f"已在 trainbridge 中处理（{proposal['status']}，{proposal['decided_by'] or 'job'}）"
-               f" decided in trainbridge: {proposal['status']} by {proposal['decided_by'] or 'a job'}"
-               + (f" ({proposal['decision_reason']})" if proposal and proposal.get("decision_reason") else "")
-               ) if proposal else "提案已不存在 the proposal no longer exists"
+        why = (
+            (
+                f"已在 trainbridge 中处理（{proposal['status']}，{proposal['decided_by'] or 'job'}）"
+                f" decided in trainbridge: {proposal['status']} by {proposal['decided_by'] or 'a job'}"
+                + (
+                    f" ({proposal['decision_reason']})"
+                    if proposal and proposal.get("decision_reason")
+                    else ""
+                )
+            )
+            if proposal
+            else "提案已不存在 the proposal no longer exists"
+        )
         ticket = ApprovalTicket(ref=link["ref"] or "", key=link["key"])
         try:
-            answer: ApprovalTicket = ws.host.call(link["instance"], "withdraw_approval", ticket=ticket, reason=why)
+            answer: ApprovalTicket = ws.host.call(
+                link["instance"], "withdraw_approval", ticket=ticket, reason=why
+            )
         except Exception as exc:
             message = redact(f"approval instance {link['ref'] or link['key']} of {pid} not withdrawn: {exc}")
             log.warning("%s", message)
@@ -135,27 +167,55 @@ def withdraw_decided(ws: Workspace, report: ChannelReport | None = None, *,
             report.bump("approvals_withdraw_failed")
             continue
         with ledger.transaction() as conn:
-            if links.update_link(ledger, conn, pid, only={"status": links.OPEN, "outcome": None},
-                                 status="withdrawn", ref=answer.ref or link["ref"], detail=why):
-                ledger.audit(conn, actor=f"approvals:{link['instance']}", action="approval.withdrawn",
-                             subject=pid, detail={"instance": link["instance"], "ref": answer.ref or link["ref"],
-                                                  "reason": why, "vendor": answer.detail})
+            if links.update_link(
+                ledger,
+                conn,
+                pid,
+                only={"status": links.OPEN, "outcome": None},
+                status="withdrawn",
+                ref=answer.ref or link["ref"],
+                detail=why,
+            ):
+                ledger.audit(
+                    conn,
+                    actor=f"approvals:{link['instance']}",
+                    action="approval.withdrawn",
+                    subject=pid,
+                    detail={
+                        "instance": link["instance"],
+                        "ref": answer.ref or link["ref"],
+                        "reason": why,
+                        "vendor": answer.detail,
+                    },
+                )
         report.bump("approvals_withdrawn")
         report.lines.append(f"{pid}: approval instance {answer.ref or link['ref']} withdrawn ({why})")
     return report
 
 
-def record_outcome(ws: Workspace, conn: Connection, instance: str, outcome: ApprovalOutcome,
-                   event_id: str) -> None:
+def record_outcome(
+    ws: Workspace, conn: Connection, instance: str, outcome: ApprovalOutcome, event_id: str
+) -> None:
     """Keep a verified vendor verdict on its link, in the webhook's transaction (no I/O here)."""
     ledger = ws.ledger
     link = links.find_link(ledger, conn, instance, outcome.ref, outcome.key)
-    detail = {"event": event_id, "instance": instance, "ref": outcome.ref, "key": outcome.key,
-              "vendor_status": outcome.vendor_status, "approvers": list(outcome.approvers)}
+    detail = {
+        "event": event_id,
+        "instance": instance,
+        "ref": outcome.ref,
+        "key": outcome.key,
+        "vendor_status": outcome.vendor_status,
+        "approvers": list(outcome.approvers),
+    }
     actor = f"webhook:{instance}"
     if link is None:
-        ledger.audit(conn, actor=actor, action="approval.unknown_instance", subject=f"{instance}:{outcome.ref}",
-                     detail={**detail, "why": "no proposal was sent as this instance: kept as an event only"})
+        ledger.audit(
+            conn,
+            actor=actor,
+            action="approval.unknown_instance",
+            subject=f"{instance}:{outcome.ref}",
+            detail={**detail, "why": "no proposal was sent as this instance: kept as an event only"},
+        )
         return
     pid = link["proposal_id"]
     if link["ref"] is None and outcome.ref:
@@ -164,24 +224,56 @@ def record_outcome(ws: Workspace, conn: Connection, instance: str, outcome: Appr
         return
     if outcome.status in ("approved", "rejected"):
         if link["outcome"] is not None:
-            ledger.audit(conn, actor=actor, action="approval.outcome_ignored", subject=pid, detail={
-                **detail, "why": f"the instance was already {link['outcome']}; a later {outcome.vendor_status} "
-                                 "changes nothing"})
+            ledger.audit(
+                conn,
+                actor=actor,
+                action="approval.outcome_ignored",
+                subject=pid,
+                detail={
+                    **detail,
+                    "why": f"the instance was already {link['outcome']}; a later {outcome.vendor_status} "
+                    "changes nothing",
+                },
+            )
             return
-        links.update_link(ledger, conn, pid, only={"outcome": None}, outcome=outcome.status,
-                          outcome_by=list(outcome.approvers), detail=outcome.comment or None)
-        ledger.audit(conn, actor=actor, action=f"approval.{outcome.status}_at_vendor", subject=pid, detail=detail)
+        links.update_link(
+            ledger,
+            conn,
+            pid,
+            only={"outcome": None},
+            outcome=outcome.status,
+            outcome_by=list(outcome.approvers),
+            detail=outcome.comment or None,
+        )
+        ledger.audit(
+            conn, actor=actor, action=f"approval.{outcome.status}_at_vendor", subject=pid, detail=detail
+        )
         return
     if link["status"] in links.OPEN:
-        links.update_link(ledger, conn, pid, only={"status": links.OPEN}, status="closed",
-                          detail=f"closed at the vendor: {outcome.vendor_status}")
-        ledger.audit(conn, actor=actor, action="approval.closed_at_vendor", subject=pid, detail={
-            **detail, "why": "the instance was cancelled or deleted in the vendor's app; the proposal stays "
-                             "pending for the console"})
+        links.update_link(
+            ledger,
+            conn,
+            pid,
+            only={"status": links.OPEN},
+            status="closed",
+            detail=f"closed at the vendor: {outcome.vendor_status}",
+        )
+        ledger.audit(
+            conn,
+            actor=actor,
+            action="approval.closed_at_vendor",
+            subject=pid,
+            detail={
+                **detail,
+                "why": "the instance was cancelled or deleted in the vendor's app; the proposal stays "
+                "pending for the console",
+            },
+        )
 
 
-def apply_outcomes(ws: Workspace, report: ChannelReport | None = None, *,
-                   deliver_now: bool = True) -> ChannelReport:
+def apply_outcomes(
+    ws: Workspace, report: ChannelReport | None = None, *, deliver_now: bool = True
+) -> ChannelReport:
     """Decide each proposal whose vendor verdict arrived and is not applied yet, through the core path."""
     from trainbridge.core.delivery import approve_proposals, reject_proposals
 
@@ -201,21 +293,55 @@ def apply_outcomes(ws: Workspace, report: ChannelReport | None = None, *,
             said = reject_proposals(ws, [pid], actor=actor, reason=reason)[pid]
         applied = said.startswith(outcome)
         with ledger.transaction() as conn:
-            if not links.update_link(ledger, conn, pid, only={"applied_at": None}, applied_at=now_utc(),
-                                     status=outcome if applied else "ignored", detail=said[:2000]):
+            if not links.update_link(
+                ledger,
+                conn,
+                pid,
+                only={"applied_at": None},
+                applied_at=now_utc(),
+                status=outcome if applied else "ignored",
+                detail=said[:2000],
+            ):
                 continue
             if not applied:
                 proposal = ledger.get_proposal(conn, pid)
-                why = (f"the proposal was already {proposal['status']} (by {proposal['decided_by'] or 'a job'}"
-                       + (f": {proposal['decision_reason']}" if proposal.get("decision_reason") else "") + ")"
-                       ) if proposal else "the proposal no longer exists"
-                ledger.audit(conn, actor=actor, action="approval.outcome_ignored", subject=pid, detail={
-                    "instance": link["instance"], "ref": link["ref"], "outcome": outcome,
-                    "approvers": approvers, "why": f"{vendor} said {outcome}, but {why}: nothing changed"})
+                why = (
+                    (
+                        f"the proposal was already {proposal['status']} "
+                        f"(by {proposal['decided_by'] or 'a job'}"
+                        + (f": {proposal['decision_reason']}" if proposal.get("decision_reason") else "")
+                        + ")"
+                    )
+                    if proposal
+                    else "the proposal no longer exists"
+                )
+                ledger.audit(
+                    conn,
+                    actor=actor,
+                    action="approval.outcome_ignored",
+                    subject=pid,
+                    detail={
+                        "instance": link["instance"],
+                        "ref": link["ref"],
+                        "outcome": outcome,
+                        "approvers": approvers,
+                        "why": f"{vendor} said {outcome}, but {why}: nothing changed",
+                    },
+                )
             elif approvers:
-                ledger.audit(conn, actor=actor, action="approval.approver", subject=pid, detail={
-                    "instance": link["instance"], "ref": link["ref"], "outcome": outcome,
-                    "approvers": approvers, "accounts": [routing.account_for(a) for a in approvers]})
+                ledger.audit(
+                    conn,
+                    actor=actor,
+                    action="approval.approver",
+                    subject=pid,
+                    detail={
+                        "instance": link["instance"],
+                        "ref": link["ref"],
+                        "outcome": outcome,
+                        "approvers": approvers,
+                        "accounts": [routing.account_for(a) for a in approvers],
+                    },
+                )
         report.bump("approvals_applied" if applied else "approvals_ignored")
         report.lines.append(f"{pid}: {vendor} {outcome} -> {said}")
     return report
@@ -227,8 +353,10 @@ def _type_of(ws: Workspace, instance: str) -> str:
 
 def channel_summary(report: ChannelReport) -> str:
     c = report.counts
-    return (f"approvals: {c.get('approvals_sent', 0)} sent, {c.get('approvals_applied', 0)} applied, "
-            f"{c.get('approvals_ignored', 0)} ignored, {c.get('approvals_withdrawn', 0)} withdrawn")
+    return (
+        f"approvals: {c.get('approvals_sent', 0)} sent, {c.get('approvals_applied', 0)} applied, "
+        f"{c.get('approvals_ignored', 0)} ignored, {c.get('approvals_withdrawn', 0)} withdrawn"
+    )
 
 
 def links_for(ws: Workspace, proposal_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:

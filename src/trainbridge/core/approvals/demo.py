@@ -33,7 +33,7 @@ KEY, TOKEN = "demo-encrypt-key", "demo-verification-token"
 
 
 class _FakeFeishu(BaseHTTPRequestHandler):
-    instances: dict[str, dict[str, Any]] = {}
+    instances: dict[str, dict[str, Any]] = {}  # noqa: RUF012 (one fresh dict per server, see fake_feishu)
 
     def log_message(self, *args: Any) -> None:  # quiet: the demo prints its own lines
         return
@@ -46,11 +46,13 @@ class _FakeFeishu(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         path = urlsplit(self.path).path
         if path.endswith("/tenant_access_token/internal"):
-            body = json.dumps({"code": 0, "msg": "ok", "tenant_access_token": "t-demo", "expire": 7200}).encode()
+            body = json.dumps(
+                {"code": 0, "msg": "ok", "tenant_access_token": "t-demo", "expire": 7200}
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -61,7 +63,7 @@ class _FakeFeishu(BaseHTTPRequestHandler):
         self.instances[code] = {**body, "instance_code": code, "status": "PENDING", "task_list": []}
         self._answer({"instance_code": code})
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         code = urlsplit(self.path).path.rsplit("/", 1)[1]
         if code == "instances":
             self._answer({"instance_code_list": list(self.instances), "has_more": False})
@@ -71,7 +73,7 @@ class _FakeFeishu(BaseHTTPRequestHandler):
 
 @contextmanager
 def fake_feishu() -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
-    handler = type("FakeFeishu", (_FakeFeishu,), {"instances": {}})
+    handler: type[_FakeFeishu] = type("FakeFeishu", (_FakeFeishu,), {"instances": {}})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="fake-feishu", daemon=True)
     thread.start()
@@ -85,13 +87,22 @@ def fake_feishu() -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
 def approve_one_in_feishu(ws: Workspace, kind: str, echo: Callable[[str], None]) -> str | None:
     """Route the pending proposals of ``kind`` through the faked Feishu; approve the first by its event."""
     with fake_feishu() as (base_url, instances):
-        connector = {"type": "feishu_approval", "base_url": base_url, "app_id": "cli_demo", "app_secret": "demo",
-                     "encrypt_key": KEY, "verification_token": TOKEN, "approval_code": APPROVAL_CODE,
-                     "originator": "ou_demo_hr_zhang", "widgets": {"amount": "widget_amount",
-                                                                   "explanation": "widget_explanation"}}
+        connector = {
+            "type": "feishu_approval",
+            "base_url": base_url,
+            "app_id": "cli_demo",
+            "app_secret": "demo",
+            "encrypt_key": KEY,
+            "verification_token": TOKEN,
+            "approval_code": APPROVAL_CODE,
+            "originator": "ou_demo_hr_zhang",
+            "widgets": {"amount": "widget_amount", "explanation": "widget_explanation"},
+        }
         settings = dataclasses.replace(
-            ws.settings, connectors={**ws.settings.connectors, INSTANCE: connector},
-            approval_routing=ApprovalRouting(kinds={kind: INSTANCE}, approvers={APPROVER: "hr.li"}))
+            ws.settings,
+            connectors={**ws.settings.connectors, INSTANCE: connector},
+            approval_routing=ApprovalRouting(kinds={kind: INSTANCE}, approvers={APPROVER: "hr.li"}),
+        )
         routed = Workspace(settings, ledger=ws.ledger)
         report = send_pending(routed)
         for error in report.errors:
@@ -100,24 +111,44 @@ def approve_one_in_feishu(ws: Workspace, kind: str, echo: Callable[[str], None])
         if link is None:
             return None
         form = {w["id"]: w["value"] for w in json.loads(instances[link["ref"]]["form"])}
-        echo(f"  sent {link['proposal_id']} to Feishu Approval as {link['ref']} (金额 {form['widget_amount']})")
-        instances[link["ref"]].update(status="APPROVED", task_list=[
-            {"open_id": APPROVER, "status": "APPROVED", "end_time": str(int(time.time() * 1000))}])
+        echo(
+            f"  sent {link['proposal_id']} to Feishu Approval as {link['ref']} (金额 {form['widget_amount']})"
+        )
+        instances[link["ref"]].update(
+            status="APPROVED",
+            task_list=[{"open_id": APPROVER, "status": "APPROVED", "end_time": str(int(time.time() * 1000))}],
+        )
         headers, body = _signed_event(link["ref"], link["key"])
         receive_webhook(routed, INSTANCE, headers, body)
         with ws.ledger.transaction() as conn:
             proposal = ws.ledger.get_proposal(conn, link["proposal_id"])
         assert proposal is not None
-        echo(f"  approved in Feishu by {APPROVER} (console account {proposal['decided_by']}): "
-             f"{link['proposal_id']} is {proposal['status']}")
+        echo(
+            f"  approved in Feishu by {APPROVER} (console account {proposal['decided_by']}): "
+            f"{link['proposal_id']} is {proposal['status']}"
+        )
         return str(link["proposal_id"])
 
 
 def _signed_event(code: str, key: str) -> tuple[dict[str, str], bytes]:
-    event = {"uuid": os.urandom(16).hex(), "token": TOKEN, "ts": f"{time.time():.3f}", "type": "event_callback",
-             "event": {"type": "approval_instance", "approval_code": APPROVAL_CODE, "instance_code": code,
-                       "status": "APPROVED", "operate_time": int(time.time() * 1000), "uuid": key}}
+    event = {
+        "uuid": os.urandom(16).hex(),
+        "token": TOKEN,
+        "ts": f"{time.time():.3f}",
+        "type": "event_callback",
+        "event": {
+            "type": "approval_instance",
+            "approval_code": APPROVAL_CODE,
+            "instance_code": code,
+            "status": "APPROVED",
+            "operate_time": int(time.time() * 1000),
+            "uuid": key,
+        },
+    }
     body = json.dumps({"encrypt": encrypt_event(KEY, json.dumps(event).encode(), os.urandom(16))}).encode()
     stamp, nonce = str(int(time.time())), os.urandom(4).hex()
-    return {"X-Lark-Request-Timestamp": stamp, "X-Lark-Request-Nonce": nonce,
-            "X-Lark-Signature": signature(stamp, nonce, KEY, body)}, body
+    return {
+        "X-Lark-Request-Timestamp": stamp,
+        "X-Lark-Request-Nonce": nonce,
+        "X-Lark-Signature": signature(stamp, nonce, KEY, body),
+    }, body

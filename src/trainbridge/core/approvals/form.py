@@ -31,9 +31,16 @@ KIND_LABELS = {
     "review_points": "绩效考核培训积分",
 }
 REASON_LABELS = {
-    "resignation": "主动辞职", "dismissal_fault": "因过错被解除", "dismissal_no_fault": "无过错解除",
-    "layoff": "经济性裁员", "employer_fault": "因用人单位过错辞职", "contract_end": "合同期满",
-    "probation": "试用期内离职", "mutual": "协商一致", "retirement": "退休", "death": "死亡",
+    "resignation": "主动辞职",
+    "dismissal_fault": "因过错被解除",
+    "dismissal_no_fault": "无过错解除",
+    "layoff": "经济性裁员",
+    "employer_fault": "因用人单位过错辞职",
+    "contract_end": "合同期满",
+    "probation": "试用期内离职",
+    "mutual": "协商一致",
+    "retirement": "退休",
+    "death": "死亡",
 }
 SYMBOLS = {"CNY": "¥", "USD": "US$", "EUR": "€", "HKD": "HK$"}
 #: Feishu's form fields are long texts, but a phone screen is not: keep the explanation readable.
@@ -53,8 +60,16 @@ def amount_text(amount: Any, currency: str | None) -> str:
     return f"{symbol}{value}" if symbol else f"{value} {currency or ''}".strip()
 
 
-def build_request(ledger: Ledger, conn: Connection, proposal: Mapping[str, Any], routing: ApprovalRouting,
-                  *, key: str, resend: bool = False, since: datetime | None = None) -> ApprovalRequest:
+def build_request(
+    ledger: Ledger,
+    conn: Connection,
+    proposal: Mapping[str, Any],
+    routing: ApprovalRouting,
+    *,
+    key: str,
+    resend: bool = False,
+    since: datetime | None = None,
+) -> ApprovalRequest:
     """The approval form of one proposal row (``tb_proposals``)."""
     pid, kind = str(proposal["id"]), str(proposal["kind"])
     employee = _employee(ledger, conn, proposal.get("subject"))
@@ -72,11 +87,19 @@ def build_request(ledger: Ledger, conn: Connection, proposal: Mapping[str, Any],
         FormField(key="reference", label="提案编号", value=pid),
     ]
     if routing.proposal_url:
-        fields.append(FormField(key="link", label="详情链接",
-                                value=routing.proposal_url.replace("{id}", pid)))
+        fields.append(
+            FormField(key="link", label="详情链接", value=routing.proposal_url.replace("{id}", pid))
+        )
     title = f"{label}：{employee.get('name') or proposal.get('subject') or ''} {money}".strip()
-    return ApprovalRequest(proposal_id=pid, kind=kind, key=key, title=title, fields=tuple(fields),
-                           resend=resend, since=_aware(since))
+    return ApprovalRequest(
+        proposal_id=pid,
+        kind=kind,
+        key=key,
+        title=title,
+        fields=tuple(fields),
+        resend=resend,
+        since=_aware(since),
+    )
 
 
 def explanation_lines(quote: Mapping[str, Any] | None, fallback: Sequence[str]) -> list[str]:
@@ -97,13 +120,17 @@ def item_sentence(item: Mapping[str, Any]) -> str:
         reason = REASON_LABELS.get(str(inputs.get("reason")), str(inputs.get("reason") or ""))
         return f"最后工作日 {inputs.get('last_day')}，离职原因：{reason}。"
     if rule == "agreement":
-        return (f"培训协议 {agreement}：服务期 {inputs.get('service_start')} 至 {inputs.get('service_end')}，"
-                f"签订于 {inputs.get('signed_on') or '—'}{cite}。")
+        return (
+            f"培训协议 {agreement}：服务期 {inputs.get('service_start')} 至 {inputs.get('service_end')}，"
+            f"签订于 {inputs.get('signed_on') or '—'}{cite}。"
+        )
     if rule == "refundable_base":
         return f"协议 {agreement} 可追偿的培训费用 {money}{cite}。"
     if rule == "service_served":
-        return (f"协议 {agreement} 服务期共 {inputs.get('period')} {_unit(inputs.get('unit'))}，已服务 "
-                f"{inputs.get('served')}，未服务 {inputs.get('unserved')}{cite}。")
+        return (
+            f"协议 {agreement} 服务期共 {inputs.get('period')} {_unit(inputs.get('unit'))}，已服务 "
+            f"{inputs.get('served')}，未服务 {inputs.get('unserved')}{cite}。"
+        )
     if rule == "pro_rata":
         return f"按未服务期比例 {inputs.get('fraction')} 分摊：{money}{cite}。"
     if rule == "clause_capped":
@@ -130,9 +157,11 @@ def item_sentence(item: Mapping[str, Any]) -> str:
 
 
 def _article(article: str) -> str:
-    known = {"LCL art. 22": "《劳动合同法》第二十二条",
-             "Implementing Regulations art. 16": "《劳动合同法实施条例》第十六条",
-             "LCL art. 25": "《劳动合同法》第二十五条"}
+    known = {
+        "LCL art. 22": "《劳动合同法》第二十二条",
+        "Implementing Regulations art. 16": "《劳动合同法实施条例》第十六条",
+        "LCL art. 25": "《劳动合同法》第二十五条",
+    }
     return known.get(article, article)
 
 
@@ -145,15 +174,18 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= MAX_EXPLANATION else text[:MAX_EXPLANATION - 1] + "…"
+    return text if len(text) <= MAX_EXPLANATION else text[: MAX_EXPLANATION - 1] + "…"
 
 
 def _employee(ledger: Ledger, conn: Connection, employee_id: Any) -> dict[str, Any]:
     if not employee_id:
         return {}
     t = records_table
-    row = conn.execute(sa.select(t.c.payload).where(
-        t.c.tenant == ledger.tenant, t.c.kind == "employee", t.c.subject == str(employee_id))).first()
+    row = conn.execute(
+        sa.select(t.c.payload).where(
+            t.c.tenant == ledger.tenant, t.c.kind == "employee", t.c.subject == str(employee_id)
+        )
+    ).first()
     return dict(row.payload) if row else {}
 
 
@@ -166,4 +198,3 @@ def _quote_of(ledger: Ledger, conn: Connection, proposal_id: str, subject: Any) 
         if proposal_id in (payload.get("proposal"), payload.get("repayment")):
             return row
     return None
-

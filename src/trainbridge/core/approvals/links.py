@@ -24,12 +24,17 @@ OPEN = ("sending", "open")
 
 def get_link(ledger: Ledger, conn: Connection, proposal_id: str) -> dict[str, Any] | None:
     t = approval_links_table
-    row = conn.execute(sa.select(t).where(t.c.tenant == ledger.tenant, t.c.proposal_id == proposal_id)
-                       ).mappings().first()
+    row = (
+        conn.execute(sa.select(t).where(t.c.tenant == ledger.tenant, t.c.proposal_id == proposal_id))
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
-def find_link(ledger: Ledger, conn: Connection, instance: str, ref: str, key: str = "") -> dict[str, Any] | None:
+def find_link(
+    ledger: Ledger, conn: Connection, instance: str, ref: str, key: str = ""
+) -> dict[str, Any] | None:
     """The link of a vendor instance, by the vendor's id or by our key (its uuid)."""
     t = approval_links_table
     conditions = [sa.and_(t.c.instance == instance, t.c.ref == ref)] if ref else []
@@ -37,12 +42,19 @@ def find_link(ledger: Ledger, conn: Connection, instance: str, ref: str, key: st
         conditions.append(t.c.key == key)
     if not conditions:
         return None
-    row = conn.execute(sa.select(t).where(t.c.tenant == ledger.tenant, sa.or_(*conditions))).mappings().first()
+    row = (
+        conn.execute(sa.select(t).where(t.c.tenant == ledger.tenant, sa.or_(*conditions))).mappings().first()
+    )
     return dict(row) if row else None
 
 
-def list_links(ledger: Ledger, conn: Connection, *, statuses: Sequence[str] | None = None,
-               proposal_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def list_links(
+    ledger: Ledger,
+    conn: Connection,
+    *,
+    statuses: Sequence[str] | None = None,
+    proposal_ids: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
     t = approval_links_table
     query = sa.select(t).where(t.c.tenant == ledger.tenant)
     if statuses is not None:
@@ -54,21 +66,53 @@ def list_links(ledger: Ledger, conn: Connection, *, statuses: Sequence[str] | No
 
 def unapplied(ledger: Ledger, conn: Connection) -> list[dict[str, Any]]:
     t = approval_links_table
-    return [dict(r) for r in conn.execute(sa.select(t).where(
-        t.c.tenant == ledger.tenant, t.c.outcome.is_not(None), t.c.applied_at.is_(None),
-    ).order_by(t.c.updated_at)).mappings()]
+    return [
+        dict(r)
+        for r in conn.execute(
+            sa.select(t)
+            .where(
+                t.c.tenant == ledger.tenant,
+                t.c.outcome.is_not(None),
+                t.c.applied_at.is_(None),
+            )
+            .order_by(t.c.updated_at)
+        ).mappings()
+    ]
 
 
-def add_link(ledger: Ledger, conn: Connection, *, proposal_id: str, instance: str, key: str,
-             now: datetime | None = None) -> bool:
+def add_link(
+    ledger: Ledger,
+    conn: Connection,
+    *,
+    proposal_id: str,
+    instance: str,
+    key: str,
+    now: datetime | None = None,
+) -> bool:
     at = now or now_utc()
-    return bool(_insert_ignore(conn, approval_links_table, [{
-        "tenant": ledger.tenant, "proposal_id": proposal_id, "instance": instance, "key": key,
-        "ref": None, "status": "sending", "created_at": at, "updated_at": at}]))
+    return bool(
+        _insert_ignore(
+            conn,
+            approval_links_table,
+            [
+                {
+                    "tenant": ledger.tenant,
+                    "proposal_id": proposal_id,
+                    "instance": instance,
+                    "key": key,
+                    "ref": None,
+                    "status": "sending",
+                    "created_at": at,
+                    "updated_at": at,
+                }
+            ],
+        )
+    )
 
 
-def update_link(ledger: Ledger, conn: Connection, proposal_id: str, *, only: dict[str, Any] | None = None,
-                **values: Any) -> bool:
+def update_link(
+    ledger: Ledger, conn: Connection, proposal_id: str, *, only: dict[str, Any] | None = None, **values: Any
+) -> bool:
     """Change a link; ``only`` are conditions (``status`` may be a tuple) that must still hold."""
     t = approval_links_table
     query = sa.update(t).where(t.c.tenant == ledger.tenant, t.c.proposal_id == proposal_id)

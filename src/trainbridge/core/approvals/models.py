@@ -33,9 +33,13 @@ class ApprovalRequest(BaseModel):
     key: str = Field(description="Our idempotency key for the instance (Feishu's uuid); stable per proposal")
     title: str
     fields: tuple[FormField, ...]
-    resend: bool = Field(default=False, description=(
-        "An earlier attempt may have created the instance (a crash before its id was recorded): "
-        "look it up by key first"))
+    resend: bool = Field(
+        default=False,
+        description=(
+            "An earlier attempt may have created the instance (a crash before its id was recorded): "
+            "look it up by key first"
+        ),
+    )
     since: AwareDatetime | None = Field(default=None, description="When the first attempt was made")
 
     def value(self, key: str) -> str:
@@ -46,7 +50,9 @@ class ApprovalTicket(BaseModel):
     """The vendor's approval instance opened for a request."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    ref: str = Field(description="The vendor's instance id (Feishu instance_code, DingTalk processInstanceId)")
+    ref: str = Field(
+        description="The vendor's instance id (Feishu instance_code, DingTalk processInstanceId)"
+    )
     key: str = ""
     status: OutcomeStatus = "pending"
     detail: str = ""

@@ -43,7 +43,7 @@ class ApprovalRouting:
         return self.default is not None or any(v is not None for v in self.kinds.values())
 
     def instance_for(self, kind: str) -> str | None:
-        return self.kinds[kind] if kind in self.kinds else self.default
+        return self.kinds.get(kind, self.default)
 
     def account_for(self, vendor_user: str) -> str:
         """The console account mapped to ``feishu:ou_...`` (or its bare id), else the vendor id."""
@@ -51,33 +51,55 @@ class ApprovalRouting:
         return self.approvers.get(vendor_user) or self.approvers.get(bare) or vendor_user
 
 
-def parse_routing(table: Mapping[str, Any], connectors: Mapping[str, Mapping[str, Any]], *,
-                  file: str) -> ApprovalRouting:
+def parse_routing(
+    table: Mapping[str, Any], connectors: Mapping[str, Mapping[str, Any]], *, file: str
+) -> ApprovalRouting:
     """Validate the channel keys of ``[approvals]`` (``auto`` is read by the config itself)."""
     channel = table.get("channel", CONSOLE)
     default = _instance(channel, connectors, file=file, key="channel")
     kinds_table = table.get("kinds", {})
     if not isinstance(kinds_table, dict):
-        raise ConfigError("must be a table", file=file, table="approvals.kinds",
-                          hint='write [approvals.kinds] with lines like refund = "feishu_approval"')
-    kinds = {str(kind): _instance(value, connectors, file=file, key=f"kinds.{kind}")
-             for kind, value in kinds_table.items()}
+        raise ConfigError(
+            "must be a table",
+            file=file,
+            table="approvals.kinds",
+            hint='write [approvals.kinds] with lines like refund = "feishu_approval"',
+        )
+    kinds = {
+        str(kind): _instance(value, connectors, file=file, key=f"kinds.{kind}")
+        for kind, value in kinds_table.items()
+    }
     approvers = table.get("approvers", {})
     if not isinstance(approvers, dict) or not all(isinstance(v, str) and v for v in approvers.values()):
-        raise ConfigError("must be a table of vendor user id = console account", file=file,
-                          table="approvals.approvers", hint='e.g. "ou_7d8a6e6d..." = "hr.li"')
+        raise ConfigError(
+            "must be a table of vendor user id = console account",
+            file=file,
+            table="approvals.approvers",
+            hint='e.g. "ou_7d8a6e6d..." = "hr.li"',
+        )
     url = table.get("proposal_url", "")
     if not isinstance(url, str) or (url and not url.startswith(("https://", "http://"))):
-        raise ConfigError("must be an http(s) URL", file=file, table="approvals", key="proposal_url",
-                          hint='e.g. proposal_url = "https://tb.acme.cn/proposals?id={id}"')
-    return ApprovalRouting(default=default, kinds=kinds, approvers={str(k): v for k, v in approvers.items()},
-                           proposal_url=url)
+        raise ConfigError(
+            "must be an http(s) URL",
+            file=file,
+            table="approvals",
+            key="proposal_url",
+            hint='e.g. proposal_url = "https://tb.acme.cn/proposals?id={id}"',
+        )
+    return ApprovalRouting(
+        default=default, kinds=kinds, approvers={str(k): v for k, v in approvers.items()}, proposal_url=url
+    )
 
 
 def _instance(value: Any, connectors: Mapping[str, Mapping[str, Any]], *, file: str, key: str) -> str | None:
     if not isinstance(value, str) or not value:
-        raise ConfigError("must be a channel name", file=file, table="approvals", key=key,
-                          hint=f'e.g. "{CONSOLE}", "feishu_approval" or "dingtalk_approval"')
+        raise ConfigError(
+            "must be a channel name",
+            file=file,
+            table="approvals",
+            key=key,
+            hint=f'e.g. "{CONSOLE}", "feishu_approval" or "dingtalk_approval"',
+        )
     if value == CONSOLE:
         return None
     if value in connectors:
@@ -86,10 +108,19 @@ def _instance(value: Any, connectors: Mapping[str, Mapping[str, Any]], *, file: 
     if len(typed) == 1:
         return typed[0]
     if typed:
-        raise ConfigError(f"{len(typed)} connector instances have type {value!r}", file=file, table="approvals",
-                          key=key, hint=f"name one of them: {', '.join(typed)}")
+        raise ConfigError(
+            f"{len(typed)} connector instances have type {value!r}",
+            file=file,
+            table="approvals",
+            key=key,
+            hint=f"name one of them: {', '.join(typed)}",
+        )
     kinds = ", ".join(CHANNEL_TYPES)
-    raise ConfigError(f"no [connectors.NAME] table of type {value!r} (or named so)", file=file,
-                      table="approvals", key=key,
-                      hint=f'add [connectors.approvals] with type = "{value}" (channel types: {kinds}), '
-                           f'or write "{CONSOLE}"')
+    raise ConfigError(
+        f"no [connectors.NAME] table of type {value!r} (or named so)",
+        file=file,
+        table="approvals",
+        key=key,
+        hint=f'add [connectors.approvals] with type = "{value}" (channel types: {kinds}), '
+        f'or write "{CONSOLE}"',
+    )
