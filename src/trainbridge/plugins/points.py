@@ -27,6 +27,7 @@ from trainbridge.core.records import (
     TrainingProgram,
     TrainingSession,
 )
+from trainbridge.rules.explain import points_entry_items, points_not_scored_items, points_taken_back_items
 from trainbridge.rules.leaderboard import (
     LeaderboardVisibility,
     Row,
@@ -129,7 +130,10 @@ class PointsJob(Job):
                 plan.decisions.append(Decision(
                     id=f"superseded:{entry.id}", kind=SUPERSEDED, subject=entry.employee_id,
                     payload={"superseded": entry.id, "by": None, "event": event.id, "points": -entry.points,
-                             "reason": event.event.value, "actor": self.name},
+                             "reason": event.event.value, "actor": self.name,
+                             "explanation_items": points_taken_back_items(
+                                 entry.rule, entry.points, entry=entry.id, event=event.id,
+                                 reason=event.event.value)},
                     explanation=(f"{why}: {entry.points:+d} for {entry.rule} taken back ({entry.id})",)))
             if event.id in voided:
                 continue
@@ -144,7 +148,9 @@ class PointsJob(Job):
                 reasons = scored.skipped or (f"{event.id}: no points rule for a {event.event.value} event",)
                 plan.decisions.append(Decision(
                     id=f"points_not_scored:{event.id}", kind="points_not_scored", subject=event.employee_id,
-                    payload={"event": event.id, "event_kind": event.event.value, "reasons": list(reasons)},
+                    payload={"event": event.id, "event_kind": event.event.value, "reasons": list(reasons),
+                             "explanation_items": points_not_scored_items(event.id, event.event.value,
+                                                                          reasons)},
                     explanation=reasons))
             for entry in scored.entries:
                 book.add(entry, active=True)
@@ -152,7 +158,9 @@ class PointsJob(Job):
                 plan.decisions.append(Decision(
                     id=f"points:{entry.id}", kind="points_entry", subject=entry.employee_id,
                     payload={"entry": entry.id, "event": event.id, "rule": entry.rule,
-                             "rule_version": entry.rule_version, "points": entry.points},
+                             "rule_version": entry.rule_version, "points": entry.points,
+                             "explanation_items": points_entry_items(entry.rule, entry.points, event=event.id,
+                                                                     version=entry.rule_version)},
                     explanation=(entry.reason,)))
         ctx.mark_seen(plan, "learning_event")
         plan.summary.append(f"points: {len(plan.records)} new entries from {len(changed)} changed events"
