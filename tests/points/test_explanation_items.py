@@ -39,3 +39,27 @@ def test_points_taken_back_and_points_not_scored_are_explained_as_data(make_work
     [item] = taken["payload"]["explanation_items"]
     assert (item["rule"], item["amount"]) == ("points_taken_back:voided", "-10")
     assert item["inputs"]["entry"] == "points:M001:offline_attended:S1"
+
+
+def test_the_quarterly_top_share_decision_cites_its_seed_sentence(make_workspace, tmp_path):
+    from tests.points.test_incentives import incentive_ws
+
+    write(tmp_path / "metrics.csv", "metric_id,employee_id,metric,value,as_of\n")
+    ws = incentive_ws(make_workspace, tmp_path)
+    sync(ws, ["points", "incentives"], today=date(2026, 10, 5))
+    [top] = decisions(ws, "incentive_top_share")
+    [item] = top["payload"]["explanation_items"]
+    assert item["rule"] == "incentive:bonus_coefficient" and "季度奖金系数增加0.1" in item["article"]
+    assert (item["amount"], item["unit"]) == ("0.1", "coefficient")
+    assert item["inputs"]["winners"] == ["M001"] and item["inputs"]["quarter"] == "2026Q3"
+
+
+def test_a_certificate_reminder_is_explained_as_data(make_workspace, tmp_path):
+    from tests.talent.test_certificates_job import certificate, workspace
+
+    ws = workspace(make_workspace, tmp_path, [certificate("E001", "2026-12-13")])
+    sync(ws, ["certificates"], today=date(2026, 11, 23))
+    [reminder] = decisions(ws, "certificate_reminder")
+    [item] = reminder["payload"]["explanation_items"]
+    assert item["rule"] == "talent:certificate_expiring" and item["article"].startswith("seed 000 section 5")
+    assert item["inputs"]["due_from"] == "2026-10-14" and item["amount"] is None

@@ -35,6 +35,7 @@ from trainbridge.core.records import (
     TrainingSession,
 )
 from trainbridge.plugins.points import superseded_ids
+from trainbridge.rules.explain import incentive_items
 from trainbridge.rules.incentives import (
     IncentiveThresholds,
     bonus_percent,
@@ -85,7 +86,16 @@ class IncentivesJob(Job):
         plan = Plan()
         plan.decisions.append(Decision(id=f"incentives:{quarter}:top_share", kind="incentive_top_share",
                                        subject=None, payload={"quarter": quarter, "winners": sorted(winners),
-                                                              "scores": quarterly}, explanation=(how,)))
+                                                              "scores": quarterly,
+                                                              "explanation_items": incentive_items(
+                                                                  "bonus_coefficient",
+                                                                  {"quarter": quarter,
+                                                                   "managers": len(quarterly),
+                                                                   "top_share": str(t.top_share),
+                                                                   "min_group": t.min_group,
+                                                                   "winners": sorted(winners), "why": how},
+                                                                  t.top_coefficient, "coefficient")},
+                                       explanation=(how,)))
         for emp_id, employee in sorted(managers.items()):
             points = quarterly[emp_id]
             if emp_id in winners:

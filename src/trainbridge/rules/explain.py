@@ -37,6 +37,9 @@ INCENTIVE_SOURCES = {
     "certificate_bonus": "seed 000 section 4: 取得证书 -> 奖金+5%",
     "promotion_priority": "seed 000 section 4: 绩效提升≥10% -> 晋升优先",
 }
+#: Certificates held are part of the capability profile and the demand forecast (T1, T2).
+CERTIFICATE_SOURCE = ("seed 000 section 5 (T1 capability profile: certificates; "
+                      "T2 required vs current holders)")
 ART_16 = "Implementing Regulations art. 16 (training cost: documented fees, travel, direct costs)"
 
 

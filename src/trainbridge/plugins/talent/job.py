@@ -16,6 +16,7 @@ from trainbridge.core.jobs import Decision, Job, JobContext, Plan, Write
 from trainbridge.core.records import Certificate, Employee, Notice, Recipient, Separation
 from trainbridge.plugins.talent.config import REMINDER, CertificatesConfig
 from trainbridge.rules.agreements import parse_lead
+from trainbridge.rules.explain import CERTIFICATE_SOURCE, talent_items
 from trainbridge.rules.talent import departed, latest_certificates, reminder_is_due
 
 
@@ -55,7 +56,12 @@ class CertificatesJob(Job):
                     id=f"{REMINDER}:{cert.id}:{each.label}", kind=REMINDER, subject=who,
                     payload={"certificate_id": cert.id, "certificate": cert.certificate,
                              "expires_on": cert.expires_on.isoformat(), "lead": each.label,
-                             "notice_id": f"certificate_expiring:{cert.id}:{lead.label}"},
+                             "notice_id": f"certificate_expiring:{cert.id}:{lead.label}",
+                             "explanation_items": talent_items(
+                                 "certificate_expiring", CERTIFICATE_SOURCE,
+                                 {"certificate_id": cert.id, "certificate": cert.certificate,
+                                  "expires_on": cert.expires_on.isoformat(), "lead": each.label,
+                                  "due_from": each.before(cert.expires_on).isoformat()})},
                     explanation=[f"{cert.certificate} of {who} expires on {cert.expires_on.isoformat()}; the "
                                  f"{each.label} reminder is due from "
                                  f"{each.before(cert.expires_on).isoformat()}"]))
