@@ -373,8 +373,18 @@ def register_commands(cli: click.Group) -> None:
 
         day = today.date() if today else date.today()
         period = period or period_key(day, "quarter")
+        ws = state.workspace()
+        hr_view = None
+        if viewer is None:
+            # Without --as it is HR's view, named, as the console shows HR and admins (whoever runs
+            # this command holds the ledger); the configured visibility is what managers see.
+            config = ws.settings.job_config(PointsJob.name, PointsConfig) or PointsConfig()
+            hr_view = config.leaderboard.model_copy(update={"visibility": "named"})
         try:
-            view = leaderboard_for(state.workspace(), viewer, period=period, today=day, department=department)
+            view = leaderboard_for(ws, viewer, period=period, today=day, department=department,
+                                   visibility=hr_view)
+            if hr_view is not None and config.leaderboard.visibility != "named":
+                view.note = f"named (HR view; managers see: {config.leaderboard.visibility})"
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--period") from None
         except NotVisible as exc:
