@@ -107,5 +107,11 @@ def test_the_command_shows_the_board_as_the_employee_given_by_as(make_workspace,
         (2, "", ""), (3, "M001", "孙强")]
     table = CliRunner().invoke(build_cli(), [*base, "--as", "M001"])
     assert "*  3  M001" in table.output and "朱丽" not in table.output and "胡斌" not in table.output
-    refused = CliRunner().invoke(build_cli(), base)
-    assert refused.exit_code == 2 and "--as EMPLOYEE_ID" in refused.output
+    # Without --as it is HR's view, named, as the console shows HR: every manager with their name.
+    hr = CliRunner().invoke(build_cli(), [*base, "--json"])
+    assert hr.exit_code == 0, hr.output
+    board = json.loads(hr.output)
+    assert board["visibility"] == "named" and "managers see: neighbours" in board["note"]
+    assert [r["name"] for r in board["rows"]][:3] == ["朱丽", "胡斌", "孙强"]
+    named = CliRunner().invoke(build_cli(), base)
+    assert named.exit_code == 0 and "朱丽" in named.output and "孙强" in named.output
