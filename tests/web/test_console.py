@@ -295,7 +295,7 @@ def test_overview_shows_runs_pending_approvals_and_quarantine(client: TestClient
     assert pending >= 2
     assert f'id="pending-total">{pending}<' in page.text
     assert 'id="quarantine-count">1<' in page.text
-    assert "激励建议" in page.text and "离职返还" in page.text  # the jobs by what they do
+    assert "Incentives" in page.text and "Leavers" in page.text  # the jobs by what they do
 
 
 def test_quarantine_shows_reason_and_payload_and_retry_is_audited(client: TestClient,

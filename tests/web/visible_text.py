@@ -17,7 +17,8 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 
 
 class _Visible(HTMLParser):
-    """Collects the text; ``skip_classes`` (ids by design) and ``lang="en"`` subtrees (English marked
+    """Collects the text; ``class="id"`` (ids by design), ``class="typed"`` (what a person or vendor
+    typed: a reason, an audit value) and ``lang="en"`` subtrees (English marked
     as English: a job's original lines) are left out when ``skip_marked``."""
 
     def __init__(self, skip_marked: bool) -> None:
@@ -32,7 +33,7 @@ class _Visible(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
         marked = self.skip_marked and (
-            values.get("lang") == "en" or "id" in (values.get("class") or "").split())
+            values.get("lang") == "en" or bool({"id", "typed"} & set((values.get("class") or "").split())))
         if not self._skipping() and not marked:
             for name, value in attrs:
                 if name in SHOWN_ATTRIBUTES and value:

@@ -42,6 +42,8 @@ def article(text: str, loc: Local) -> str:
     """One citation string of the rules (``LCL arts. 22, 37; Implementing Regulations art. 16``)."""
     if not text:
         return ""
+    if text.startswith("seed "):  # the company's own rule, quoted from its source document
+        return text.split(": ", 1)[1] if ": " in text else loc.text("公司培训制度", "the company's training policy")
     bilingual = re.fullmatch(r"(《[^》]+》[^(（]*)\s*\((.+)\)", text.strip())
     if bilingual:  # 《工资支付暂行规定》第十六条 (Provisional Regulations on the Payment of Wages art. 16)
         return bilingual[1].strip() if loc.zh else bilingual[2].strip()
@@ -209,14 +211,36 @@ def _collection(key: str, inp: dict[str, Any], amount: str, cur: str, loc: Local
     return loc.text(f"收取方式：{key} {amount}", f"Collection: {key} {amount}")
 
 
+FAMILIES: dict[str, tuple[str, str]] = {
+    "points": ("积分规则", "Points rule"), "points_taken_back": ("积分收回", "Points taken back"),
+    "points_not_scored": ("未计积分", "Not scored"), "cost_allocation": ("费用分摊", "Cost allocation"),
+    "talent": ("人才发展", "Talent"),
+}
+
+
 def generic(item: dict[str, Any], loc: Local) -> str:
-    """A rule without a template: its name, amount and inputs, as key: value."""
-    rule = str(item.get("rule", "")).replace("_", " ").replace(":", " · ")
-    amount = loc.money(item.get("amount"), str(item.get("currency") or "CNY")) if item.get("amount") is not None else ""
+    """A rule without a template: its name, amount (with its unit) and inputs, as key: value."""
+    family, _, detail = str(item.get("rule", "")).partition(":")
+    if family == "incentive":
+        rule = loc.word("kind", detail)
+    elif family in FAMILIES:
+        rule = loc.text(*FAMILIES[family])
+    else:
+        rule = loc.text("规则", "Rule") + " " + str(item.get("rule", "")).replace("_", " ")
+    unit = str(item.get("unit") or "")
+    value = item.get("amount")
+    if value is None:
+        amount = ""
+    elif unit == "points":
+        amount = loc.text(f"{value} 分", f"{value} points")
+    elif unit in ("percent", "coefficient"):
+        amount = loc.rate(value, unit)
+    else:
+        amount = loc.money(value, str(item.get("currency") or "CNY"))
     inputs = "，".join if loc.zh else ", ".join
     pairs = inputs(f"{loc.field(str(k))}: {_value(v, loc)}" for k, v in (item.get("inputs") or {}).items()
                    if v not in (None, "", [], {}))
-    head = loc.text("规则", "Rule") + f" {rule}"
+    head = rule + loc.text("：", ":")
     return " ".join(p for p in (head, amount, f"({pairs})" if pairs else "") if p)
 
 

@@ -98,6 +98,21 @@ AUDIT_ACTIONS: dict[str, Pair] = {
     "user.replaced": ("重置密码", "Reset a password"),
     "user.password_set": ("设置密码", "Set a password"),
     "webhook.tokens_shown": ("查看回调令牌", "Showed webhook tokens"),
+    "web.login": ("登录", "Logged in"),
+    "web.login_failed": ("登录失败", "Failed login"),
+    "web.user_set": ("设置账户", "Set up an account"),
+    "web.user_disabled": ("停用账户", "Disabled an account"),
+    "web.user_enabled": ("启用账户", "Enabled an account"),
+    "web.user_removed": ("删除账户", "Removed an account"),
+    "web.password_reset": ("重置密码", "Reset a password"),
+    "web.password_set": ("设置密码", "Set a password"),
+    "web.password_change_refused": ("拒绝修改密码", "Password change refused"),
+    "web.one_time_password_used": ("使用一次性密码", "Used the one-time password"),
+    "approval.sent": ("发起外部审批", "Sent for approval"),
+    "approval.approver": ("外部审批人", "Approver at the vendor"),
+    "approval.approved_at_vendor": ("外部审批通过", "Approved at the vendor"),
+    "approval.rejected_at_vendor": ("外部审批驳回", "Rejected at the vendor"),
+    "approval.withdrawn": ("撤回外部审批", "Approval withdrawn"),
 }
 
 DETAIL_KEYS: dict[str, Pair] = {
@@ -110,6 +125,13 @@ DETAIL_KEYS: dict[str, Pair] = {
     "instance": ("连接", "Connection"),
     "via": ("途径", "Via"),
     "source": ("来源", "Source"),
+    "ref": ("审批单号", "Reference"),
+    "approvers": ("审批人", "Approvers"),
+    "key": ("键", "Key"),
+    "outcome": ("结果", "Outcome"),
+    "event": ("事件", "Event"),
+    "accounts": ("账户", "Accounts"),
+    "vendor_status": ("外部状态", "Vendor status"),
 }
 
 ROLES: dict[str, Pair] = {
