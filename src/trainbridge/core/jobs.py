@@ -142,6 +142,8 @@ class JobContext:
     #: Folder of plugins.toml: relative paths in job settings are relative to it.
     base_dir: Path = field(default_factory=Path.cwd)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("trainbridge.jobs"))
+    #: Counts of what :meth:`flush` wrote before the plan (the runner adds them to the run's).
+    flushed: dict[str, int] = field(default_factory=dict)
 
     def records(self, kind: str, *, subject: str | None = None) -> Iterator[Record]:
         return self.ledger.iter_records(self.conn, kind, subject=subject)
@@ -176,6 +178,29 @@ class JobContext:
     def stale(self, decision: Mapping[str, Any], current: Mapping[str, str]) -> bool:
         """True when ``current`` inputs (id -> hash) differ from those ``decision`` was made from."""
         return dict(decision.get("inputs") or {}) != dict(current)
+
+    def flush(self, plan: Plan) -> None:
+        """Write ``plan``'s records and decisions now, in the run's transaction, and empty those lists.
+
+        For a job that decides in batches (a million learning events): memory stays that of one
+        batch. Nothing is committed before the plan is (a failed ``decide`` leaves nothing, a dry
+        run rolls everything back); the rest of the plan (proposals, writes, state) is written by
+        the runner as usual, and the counts of what was flushed join the run's.
+        """
+        from trainbridge.core.delivery import jsonable
+
+        if plan.records:
+            added, changed, _ = self.ledger.upsert_records(self.conn, plan.records, run_id=self.run_id)
+            self.flushed["derived_records"] = self.flushed.get("derived_records", 0) + added + changed
+            plan.records = []
+        if plan.decisions:
+            rows = [{"id": d.id, "kind": d.kind, "subject": d.subject, "job": self.job, "run_id": self.run_id,
+                     "amount": d.amount, "currency": d.currency, "payload": jsonable(d.payload),
+                     "explanation": list(d.explanation), "inputs": dict(d.inputs) or None,
+                     "created_at": self.now} for d in plan.decisions]
+            added = self.ledger.put_decisions(self.conn, rows)
+            self.flushed["decisions"] = self.flushed.get("decisions", 0) + added
+            plan.decisions = []
 
 
 class Job:

@@ -244,6 +244,8 @@ def _job_steps(ws: Workspace, job: Job, result: RunResult, token: int | None, *,
 
 def _write_plan(ws: Workspace, job: Job, ctx: JobContext, plan: Plan, result: RunResult) -> None:
     ledger, conn = ws.ledger, ctx.conn
+    for key, count in ctx.flushed.items():  # written by ctx.flush during decide
+        result.bump(key, count)
     if plan.records:
         added, changed, _ = ledger.upsert_records(conn, plan.records, run_id=result.run_id)
         result.bump("derived_records", added + changed)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from trainbridge import hookimpl
 from trainbridge.core.errors import ConfigError, TrainbridgeError
 from trainbridge.core.jobs import Decision, Job, JobContext, Plan
+from trainbridge.core.ledger import queries
 from trainbridge.core.records import (
     Employee,
     LearningEvent,
@@ -40,7 +41,6 @@ from trainbridge.rules.points import (
     EventContext,
     PointsRules,
     base_key,
-    effective_events,
     parse_rules,
     period_bounds,
     period_key,
@@ -52,10 +52,11 @@ from trainbridge.rules.points import (
     training_ends,
     uncompleted_key,
     void_targets,
-    voided_ids,
 )
 
 SUPERSEDED = "points_superseded"
+#: About how many events (old and new) of its employees one batch reads before its results are written.
+BATCH_EVENTS = 20_000
 #: Events that take points back: they score nothing by design.
 TAKE_BACK_KINDS = (LearningEventKind.VOIDED, LearningEventKind.UNCOMPLETED)
 __all__ = ["SUPERSEDED", "LeaderboardVisibility", "PointsConfig", "PointsJob", "Standing", "leaderboard",
@@ -104,21 +105,109 @@ class PointsJob(Job):
     order = 60
 
     def decide(self, ctx: JobContext) -> Plan:
+        """Score the learning events written since the last run, a batch of employees at a time.
+
+        Nothing new: nothing is read. Otherwise only the employees with a new event are read
+        (their events, entries and take-backs), batch by batch, and each batch's entries and
+        decisions are written before the next (``ctx.flush``): memory is one batch's, whatever
+        the number of events. A VOIDED event is scored with the employee whose event it voids
+        (the voider is often an administrator); the ids voided so far are kept in the job's
+        state (``voided``), so an event voided before it arrives still earns nothing.
+        """
         config: PointsConfig = ctx.config or PointsConfig()
-        rules = load_rules(config.rules, ctx.base_dir)
         plan = Plan()
-        employees = {e.employee_id: e for e in _typed(ctx.records("employee"), Employee)}
+        since = ctx.state(f"seq:{LearningEvent.kind}", -1)
+        ctx.mark_seen(plan, "learning_event")
+        if not queries.changed_since(ctx.ledger, ctx.conn, (LearningEvent.kind,), since):
+            plan.summary.append("points: no new learning events")
+            return plan
+        rules = load_rules(config.rules, ctx.base_dir)
         sessions = {s.session_id: s for s in _typed(ctx.records("session"), TrainingSession)}
         programs = {p.program_id: p for p in _typed(ctx.records("program"), TrainingProgram)}
-        superseded = superseded_ids(ctx)
+        catalog = (sessions, programs)
+        known = set(ctx.state("voided", []))
+        voided, home = self._voids(ctx, since, known)
+        subjects = set(queries.subject_counts(ctx.ledger, ctx.conn, LearningEvent.kind, since=since))
+        subjects |= set(home.values())
+        moved: dict[str, list[str]] = {}
+        for void_id, subject in home.items():
+            moved.setdefault(subject, []).append(void_id)
+        tally = {"events": 0, "entries": 0, "skipped": 0, "taken": 0}
+        # a batch holds about BATCH_EVENTS events of its employees, old and new (their entries follow)
+        counts = queries.subject_counts(ctx.ledger, ctx.conn, LearningEvent.kind)
+        batch: list[str] = []
+        size = 0
+        for subject in sorted(subjects):
+            batch.append(subject)
+            size += counts.get(subject, 0)
+            if size >= BATCH_EVENTS:
+                self._batch(ctx, config, rules, catalog, voided, since, batch, moved, plan, tally)
+                batch, size = [], 0
+        if batch:
+            self._batch(ctx, config, rules, catalog, voided, since, batch, moved, plan, tally)
+        if voided != known:
+            plan.state["voided"] = sorted(voided)
+        plan.summary.append(f"points: {tally['entries']} new entries from {tally['events']} changed events"
+                            f" ({tally['skipped']} not scored, see the decisions' reasons)"
+                            + (f"; {tally['taken']} taken back (voided or un-completed)"
+                               if tally["taken"] else ""))
+        return plan
+
+    @staticmethod
+    def _voids(ctx: JobContext, since: int, known: set[str]) -> tuple[set[str], dict[str, str]]:
+        """Every id voided so far (``known`` and the new VOIDED events'), and the employee each new
+        VOIDED event is scored with: the one whose event it voids, when that event is known."""
+        voided = set(known)
+        targets: dict[str, tuple[str, ...]] = {}
+        own: dict[str, str] = {}
+        for event, subject in queries.changed_where(
+                ctx.ledger, ctx.conn, LearningEvent.kind, since, "event", LearningEventKind.VOIDED.value):
+            if isinstance(event, LearningEvent):
+                targets[event.id] = void_targets(event)
+                own[event.id] = subject or event.employee_id
+                voided.update(targets[event.id])
+        found = queries.subjects_of_ids(ctx.ledger, ctx.conn, LearningEvent.kind,
+                                        {t for ids in targets.values() for t in ids})
+        home = {}
+        for record_id, ids in targets.items():
+            home[record_id] = next((found[t] for t in ids if t in found), own[record_id])
+        return voided, home
+
+    def _batch(self, ctx: JobContext, config: PointsConfig, rules: PointsRules,
+               catalog: tuple[dict[str, TrainingSession], dict[str, TrainingProgram]], voided: set[str],
+               since: int, subjects: list[str], moved: dict[str, list[str]], plan: Plan,
+               tally: dict[str, int]) -> None:
+        """Score the new events of ``subjects`` (and the VOIDED events that take back theirs)."""
+        ledger, conn, kind = ctx.ledger, ctx.conn, LearningEvent.kind
+        sessions, programs = catalog
+        home = {void_id for subject in subjects for void_id in moved.get(subject, ())}
+        found: dict[str, tuple[LearningEvent, int]] = {}
+        for event, seq in queries.of_subjects(ledger, conn, kind, subjects, since=since):
+            if isinstance(event, LearningEvent) and (event.event is not LearningEventKind.VOIDED
+                                                     or event.id in home):
+                found[event.id] = (event, seq)
+        for event, seq in queries.by_ids(ledger, conn, kind, home - found.keys()):
+            if isinstance(event, LearningEvent):
+                found[event.id] = (event, seq)
+        # the order of a single pass over every new event: by time, then as stored
+        changed = [e for e, _ in sorted(found.values(), key=lambda x: (x[0].occurred_at, x[1]))]
+        who = {e.employee_id for e in changed} | set(subjects)
+        employees = {e.employee_id: e for e, _ in queries.of_subjects(ledger, conn, "employee", who)
+                     if isinstance(e, Employee)}
+        planners = {e.employee_id for e in changed if e.event is LearningEventKind.ACTION_PLAN_SUBMITTED}
+        trained_on: dict[tuple[str, str], date] = {}
+        if planners:
+            theirs = [e for e, _ in queries.of_subjects(ledger, conn, kind, planners)
+                      if isinstance(e, LearningEvent)]
+            trained_on = training_ends([e for e in theirs if e.event is not LearningEventKind.VOIDED
+                                        and e.id not in voided], sessions)
+        superseded = {row["payload"]["superseded"]
+                      for row in queries.decisions_of_subjects(ledger, conn, SUPERSEDED, subjects)}
         book = _Book()
-        for entry in _typed(ctx.records("points_entry"), PointsEntry):
-            book.add(entry, active=entry.id not in superseded)
-        events = _typed(ctx.records("learning_event"), LearningEvent)
-        voided = voided_ids(events)
-        trained_on = training_ends(effective_events(events), sessions)
-        changed = sorted(_typed(ctx.changed("learning_event"), LearningEvent), key=lambda e: e.occurred_at)
-        skipped = taken = 0
+        for entry, _ in queries.of_subjects(ledger, conn, "points_entry", subjects):
+            if isinstance(entry, PointsEntry):
+                book.add(entry, active=entry.id not in superseded)
+        tally["events"] += len(changed)
         for event in changed:
             employee = employees.get(event.employee_id)
             if config.managers_only and (employee is None or not employee.is_manager):
@@ -126,7 +215,7 @@ class PointsJob(Job):
             hits, why = to_take_back(event, book.candidates(event)) if takes_back(event) else ([], "")
             for entry in hits:
                 book.take_back(entry)
-                taken += 1
+                tally["taken"] += 1
                 plan.decisions.append(Decision(
                     id=f"superseded:{entry.id}", kind=SUPERSEDED, subject=entry.employee_id,
                     payload={"superseded": entry.id, "by": None, "event": event.id, "points": -entry.points,
@@ -143,7 +232,7 @@ class PointsJob(Job):
                 session=session, program=programs.get(program_id or ""),
                 training_day=trained_on.get((event.employee_id, program_id or "")),
                 existing=book.active.keys(), taken_back=book.gone, period_counts=book.counts))
-            skipped += len(scored.skipped)
+            tally["skipped"] += len(scored.skipped)
             if not scored.entries and event.event not in TAKE_BACK_KINDS:
                 reasons = scored.skipped or (f"{event.id}: no points rule for a {event.event.value} event",)
                 plan.decisions.append(Decision(
@@ -154,6 +243,7 @@ class PointsJob(Job):
                     explanation=reasons))
             for entry in scored.entries:
                 book.add(entry, active=True)
+                tally["entries"] += 1
                 plan.records.append(entry)
                 plan.decisions.append(Decision(
                     id=f"points:{entry.id}", kind="points_entry", subject=entry.employee_id,
@@ -162,11 +252,7 @@ class PointsJob(Job):
                              "explanation_items": points_entry_items(entry.rule, entry.points, event=event.id,
                                                                      version=entry.rule_version)},
                     explanation=(entry.reason,)))
-        ctx.mark_seen(plan, "learning_event")
-        plan.summary.append(f"points: {len(plan.records)} new entries from {len(changed)} changed events"
-                            f" ({skipped} not scored, see the decisions' reasons)"
-                            + (f"; {taken} taken back (voided or un-completed)" if taken else ""))
-        return plan
+        ctx.flush(plan)
 
 
 @dataclass

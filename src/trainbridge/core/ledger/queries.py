@@ -1,0 +1,125 @@
+"""Read queries the jobs use to work on part of the ledger: some subjects, some ids, what changed.
+
+A job that decides per employee must not read every record of a kind on every run, nor
+once per employee: these read the records of a batch of subjects (``subject IN (...)``, on
+the ``(tenant, kind, subject)`` index), the subjects with a record changed after a sequence
+number (the ``(tenant, kind, seq)`` index), and records by id (the primary key), in chunks
+so a statement never carries more than :data:`CHUNK` parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from trainbridge.core.ledger.engine import _chunks
+from trainbridge.core.ledger.store import _load
+from trainbridge.core.ledger.tables import decisions_table, records_table
+from trainbridge.core.records import Record
+
+if TYPE_CHECKING:
+    from trainbridge.core.ledger import Ledger
+
+CHUNK = 500
+
+
+def changed_since(ledger: Ledger, conn: Connection, kinds: Iterable[str], since: int | None) -> bool:
+    """True when a record of ``kinds`` was written after sequence number ``since`` (or it is None)."""
+    if since is None:
+        return True
+    if ledger.max_seq(conn) <= since:
+        return False
+    t = records_table
+    return any(conn.execute(sa.select(t.c.id).where(t.c.tenant == ledger.tenant, t.c.kind == kind,
+                                                    t.c.seq > since).limit(1)).first() is not None
+               for kind in kinds)
+
+
+def changed_subjects(ledger: Ledger, conn: Connection, kind: str, since: int) -> set[str]:
+    """The subjects of the records of ``kind`` written after sequence number ``since``."""
+    t = records_table
+    rows = conn.execute(sa.select(t.c.subject).distinct().where(
+        t.c.tenant == ledger.tenant, t.c.kind == kind, t.c.seq > since, t.c.subject.is_not(None)))
+    return {row.subject for row in rows}
+
+
+def of_subjects(ledger: Ledger, conn: Connection, kind: str, subjects: Iterable[str], *,
+                since: int | None = None) -> Iterator[tuple[Record, int]]:
+    """Records of ``kind`` whose subject is among ``subjects`` (written after ``since``), with
+    their sequence numbers, in sequence order within each chunk of subjects."""
+    t = records_table
+    for chunk in _chunks(sorted(set(subjects)), CHUNK):
+        query = sa.select(t.c.id, t.c.payload, t.c.seq).where(
+            t.c.tenant == ledger.tenant, t.c.kind == kind, t.c.subject.in_(chunk))
+        if since is not None:
+            query = query.where(t.c.seq > since)
+        for row in conn.execute(query.order_by(t.c.seq)):
+            record = _load(kind, row.id, row.payload)
+            if record is not None:
+                yield record, int(row.seq)
+
+
+def by_ids(ledger: Ledger, conn: Connection, kind: str, ids: Iterable[str]) -> Iterator[tuple[Record, int]]:
+    """Records of ``kind`` among ``ids`` (absent ones left out), with their sequence numbers."""
+    t = records_table
+    for chunk in _chunks(sorted(set(ids)), CHUNK):
+        query = sa.select(t.c.id, t.c.payload, t.c.seq).where(
+            t.c.tenant == ledger.tenant, t.c.kind == kind, t.c.id.in_(chunk))
+        for row in conn.execute(query):
+            record = _load(kind, row.id, row.payload)
+            if record is not None:
+                yield record, int(row.seq)
+
+
+def subjects_of_ids(ledger: Ledger, conn: Connection, kind: str, ids: Iterable[str]) -> dict[str, str]:
+    """id -> subject of the records of ``kind`` among ``ids`` (no payload is read)."""
+    t = records_table
+    found: dict[str, str] = {}
+    for chunk in _chunks(sorted(set(ids)), CHUNK):
+        rows = conn.execute(sa.select(t.c.id, t.c.subject).where(
+            t.c.tenant == ledger.tenant, t.c.kind == kind, t.c.id.in_(chunk)))
+        found.update({row.id: row.subject for row in rows if row.subject is not None})
+    return found
+
+
+def changed_where(ledger: Ledger, conn: Connection, kind: str, since: int, field: str,
+                  value: str) -> Iterator[tuple[Record, str | None]]:
+    """(record, subject) of the records of ``kind`` written after ``since`` whose payload has
+    ``field == value``: the database filters, so the others are never sent or parsed."""
+    t = records_table
+    last = since
+    while True:
+        rows = conn.execute(sa.select(t.c.id, t.c.subject, t.c.payload, t.c.seq).where(
+            t.c.tenant == ledger.tenant, t.c.kind == kind, t.c.seq > last,
+            t.c.payload[field].as_string() == value).order_by(t.c.seq).limit(5000)).all()
+        for row in rows:
+            record = _load(kind, row.id, row.payload)
+            if record is not None:
+                yield record, row.subject
+        if len(rows) < 5000:
+            return
+        last = rows[-1].seq
+
+
+def subject_counts(ledger: Ledger, conn: Connection, kind: str, *,
+                   since: int | None = None) -> dict[str, int]:
+    """subject -> how many records of ``kind`` it has (written after ``since``): sizes batches."""
+    t = records_table
+    query = sa.select(t.c.subject, sa.func.count()).where(
+        t.c.tenant == ledger.tenant, t.c.kind == kind, t.c.subject.is_not(None))
+    if since is not None:
+        query = query.where(t.c.seq > since)
+    return {row[0]: int(row[1]) for row in conn.execute(query.group_by(t.c.subject))}
+
+
+def decisions_of_subjects(ledger: Ledger, conn: Connection, kind: str,
+                          subjects: Sequence[str] | set[str]) -> Iterator[dict[str, Any]]:
+    """Decisions of ``kind`` about ``subjects`` (rows with ``payload``, ``inputs``, ...)."""
+    t = decisions_table
+    for chunk in _chunks(sorted(set(subjects)), CHUNK):
+        query = sa.select(t).where(t.c.tenant == ledger.tenant, t.c.kind == kind, t.c.subject.in_(chunk))
+        for row in conn.execute(query.order_by(t.c.created_at, t.c.id)).mappings():
+            yield dict(row)
