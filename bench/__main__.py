@@ -30,7 +30,7 @@ import requests
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-SCENARIOS = ("ceiling", "full", "faults", "scale", "domain", "requests")
+SCENARIOS = ("ceiling", "full", "faults", "scale", "domain", "requests", "jobs")
 
 
 # --- the fake vendor in its own process --------------------------------------------------
@@ -329,7 +329,12 @@ def _checkout(src: Path | None = None) -> dict[str, Any]:
 def table(out: dict[str, Any]) -> str:
     from bench.report import render
 
-    return render(out)
+    text = render(out)
+    if "jobs" in out:
+        from bench.jobs import table as jobs_table
+
+        text += "\n\n" + jobs_table(out["jobs"])
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -358,6 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkouts", nargs="+", default=None, metavar="SRC",
                         help="requests scenario: the src directories of the checkouts to measure, in "
                              "order (e.g. an old worktree's, then src); default the installed one")
+    parser.add_argument("--jobs", dest="job_names", nargs="+", default=None, metavar="JOB",
+                        help="jobs scenario: the jobs (and report:NAME) to time; default all (bench/jobs.py)")
+    parser.add_argument("--job-sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000],
+                        help="jobs scenario: subjects per job (10x for the learning-event jobs)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--output", type=Path, default=None,
                         help="results file (default bench/results/<date>.json, or <date>-requests.json "
@@ -375,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     out: dict[str, Any] = {"started": started.isoformat(timespec="seconds"), "machine": machine(),
                            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
-    suffix = "-requests" if args.scenarios == ["requests"] else ""
+    suffix = f"-{args.scenarios[0]}" if args.scenarios in (["requests"], ["jobs"]) else ""
     target = args.output or RESULTS / f"{started:%Y-%m-%d}{suffix}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     for name in args.scenarios:
@@ -391,6 +400,11 @@ def main(argv: list[str] | None = None) -> int:
             scenario_domain(args, out)
         elif name == "requests":
             scenario_requests(args, out, workdir)
+        elif name == "jobs":
+            from bench import jobs
+
+            out["jobs"] = jobs.scenario(args.job_names or jobs.JOBS, args.job_sizes, args.stores, workdir,
+                                        timeout=args.run_timeout, progress=progress)
         # what is done so far survives a run stopped halfway
         target.write_text(json.dumps(out, indent=1, default=str) + "\n", encoding="utf-8")
     out["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
