@@ -6,13 +6,17 @@ stream, record key) however often it is read again, and its entry closes when th
 arrives valid. A record holding text the ledgers cannot store (a NUL character: PostgreSQL
 refuses it; a lone surrogate: not UTF-8) is quarantined with the field named, and rejects are
 cleaned the same way, so one bad value never fails its source on every run.
-Polls (``signature_status``) ask a vendor about records the ledger holds
+One reader thread per stream reads and serialises the next page while the current one is
+written (a bounded queue, :data:`READ_AHEAD` pages); each record is serialised to JSON once,
+hashed and stored as that text. Polls (``signature_status``) ask a vendor about records the ledger holds
 (envelopes not yet settled) and keep each answer as a record. No job calls a source hook.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +25,8 @@ from typing import Any
 from trainbridge.core import progress
 from trainbridge.core import results as run_results
 from trainbridge.core.errors import TrainbridgeError
-from trainbridge.core.records import Agreement, AgreementStatus, Envelope, Record, Reject
+from trainbridge.core.ledger.store import PreparedRecord, UnstorableText, prepare_record
+from trainbridge.core.records import Agreement, AgreementStatus, Envelope, Page, Record, Reject
 from trainbridge.core.results import RunResult
 from trainbridge.core.secrets import redact
 from trainbridge.core.streams import POLL_STREAMS, STREAMS
@@ -29,6 +34,8 @@ from trainbridge.core.workspace import Workspace
 
 log = logging.getLogger("trainbridge.ingest")
 POLL_BATCH = 100
+#: Pages read ahead of the one being written (one reader thread per stream, a bounded queue).
+READ_AHEAD = 2
 
 
 @dataclass
@@ -78,26 +85,28 @@ def _read(ws: Workspace, instance: str, stream: str, result: RunResult, outcome:
         open_keys = ledger.open_quarantine_keys(conn, instance, stream)
     pages = 0
     try:
-        for page in ws.host.call(instance, stream, since=cursor):
-            records, rejects = storable(
-                [r if r.source else r.model_copy(update={"source": instance}) for r in page.records],
-                page.rejects)
+        source = ws.host.call(instance, stream, since=cursor)
+        # A dry run writes through one connection that no other thread may touch: no read-ahead.
+        for ready in _prepared_pages(source, instance, read_ahead=not dry_run):
+            prepared, rejects, cursor_after = ready.records, ready.rejects, ready.cursor
             with ledger.transaction() as conn:
-                added, changed, same = ledger.upsert_records(conn, records, run_id=result.run_id)
+                added, changed, same = ledger.upsert_prepared(conn, prepared, run_id=result.run_id)
                 new_rejects = ledger.quarantine(conn, rejects, run_id=result.run_id, job="ingest",
                                                 instance=instance, hook=stream)
                 if open_keys:
-                    healed = [r.id for r in records if r.id in open_keys]
+                    healed = [r.id for r in prepared if r.id in open_keys]
                     if healed:
                         result.bump("quarantine_resolved", ledger.resolve_quarantined(conn, instance, stream,
                                                                                       healed))
-                if page.cursor is not None:
-                    ledger.set_cursor(conn, instance, stream, page.cursor)
+                # the cursor commits with the page it covers: a killed run resumes after the last
+                # page committed, and reads nothing twice nor skips anything
+                if cursor_after is not None:
+                    ledger.set_cursor(conn, instance, stream, cursor_after)
             pages += 1
-            outcome.kinds.update(r.kind for r in records)
+            outcome.kinds.update(r.kind for r in prepared)
             result.bump("pages")
-            progress.page(instance, stream, len(records), len(rejects))
-            result.bump("read", len(records) + len(rejects))
+            progress.page(instance, stream, len(prepared), len(rejects))
+            result.bump("read", len(prepared) + len(rejects))
             result.bump("records_new", added)
             result.bump("records_changed", changed)
             result.bump("records_unchanged", same)
@@ -108,10 +117,10 @@ def _read(ws: Workspace, instance: str, stream: str, result: RunResult, outcome:
                                      f"(trainbridge quarantine list)")
             if dry_run:
                 result.plan_lines.append(
-                    f"would read {instance}.{stream}: {len(records)} record(s) "
+                    f"would read {instance}.{stream}: {len(prepared)} record(s) "
                     f"({added} new, {changed} changed), {len(rejects)} rejected")
             log.info("read %s.%s page %d: %d record(s), %d rejected", instance, stream, pages,
-                     len(records), len(rejects))
+                     len(prepared), len(rejects))
             run_results.fault_point("after_page")
     except TrainbridgeError as exc:
         return redact(f"{instance}.{stream} failed: {exc}")
@@ -119,6 +128,89 @@ def _read(ws: Workspace, instance: str, stream: str, result: RunResult, outcome:
         log.exception("%s.%s failed", instance, stream)
         return redact(f"{instance}.{stream} failed: {type(exc).__name__}: {exc}")
     return None
+
+
+@dataclass
+class ReadyPage:
+    """A page as the ledger writes it: records serialised once, rejects made storable."""
+
+    records: list[PreparedRecord]
+    rejects: list[Reject]
+    cursor: str | None
+
+
+def prepare_page(page: Page, instance: str) -> ReadyPage:
+    """Each record of ``page`` as ``instance``'s, serialised once (:func:`prepare_record`); a record
+    holding text no ledger can store becomes a reject naming the field (:func:`storable`)."""
+    prepared: list[PreparedRecord] = []
+    suspects: list[Record] = []
+    for record in page.records:
+        if not record.source:
+            record = record.model_copy(update={"source": instance})
+        try:
+            prepared.append(prepare_record(record))
+        except UnstorableText:
+            suspects.append(record)
+    rejects = list(page.rejects)
+    if suspects:
+        # the substring test is cheap and may over-report (a literal backslash-u0000): the walk decides
+        kept, refused = storable(suspects, [])
+        prepared += [prepare_record(r) for r in kept]
+        rejects += refused
+    return ReadyPage(prepared, storable_rejects(rejects), page.cursor)
+
+
+def _prepared_pages(source: Iterable[Page], instance: str, *, read_ahead: bool) -> Iterator[ReadyPage]:
+    """The source's pages, prepared; with ``read_ahead``, read and prepared by one reader thread
+    while the caller writes the previous page (a bounded queue: at most READ_AHEAD pages wait).
+
+    The caller commits each page with its cursor before taking the next, so a run killed at any
+    moment loses only pages that were read and not yet committed, and reads them again next
+    time. If the caller stops (an error writing), the reader stops after the page in hand.
+    """
+    if not read_ahead:
+        for page in source:
+            yield prepare_page(page, instance)
+        return
+    pages: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=READ_AHEAD)
+    stop = threading.Event()
+
+    def offer(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                pages.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def reader() -> None:
+        try:
+            for page in source:
+                if not offer(("page", prepare_page(page, instance))):
+                    return
+            offer(("done", None))
+        except BaseException as exc:  # handed to the writer, which reports it as before
+            offer(("error", exc))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=reader, name=f"trainbridge-read-{instance}", daemon=True)
+    thread.start()
+    try:
+        while True:
+            what, item = pages.get()
+            if what == "page":
+                yield item
+            elif what == "error":
+                raise item
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _poll(ws: Workspace, instance: str, stream: str, result: RunResult, outcome: IngestOutcome, *,
@@ -175,10 +267,14 @@ def storable(records: list[Record], rejects: list[Reject]) -> tuple[list[Record]
         refused.append(Reject(model=record.kind, key=record.id, data=storable_value(dumped),
                               reason=f"field {where} holds a character the ledger cannot store "
                                      "(NUL \\u0000 or a lone surrogate); fix it at the source"))
-    cleaned = [r if _unstorable_field(r.model_dump(mode="json")) is None else r.model_copy(update={
+    return kept, refused + storable_rejects(rejects)
+
+
+def storable_rejects(rejects: list[Reject]) -> list[Reject]:
+    """``rejects`` with NUL and lone surrogates shown as storable text (rare: checked one by one)."""
+    return [r if _unstorable_field(r.model_dump(mode="json")) is None else r.model_copy(update={
         "reason": storable_value(r.reason), "data": storable_value(r.data), "raw": storable_value(r.raw),
         "key": storable_value(r.key)}) for r in rejects]
-    return kept, refused + cleaned
 
 
 def _unstorable_field(value: Any, path: str = "") -> str | None:

@@ -2,31 +2,72 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
-from trainbridge.core.ledger.engine import _chunks, _dialect_insert, _insert_ignore, _pg_bulk, now_utc
+from trainbridge.core.ledger.engine import _chunks, _insert_ignore, _pg_unnest_insert, now_utc
 from trainbridge.core.ledger.tables import (
     counters_table,
     job_state_table,
     records_table,
     source_cursors_table,
 )
-from trainbridge.core.records import Record, payload_hash, record_from_payload, validation_reason
+from trainbridge.core.records import Record, record_from_payload, validation_reason
 
-#: What an upsert rewrites when a record's content hash changed.
 log = logging.getLogger("trainbridge.ledger")
+#: What an upsert rewrites when a record's content hash changed.
 _RECORD_UPDATES = ("source", "subject", "payload", "hash", "seq", "run_id", "updated_at")
 _RECORDS_CONFLICT = (
     "ON CONFLICT (tenant, kind, id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _RECORD_UPDATES)
     + " WHERE tb_records.hash <> excluded.hash RETURNING (xmax = 0) AS inserted")
+_RECORD_COLUMNS = ("tenant", "kind", "id", "source", "subject", "payload", "hash", "seq", "run_id",
+                   "updated_at")
+_SQLITE_UPSERT = (
+    f"INSERT INTO tb_records ({', '.join(_RECORD_COLUMNS)}) VALUES ({', '.join('?' * len(_RECORD_COLUMNS))}) "
+    + _RECORDS_CONFLICT.split(" RETURNING")[0])
+
+
+class PreparedRecord(NamedTuple):
+    """A record as the ledger stores it: its payload serialised once, and that text's hash."""
+
+    kind: str
+    id: str
+    source: str
+    subject: str | None
+    payload: str
+    hash: str
+
+
+class UnstorableText(ValueError):
+    """A record's payload holds text a ledger cannot store (NUL, or a lone surrogate)."""
+
+
+def prepare_record(record: Record) -> PreparedRecord:
+    """``record`` serialised once: the payload's JSON text (keys sorted) and its content hash.
+
+    The hash is :func:`payload_hash`'s (sha256 of the same text), so ledgers written before
+    keep their hashes. Raises :class:`UnstorableText` when the text holds NUL (JSON writes it
+    as ``\\u0000``; PostgreSQL refuses it) or a lone surrogate (not UTF-8): one substring
+    search and the UTF-8 encoding the hash needs anyway, not a walk over every field. A payload
+    whose text merely spells a backslash before ``u0000`` is told apart by the caller's walk.
+    """
+    text = json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:
+        raise UnstorableText(record.id) from None
+    if "\\u0000" in text:
+        raise UnstorableText(record.id)
+    return PreparedRecord(record.kind, record.id, record.source, _subject(record), text,
+                          hashlib.sha256(data).hexdigest())
 
 
 class RecordsMixin:
@@ -49,53 +90,78 @@ class RecordsMixin:
                        run_id: int | None = None) -> tuple[int, int, int]:
         """Insert new records, update changed ones; returns (inserted, updated, unchanged).
 
-        One INSERT .. ON CONFLICT DO UPDATE .. WHERE the hash differs for the whole batch: an
-        unchanged record is not rewritten and keeps its sequence number, and a record a
-        concurrent run inserted first is updated, not lost.
+        An unchanged record (same content hash) is not rewritten and keeps its sequence
+        number; a record a concurrent run inserted first is updated, not lost.
         """
+        return self.upsert_prepared(conn, [prepare_record(r) for r in records], run_id=run_id)
+
+    def upsert_prepared(self, conn: Connection, records: Sequence[PreparedRecord], *,
+                        run_id: int | None = None) -> tuple[int, int, int]:
+        """:meth:`upsert_records` for records already serialised once (:func:`prepare_record`):
+        the payload text is stored as it is and its hash compared, never dumped again."""
         if not records:
             return (0, 0, 0)
-        latest: dict[tuple[str, str], Record] = {(r.kind, r.id): r for r in records}
-        now = now_utc()
-        first = self._next_seq(conn, len(latest))
-        rows = [self._record_row(record, first + i, run_id, now) for i, record in enumerate(latest.values())]
+        latest: dict[tuple[str, str], PreparedRecord] = {(r.kind, r.id): r for r in records}
         if conn.dialect.name == "postgresql":
-            inserted, written = self._upsert_postgres(conn, rows)
+            inserted, written = self._upsert_postgres(conn, list(latest.values()), run_id)
         else:
-            inserted, written = self._upsert_sqlite(conn, rows)
+            inserted, written = self._upsert_sqlite(conn, list(latest.values()), run_id)
         return (inserted, written - inserted, len(latest) - written)
 
-    def _upsert_sqlite(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
-        """(inserted, written) for SQLite, which cannot say whether a RETURNING row was inserted."""
-        t = records_table
-        existing: set[tuple[str, str]] = set()
+    def _upsert_sqlite(self, conn: Connection, records: list[PreparedRecord],
+                       run_id: int | None) -> tuple[int, int]:
+        """(inserted, written) for SQLite: one read of the page's (id, hash), then one
+        executemany of the new and changed rows in the page's transaction.
+
+        The transaction holds SQLite's write lock from its start (``BEGIN IMMEDIATE``), so
+        no other writer can insert between the read and the write.
+        """
+        stored: dict[tuple[str, str], str] = {}
         by_kind: dict[str, list[str]] = {}
-        for row in rows:
-            by_kind.setdefault(row["kind"], []).append(row["id"])
-        for kind, ids in by_kind.items():
-            for chunk in _chunks(ids, 500):
-                found = conn.execute(sa.select(t.c.id).where(
-                    t.c.tenant == self.tenant, t.c.kind == kind, t.c.id.in_(chunk)))
-                existing.update((kind, row.id) for row in found)
-        stmt = _dialect_insert(conn, t)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.c.tenant, t.c.kind, t.c.id],
-            set_={c: getattr(stmt.excluded, c) for c in _RECORD_UPDATES},
-            where=t.c.hash != stmt.excluded.hash,
-        ).returning(t.c.kind, t.c.id)
-        written = conn.execute(stmt, list(rows)).all()
-        return sum(1 for row in written if (row.kind, row.id) not in existing), len(written)
+        for r in records:
+            by_kind.setdefault(r.kind, []).append(r.id)
+        cursor = conn.connection.cursor()
+        try:
+            for kind, ids in by_kind.items():
+                for chunk in _chunks(ids, 900):
+                    marks = ",".join("?" * len(chunk))
+                    cursor.execute(f"SELECT id, hash FROM tb_records WHERE tenant = ? AND kind = ? "
+                                   f"AND id IN ({marks})", (self.tenant, kind, *chunk))
+                    stored.update(((kind, rid), digest) for rid, digest in cursor.fetchall())
+            todo = [r for r in records if stored.get((r.kind, r.id)) != r.hash]
+            if not todo:
+                return 0, 0
+            first = self._next_seq(conn, len(todo))
+            now = now_utc().strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy stores DateTime
+            cursor.executemany(_SQLITE_UPSERT, [
+                (self.tenant, r.kind, r.id, r.source, r.subject, r.payload, r.hash, first + i, run_id, now)
+                for i, r in enumerate(todo)])
+        finally:
+            cursor.close()
+        inserted = sum(1 for r in todo if (r.kind, r.id) not in stored)
+        return inserted, len(todo)
 
-    def _upsert_postgres(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
-        """(inserted, written) for PostgreSQL: ``xmax = 0`` tells a new row from an updated one."""
-        written = _pg_bulk(conn, records_table, rows, _RECORDS_CONFLICT)
-        return sum(1 for row in written if row.inserted), len(written)
-
-    def _record_row(self, record: Record, seq: int, run_id: int | None, now: datetime) -> dict[str, Any]:
-        payload = record.payload()
-        return {"tenant": self.tenant, "kind": record.kind, "id": record.id, "source": record.source,
-                "subject": _subject(record), "payload": payload, "hash": payload_hash(payload), "seq": seq,
-                "run_id": run_id, "updated_at": now}
+    def _upsert_postgres(self, conn: Connection, records: list[PreparedRecord],
+                         run_id: int | None) -> tuple[int, int]:
+        """(inserted, written) for PostgreSQL: one ``INSERT .. SELECT FROM unnest(..) ON CONFLICT
+        DO UPDATE .. WHERE the hash differs`` per 5,000 rows, arrays sent in binary; ``xmax = 0``
+        tells a new row from an updated one, unchanged rows come back not at all."""
+        first = self._next_seq(conn, len(records))
+        now = now_utc()
+        statement = _pg_unnest_insert(records_table, _RECORD_COLUMNS, _RECORDS_CONFLICT)
+        inserted = written = 0
+        for start in range(0, len(records), 5000):
+            chunk = records[start:start + 5000]
+            n = len(chunk)
+            params = {"tenant": [self.tenant] * n, "kind": [r.kind for r in chunk],
+                      "id": [r.id for r in chunk], "source": [r.source for r in chunk],
+                      "subject": [r.subject for r in chunk], "payload": [r.payload for r in chunk],
+                      "hash": [r.hash for r in chunk], "seq": list(range(first + start, first + start + n)),
+                      "run_id": [run_id] * n, "updated_at": [now] * n}
+            rows = conn.exec_driver_sql(statement, params).all()
+            written += len(rows)
+            inserted += sum(1 for row in rows if row.inserted)
+        return inserted, written
 
     def get_record(self, conn: Connection, kind: str, record_id: str) -> Record | None:
         t = records_table
