@@ -68,6 +68,9 @@ class BambooHRConfig(ConnectorConfig):
         default_factory=lambda: dict(DEFAULT_TERMINATION_TYPES))
     termination_reasons: dict[str, SeparationReason] = Field(default_factory=dict)
     training_scan: Literal["all", "changed"] = "all"
+    training_concurrency: int = Field(
+        default=4, ge=1, le=16,
+        description="Training-record requests in flight at once (BambooHR has one per employee)")
     timezone: str = "UTC"
     programs: dict[str, str] = Field(default_factory=dict,
                                      description="training type id or name -> program id")

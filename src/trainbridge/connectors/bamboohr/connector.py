@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -315,8 +316,7 @@ class BambooHRConnector(Connector):
         for number, batch in enumerate(batches, start=1):
             keys = self._employee_keys(batch)
             page = Page()
-            for bamboo_id in batch:
-                records = self.http.get_json(f"training/record/employee/{bamboo_id}")
+            for bamboo_id, records in self._training_records_of(batch):
                 if not isinstance(records, dict):
                     continue  # [] when the employee has none
                 for record_id, record in records.items():
@@ -336,6 +336,19 @@ class BambooHRConnector(Connector):
                             type_info)
             page.cursor = latest if number == len(batches) else f"{scan_since}|{batch[-1]}"
             yield page
+
+    def _training_records_of(self, ids: Sequence[str]) -> list[tuple[str, Any]]:
+        """Each employee's training records answer, in the order of ``ids``: one GET per
+        employee, ``training_concurrency`` of them in flight at once (429s and 503s are
+        retried and a Retry-After holds for every request to the host, as for one)."""
+        def fetch(bamboo_id: str) -> Any:
+            return self.http.get_json(f"training/record/employee/{bamboo_id}")
+
+        workers = min(self.config.training_concurrency, len(ids))
+        if workers <= 1:
+            return [(i, fetch(i)) for i in ids]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{self.name}-training") as pool:
+            return list(zip(ids, pool.map(fetch, ids), strict=True))
 
     def _learning_and_cost_records(self, page: Page, record_id: str, employee_id: str,
                                    record: dict[str, Any], type_info: dict[str, Any]) -> None:
