@@ -24,6 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 
 API_KEY = "bench-api-key"
+#: Statements per xAPI request, for both tools (xAPI lets the client ask; the fake LRS allows 10,000).
+XAPI_LIMIT = 2000
 LRS_USER, LRS_SECRET = "lrs-key", "lrs-secret"
 REPORT_FIELDS = ["employeeNumber", "displayName", "firstName", "lastName", "workEmail",
                  "department", "jobTitle", "supervisorEId", "supervisorId", "hireDate", "status",
@@ -47,6 +49,7 @@ type = "xapi"
 endpoint = "{url}/xapi/"
 username = "{user}"
 password = "{secret}"
+page_size = {xapi_limit}
 http = {{ backoff_base = 0.2, max_attempts = 8 }}
 """
 
@@ -61,7 +64,7 @@ def run_trainbridge(url: str, store: str, workdir: Path, *, only_xapi: bool = Fa
 
     workdir.mkdir(parents=True, exist_ok=True)
     text = PLUGINS_TOML.format(ledger=store, api_key=API_KEY, url=url, user=LRS_USER,
-                               secret=LRS_SECRET)
+                               secret=LRS_SECRET, xapi_limit=XAPI_LIMIT)
     if only_xapi:
         text = text.split("[connectors.bamboo]")[0] + "[connectors.lrs]" + \
             text.split("[connectors.lrs]")[1]
@@ -107,7 +110,16 @@ def ledger_counts(engine: sa.Engine, tenant: str) -> dict[str, Any]:
 
 # --- dlt ---------------------------------------------------------------------------------
 
-def run_dlt(url: str, store: str, workdir: Path, *, only_xapi: bool = False) -> dict[str, Any]:
+#: dlt's ways in: the same store as trainbridge through its sqlalchemy destination, and DuckDB
+#: through its fastest documented path (parquet loader files, pyarrow) and its default one.
+DLT_TOOLS = {"dlt": None, "dlt-parquet": "parquet", "dlt-duckdb": None}
+
+
+def run_dlt(url: str, store: str, workdir: Path, *, only_xapi: bool = False,
+            tool: str = "dlt") -> dict[str, Any]:
+    """One dlt pipeline run into ``store``: ``dlt`` through the sqlalchemy destination (SQLite or
+    PostgreSQL, as trainbridge), ``dlt-parquet`` and ``dlt-duckdb`` into a DuckDB file
+    (``duckdb:///path``) with ``loader_file_format="parquet"`` and with dlt's default."""
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
     os.environ["DLT_DATA_DIR"] = str(workdir / "dlt_data")
     os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
@@ -115,9 +127,13 @@ def run_dlt(url: str, store: str, workdir: Path, *, only_xapi: bool = False) -> 
     from dlt.sources.rest_api import rest_api_source
 
     workdir.mkdir(parents=True, exist_ok=True)
-    options: dict[str, Any] = {"dataset_name": "bench"} if store.startswith("postgresql") else {}
+    options: dict[str, Any] = {"dataset_name": "bench"} if store.startswith(("postgresql", "duckdb")) else {}
+    if store.startswith("duckdb"):
+        destination = dlt.destinations.duckdb(store.removeprefix("duckdb:///"))
+    else:
+        destination = dlt.destinations.sqlalchemy(credentials=store)
     pipeline = dlt.pipeline(pipeline_name="bench", pipelines_dir=str(workdir / "pipelines"),
-                            destination=dlt.destinations.sqlalchemy(credentials=store), **options)
+                            destination=destination, **options)
     lrs = rest_api_source({
         "client": {"base_url": f"{url}/xapi/",
                    "auth": {"type": "http_basic", "username": LRS_USER, "password": LRS_SECRET},
@@ -127,7 +143,7 @@ def run_dlt(url: str, store: str, workdir: Path, *, only_xapi: bool = False) -> 
             "name": "statements",
             "endpoint": {
                 "path": "statements",
-                "params": {"limit": 500, "ascending": "true", "format": "ids"},
+                "params": {"limit": XAPI_LIMIT, "ascending": "true", "format": "ids"},
                 "data_selector": "statements",
                 "paginator": more_paginator(),
                 "incremental": {"start_param": "since", "cursor_path": "stored",
@@ -138,14 +154,16 @@ def run_dlt(url: str, store: str, workdir: Path, *, only_xapi: bool = False) -> 
     sources: list[Any] = [lrs]
     if not only_xapi:
         sources.append(bamboo_source(url))
+    file_format = DLT_TOOLS.get(tool)
     started = time.perf_counter()
-    info = pipeline.run(sources)
+    info = pipeline.run(sources, loader_file_format=file_format) if file_format else pipeline.run(sources)
     seconds = time.perf_counter() - started
     peak = sync_peak_rss_mb()
     rows = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
     counts = dlt_counts(pipeline)
     del info
-    return {"seconds": seconds, "sync_peak_rss_mb": peak, "status": "ok", "loaded_this_run": {
+    return {"seconds": seconds, "sync_peak_rss_mb": peak, "status": "ok", "loader_file_format": file_format
+            or "default", "destination": destination.destination_name, "loaded_this_run": {
         k: v for k, v in rows.items() if not k.startswith("_dlt")}, **counts}
 
 

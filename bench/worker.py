@@ -20,7 +20,7 @@ def main() -> None:
     if spec["tool"] == "trainbridge":
         result = run_trainbridge(url, store, workdir, only_xapi=only_xapi, jobs=spec.get("jobs", ["ingest"]))
     else:
-        result = run_dlt(url, store, workdir, only_xapi=only_xapi)
+        result = run_dlt(url, store, workdir, only_xapi=only_xapi, tool=spec["tool"])
     print("RESULT " + json_dump(result), flush=True)
 
 
