@@ -40,7 +40,7 @@ PLUGIN_COMMANDS = {
     "refund": "Training cost refunds owed by leavers (LCL art. 22).",
     "schedule": "What runs when: each tenant's [schedule], with the next run times.",
     "serve": "The HR console and the e-signature webhook receiver (POST /webhooks/INSTANCE).",
-    "users": "Console accounts: add, list.",
+    "users": "Console accounts: add, list, disable, enable, remove, passwd.",
     "worker": "Run a Celery worker for the deployment's tenants (extra Celery options after --).",
 }
 DEBUG_ENV = "TRAINBRIDGE_DEBUG"

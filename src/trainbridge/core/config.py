@@ -26,7 +26,11 @@ from trainbridge.core.secrets import register_secret
 
 DEFAULT_CONFIG_NAME = "plugins.toml"
 CONFIG_ENV = "TRAINBRIDGE_CONFIG"
-TOP_LEVEL = {"tenant", "ledger", "plugins", "connectors", "jobs", "schedule", "approvals", "sync", "alerts"}
+TOP_LEVEL = {"tenant", "ledger", "plugins", "connectors", "jobs", "schedule", "approvals", "sync", "alerts",
+             "web"}
+#: ``[web] mode``: "production" (default: an account an admin created must choose its own password
+#: at its first login) or "demo" (``serve --demo``: it need not).
+WEB_MODES = ("production", "demo")
 ALERT_STATUSES = ("failed", "partial")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 #: Set while reading settings for a command that never calls a vendor (``runs``, listings,
@@ -65,6 +69,8 @@ class Settings:
     alerts: dict[str, Any] = field(default_factory=dict)
     #: ``[approvals] channel / kinds / approvers``: where proposals are approved (Feishu, DingTalk).
     approval_routing: ApprovalRouting = field(default_factory=ApprovalRouting)
+    #: ``[web] mode`` (:data:`WEB_MODES`).
+    web_mode: str = "production"
     #: Connector tables whose ``${VAR}`` was left unresolved (see :func:`without_connector_secrets`).
     unresolved: dict[str, list[str]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
@@ -287,6 +293,13 @@ def settings_from_mapping(data: Mapping[str, Any], *, path: Path | None = None) 
         to = _names(alerts.get("to", []), file=file, table="alerts", key="to", example='to = ["it@acme.cn"]')
         settings.alerts = {"notifier": alerts["notifier"], "on": on, "to": to,
                            "language": str(alerts.get("language", "en"))}
+
+    web = _expect_table(data.get("web", {}), file=file, table="web")
+    _only_keys(web, {"mode"}, file=file, table="web")
+    settings.web_mode = str(web.get("mode", "production"))
+    if settings.web_mode not in WEB_MODES:
+        raise ConfigError(f"unknown mode {settings.web_mode!r}", file=file, table="web", key="mode",
+                          hint='mode = "production" (the default) or "demo"')
     return settings
 
 

@@ -32,11 +32,13 @@ def _accounts() -> Any:
 
 @hookimpl
 def register_migrations(register: Callable[..., None]) -> None:
+    from trainbridge.web.account_admin import migrate_v3
     from trainbridge.web.accounts import migrate_v1
     from trainbridge.web.approvals import migrate_v2
 
     register("web", 1, migrate_v1)
     register("web", 2, migrate_v2)
+    register("web", 3, migrate_v3)
 
 
 @click.command(name="serve")
@@ -95,7 +97,7 @@ def serve(state: Any, host: str, port: int, demo: bool, directory: str | None, s
 
 @click.group(name="users")
 def users_group() -> None:
-    """Console accounts: add, list."""
+    """Console accounts: add, list, disable, enable, remove, passwd."""
 
 
 @users_group.command(name="add")
@@ -116,9 +118,91 @@ def users_add(state: Any, name: str, role: str, employee_id: str | None, passwor
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    user = accounts.add_user(state.workspace().ledger, name, role, password, employee_id=employee_id,
-                             replace=replace, one_time=generate)
-    click.echo(f"user {user.name} ({user.role}) saved")
+    ws = state.workspace()
+    production = ws.settings.web_mode == "production"
+    user = accounts.add_user(ws.ledger, name, role, password, employee_id=employee_id,
+                             replace=replace, one_time=generate, must_change=production and not generate)
+    click.echo(f"user {user.name} ({user.role}) saved"
+               + ("; the first login must choose a new password" if production or generate else ""))
+    if generate:
+        click.echo(f"one-time password: {password}")
+
+
+def _admin() -> Any:
+    _accounts()
+    from trainbridge.web import account_admin
+
+    return account_admin
+
+
+def _refused(exc: Any) -> click.ClickException:
+    return click.ClickException(exc.message + (f" ({exc.hint})" if exc.hint else ""))
+
+
+@users_group.command(name="disable")
+@click.argument("name")
+@click.pass_obj
+def users_disable(state: Any, name: str) -> None:
+    """Disable an account: no login, its sessions end (the last enabled admin cannot be disabled)."""
+    admin = _admin()
+    try:
+        admin.set_disabled(state.workspace().ledger, name, True, actor="cli")
+    except admin.AccountRefused as exc:
+        raise _refused(exc) from None
+    click.echo(f"user {name} disabled")
+
+
+@users_group.command(name="enable")
+@click.argument("name")
+@click.pass_obj
+def users_enable(state: Any, name: str) -> None:
+    """Enable a disabled account."""
+    admin = _admin()
+    try:
+        admin.set_disabled(state.workspace().ledger, name, False, actor="cli")
+    except admin.AccountRefused as exc:
+        raise _refused(exc) from None
+    click.echo(f"user {name} enabled")
+
+
+@users_group.command(name="remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def users_remove(state: Any, name: str, yes: bool) -> None:
+    """Remove an account and its sessions (the audit log keeps what it did; not the last admin)."""
+    admin = _admin()
+    if not yes:
+        click.confirm(f"remove console account {name}?", abort=True)
+    try:
+        admin.remove_user(state.workspace().ledger, name, actor="cli")
+    except admin.AccountRefused as exc:
+        raise _refused(exc) from None
+    click.echo(f"user {name} removed")
+
+
+@users_group.command(name="passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of a prompt.")
+@click.option("--generate", is_flag=True, help="Generate a one-time password and print it once.")
+@click.pass_obj
+def users_passwd(state: Any, name: str, password_stdin: bool, generate: bool) -> None:
+    """Set an account's password (its sessions end); in production mode ([web] mode) the next
+    login must choose a new one."""
+    accounts, admin = _accounts(), _admin()
+    if generate:
+        password = accounts.new_password()
+    elif password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    ws = state.workspace()
+    try:
+        admin.reset_password(ws.ledger, name, password, actor="cli", one_time=generate,
+                             must_change=ws.settings.web_mode == "production" and not generate)
+    except admin.AccountRefused as exc:
+        raise _refused(exc) from None
+    click.echo(f"password of {name} set")
     if generate:
         click.echo(f"one-time password: {password}")
 
@@ -127,15 +211,18 @@ def users_add(state: Any, name: str, role: str, employee_id: str | None, passwor
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def users_list(state: Any, as_json: bool) -> None:
-    """Console accounts with their role (never their passwords)."""
-    rows = _accounts().list_users(state.workspace().ledger)
+    """Console accounts with their role and state (never their passwords)."""
+    rows = _admin().accounts_table(state.workspace().ledger)
     if as_json:
         click.echo(json.dumps([{k: v for k, v in r.items() if k != "password_hash"} for r in rows],
                               ensure_ascii=False, indent=2, default=str))
         return
     for r in rows:
+        state_words = [w for w, on in (("disabled", r["disabled"]),
+                                       ("must change password", r["must_change"])) if on]
         click.echo(f"{r['name']} {r['role']}{' ' + r['employee_id'] if r['employee_id'] else ''} "
-                   f"created {r['created_at']:%Y-%m-%d %H:%M}")
+                   f"created {r['created_at']:%Y-%m-%d %H:%M}" + (f" ({', '.join(state_words)})"
+                                                                  if state_words else ""))
     if not rows:
         click.echo("no console accounts")
 

@@ -114,10 +114,12 @@ def check_password_rules(password: str) -> None:
 
 
 def add_user(ledger: Ledger, name: str, role: str, password: str, *, employee_id: str | None = None,
-             replace: bool = False, one_time: bool = False) -> User:
+             replace: bool = False, one_time: bool = False, must_change: bool = False) -> User:
     """Create (or, with ``replace``, reset) a console account; the password is stored as an argon2 hash.
 
     ``one_time``: the password works for one login, which must then choose a new password.
+    ``must_change``: it works until its user chooses their own, which their first session must do
+    (an admin chose it: production mode).
     """
     if not name or len(name) > MAX_NAME_CHARS:
         raise ConfigError(f"a user name has 1 to {MAX_NAME_CHARS} characters")
@@ -143,6 +145,9 @@ def add_user(ledger: Ledger, name: str, role: str, password: str, *, employee_id
                                                          sessions_table.c.user_name == name))
         else:
             conn.execute(t.insert().values(**row))
+        from trainbridge.web.account_admin import _set_flag
+
+        _set_flag(ledger, conn, name, must_change=must_change)
         ledger.audit(conn, actor="cli", action="web.user_set", subject=name, detail={"role": role})
     return User(name, role, employee_id)
 
@@ -182,6 +187,12 @@ def authenticate(ledger: Ledger, name: str, password: str) -> User | None:
         hasher.verify(stored.removeprefix(ONE_TIME), password)
     except (VerificationError, InvalidHashError):
         return None
+    from trainbridge.web.account_admin import is_disabled, must_change
+
+    with ledger.transaction() as conn:
+        if is_disabled(ledger, conn, name):
+            return None  # the same work and the same answer as a wrong password
+        change = must_change(ledger, conn, name)
     if one_time:
         with ledger.transaction() as conn:
             spent = conn.execute(sa.update(t).where(t.c.tenant == ledger.tenant, t.c.name == name,
@@ -189,7 +200,7 @@ def authenticate(ledger: Ledger, name: str, password: str) -> User | None:
             if spent.rowcount != 1:
                 return None  # a parallel login spent it first
             ledger.audit(conn, actor=name, action="web.one_time_password_used", subject=name)
-    return User(row["name"], row["role"], row["employee_id"], must_set_password=one_time)
+    return User(row["name"], row["role"], row["employee_id"], must_set_password=one_time or change)
 
 
 def set_password(ledger: Ledger, user: User, password: str) -> None:
@@ -235,7 +246,14 @@ def load_session(ledger: Ledger, token: str) -> Session | None:
         expires = expires.replace(tzinfo=UTC)
     if expires < now_utc():
         return None
-    user = User(row["name"], row["role"], row["employee_id"], must_set_password=row["password_hash"] == SPENT)
+    from trainbridge.web.account_admin import flags
+
+    with ledger.transaction() as conn:
+        state = flags(ledger, conn, row["name"]).get(row["name"], {})
+    if state.get("disabled"):
+        return None
+    user = User(row["name"], row["role"], row["employee_id"],
+                must_set_password=row["password_hash"] == SPENT or bool(state.get("must_change")))
     return Session(user, row["csrf_token"], row["token_sha256"])
 
 

@@ -69,7 +69,8 @@ EXTRA_MESSAGES: dict[str, tuple[str, str]] = {
     # --- accounts ---
     "accounts": ("账户", "Accounts"),
     "account_password": ("修改密码", "Change password"),
-    "current_password": ("当前密码", "Current password"),
+    "current_password": ("当前密码（一次性密码登录后不必填写）",
+                         "Current password (not needed after a one-time password)"),
     "current_password_wrong": ("当前密码不正确", "The current password is wrong"),
     "password_changed": ("密码已修改", "Password changed"),
     "first_login_change": ("首次登录，请先设置自己的密码", "First login: choose your own password first"),

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from trainbridge.web import accounts
+from trainbridge.web import account_admin, accounts
 from trainbridge.web.accounts import MAX_NAME_CHARS, MAX_PASSWORD_CHARS
 from trainbridge.web.console import (
     DEVICE_COOKIE,
@@ -57,6 +57,8 @@ def routes(c: Console) -> list[BaseRoute]:
         finally:
             gate.leave()
         if user is None:
+            await run_in_threadpool(account_admin.audit_failed_login, ws.ledger, name,
+                                    request.client.host if request.client else "-")
             return await login_form(request, c.t(request, "login_failed"), 401)
         limiter.succeeded(name, address)
         device = device or secrets.token_urlsafe(24)
