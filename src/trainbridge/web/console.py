@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -57,8 +57,9 @@ class WebSettings:
     login_window_seconds: float = 300.0
     #: password hashes computed at once; a login beyond them is answered 429 at once.
     hashing_slots: int = 2
-    #: the console's "today" (the leaderboard's default quarter); None: the tenant's day.
-    today: Callable[[], date] | None = None
+    #: the console's "today" (the leaderboard's default quarter); ``Console.today`` reads the
+    #: default (date.today) as the tenant's day in its [tenant] timezone.
+    today: Callable[[], date] = field(default=date.today)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -78,7 +79,9 @@ class Console:
         self.globals: dict[str, Any] = {}
 
     def today(self) -> date:
-        return self.settings.today() if self.settings.today else tenant_today(self.ws.settings)
+        if self.settings.today is date.today:
+            return tenant_today(self.ws.settings)
+        return self.settings.today()
 
     def language(self, request: Request) -> str:
         return pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"),

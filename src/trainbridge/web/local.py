@@ -141,7 +141,7 @@ class Local:
         if self.zh:
             return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"
         zone = t.tzname() or ""
-        if zone and (zone[0] in "+-" or zone == "UTC" and self.zone is not UTC):
+        if zone and (zone[0] in "+-" or (zone == "UTC" and self.zone is not UTC)):
             zone = f"UTC{t:%z}"[:-2] + ":" + f"{t:%z}"[-2:]
         return f"{t.day} {MONTHS_EN[t.month - 1]} {t.year} {t:%H:%M} {zone}".strip()
 

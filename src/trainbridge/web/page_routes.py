@@ -92,8 +92,9 @@ def routes(c: Console) -> list[BaseRoute]:
             log.info("evidence check of %s: %s", agreement_id, redact(str(exc)))
             return c.error(request, 404, "not_found")
         agreement = next((a for a in await run_in_threadpool(list_agreements, ws) if a["id"] == agreement_id), {})
+        words: dict[str, Any] = evidence_words(check.valid, check.reason, c.loc(request))
         return c.render(request, "evidence.html", agreement_id=agreement_id, agreement=agreement, check=check,
-                        **evidence_words(check.valid, check.reason, c.loc(request)))
+                        **words)
 
     @c.page("admin", "hr", "viewer")
     async def refunds(request: Request) -> Response:

@@ -107,15 +107,17 @@ def evidence(ws: Workspace, conn: Any, row: dict[str, Any], decision: dict[str, 
 
         from trainbridge.rules.leaderboard import period_bounds
 
+        bounds: tuple[date, date] | None
         try:
-            first, last = period_bounds(period, date.today())
+            bounds = period_bounds(period, date.today())
         except ValueError:
-            first = last = None
+            bounds = None
         query = sa.select(t.c.id, t.c.payload).where(t.c.tenant == ws.ledger.tenant, t.c.kind == "points_entry",
                                                      t.c.subject == row["subject"])
         entries = [{"id": r["id"], **r["payload"]} for r in conn.execute(query).mappings()]
-        if first is not None and last is not None:
-            entries = [e for e in entries if first.isoformat() <= str(e.get("earned_on", "")) <= last.isoformat()]
+        if bounds is not None:
+            first, last = (d.isoformat() for d in bounds)
+            entries = [e for e in entries if first <= str(e.get("earned_on", "")) <= last]
         if entries:
             found["points_entry"] = sorted(entries, key=lambda e: str(e.get("earned_on", "")))
     return found
