@@ -33,6 +33,7 @@ ROUTE_MODULES: list[str] = [
     "trainbridge.web.proposal_routes",
     "trainbridge.web.page_routes",
     "trainbridge.web.report_routes",
+    "trainbridge.web.quote_routes",
 ]
 
 

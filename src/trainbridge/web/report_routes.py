@@ -136,7 +136,7 @@ def routes(c: Console) -> list[BaseRoute]:
     def selection(request: Request, name: str) -> Selection:
         if name not in ws.host.reports:
             raise HTTPException(404)
-        return select(ws.host.reports[name], request.query_params, c.settings.today())
+        return select(ws.host.reports[name], request.query_params, c.today())
 
     @c.page("admin", "hr", "viewer")
     async def reports(request: Request) -> Response:
@@ -161,9 +161,9 @@ def routes(c: Console) -> list[BaseRoute]:
         query = urlencode(sel.shown)
         depts = await run_in_threadpool(departments, ws) if sel.takes_department else []
         return c.render(request, "reports.html", status_code=status, tabs=tabs, selected=selected, sel=sel,
-                        result=result, error=error, query=query, periods=period_options(c.settings.today()),
+                        result=result, error=error, query=query, periods=period_options(c.today()),
                         latest_default=selected in LATEST_BY_DEFAULT, departments=depts,
-                        custom_period=custom_period(sel, c.settings.today()),
+                        custom_period=custom_period(sel, c.today()),
                         chart_svg=chart_svg, column=lambda name: column(name, lang),
                         word=lambda text: word(text, lang))
 
