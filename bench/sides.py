@@ -221,7 +221,7 @@ def bamboo_source(url: str) -> Any:
             entries = changed("employees/changed", last.last_value)
             for start in range(0, len(entries), 500):
                 batch = entries[start:start + 500]
-                report = client.post("reports/custom", params={"format": "JSON"}, json={
+                report = client.post("reports/custom", params={"format": "json"}, json={
                     "title": "bench", "fields": REPORT_FIELDS,
                     "filters": {"employeeIds": [int(k) for k, _ in batch]}}).json()
                 stamps = {k: v["lastChanged"] for k, v in batch}

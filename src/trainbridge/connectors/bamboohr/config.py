@@ -56,6 +56,10 @@ class BambooHRConfig(ConnectorConfig):
     api_key: SecretStr
     base_url: str = DEFAULT_BASE_URL
     sources: tuple[Source, ...] = SOURCES
+    employees_from: Literal["auto", "report", "directory"] = Field(
+        default="auto",
+        description="Employee fields from the custom report (deprecated by BambooHR), the "
+                    "employee directory, or auto: the report, the directory after a 404 or 403")
     employee_key: Literal["id", "employeeNumber"] = Field(
         default="id", description="Which BambooHR field is our employee_id")
     legal_entity_field: str = "division"

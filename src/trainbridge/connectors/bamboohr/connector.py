@@ -12,6 +12,7 @@ import requests
 
 from trainbridge import hookimpl
 from trainbridge.connectors.bamboohr.config import BY_REASON, SOURCES, BambooHRConfig
+from trainbridge.connectors.bamboohr.people import EmployeeRows
 from trainbridge.connectors.bamboohr.shapes import (
     add_months,
     changed_entries,
@@ -46,8 +47,6 @@ from trainbridge.core.records import (
     make_id,
 )
 
-#: The custom report format: the OpenAPI enum of ``POST /reports/custom`` is lowercase.
-REPORT_FORMAT = {"format": "json"}
 _REPORT_FIELDS = ("employeeNumber", "displayName", "firstName", "lastName", "workEmail",
                   "department", "jobTitle", "supervisorEId", "supervisorId", "hireDate",
                   "status", "employmentHistoryStatus", "terminationDate")
@@ -71,6 +70,7 @@ class BambooHRConnector(Connector):
             headers={"Accept": "application/json"},
             error_hint=self._error_hint)
         self._bamboo_ids: dict[str, str] | None = None
+        self.people = EmployeeRows(self.http, name, cfg.employees_from, self._post_json)
         # pluggy registers only the hook methods it finds on the instance: an operator who
         # reads employees only must not pay for a training scan of every employee.
         for source in SOURCES:
@@ -97,6 +97,7 @@ class BambooHRConnector(Connector):
             return
         history = self._job_history(start) if cfg.job_history else {}
         fields = self._report_fields()
+        self.people.start()
         batches = list(chunks(entries, cfg.page_size))
         for number, batch in enumerate(batches, start=1):
             ids = [entry_id for _, entry_id, _ in batch]
@@ -105,10 +106,8 @@ class BambooHRConnector(Connector):
             for _, entry_id, change in batch:
                 row = rows.get(entry_id)
                 if row is None:
-                    page.rejects.append(Reject(
-                        model="employee", key=make_id(self.name, entry_id), raw=change,
-                        reason=f"employee {entry_id} changed but is missing from the custom "
-                               "report: no permission to see it, or deleted meanwhile"))
+                    page.rejects.append(Reject(model="employee", key=make_id(self.name, entry_id),
+                                               raw=change, reason=self.people.missing_reason(entry_id)))
                     continue
                 page.add(Employee, self._employee(entry_id, row, history.get(entry_id, [])),
                          raw=row)
@@ -129,6 +128,7 @@ class BambooHRConnector(Connector):
             yield Page(cursor=latest)
             return
         batches = list(chunks(entries, cfg.page_size))
+        self.people.start()
         for number, batch in enumerate(batches, start=1):
             keys = self._employee_keys([entry_id for _, entry_id, _ in batch])
             page = Page()
@@ -211,17 +211,9 @@ class BambooHRConnector(Connector):
         return list(dict.fromkeys([*_REPORT_FIELDS, *extra]))
 
     def _report(self, ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Fields of these employees, by BambooHR id, in one custom report request."""
-        body = {"title": "trainbridge", "fields": list(fields),
-                "filters": {"employeeIds": [int(i) if i.isdigit() else i for i in ids]}}
-        answer = self._post_json("reports/custom", params=REPORT_FORMAT, json=body,
-                                 idempotent=True)
-        employees = answer.get("employees") if isinstance(answer, dict) else None
-        if not isinstance(employees, list):
-            msg = "POST /reports/custom answered without an 'employees' list"
-            raise ConnectorError(msg, instance=self.name,
-                                 hint="check base_url and that the API key may run reports")
-        return {text(row.get("id")): row for row in employees if isinstance(row, dict)}
+        """Fields of these employees, by BambooHR id: one custom report request, or the
+        directory (``employees_from``; :mod:`.people`)."""
+        return self.people.rows(ids, fields)
 
     def _employee(self, bamboo_id: str, row: dict[str, Any],
                   history: list[dict[str, Any]]) -> dict[str, Any]:
@@ -312,6 +304,7 @@ class BambooHRConnector(Connector):
             yield Page(cursor=latest)
             return
         types = self._training_types()
+        self.people.start()
         batches = list(chunks(ids, max(1, min(cfg.page_size, 200))))
         for number, batch in enumerate(batches, start=1):
             keys = self._employee_keys(batch)
@@ -428,11 +421,9 @@ class BambooHRConnector(Connector):
         if self.config.employee_key == "id":
             return employee_id
         if self._bamboo_ids is None:
-            body = self._post_json("reports/custom", params=REPORT_FORMAT, idempotent=True,
-                                   json={"title": "trainbridge", "fields": ["employeeNumber"]})
-            rows = body.get("employees") if isinstance(body, dict) else None
-            self._bamboo_ids = {text(r.get("employeeNumber")): text(r.get("id"))
-                                for r in rows or [] if isinstance(r, dict)}
+            self.people.start()
+            rows = self.people.rows(None, ["employeeNumber"])
+            self._bamboo_ids = {text(r.get("employeeNumber")): bamboo_id for bamboo_id, r in rows.items()}
         try:
             return self._bamboo_ids[employee_id]
         except KeyError:
