@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 #: The built-in plugins' commands and their short help, shown by ``--help`` without importing them.
 PLUGIN_COMMANDS = {
     "agreements": "Training agreements: list, sign (local demo e-signature), templates.",
+    "approvals": "Proposals approved in Feishu / DingTalk: list, subscribe, send, withdraw.",
     "beat": "Run Celery beat: sends each tenant's scheduled jobs at their times (run exactly one).",
     "enqueue": "Send tasks to the workers now: the named jobs, or (none named) a schedule tick.",
     "evidence": "Evidence of signed agreements (trusted timestamps).",
@@ -267,6 +268,11 @@ def check(state: State) -> None:
             ok, detail = False, str(exc)
         failed += not ok
         click.echo(redact(f"{'ok  ' if ok else 'FAIL'} {name} ({type(instance).__name__}): {detail}"))
+    from trainbridge.plugins.approvals_check import check_channels  # [approvals]: codes, definitions
+
+    for ok, line in check_channels(ws):
+        failed += not ok
+        click.echo(redact(f"{'ok  ' if ok else 'FAIL'} {line}"))
     click.echo(f"config {ws.settings.file}: valid; ledger {ws.ledger.engine.url.render_as_string()}")
     if failed:
         sys.exit(ExitCode.FAILED)

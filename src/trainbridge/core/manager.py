@@ -35,6 +35,7 @@ log = logging.getLogger("trainbridge.plugins")
 #: The built-in plugins, loaded in this order exactly like installed ones (llm's DEFAULT_PLUGINS).
 BUILTIN_PLUGINS = (
     "trainbridge.plugins.agreements",
+    "trainbridge.plugins.approvals_cli",
     "trainbridge.plugins.incentives",
     "trainbridge.plugins.ingest",
     "trainbridge.plugins.points",
