@@ -54,8 +54,8 @@ def test_an_admin_disables_enables_and_removes_an_account(client: TestClient, wo
     assert try_login(viewer, "viewer", PASSWORDS["viewer"]).status_code == 303
     client.post("/accounts/viewer/remove", data={"csrf_token": token})
     assert "viewer" not in [u["name"] for u in accounts.list_users(workspace.ledger)]
-    actions = [r["action"] for r in audit(workspace, "web.user_disabled") + audit(workspace, "web.user_enabled")
-               + audit(workspace, "web.user_removed")]
+    actions = [r["action"] for action in ("web.user_disabled", "web.user_enabled", "web.user_removed")
+               for r in audit(workspace, action)]
     assert sorted(actions) == ["web.user_disabled", "web.user_enabled", "web.user_removed"]
 
 
@@ -102,7 +102,8 @@ def test_in_production_mode_an_account_the_cli_made_must_choose_its_password(
     assert client.get("/proposals").status_code == 200
 
 
-def test_the_users_commands_disable_enable_remove_and_set_passwords(demo_dir: Any, workspace: Workspace) -> None:
+def test_the_users_commands_disable_enable_remove_and_set_passwords(demo_dir: Any,
+                                                                   workspace: Workspace) -> None:
     config = ["--config", str(demo_dir / "plugins.toml"), "users"]
     run = CliRunner().invoke
     assert run(build_cli(), [*config, "disable", "viewer"]).exit_code == 0

@@ -8,8 +8,9 @@ import io
 import pytest
 
 pytest.importorskip("starlette", reason="the console needs the serve extra: pip install 'trainbridge[serve]'")
-openpyxl = pytest.importorskip("openpyxl", reason="Excel downloads need the serve extra")
+pytest.importorskip("openpyxl", reason="Excel downloads need the serve extra")
 
+import openpyxl
 from starlette.testclient import TestClient
 
 from trainbridge.core.records import Employee
