@@ -158,6 +158,12 @@ class StreamPage:
         return _dump({"since": self.since, "newest": self.newest, "next": self.next})
 
 
+def keyed_rows(records: Mapping[str, Any], field: str) -> list[Any]:
+    """``{"123": {...}, "124": {...}}`` as rows, each with its key in ``field`` (the key wins
+    over a value of the same name); a value that is no object is left as it is (a reject)."""
+    return [{**value, field: key} if isinstance(value, dict) else value for key, value in records.items()]
+
+
 @dataclass
 class RestStream:
     """The pages of one list endpoint. ``name`` and ``where`` word the errors' messages and hints."""
@@ -176,6 +182,9 @@ class RestStream:
     method: str = "GET"
     body: Mapping[str, Any] | None = None  # the JSON body of every request (search APIs)
     paging_in: Literal["query", "body"] = "query"
+    #: The records come as an object keyed by id (``{"123": {...}, "124": {...}}``): each value
+    #: becomes a row whose ``keyed_by`` field is its key.
+    keyed_by: str | None = None
 
     def pages(self, resume: str | None = None) -> Iterator[StreamPage]:
         """Every page from the start, or from ``resume`` (a ``StreamPage.cursor``)."""
@@ -204,6 +213,8 @@ class RestStream:
             resp = self.http.request(self.method, url, params=query or None, json=body)
             answer = self._decode(resp)
             items = get(answer, self.records)
+            if self.keyed_by is not None and isinstance(items, dict):
+                items = keyed_rows(items, self.keyed_by)
             if not isinstance(items, list):
                 where = f"at {self.records!r}" if self.records else "as the whole answer"
                 msg = f"{self._label()}GET {self.path} has no list of records {where}"

@@ -166,6 +166,10 @@ class Endpoint(_Strict):
     path: str = Field(min_length=1, description="Relative to base_url")
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
     records: str = Field(default="", description="Dotted path of the record list; empty: the body")
+    records_keyed_by: str | None = Field(
+        default=None, min_length=1,
+        description='The records are an object keyed by id ({"123": {...}}): the field each row '
+                    'gets its key in, e.g. "id"')
     key: str | list[str] = Field(default="id", description="Vendor key path(s) for the record id")
     pagination: Paging = Field(default_factory=lambda: NoPaging(type="none"))
     incremental: Incremental | None = None

@@ -145,7 +145,8 @@ class RestConnector(Connector):
         inc = endpoint.incremental
         return RestStream(
             self.http, endpoint.path, paging=_paging(endpoint.pagination), records=endpoint.records,
-            params=endpoint.params, max_pages=self.config.max_pages, name=kind, ctx=self.ctx,
+            keyed_by=endpoint.records_keyed_by, params=endpoint.params, max_pages=self.config.max_pages,
+            name=kind, ctx=self.ctx,
             incremental=None if inc is None else Incremental(
                 param=inc.param, field=inc.field, initial=inc.initial, zone=self.zone),
             where=f"[connectors.{self.name}.endpoints.{kind}]")
