@@ -14,7 +14,8 @@ everything, the second has nothing new. Each run reports
 Subjects: employees for ``costs``, ``certificates`` and ``agreements``; leavers for
 ``separations``; managers for ``incentives``; learning events for ``points`` and
 ``points_reminders`` (10x the size: 10k / 100k / 1M). The reports (``report:costs``,
-``report:points``, ``report:progress``) run ``trainbridge report NAME --format json``.
+``report:points``, ``report:progress``) run ``trainbridge report NAME --format json``
+(``report:points`` on the incentives job's ledger: managers with points entries).
 Growth per 10x: ``time(10x) / (10 * time(x))`` (1.0 is linear).
 
 PostgreSQL: one database per run named ``bench_jobs_<pid>_<random>``, created and dropped here.
@@ -22,6 +23,7 @@ PostgreSQL: one database per run named ``bench_jobs_<pid>_<random>``, created an
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
@@ -41,7 +43,7 @@ TODAY = "2026-12-05"
 JOBS = ("costs", "separations", "certificates", "points", "points_reminders", "incentives", "agreements",
         "report:costs", "report:points", "report:progress")
 #: Jobs whose subjects are learning events: their sizes are 10x.
-EVENT_JOBS = ("points", "points_reminders", "report:points")
+EVENT_JOBS = ("points", "points_reminders")
 PAGE = 5000
 
 
@@ -99,8 +101,9 @@ def hr_world(n: int, *, leavers: bool, agreements: bool, certificates: bool) -> 
         start = datetime(2026, 1, 5, 9, tzinfo=UTC) + timedelta(days=s % 300)
         yield Enrollment(id=f"lms:enr:{k}", source="lms", employee_id=emp, program_id=program,
                          session_id=f"S{s}", enrolled_on=start.date() - timedelta(days=10))
-        yield LearningEvent(id=f"lms:att:{k}", source="lms", employee_id=emp, event=LearningEventKind.ATTENDED,
-                            occurred_at=start, program_id=program, session_id=f"S{s}", checked_in_at=start)
+        yield LearningEvent(id=f"lms:att:{k}", source="lms", employee_id=emp,
+                            event=LearningEventKind.ATTENDED, occurred_at=start, program_id=program,
+                            session_id=f"S{s}", checked_in_at=start)
         if k % 2 == 0:
             yield CostItem(id=f"fin:own:{k}", source="fin", amount=Decimal(800 + k % 400), category="travel",
                            allocation="employee", employee_id=emp, program_id=program,
@@ -162,9 +165,9 @@ def incentives_world(managers: int) -> Iterator[Any]:
 
 def world(job: str, n: int) -> Iterator[Any]:
     name = job.removeprefix("report:")
-    if name in ("points", "points_reminders"):
+    if job in ("points", "points_reminders"):
         return points_world(n)
-    if name == "incentives":
+    if name in ("incentives", "points"):
         return incentives_world(n)
     if name == "agreements":
         return agreements_world(n)
@@ -182,8 +185,8 @@ def agreements_world(n: int) -> Iterator[Any]:
     yield from _catalog(programs, sessions, template="service")
     for k in range(n):
         s = k % sessions
-        yield Enrollment(id=f"lms:enr:{k}", source="lms", employee_id=f"E{k:06d}", program_id=f"P{s % programs}",
-                         session_id=f"S{s}", enrolled_on=date(2026, 11, 1))
+        yield Enrollment(id=f"lms:enr:{k}", source="lms", employee_id=f"E{k:06d}",
+                         program_id=f"P{s % programs}", session_id=f"S{s}", enrolled_on=date(2026, 11, 1))
 
 
 # --- the workspace -----------------------------------------------------------------------------
@@ -321,6 +324,13 @@ def _job_run(config: Path, job: str) -> dict[str, Any]:
 # --- the scenario ----------------------------------------------------------------------------
 
 
+def _brief(run: dict[str, Any]) -> dict[str, Any]:
+    """What ``python -m bench`` prints as a run goes (its progress line's keys)."""
+    brief = {"seconds": run.get("cli_seconds"), "status": run.get("status"),
+             "peak_rss_mb": run.get("peak_rss_mb"), "total_rows": run.get("job_seconds")}
+    return {**brief, "error": run["error"]} if "error" in run else brief
+
+
 def sizes_for(job: str, sizes: Sequence[int]) -> list[int]:
     return [10 * n for n in sizes] if job in EVENT_JOBS else list(sizes)
 
@@ -356,7 +366,7 @@ def startup(timeout: float = 120) -> float:
 def growth(runs: list[dict[str, Any]], key: str = "cli_seconds") -> list[float | None]:
     """time(10x) / (10 * time(x)) between consecutive sizes (1.0: linear)."""
     out: list[float | None] = []
-    for a, b in zip(runs, runs[1:], strict=False):
+    for a, b in itertools.pairwise(runs):
         ta, tb = a["first"].get(key), b["first"].get(key)
         ratio = b["subjects"] / a["subjects"]
         out.append(round(tb / (ratio * ta), 2) if ta and tb else None)
@@ -373,9 +383,7 @@ def scenario(jobs: Sequence[str], sizes: Sequence[int], stores: Sequence[str], w
                 run = measure(job, n, store, workdir, timeout=timeout)
                 runs.append(run)
                 if progress:
-                    progress(f"jobs/{store}/{job}/{n}", *({"seconds": r.get("cli_seconds"), "status": r.get(
-                        "status"), "peak_rss_mb": r.get("peak_rss_mb"), "total_rows": r.get("job_seconds"),
-                        **({"error": r["error"]} if "error" in r else {})} for r in (run["first"], run["again"])))
+                    progress(f"jobs/{store}/{job}/{n}", *(_brief(r) for r in (run["first"], run["again"])))
                 if run["first"].get("timed_out"):
                     break
             out["runs"].append({"job": job, "store": store, "sizes": runs,

@@ -187,18 +187,18 @@ class JobContext:
         run rolls everything back); the rest of the plan (proposals, writes, state) is written by
         the runner as usual, and the counts of what was flushed join the run's.
         """
-        from trainbridge.core.delivery import jsonable
+        from trainbridge.core.ledger import bulk, decisions_table
 
         if plan.records:
             added, changed, _ = self.ledger.upsert_records(self.conn, plan.records, run_id=self.run_id)
             self.flushed["derived_records"] = self.flushed.get("derived_records", 0) + added + changed
             plan.records = []
         if plan.decisions:
-            rows = [{"id": d.id, "kind": d.kind, "subject": d.subject, "job": self.job, "run_id": self.run_id,
-                     "amount": d.amount, "currency": d.currency, "payload": jsonable(d.payload),
-                     "explanation": list(d.explanation), "inputs": dict(d.inputs) or None,
-                     "created_at": self.now} for d in plan.decisions]
-            added = self.ledger.put_decisions(self.conn, rows)
+            rows = [{"tenant": self.tenant, "id": d.id, "kind": d.kind, "subject": d.subject, "job": self.job,
+                     "run_id": self.run_id, "amount": d.amount, "currency": d.currency,
+                     "payload": d.payload, "explanation": list(d.explanation),
+                     "inputs": dict(d.inputs) or None, "created_at": self.now} for d in plan.decisions]
+            added = bulk.insert_ignore(self.conn, decisions_table, rows)
             self.flushed["decisions"] = self.flushed.get("decisions", 0) + added
             plan.decisions = []
 
