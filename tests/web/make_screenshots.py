@@ -96,6 +96,14 @@ def main(out: Path) -> None:
         page.screenshot(path=str(out / "approved.png"), full_page=True)
         page.goto(f"{base}/audit")
         page.screenshot(path=str(out / "audit.png"))
+        for name, path in [("reports-points", "/reports?name=points&period=2026Q3"),
+                           ("quote", "/refunds/quote?employee=E001&last_day=2026-12-31&reason=resignation")]:
+            page.goto(base + path)
+            page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+        add_user(ws.ledger, "admin", "admin", "admin-password-1", replace=True)
+        admin = session("admin", "admin-password-1", "zh-CN")
+        admin.goto(f"{base}/accounts")
+        admin.screenshot(path=str(out / "accounts.png"), full_page=True)
         english = session("hr", "hr-password-1", "en-US")
         english.goto(base + "/")
         english.screenshot(path=str(out / "overview-en.png"), full_page=True)
