@@ -384,3 +384,17 @@ def test_check_without_approval_channels_says_nothing_of_them(make_workspace, tb
     plain = make_workspace({"connectors": {"payroll": {"type": "jsonl_payroll", "path": "p.jsonl"}}})
     code, out, _ = tb(plain)("check")
     assert code == 0 and "approvals ->" not in out
+
+
+def test_list_needs_no_connector_secret(make_workspace, tb, monkeypatch):
+    monkeypatch.setenv("FEISHU_APP_SECRET", "app-secret-0123456789")
+    ws = make_workspace(
+        {
+            "connectors": {"approvals": feishu_connector(app_secret="${FEISHU_APP_SECRET}")},
+            "approvals": {"channel": "feishu_approval"},
+        }
+    )
+    monkeypatch.delenv("FEISHU_APP_SECRET")
+    assert tb(ws)("approvals", "list", "--json")[:2] == (0, "[]\n")
+    code, _, err = tb(ws)("approvals", "send")
+    assert code == 2 and "FEISHU_APP_SECRET" in err
