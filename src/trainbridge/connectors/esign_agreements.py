@@ -20,7 +20,7 @@ already an agreement in the ledger and is skipped.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -99,6 +99,26 @@ def add_agreement(page: Page, *, instance: str, vendor: str, envelope_id: str, t
         page.rejects[-1] = last.model_copy(update={
             "reason": f"{vendor} envelope {envelope_id}: {last.reason} (see {docs})"})
     return record if isinstance(record, Agreement) else None
+
+
+def when(value: Any) -> datetime | None:
+    """A vendor's ISO timestamp (UTC when it carries no offset), or None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def from_millis(value: Any) -> datetime | None:
+    """A vendor's epoch milliseconds (a number or its text), or None when absent or not positive."""
+    try:
+        millis = int(str(value))
+    except (TypeError, ValueError):
+        return None
+    return datetime.fromtimestamp(millis / 1000, tz=UTC) if millis > 0 else None
 
 
 def _date(terms: Mapping[str, str], key: str, problems: list[str]) -> date | None:

@@ -93,11 +93,12 @@ class PageNumber:
 
 @dataclass(frozen=True)
 class Offset:
-    """``?offset=0&limit=100``, then 100, 200, ... until a page shorter than ``limit``."""
+    """``?offset=0&limit=100``, then 100, 200, ... until a page shorter than ``limit``, or ``total``."""
 
     param: str = "offset"
     limit_param: str = "limit"
     limit: int = 100
+    total: str | None = None  # dotted path of the total item count in the answer (DocuSign totalSetSize)
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ class RestStream:
     method: str = "GET"
     body: Mapping[str, Any] | None = None  # the JSON body of every request (search APIs)
     paging_in: Literal["query", "body"] = "query"
+    absent_is_empty: bool = False  # an answer without the list has no records (DocuSign drops "envelopes")
     #: The records come as an object keyed by id (``{"123": {...}, "124": {...}}``): each value
     #: becomes a row whose ``keyed_by`` field is its key.
     keyed_by: str | None = None
@@ -213,6 +215,8 @@ class RestStream:
             resp = self.http.request(self.method, url, params=query or None, json=body)
             answer = self._decode(resp)
             items = get(answer, self.records)
+            if items is MISSING and self.absent_is_empty:
+                items = []
             if self.keyed_by is not None and isinstance(items, dict):
                 items = keyed_rows(items, self.keyed_by)
             if not isinstance(items, list):
@@ -287,7 +291,11 @@ class RestStream:
                 return None
             return current + 1
         if isinstance(paging, Offset):
-            return None if len(items) < paging.limit else int(position or 0) + len(items)
+            after = int(position or 0) + len(items)
+            total = _whole(get(body, paging.total)) if paging.total else None
+            if total is not None:  # the vendor's count beats a guess from the page's size
+                return None if not items or after >= total else after
+            return None if len(items) < paging.limit else after
         if isinstance(paging, Cursor):
             if paging.has_more and get(body, paging.has_more) in (False, MISSING, None, "false"):
                 return None

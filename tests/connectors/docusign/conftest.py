@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from trainbridge.connectors.docusign import DocusignConnector
 from trainbridge.core.connector import ConnectorContext
 from trainbridge.core.records import Agreement
+from trainbridge.testing import Clock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ACCOUNT_ID = "2b1c0a7e-5f11-4d6b-8a0e-7e4d2c9b1f00"
@@ -76,8 +77,15 @@ def fake() -> Iterator[responses.RequestsMock]:
 
 
 @pytest.fixture
-def make_docusign(tmp_path: Path) -> Callable[..., DocusignConnector]:
-    """An instance on the demo environment with a fixed clock; sleeps are recorded."""
+def clock(tb_clock: Clock) -> Clock:
+    """The kit's clock, at NOW: every context's ``clock``, and its ``sleep`` records the waits."""
+    tb_clock.current = datetime.fromtimestamp(NOW, tz=UTC)
+    return tb_clock
+
+
+@pytest.fixture
+def make_docusign(tmp_path: Path, clock: Clock) -> Callable[..., DocusignConnector]:
+    """An instance on the demo environment at NOW; its waits are ``clock.sleeps``."""
 
     def build(**overrides: Any) -> DocusignConnector:
         table = {"account_id": ACCOUNT_ID, "base_uri": BASE_URI, "access_token": ACCESS_TOKEN,
@@ -86,9 +94,6 @@ def make_docusign(tmp_path: Path) -> Callable[..., DocusignConnector]:
         table = {k: v for k, v in table.items() if v is not None}
         conn = DocusignConnector.from_mapping("ds", table, ConnectorContext(base_dir=tmp_path))
         assert isinstance(conn, DocusignConnector)
-        conn.clock = lambda: NOW
-        conn.sleeps = []  # type: ignore[attr-defined]
-        conn.sleep = conn.sleeps.append  # type: ignore[attr-defined]
         return conn
 
     return build

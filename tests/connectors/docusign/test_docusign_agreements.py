@@ -119,3 +119,26 @@ def test_a_lost_acknowledgement_is_found_by_the_deliverys_idempotency_key(docusi
 
     assert again.envelope_id == ENVELOPE_ID
     assert [c.request.method for c in fake.calls] == ["GET", "GET", "POST", "GET"]  # found by the key, once
+
+
+def test_an_answer_without_envelopes_is_an_empty_last_page(make_docusign, fake):
+    # DocuSign leaves "envelopes" out of an empty EnvelopesInformation.
+    docusign = make_docusign(import_agreements=True)
+    fake.get(ENVELOPES, json={"resultSetSize": "0", "totalSetSize": "0", "startPosition": "0",
+                              "endPosition": "-1", "nextUri": "", "previousUri": ""})
+
+    [page] = docusign.fetch_agreements(None)
+
+    assert page.records == [] and page.rejects == [] and page.cursor == "2020-01-01T00:00:00Z"
+
+
+def test_a_full_last_page_ends_at_total_set_size_without_asking_again(make_docusign, fake):
+    docusign = make_docusign(import_agreements=True, agreements_page_size=2)
+    answer = payload("envelopes_completed_page_1")
+    answer["totalSetSize"], answer["nextUri"] = "2", ""
+    fake.get(ENVELOPES, json=answer)
+
+    pages = list(docusign.fetch_agreements(None))
+
+    assert len(fake.calls) == 1 and len(pages) == 1 and len(pages[0].records) == 2
+    assert pages[0].cursor == "2025-06-10T08:30:00.0000000Z"  # the newest statusChangedDateTime

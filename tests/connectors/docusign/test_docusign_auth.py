@@ -67,14 +67,14 @@ def test_a_tampered_assertion_does_not_verify(rsa_key):
         decode_verified(f"{header}.{forged}.{signature}", rsa_key)
 
 
-def test_the_token_is_reused_until_shortly_before_it_expires(jwt_docusign, fake):
+def test_the_token_is_reused_until_shortly_before_it_expires(jwt_docusign, fake, clock):
     fake.post(TOKEN_URL, json=payload("oauth_token"))
     fake.get(ENVELOPE, json=payload("envelope_sent"))
 
     jwt_docusign.signature_status(ENVELOPE_ID)
-    jwt_docusign.clock = lambda: NOW + 3000  # 10 minutes left: still inside the margin
+    clock.advance(3000)  # 10 minutes left: still inside the margin
     jwt_docusign.signature_status(ENVELOPE_ID)
-    jwt_docusign.clock = lambda: NOW + 3400  # 200 s left: fetch a new one
+    clock.advance(400)  # 200 s left: fetch a new one
     jwt_docusign.signature_status(ENVELOPE_ID)
 
     assert [c.request.url for c in fake.calls].count(TOKEN_URL) == 2

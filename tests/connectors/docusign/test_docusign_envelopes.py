@@ -44,7 +44,7 @@ def connect_headers(body: bytes) -> dict[str, str]:
             "X-Authorization-Digest": "HMACSHA256"}
 
 
-def test_an_agreement_goes_out_is_signed_downloaded_and_reported_by_connect(docusign, fake):
+def test_an_agreement_goes_out_is_signed_downloaded_and_reported_by_connect(docusign, fake, clock):
     fake.get(ENVELOPES, json=payload("envelopes_none"))
     # The hourly limit is spent: DocuSign answers 429 without Retry-After, with the reset time.
     fake.post(ENVELOPES, status=429, json=payload("error_rate_limit"),
@@ -62,7 +62,7 @@ def test_an_agreement_goes_out_is_signed_downloaded_and_reported_by_connect(docu
     assert sent.id == f"ds:{ENVELOPE_ID}" and sent.agreement_id == "lms:agr-7"
     assert status.status is EnvelopeStatus.SENT and status.agreement_id == "lms:agr-7"
     assert [s.email for s in status.signers] == ["zhang.wei@example.com"]
-    assert docusign.sleeps[0] == 42  # waited until X-RateLimit-Reset, not a blind backoff
+    assert clock.sleeps[0] == 42  # waited until X-RateLimit-Reset, not a blind backoff
 
     lookup, refused, created = fake.calls[0], fake.calls[1], fake.calls[2]
     assert lookup.request.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
@@ -224,7 +224,7 @@ def test_docusign_envelope_statuses_map_to_ours(vendor, ours):
     assert ENVELOPE_STATUS[vendor] is ours
 
 
-def test_a_rate_limit_reset_beyond_max_wait_raises_instead_of_sleeping(docusign, fake):
+def test_a_rate_limit_reset_beyond_max_wait_raises_instead_of_sleeping(docusign, fake, clock):
     fake.get(ENVELOPE, status=429, json=payload("error_rate_limit"),
              headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(NOW) + 3000),
                       "X-DocuSign-TraceToken": "trace-429"})
@@ -232,18 +232,18 @@ def test_a_rate_limit_reset_beyond_max_wait_raises_instead_of_sleeping(docusign,
     with pytest.raises(RateLimited) as limited:
         docusign.signature_status(ENVELOPE_ID)
 
-    assert limited.value.request_id == "trace-429" and docusign.sleeps == []
+    assert limited.value.request_id == "trace-429" and clock.sleeps == []
     assert "hourly API limit" in limited.value.hint
 
 
-def test_a_spent_burst_limit_waits_out_the_30_second_window(docusign, fake):
+def test_a_spent_burst_limit_waits_out_the_30_second_window(docusign, fake, clock):
     fake.get(ENVELOPE, status=429, json=payload("error_rate_limit"),
              headers={"X-RateLimit-Remaining": "812", "X-BurstLimit-Remaining": "0"})
     fake.get(ENVELOPE, json=payload("envelope_sent"))
 
     docusign.signature_status(ENVELOPE_ID)
 
-    assert docusign.sleeps == [30.0]
+    assert clock.sleeps == [30.0]
 
 
 def test_an_expired_access_token_is_an_auth_error_with_the_trace_token(docusign, fake):
