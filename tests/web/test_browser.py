@@ -46,8 +46,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(workspace: Workspace) -> Iterator[str]:
+def serve(workspace: Workspace) -> Iterator[str]:
+    """The console of ``workspace`` on 127.0.0.1 and a free port (uvicorn in a thread); yields its URL."""
     port = _free_port()
     app = create_app(workspace, WebSettings(today=lambda: TODAY))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -63,12 +63,22 @@ def server(workspace: Workspace) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def launch() -> Iterator[Any]:
+    """Debian's Chromium, headless, through Playwright."""
     with sync_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def server(workspace: Workspace) -> Iterator[str]:
+    yield from serve(workspace)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from launch()
 
 
 @pytest.fixture
@@ -104,7 +114,7 @@ def test_hr_logs_in_approves_a_bonus_and_it_is_posted_once(
     assert page.locator(f"input[name=ids][value='{BONUS}']").count() == 0
     page.goto(f"{server}/proposals?status=delivered")
     row = page.locator(f"tr[data-proposal='{BONUS}']")
-    assert "delivered" in row.inner_text() and "hr" in row.inner_text()
+    assert "Delivered" in row.inner_text() and "hr" in row.inner_text()
     assert len(payroll_lines(demo_dir)) == 1
 
 

@@ -41,16 +41,14 @@ def evidence_words(valid: bool, reason: str, loc: Local) -> dict[str, str]:
     """The check's result as a sentence, the digest, and who stamped it when."""
     digest = re.search(r"SHA-256 ([0-9a-f]{64})", reason)
     stamped = re.search(r"timestamped (\S+) by (.+?)(?:, serial (\d+))?$", reason)
-    when = ""
-    if stamped:
-        issuer = stamped[2]
-        when = f"{issuer} · {loc.when(stamped[1])}"
+    # the issuer is the authority's own name (its certificate's), data like a person's name
+    issuer, when = (stamped[2], loc.when(stamped[1])) if stamped else ("", "")
     if valid:
         result = loc.text("文件摘要与签署时一致，时间戳有效", "The file matches the signed digest; the timestamp is valid")
     else:
         key = next((k for k in EVIDENCE_RESULTS if reason.startswith(k)), "")
         result = loc.text(*EVIDENCE_RESULTS[key]) if key else loc.text("校验未通过", "The check failed")
-    return {"result": result, "digest": digest[1] if digest else "", "stamped": when}
+    return {"result": result, "digest": digest[1] if digest else "", "stamped": when, "issuer": issuer}
 
 
 def routes(c: Console) -> list[BaseRoute]:
