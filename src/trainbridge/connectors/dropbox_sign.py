@@ -27,7 +27,6 @@ import email.policy
 import hashlib
 import hmac
 import json
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -138,8 +137,6 @@ class DropboxSignConnector(DropboxSignArchive, Connector):
                  ctx: ConnectorContext | None = None) -> None:
         super().__init__(name, config, ctx)
         register_secret(self.config.api_key.get_secret_value())
-        self.clock: Callable[[], float] = time.time
-        self.sleep: Callable[[float], None] = time.sleep
         self._http: HttpClient | None = None
 
     @property
@@ -147,8 +144,7 @@ class DropboxSignConnector(DropboxSignArchive, Connector):
         if self._http is None:
             self._http = self.ctx.http(
                 self.config.base_url, instance=self.name, settings=self.config.http,
-                auth=(self.config.api_key.get_secret_value(), ""), error_hint=_error_hint,
-                sleep=lambda s: self.sleep(s))
+                auth=(self.config.api_key.get_secret_value(), ""), error_hint=_error_hint)
             self._http.session.hooks["response"].append(self._rate_limit_hook)
         return self._http
 
@@ -160,7 +156,7 @@ class DropboxSignConnector(DropboxSignArchive, Connector):
             reset = float(resp.headers["X-Ratelimit-Reset"])
         except (KeyError, ValueError):
             return
-        resp.headers["Retry-After"] = str(max(1, int(reset - self.clock() + 0.999)))
+        resp.headers["Retry-After"] = str(max(1, int(reset - self.ctx.clock() + 0.999)))
 
     # --- sending ------------------------------------------------------------------------
 
@@ -365,7 +361,7 @@ class DropboxSignConnector(DropboxSignArchive, Connector):
             seconds = int(event_time)
         except ValueError:
             raise WebhookRejected(f"event_time {event_time!r} is not Unix time") from None
-        check_replay(seconds, self.clock(), self.config.webhook_max_age_seconds, instance=self.name,
+        check_replay(seconds, self.ctx.clock(), self.config.webhook_max_age_seconds, instance=self.name,
                      max_ahead_seconds=FUTURE_SKEW_SECONDS)
         return datetime.fromtimestamp(seconds, tz=UTC)
 

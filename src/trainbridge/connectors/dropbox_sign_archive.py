@@ -1,7 +1,8 @@
 """Dropbox Sign: agreements signed outside trainbridge, read from complete requests (``fetch_agreements``).
 
 ``GET /v3/signature_request/list?page=N&page_size=100`` (optionally ``account_id``), page after
-page up to ``list_info.num_pages``; only requests with ``is_complete`` are agreements. The terms
+page up to ``list_info.num_pages`` (the SDK's ``RestStream`` with ``PageNumber``); only requests
+with ``is_complete`` are agreements. The terms
 are the request's ``metadata`` (at most 10 keys of 40 characters, values of 500, by Dropbox
 Sign's limits), named as in :mod:`trainbridge.connectors.esign_agreements`; the signing date is
 the last signer's ``signed_at`` (Unix time). The list is newest first and cannot be asked for
@@ -18,6 +19,7 @@ from typing import Any
 from trainbridge import hookimpl
 from trainbridge.connectors.esign_agreements import add_agreement, terms_of
 from trainbridge.core.records import Page
+from trainbridge.sdk.streams import PageNumber, RestStream
 
 DOCS = "docs/connectors/dropbox_sign.md, 'Agreements signed in Dropbox Sign'"
 PAGE_SIZE = 100
@@ -35,6 +37,14 @@ class DropboxSignArchive:
             return ()  # opt-in: an account's other requests are not read unless asked
         return super().produces(hook)  # type: ignore[misc]
 
+    def agreements_stream(self) -> RestStream:
+        params = {"account_id": self.config.account_id} if self.config.account_id else {}
+        return RestStream(self.http, "/signature_request/list", records="signature_requests",
+                          absent_is_empty=True, params=params, name="signature requests",
+                          paging=PageNumber(param="page", size_param="page_size", size=PAGE_SIZE,
+                                            total_pages="list_info.num_pages"),
+                          ctx=getattr(self, "ctx", None), where=f"[connectors.{self.name}]")
+
     @hookimpl
     def fetch_agreements(self, since: str | None) -> Iterator[Page]:
         from trainbridge.connectors.dropbox_sign import AGREEMENT_KEY  # a cycle otherwise
@@ -42,19 +52,11 @@ class DropboxSignArchive:
         cfg = self.config
         if not cfg.import_agreements:
             return
-        number, pages = 1, 1
-        while number <= pages:
-            params: dict[str, Any] = {"page": number, "page_size": PAGE_SIZE}
-            if cfg.account_id:
-                params["account_id"] = cfg.account_id
-            answer = self.http.get_json("/signature_request/list", params=params)
-            answer = answer if isinstance(answer, Mapping) else {}
-            info = answer.get("list_info") or {}
-            pages = int(info.get("num_pages") or 0)
+        for part in self.agreements_stream().pages():  # newest first, no "since": read whole
             page = Page()
-            for request in answer.get("signature_requests") or []:
-                metadata = request.get("metadata") or {}
-                if not request.get("is_complete") or not isinstance(metadata, Mapping):
+            for request in part.items:
+                metadata = request.get("metadata") or {} if isinstance(request, Mapping) else None
+                if not isinstance(metadata, Mapping) or not request.get("is_complete"):
                     continue
                 if AGREEMENT_KEY in metadata:
                     continue  # sent by trainbridge: already an agreement in the ledger
@@ -62,11 +64,11 @@ class DropboxSignArchive:
                               envelope_id=str(request.get("signature_request_id") or ""),
                               terms=terms_of(metadata, cfg.agreement_fields),
                               signed_at=last_signed(request), raw=dict(request), docs=DOCS)
-            if number >= pages:
-                page.cursor = f"page_size={PAGE_SIZE};pages={pages}"
+            if part.last:
+                info = part.body.get("list_info") if isinstance(part.body, Mapping) else None
+                pages = info.get("num_pages") if isinstance(info, Mapping) else 0
+                page.cursor = f"page_size={PAGE_SIZE};pages={int(pages or 0)}"
             yield page
-            number += 1
-
 
 def last_signed(request: Mapping[str, Any]) -> datetime | None:
     """When the request was complete: the latest ``signed_at`` of its signatures."""

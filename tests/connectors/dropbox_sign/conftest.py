@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -24,6 +24,7 @@ import responses
 from trainbridge.connectors.dropbox_sign import DropboxSignConnector
 from trainbridge.core.connector import ConnectorContext
 from trainbridge.core.records import Agreement
+from trainbridge.testing import Clock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE = "https://api.hellosign.com/v3"
@@ -85,17 +86,21 @@ def fake() -> Iterator[responses.RequestsMock]:
 
 
 @pytest.fixture
-def make_dropbox_sign(tmp_path: Path) -> Callable[..., DropboxSignConnector]:
-    """An instance in test mode with a fixed clock; sleeps are recorded."""
+def clock(tb_clock: Clock) -> Clock:
+    """The kit's clock, at NOW: every context's ``clock``, and its ``sleep`` records the waits."""
+    tb_clock.current = datetime.fromtimestamp(NOW, tz=UTC)
+    return tb_clock
+
+
+@pytest.fixture
+def make_dropbox_sign(tmp_path: Path, clock: Clock) -> Callable[..., DropboxSignConnector]:
+    """An instance in test mode at NOW; its waits are ``clock.sleeps``."""
 
     def build(**overrides: Any) -> DropboxSignConnector:
         table = {"api_key": API_KEY, "test_mode": True,
                  "http": {"backoff_base": 0, "backoff_max": 0, "max_attempts": 3}, **overrides}
         conn = DropboxSignConnector.from_mapping("dbs", table, ConnectorContext(base_dir=tmp_path))
         assert isinstance(conn, DropboxSignConnector)
-        conn.clock = lambda: NOW
-        conn.sleeps = []  # type: ignore[attr-defined]
-        conn.sleep = conn.sleeps.append  # type: ignore[attr-defined]
         return conn
 
     return build

@@ -8,6 +8,7 @@ for the reversed key, which is exactly what the SDKs' EventCallbackHelper tests 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
@@ -56,9 +57,9 @@ def test_event_hash_reproduces_the_published_vectors(fixture, name):
 
 
 @pytest.mark.parametrize(("fixture", "name"), PUBLISHED)
-def test_published_callbacks_pass_verification_with_the_sdk_key(make_dropbox_sign, fixture, name):
+def test_published_callbacks_pass_verification_with_the_sdk_key(make_dropbox_sign, clock, fixture, name):
     dropbox_sign = make_dropbox_sign(api_key=SDK_API_KEY)
-    dropbox_sign.clock = lambda: VENDOR_TIME + 60
+    clock.current = datetime.fromtimestamp(VENDOR_TIME + 60, tz=UTC)
     headers, body = multipart_callback(payload(fixture)[name])
 
     result = dropbox_sign.verify_webhook(headers, body)
@@ -68,9 +69,9 @@ def test_published_callbacks_pass_verification_with_the_sdk_key(make_dropbox_sig
 
 
 @pytest.mark.parametrize(("fixture", "name"), PUBLISHED[:2])
-def test_published_callbacks_fail_with_the_reversed_key(make_dropbox_sign, fixture, name):
+def test_published_callbacks_fail_with_the_reversed_key(make_dropbox_sign, clock, fixture, name):
     dropbox_sign = make_dropbox_sign(api_key=SDK_API_KEY[::-1])
-    dropbox_sign.clock = lambda: VENDOR_TIME + 60
+    clock.current = datetime.fromtimestamp(VENDOR_TIME + 60, tz=UTC)
     headers, body = multipart_callback(payload(fixture)[name])
 
     with pytest.raises(WebhookRejected, match="event_hash does not match"):

@@ -49,7 +49,7 @@ def completed() -> dict:
     return ours("SignatureRequestGetResponse", signature_request_id=REQUEST_ID)
 
 
-def test_an_agreement_goes_out_is_signed_downloaded_and_reported_by_callback(dropbox_sign, fake):
+def test_an_agreement_goes_out_is_signed_downloaded_and_reported_by_callback(dropbox_sign, fake, clock):
     fake.get(LIST, json=none_found())
     fake.post(SEND, status=429, json=payload("Error429Response"),
               headers={"X-RateLimit-Limit": "25", "X-RateLimit-Remaining": "0",
@@ -65,7 +65,7 @@ def test_an_agreement_goes_out_is_signed_downloaded_and_reported_by_callback(dro
     assert sent.envelope_id == REQUEST_ID and sent.status is EnvelopeStatus.SENT
     assert sent.agreement_id == "lms:agr-7" and sent.id == f"dbs:{REQUEST_ID}"
     assert status.status is EnvelopeStatus.SENT
-    assert dropbox_sign.sleeps[0] == 17  # waited until X-Ratelimit-Reset
+    assert clock.sleeps[0] == 17  # waited until X-Ratelimit-Reset
 
     lookup, refused, accepted = fake.calls[0], fake.calls[1], fake.calls[2]
     basic = "Basic " + base64.b64encode(f"{API_KEY}:".encode()).decode()
