@@ -120,7 +120,9 @@ class OutboxMixin:
     # --- decisions and proposals ---------------------------------------------------------
 
     def put_decisions(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
-        return _insert_ignore(conn, decisions_table, [{"tenant": self.tenant, **r} for r in rows])
+        from trainbridge.core.ledger.bulk import insert_ignore  # one executemany on SQLite
+
+        return insert_ignore(conn, decisions_table, [{"tenant": self.tenant, **r} for r in rows])
 
     def list_decisions(self, conn: Connection, kind: str, *,
                        subject: str | None = None) -> list[dict[str, Any]]:

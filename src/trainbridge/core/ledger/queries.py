@@ -9,18 +9,16 @@ so a statement never carries more than :data:`CHUNK` parameters.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
 from trainbridge.core.ledger.engine import _chunks
-from trainbridge.core.ledger.store import _load
+from trainbridge.core.ledger.store import _load, _load_text
 from trainbridge.core.ledger.tables import decisions_table, records_table
-from trainbridge.core.records import RECORD_TYPES, Record
+from trainbridge.core.records import Record
 
 if TYPE_CHECKING:
     from trainbridge.core.ledger import Ledger
@@ -28,15 +26,6 @@ if TYPE_CHECKING:
 CHUNK = 500
 #: The payload as the database holds it: parsed and validated in one step by pydantic.
 _TEXT = sa.cast(records_table.c.payload, sa.Text).label("text")
-
-
-def _parse(kind: str, record_id: str, text: str) -> Record | None:
-    """A stored record from its JSON text (``model_validate_json``: no dict in between); one that no
-    longer validates is left out and logged once, as :meth:`Ledger.iter_records` does."""
-    try:
-        return RECORD_TYPES[kind].model_validate_json(text)
-    except ValidationError:
-        return _load(kind, record_id, json.loads(text))
 
 
 def changed_since(ledger: Ledger, conn: Connection, kinds: Iterable[str], since: int | None) -> bool:
@@ -70,7 +59,7 @@ def of_subjects(ledger: Ledger, conn: Connection, kind: str, subjects: Iterable[
         if since is not None:
             query = query.where(t.c.seq > since)
         for row in conn.execute(query.order_by(t.c.seq)):
-            record = _parse(kind, row.id, row.text)
+            record = _load_text(kind, row.id, row.text)
             if record is not None:
                 yield record, int(row.seq)
 
@@ -82,7 +71,7 @@ def by_ids(ledger: Ledger, conn: Connection, kind: str, ids: Iterable[str]) -> I
         query = sa.select(t.c.id, _TEXT, t.c.seq).where(
             t.c.tenant == ledger.tenant, t.c.kind == kind, t.c.id.in_(chunk))
         for row in conn.execute(query):
-            record = _parse(kind, row.id, row.text)
+            record = _load_text(kind, row.id, row.text)
             if record is not None:
                 yield record, int(row.seq)
 

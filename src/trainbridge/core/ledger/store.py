@@ -19,7 +19,7 @@ from trainbridge.core.ledger.tables import (
     records_table,
     source_cursors_table,
 )
-from trainbridge.core.records import Record, record_from_payload, validation_reason
+from trainbridge.core.records import RECORD_TYPES, Record, record_from_payload, validation_reason
 
 log = logging.getLogger("trainbridge.ledger")
 #: What an upsert rewrites when a record's content hash changed.
@@ -177,13 +177,14 @@ class RecordsMixin:
         t = records_table
         last_seq = since_seq if since_seq is not None else -1
         while True:
-            query = sa.select(t.c.id, t.c.payload, t.c.seq, t.c.hash).where(
+            # the JSON text, parsed and validated by pydantic in one step (no dict in between)
+            query = sa.select(t.c.id, sa.cast(t.c.payload, sa.Text).label("text"), t.c.seq, t.c.hash).where(
                 t.c.tenant == self.tenant, t.c.kind == kind, t.c.seq > last_seq)
             if subject is not None:
                 query = query.where(t.c.subject == subject)
             rows = conn.execute(query.order_by(t.c.seq).limit(batch)).all()
             for row in rows:
-                record = _load(kind, row.id, row.payload)
+                record = _load_text(kind, row.id, row.text)
                 if record is not None:
                     yield (record, row.hash) if with_hash else record
             if len(rows) < batch:
@@ -263,6 +264,14 @@ def _load(kind: str, record_id: str, payload: dict[str, Any]) -> Record | None:
             log.warning("stored %s %s no longer passes validation and is left out: %s (correct it at "
                         "the source; the next read replaces it)", kind, record_id, validation_reason(exc))
         return None
+
+
+def _load_text(kind: str, record_id: str, text: str) -> Record | None:
+    """:func:`_load` from the stored JSON text (``model_validate_json``: one step, no dict)."""
+    try:
+        return RECORD_TYPES[kind].model_validate_json(text)
+    except ValidationError:
+        return _load(kind, record_id, json.loads(text))
 
 
 def _subject(record: Record) -> str | None:

@@ -203,8 +203,9 @@ class SeparationsJob(Job):
         quote, separation = group.quote, leaver.separation
         # A final pay on record shapes the collection: a corrected one is quoted again.
         final_pay = separation.final_pay
-        quote_print = fingerprint(quote.as_json() if final_pay is None else
-                                  {**quote.as_json(), "final_pay": money(final_pay)})
+        quote_json = quote.as_json()  # once: it is most of what a quote costs to write down
+        quote_print = fingerprint(quote_json if final_pay is None else
+                                  {**quote_json, "final_pay": money(final_pay)})
         unchanged = before is not None and before["payload"]["fingerprint"] == quote_print
         if unchanged and before is not None and not ctx.stale(before, inputs):
             return
@@ -213,7 +214,7 @@ class SeparationsJob(Job):
         explanation = list(quote.explanation)
         payload: dict[str, Any] = {
             "separation": separation.id, "group": group.key, "revision": revision, "fingerprint": quote_print,
-            "agreements": list(group.agreement_ids), "proposal": None, "quote": quote.as_json()}
+            "agreements": list(group.agreement_ids), "proposal": None, "quote": quote_json}
         if before is not None:
             why = what_changed(recorded_inputs(before), inputs)
             explanation.append(f"Revises {before['id']} ({money(Decimal(before['amount'] or 0))} "
