@@ -179,6 +179,23 @@ class JobContext:
         """True when ``current`` inputs (id -> hash) differ from those ``decision`` was made from."""
         return dict(decision.get("inputs") or {}) != dict(current)
 
+    def nothing_new(self, plan: Plan, kinds: Iterable[str], *also: Any) -> bool:
+        """True when no record of ``kinds`` was written since this job last committed a plan, and the
+        job's settings and ``also`` (the day, which sinks are configured, ...) are what they were then:
+        a job whose decisions follow only from these has nothing to decide. ``plan`` carries the new
+        watermark (state ``watermark``) either way, so it moves only when the plan commits."""
+        import json
+
+        from trainbridge.core.ledger import queries
+        from trainbridge.core.records import digest_id
+
+        settings = self.config.model_dump(mode="json") if isinstance(self.config, BaseModel) else self.config
+        key = digest_id(json.dumps([settings, *also], sort_keys=True, default=str))
+        last = self.state("watermark")
+        plan.state["watermark"] = {"seq": self.ledger.max_seq(self.conn), "key": key}
+        return isinstance(last, dict) and last.get("key") == key and \
+            not queries.changed_since(self.ledger, self.conn, kinds, int(last.get("seq", -1)))
+
     def flush(self, plan: Plan) -> None:
         """Write ``plan``'s records and decisions now, in the run's transaction, and empty those lists.
 

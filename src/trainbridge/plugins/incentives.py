@@ -65,6 +65,12 @@ class IncentivesJob(Job):
 
     def decide(self, ctx: JobContext) -> Plan:
         t: IncentiveThresholds = ctx.config or IncentiveThresholds()
+        plan = Plan()
+        # the quarter follows the day; points entries come from the points job (and recompute)
+        if ctx.nothing_new(plan, (*self.inputs, "points_entry"), ctx.today,
+                           sorted(i.name for i in ctx.host.instances_with("push_training_result"))):
+            plan.summary.append("incentives: nothing new since the last run today")
+            return plan
         day = ctx.today if t.quarter == "current" else period_bounds(period_key(ctx.today, "quarter"),
                                                                      ctx.today)[0] - timedelta(days=1)
         quarter = period_key(day, "quarter")
@@ -83,7 +89,6 @@ class IncentivesJob(Job):
         events = effective_events(_typed(ctx.records("learning_event"), LearningEvent))
         rates = plan_rates(events, last - timedelta(days=364), last)
         winners, how = top_share(quarterly, t)
-        plan = Plan()
         plan.decisions.append(Decision(id=f"incentives:{quarter}:top_share", kind="incentive_top_share",
                                        subject=None, payload={"quarter": quarter, "winners": sorted(winners),
                                                               "scores": quarterly,

@@ -34,9 +34,14 @@ class RemindersJob(Job):
     order = 65
 
     def decide(self, ctx: JobContext) -> Plan:
+        plan = Plan()
+        # reminders fall due with the days: the same day and records send nothing new
+        notifiers = sorted(i.name for i in ctx.host.instances_with("send_notice"))
+        if ctx.nothing_new(plan, self.inputs, ctx.today, notifiers):
+            plan.summary.append("reminders: nothing new since the last run today")
+            return plan
         managers = {e.employee_id: e for e in _typed(ctx.records("employee"), Employee) if e.is_manager}
         sessions = {s.session_id: s for s in _typed(ctx.records("session"), TrainingSession)}
-        plan = Plan()
         for enrollment in _typed(ctx.records("enrollment"), Enrollment):
             session = sessions.get(enrollment.session_id or "")
             manager = managers.get(enrollment.employee_id)

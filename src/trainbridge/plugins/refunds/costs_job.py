@@ -49,6 +49,11 @@ class CostsJob(Job):
     def decide(self, ctx: JobContext) -> Plan:
         cfg: CostsConfig = ctx.config or CostsConfig()
         plan = Plan()
+        if ctx.nothing_new(plan, COST_KINDS):  # nothing to allocate again: nothing is read
+            totals_before = ctx.state("totals")
+            if isinstance(totals_before, dict):
+                plan.summary.append(_summary(**{**totals_before, "changed": 0}))
+                return plan
         costs = CostFacts.load(ctx.ledger, ctx.conn)
         allocation = costs.allocation
         setting = {"config:costs": config_digest(cfg)}
@@ -86,9 +91,9 @@ class CostsJob(Job):
             totals[line.currency] += line.amount
         people = len(allocation.by_employee)
         money_text = ", ".join(f"{money(v)} {k}" for k, v in sorted(totals.items())) or "nothing"
-        plan.summary.append(f"{len({line.item_id for line in allocation.lines})} cost item(s) allocated to "
-                            f"{people} employee(s): {money_text}; {changed} allocation(s) "
-                            f"new or changed; {len(allocation.unallocated)} not allocated")
+        plan.state["totals"] = {"items": len({line.item_id for line in allocation.lines}), "people": people,
+                                "money": money_text, "unallocated": len(allocation.unallocated)}
+        plan.summary.append(_summary(**plan.state["totals"], changed=changed))
         return plan
 
     @staticmethod
@@ -113,3 +118,8 @@ class CostsJob(Job):
             payload={**payload, "revision": revision, "fingerprint": content,
                      "explanation_items": allocation_items(payload)}, explanation=explanation,
             amount=Decimal(payload["amount"]), currency=payload["currency"], inputs=inputs))
+
+
+def _summary(*, items: int, people: int, money: str, changed: int, unallocated: int) -> str:
+    return (f"{items} cost item(s) allocated to {people} employee(s): {money}; {changed} allocation(s) "
+            f"new or changed; {unallocated} not allocated")

@@ -30,13 +30,17 @@ class CertificatesJob(Job):
     def decide(self, ctx: JobContext) -> Plan:
         cfg: CertificatesConfig = ctx.config or CertificatesConfig()
         plan = Plan()
+        notifiers = bool(ctx.host.instances_with("send_notice"))
+        # reminders fall due with the days: the same day, records and notifiers decide nothing new
+        if ctx.nothing_new(plan, self.inputs, ctx.today, notifiers):
+            plan.summary.append("certificate reminders: nothing new since the last run today")
+            return plan
         employees = [e for e in ctx.records("employee") if isinstance(e, Employee)]
         separations = [s for s in ctx.records("separation") if isinstance(s, Separation)]
         certificates = [c for c in ctx.records("certificate") if isinstance(c, Certificate)]
         people = {e.employee_id: e for e in employees}
         gone = departed(employees, separations, ctx.today)
         decided = {row["id"] for row in ctx.decisions(REMINDER)}
-        notifiers = bool(ctx.host.instances_with("send_notice"))
         leads = sorted((parse_lead(text) for text in cfg.reminders), key=lambda lead: lead.before(ctx.today))
         sent = []
         for (who, _code), cert in sorted(latest_certificates(certificates).items()):
