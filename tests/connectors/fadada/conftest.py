@@ -1,9 +1,10 @@
-"""Builders for the 法大大 connector with a fixed clock and nonce and no real sleeping."""
+"""Builders for the 法大大 connector on the kit's clock (``tb_clock``) with a fixed nonce."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from trainbridge.connectors.fadada import FadadaConnector
 from trainbridge.core.connector import ConnectorContext
+from trainbridge.testing import Clock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW_MS = 1_700_000_640_000
@@ -32,7 +34,15 @@ def nonces() -> Iterator[str]:
 
 
 @pytest.fixture
-def fadada(tmp_path: Path) -> Callable[..., FadadaConnector]:
+def clock(tb_clock: Clock) -> Clock:
+    """The kit's clock at NOW_MS: the context's ``clock`` (token expiry, X-FASC-Timestamp, the
+    callback window) and ``sleep`` (the client's retries, recorded in ``clock.sleeps``)."""
+    tb_clock.current = datetime.fromtimestamp(NOW_MS / 1000, tz=UTC)
+    return tb_clock
+
+
+@pytest.fixture
+def fadada(tmp_path: Path, clock: Clock) -> Callable[..., FadadaConnector]:
     def build(**overrides: Any) -> FadadaConnector:
         table = {"app_id": APP_ID, "app_secret": APP_SECRET, "base_url": UAT,
                  "open_corp_id": OPEN_CORP_ID,
@@ -40,9 +50,7 @@ def fadada(tmp_path: Path) -> Callable[..., FadadaConnector]:
         conn = FadadaConnector.from_mapping("fdd", table, ConnectorContext(base_dir=tmp_path))
         assert isinstance(conn, FadadaConnector)
         sequence = nonces()
-        conn.clock = lambda: NOW_MS
         conn.nonce = lambda: next(sequence)
-        conn.sleep = lambda seconds: None
         return conn
 
     return build

@@ -33,5 +33,5 @@ def test_trainbridge_plugins_lists_fadada() -> None:
     from trainbridge.cli import cli
 
     out = CliRunner().invoke(cli, ["plugins"]).output
-    assert "connector type fadada: send_for_signature, signature_status, download_signed, " \
-           "verify_webhook, healthcheck" in out
+    assert "connector type fadada: fetch_agreements, send_for_signature, signature_status, " \
+           "download_signed, verify_webhook, healthcheck" in out

@@ -112,11 +112,11 @@ def test_the_token_is_cached_and_fetched_again_when_fasc_says_it_expired(fadada)
 
 
 @responses.activate
-def test_the_token_is_refreshed_before_it_expires(fadada) -> None:
+def test_the_token_is_refreshed_before_it_expires(fadada, clock) -> None:
     conn = fadada()
     responses.post(f"{UAT}/service/get-access-token", json=fixture_json("access_token.json"))
     conn.access_token()
-    conn.clock = lambda: NOW_MS + (7200 - 299) * 1000  # inside the 300 s margin
+    clock.advance(7200 - 299)  # inside the 300 s margin
     conn.access_token()
     assert len(responses.calls) == 2
 
@@ -274,5 +274,5 @@ def test_the_connector_keeps_the_hook_contract(tb_instance) -> None:
                                   "open_corp_id": OPEN_CORP_ID})
     assert isinstance(conn, FadadaConnector)
     assert set(check_connector(conn, exercise=True)) == {
-        "send_for_signature", "signature_status", "download_signed", "verify_webhook",
+        "fetch_agreements", "send_for_signature", "signature_status", "download_signed", "verify_webhook",
         "healthcheck"}
