@@ -1,9 +1,10 @@
-"""Builders for e签宝 connectors with a fixed clock and no real sleeping."""
+"""Builders for e签宝 connectors on the kit's clock (``tb_clock``): fixed time, no real sleeping."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from trainbridge.connectors.esign_cn import EsignConnector, EsignEvidenceConnector
 from trainbridge.core.connector import ConnectorContext
+from trainbridge.testing import Clock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW_MS = 1_700_000_640_000  # 2023-11-14 22:24 UTC, just after the fixtures' flow finished
@@ -29,22 +31,27 @@ def fixture_bytes(name: str) -> bytes:
 
 
 @pytest.fixture
-def esign(tmp_path: Path) -> Callable[..., EsignConnector]:
+def clock(tb_clock: Clock) -> Clock:
+    """The kit's clock at NOW_MS: the context's ``clock`` and ``sleep`` (recorded, never waited)."""
+    tb_clock.current = datetime.fromtimestamp(NOW_MS / 1000, tz=UTC)
+    return tb_clock
+
+
+@pytest.fixture
+def esign(tmp_path: Path, clock: Clock) -> Callable[..., EsignConnector]:
     def build(**overrides: Any) -> EsignConnector:
         table = {"app_id": APP_ID, "app_secret": APP_SECRET, "base_url": SANDBOX,
                  "callback_url": CALLBACK_URL,
                  "http": {"backoff_base": 0, "backoff_max": 0, "max_attempts": 3}, **overrides}
         conn = EsignConnector.from_mapping("esign", table, ConnectorContext(base_dir=tmp_path))
         assert isinstance(conn, EsignConnector)
-        conn.clock = lambda: NOW_MS
-        conn.sleep = lambda seconds: None
         return conn
 
     return build
 
 
 @pytest.fixture
-def evidence(tmp_path: Path) -> Callable[..., EsignEvidenceConnector]:
+def evidence(tmp_path: Path, clock: Clock) -> Callable[..., EsignEvidenceConnector]:
     def build(**overrides: Any) -> EsignEvidenceConnector:
         table = {"project_id": "1111563517", "project_secret": "95439b0863c241c63a861b87d1e647b7",
                  "base_url": "https://smlcunzheng.tsign.cn:9443",
@@ -54,7 +61,6 @@ def evidence(tmp_path: Path) -> Callable[..., EsignEvidenceConnector]:
         conn = EsignEvidenceConnector.from_mapping("evidence", table,
                                                    ConnectorContext(base_dir=tmp_path))
         assert isinstance(conn, EsignEvidenceConnector)
-        conn.sleep = lambda seconds: None
         return conn
 
     return build

@@ -46,9 +46,9 @@ def test_the_body_signature_is_hex_hmac_sha256_of_the_body() -> None:
 
 
 @responses.activate
-def test_a_deposit_opens_a_voucher_per_agreement_and_anchors_the_digest(evidence) -> None:
+def test_a_deposit_opens_a_voucher_per_agreement_and_anchors_the_digest(evidence, clock) -> None:
     conn = evidence(segment_fields={"agreementNo": "agreement_id", "signerName": "employee_name"})
-    conn.now = lambda: DEPOSITED
+    clock.current = DEPOSITED
     _fake_deposit(responses.mock)
 
     receipt = conn.deposit_evidence(DIGEST, {"agreement_id": "hr:agr-1001",
@@ -130,9 +130,9 @@ def test_a_5xx_on_the_voucher_is_not_retried(evidence) -> None:
 
 
 @responses.activate
-def test_verify_finds_the_digest_on_the_chain(evidence) -> None:
+def test_verify_finds_the_digest_on_the_chain(evidence, clock) -> None:
     conn = evidence()
-    conn.now = lambda: DEPOSITED
+    clock.current = DEPOSITED
     _fake_deposit(responses.mock)
     receipt = conn.deposit_evidence(DIGEST, {"agreement_id": "hr:agr-1001"})
     pushed = fixture_json("evidence_ant_push_info.json")

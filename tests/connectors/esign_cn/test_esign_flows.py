@@ -265,3 +265,21 @@ def test_the_connector_keeps_the_hook_contract(tb_instance) -> None:
     assert set(check_connector(conn, exercise=True)) == {
         "send_for_signature", "signature_status", "download_signed", "verify_webhook",
         "healthcheck"}
+
+
+@responses.activate
+def test_a_file_still_converting_is_checked_again_a_second_later_on_the_contexts_clock(esign, clock) -> None:
+    conn = esign()
+    converting = fixture_json("file_status.json")
+    converting["data"]["fileStatus"] = 1  # uploading/converting: not usable yet
+    responses.post(f"{SANDBOX}/v3/files/file-upload-url", json=fixture_json("file_upload_url.json"))
+    responses.put(_upload_url(), json={"errCode": 0, "msg": "成功"})
+    responses.get(f"{SANDBOX}/v3/files/{FILE_ID}", json=converting)
+    responses.get(f"{SANDBOX}/v3/files/{FILE_ID}", json=fixture_json("file_status.json"))
+    responses.post(f"{SANDBOX}/v3/sign-flow/create-by-file", json=fixture_json("create_by_file.json"))
+
+    envelope = conn.send_for_signature(AGREEMENT, PDF, [EMPLOYEE])
+
+    assert envelope.envelope_id == FLOW and clock.sleeps == [1.0]
+    create = responses.calls[-1].request
+    assert create.headers["X-Tsign-Open-Ca-Timestamp"] == str(NOW_MS + 1000)

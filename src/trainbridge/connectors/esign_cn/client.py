@@ -28,6 +28,7 @@ TRACE_HEADER = "X-Tsign-Trace-Id"
 
 
 def now_ms() -> int:
+    """Epoch milliseconds of the wall clock (a connector uses ``ctx.clock`` instead)."""
     return int(time.time() * 1000)
 
 
@@ -84,17 +85,17 @@ class EsignApi:
         app_id: str,
         app_secret: str,
         settings: HttpSettings,
-        clock: Callable[[], int],
-        sleep: Callable[[float], None],
+        clock: Callable[[], int] | None = None,
     ) -> EsignApi:
+        """The client of ``ctx``: its retries wait with ``ctx.sleep``; the signature's timestamp
+        is ``ctx.clock`` in milliseconds unless ``clock`` gives another."""
         http = ctx.http(
             base_url,
             instance=instance,
             settings=settings,
-            auth=EsignAuth(app_id, app_secret, base_url, clock),
+            auth=EsignAuth(app_id, app_secret, base_url, clock or (lambda: int(ctx.clock() * 1000))),
             request_id_headers=(TRACE_HEADER, *REQUEST_ID_HEADERS),
             error_hint=vendor_hint,
-            sleep=sleep,
         )
         return cls(http)
 

@@ -28,8 +28,7 @@ import base64
 import hashlib
 import hmac
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -111,8 +110,6 @@ class EsignEvidenceConnector(Connector):
     def __init__(self, name: str, config: ConnectorConfig, ctx: ConnectorContext | None = None) -> None:
         super().__init__(name, config, ctx)
         register_secret(self.config.project_secret.get_secret_value())
-        self.sleep: Callable[[float], None] = time.sleep
-        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._http: HttpClient | None = None
 
     @property
@@ -125,9 +122,12 @@ class EsignEvidenceConnector(Connector):
                 instance=self.name,
                 settings=cfg.http,
                 auth=auth,
-                sleep=lambda s: self.sleep(s),
             )
         return self._http
+
+    def now(self) -> datetime:
+        """The context's clock as a UTC time (deposit and check times)."""
+        return datetime.fromtimestamp(self.ctx.clock(), tz=UTC)
 
     def call(self, path: str, body: dict[str, Any], *, idempotent: bool = False) -> dict[str, Any]:
         """POST a signed JSON body; return the answer when ``errCode`` is 0."""

@@ -18,15 +18,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
 
 from trainbridge import hookimpl
-from trainbridge.connectors.esign_cn.client import PRODUCTION_URL, EsignApi, now_ms
+from trainbridge.connectors.esign_cn.client import PRODUCTION_URL, EsignApi
 from trainbridge.connectors.esign_cn.signing import (
     callback_query_values,
     callback_signature_matches,
@@ -110,8 +109,6 @@ class EsignConnector(Connector):
     ) -> None:
         super().__init__(name, config, ctx)
         register_secret(self.config.app_secret.get_secret_value())
-        self.clock: Callable[[], int] = now_ms
-        self.sleep: Callable[[float], None] = time.sleep
         self._api: EsignApi | None = None
 
     @property
@@ -125,8 +122,6 @@ class EsignConnector(Connector):
                 app_id=cfg.app_id,
                 app_secret=cfg.app_secret.get_secret_value(),
                 settings=cfg.http,
-                clock=lambda: self.clock(),
-                sleep=lambda s: self.sleep(s),
             )
         return self._api
 
@@ -202,7 +197,7 @@ class EsignConnector(Connector):
                     hint="check that the document is a valid PDF",
                 )
             if attempt + 1 < self.config.file_ready_checks:
-                self.sleep(1.0)
+                self.ctx.sleep(1.0)  # polling a vendor job, not retrying a request
         raise ConnectorError(
             f"file {file_id} was not ready after {self.config.file_ready_checks} checks",
             instance=self.name,
@@ -222,7 +217,7 @@ class EsignConnector(Connector):
         if cfg.callback_url:
             flow_config["notifyUrl"] = cfg.callback_url
         if cfg.expire_days:
-            flow_config["signFlowExpireTime"] = self.clock() + cfg.expire_days * 86_400_000
+            flow_config["signFlowExpireTime"] = int(self.ctx.clock() * 1000) + cfg.expire_days * 86_400_000
         return {
             "docs": [{"fileId": file_id, "fileName": cfg.file_name}],
             "signFlowConfig": flow_config,
@@ -374,7 +369,7 @@ class EsignConnector(Connector):
             sent = int(timestamp)
         except ValueError:
             raise WebhookRejected(f"callback timestamp {timestamp!r} is not a number") from None
-        check_replay(sent / 1000, self.clock() / 1000, self.config.webhook_max_age_seconds,
+        check_replay(sent / 1000, self.ctx.clock(), self.config.webhook_max_age_seconds,
                      instance=self.name)  # milliseconds
 
     @hookimpl
