@@ -9,6 +9,8 @@ everything, the second has nothing new. Each run reports
   migrations check, the sync, delivery), what the user waits for;
 * ``job_seconds``: the job's own run as the ledger recorded it (``tb_runs``: decide, the plan
   written, delivery), no start-up and no ingestion;
+* ``cpu_seconds``: the child's user + system CPU time (``os.wait4``): on a shared machine, what
+  the command cost, less at the mercy of other processes than the wall time;
 * ``peak_rss_mb``: the child's peak RSS (``os.wait4`` -> ``ru_maxrss``).
 
 Subjects: employees for ``costs``, ``certificates`` and ``agreements``; leavers for
@@ -292,7 +294,9 @@ def run_cli(config: Path, job: str, *, timeout: float) -> dict[str, Any]:
             time.sleep(0.02)
         proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
-    result: dict[str, Any] = {"cli_seconds": round(wall, 3), "exit": proc.returncode,
+    # CPU seconds: what the command cost the machine, less at the mercy of other processes than wall time
+    cpu = round(usage.ru_utime + usage.ru_stime, 3)
+    result: dict[str, Any] = {"cli_seconds": round(wall, 3), "cpu_seconds": cpu, "exit": proc.returncode,
                               "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
     if not job.startswith("report:"):
         result.update(_job_run(config, job))
@@ -394,9 +398,9 @@ def scenario(jobs: Sequence[str], sizes: Sequence[int], stores: Sequence[str], w
 def table(data: dict[str, Any]) -> str:
     lines = [f"jobs at scale (today {data['today']}; a command's start-up alone: "
              f"{data['startup_seconds']:.2f} s); seconds through the CLI (the job's own run in brackets)", "",
-             "| job | store | subjects | CLI s (job s) | growth per 10x (CLI / job) | peak RSS MB "
-             "| again: CLI s (job s) |",
-             "| --- | --- | --- | --- | --- | ---: | --- |"]
+             "| job | store | subjects | CLI s (job s) | CLI CPU s | growth per 10x (CLI / job) "
+             "| peak RSS MB | again: CLI s (job s) |",
+             "| --- | --- | --- | --- | --- | --- | ---: | --- |"]
     for entry in data["runs"]:
         sizes = entry["sizes"]
 
@@ -412,8 +416,9 @@ def table(data: dict[str, Any]) -> str:
         grow = " / ".join(f"{a if a is not None else '-'}|{b if b is not None else '-'}"
                           for a, b in zip(entry["growth_cli"], entry["growth_job"], strict=False)) or "-"
         peak = max((r["first"].get("peak_rss_mb") or 0 for r in sizes), default=0)
-        lines.append(f"| {entry['job']} | {entry['store']} | {subjects} | {first} | {grow} | {peak:,.0f} "
-                     f"| {again} |")
+        cpu = " / ".join(f"{r['first'].get('cpu_seconds', 0):.1f}" for r in sizes)
+        lines.append(f"| {entry['job']} | {entry['store']} | {subjects} | {first} | {cpu} | {grow} "
+                     f"| {peak:,.0f} | {again} |")
     return "\n".join(lines)
 
 

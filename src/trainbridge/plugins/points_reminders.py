@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, ClassVar
 
 from trainbridge import hookimpl
 from trainbridge.core.jobs import Job, JobContext, Plan, Write
+from trainbridge.core.ledger import queries
 from trainbridge.core.records import (
     Employee,
     Enrollment,
@@ -18,7 +19,7 @@ from trainbridge.core.records import (
     Recipient,
     TrainingSession,
 )
-from trainbridge.rules.points import effective_events, training_ends
+from trainbridge.rules.points import training_ends, void_targets
 
 
 def _typed(records: Iterable[Any], cls: type[Any]) -> list[Any]:
@@ -58,10 +59,8 @@ class RemindersJob(Job):
                     body=f"{manager.name}, 您报名的培训 {session.program_id} 将于 {start} 开始"
                          f"{' (' + session.location + ')' if session.location else ''}。",
                     related_id=session.session_id)}))
-        events = effective_events(_typed(ctx.records("learning_event"), LearningEvent))
-        planned = {(e.employee_id, e.program_id) for e in events
-                   if e.event is LearningEventKind.ACTION_PLAN_SUBMITTED}
-        for (emp_id, program), day in sorted(training_ends(events, sessions).items()):
+        planned, ends = _plans_and_training_ends(ctx, sessions)
+        for (emp_id, program), day in sorted(ends.items()):
             manager = managers.get(emp_id)
             if manager is None or (emp_id, program) in planned:
                 continue
@@ -76,6 +75,37 @@ class RemindersJob(Job):
                     related_id=program)}))
         plan.summary.append(f"reminders: {len(plan.writes)} due (each sent once)")
         return plan
+
+
+def _plans_and_training_ends(ctx: JobContext, sessions: dict[str, TrainingSession]) -> tuple[
+        set[tuple[str, str | None]], dict[tuple[str, str], date]]:
+    """The action plans submitted, and when each (employee, program) training ended, from the events
+    that still count (:func:`effective_events`), streamed page by page: memory stays flat however
+    many events the ledger holds. The ids voided are read first (the database picks the VOIDED events)."""
+    voiding = queries.changed_where(ctx.ledger, ctx.conn, LearningEvent.kind, -1, "event",
+                                    LearningEventKind.VOIDED.value)
+    voided = {target for event, _ in voiding if isinstance(event, LearningEvent)
+              for target in void_targets(event)}
+    planned: set[tuple[str, str | None]] = set()
+    ends: dict[tuple[str, str], date] = {}
+    page: list[LearningEvent] = []
+
+    def add(events: list[LearningEvent]) -> None:
+        for key, day in training_ends(events, sessions).items():
+            ends[key] = max(ends.get(key, day), day)
+
+    for event in ctx.records(LearningEvent.kind):
+        if not isinstance(event, LearningEvent) or event.id in voided \
+                or event.event is LearningEventKind.VOIDED:
+            continue
+        if event.event is LearningEventKind.ACTION_PLAN_SUBMITTED:
+            planned.add((event.employee_id, event.program_id))
+        page.append(event)
+        if len(page) >= 5000:
+            add(page)
+            page = []
+    add(page)
+    return planned, ends
 
 
 @hookimpl
