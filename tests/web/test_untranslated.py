@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -13,26 +14,48 @@ from trainbridge.core.record_base import Reject
 from trainbridge.core.records import Employee
 from trainbridge.core.runner import Workspace
 
-from .conftest import BONUS, REFUND
+from .conftest import BONUS, REFUND, csrf_of
 from .visible_text import latin_words, visible_text
 
 pytest.importorskip("starlette", reason="the console needs the serve extra: pip install 'trainbridge[serve]'")
 
+BAD_DAY = "/refunds/quote?employee=E001&last_day=31.12.2026&reason=resignation"
+BAD_PERIOD = "/reports?name=points&period=last-year"
 #: words that are the same in Chinese text: the product, the language switch, file formats, units.
 ALLOWED = {"trainbridge", "English", "PDF", "SHA", "CSV", "Excel", "CNY", "USD", "UTC", "CST",
            "Gusto"}  # a vendor's name
 PAGES = ["/", "/proposals", "/proposals?status=", "/proposals?status=delivered", f"/proposals/{REFUND}",
          f"/proposals/{BONUS}", "/agreements", "/refunds", "/refunds?employee=E003", "/leaderboard",
-         "/quarantine?status=all", "/audit", "/webhook-tokens", "/account/password", "/nowhere"]
+         "/quarantine?status=all", "/audit", "/webhook-tokens", "/account/password", "/accounts",
+         # the what-if quote: the form, a leaver, a current employee who would resign, a typing error
+         "/refunds/quote", "/refunds/quote?employee=E003",
+         "/refunds/quote?employee=E001&last_day=2026-12-31&reason=resignation",
+         "/refunds/quote?employee=E001&last_day=2026-12-31&reason=resignation&waived=1",
+         "/refunds/quote?employee=E001", BAD_DAY,
+         # errors: an unknown page, an unknown report, a period nobody can read
+         "/nowhere", "/reports?name=nope", BAD_PERIOD, "/reports/points.html?period=x"]
+#: every report's page and its page alone, as it opens and for a period and a department.
+SELECTIONS = ["", "&period=2026Q3", "&period=2026&department=Operations", "&department=Sales"]
+
+
+def config_words(value: Any) -> set[str]:
+    """The words in configuration values: skill, role and certificate names HR chose (data)."""
+    if isinstance(value, dict):
+        return {w for k, v in value.items() for w in config_words(k) | config_words(v)}
+    if isinstance(value, list):
+        return {w for v in value for w in config_words(v)}
+    return set(str(value).replace("_", " ").split()) if isinstance(value, str) else set()
 
 
 def data_words(workspace: Workspace) -> set[str]:
-    """Names the sources gave (departments, people, programs, users): data, not the console's words."""
+    """Names the sources gave (departments, people, sites, programs, users) and the skills, roles and
+    certificates the configuration names: data, not the console's words."""
     words: set[str] = {"hr", "admin", "viewer", "cli"}
+    words |= config_words(workspace.settings.jobs.get("talent", {}))
     with workspace.ledger.transaction() as conn:
         for e in workspace.ledger.iter_records(conn, "employee"):
             if isinstance(e, Employee):
-                words |= set(f"{e.name} {e.department}".split())
+                words |= set(f"{e.name} {e.department} {e.site or ''}".split())
         for p in workspace.ledger.iter_records(conn, "program"):
             words |= set(str(getattr(p, "title", "")).replace("-", " ").split())
             words |= set(str(getattr(p, "program_id", "")).replace("-", " ").split())
@@ -53,7 +76,23 @@ def zh_pages(client: Any, workspace: Workspace, logged_in: Callable[[str], str])
                                            "csrf_token": csrf})
     client.post("/proposals/decide", data={"ids": REFUND, "action": "reject", "reason": "待核实",
                                            "csrf_token": csrf})
-    return {path: client.get(path).text for path in PAGES}
+    with workspace.ledger.transaction() as conn:
+        kinds = {p["kind"]: p["id"] for p in workspace.ledger.list_proposals(conn, status=None)}
+    reports = [f"/reports?name={name}{extra}" for name in sorted(workspace.host.reports)
+               for extra in SELECTIONS]
+    alone = [f"/reports/{name}.html?{extra[1:]}" for name in sorted(workspace.host.reports)
+             for extra in SELECTIONS]
+    details = [f"/proposals/{quote(pid, safe=':')}" for pid in kinds.values()]
+    pages = {path: client.get(path).text for path in [*PAGES, *reports, *alone, *details]}
+    form = client.get("/login")
+    failed = client.post("/login", data={"username": "hr", "password": "wrong-password-1",
+                                         "csrf_token": csrf_of(form.text), "next": "/"})
+    assert failed.status_code == 401
+    pages["/login (failed)"] = failed.text
+    client.cookies.clear()
+    client.cookies.set("tb_lang", "zh")
+    pages["/login"] = client.get("/login").text
+    return pages
 
 
 def test_no_zh_page_shows_an_untranslated_word(zh_pages: dict[str, str], workspace: Workspace) -> None:
@@ -72,3 +111,24 @@ def test_quarantine_reasons_are_plain_sentences(zh_pages: dict[str, str]) -> Non
     page = zh_pages["/quarantine?status=all"]
     assert "字段「入职日期」不是有效日期" in page and "缺少必填字段「姓名」" in page
     assert "字段「金额」不是有效金额" in page
+
+
+def test_report_explanations_and_chart_tooltips_are_chinese(zh_pages: dict[str, str]) -> None:
+    demand = zh_pages["/reports?name=demand"]
+    assert "需培训 = 需求 10 − 持证 5 + 到期 2 + 预计离职 1 = 8" in demand
+    assert "班次 = 8 ÷ 每班 6 人，向上取整 = 2" in demand and "<title>目标 10</title>" in demand
+    needs = zh_pages["/reports?name=needs"]
+    assert "M001 职业目标 negotiation" in needs and "评分 2.5 低于 3（2026-11-03）" in needs
+    # a config key stays as it is written, marked as code
+    for page in (zh_pages["/reports?name=costs"], zh_pages["/reports/costs.html?"]):
+        assert "<code>[jobs.costs] include_unvouchered = true</code>" in page
+
+
+def test_errors_and_a_failed_login_are_said_in_chinese(client: Any, zh_pages: dict[str, str],
+                                                      logged_in: Callable[[str], str]) -> None:
+    assert "用户名或密码错误" in zh_pages["/login (failed)"]
+    logged_in("hr")
+    client.cookies.set("tb_lang", "zh")
+    statuses = {path: client.get(path).status_code for path in
+                ["/nowhere", "/reports?name=nope", BAD_PERIOD, BAD_DAY]}
+    assert statuses == {"/nowhere": 404, "/reports?name=nope": 404, BAD_PERIOD: 400, BAD_DAY: 400}

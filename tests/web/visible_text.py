@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-#: elements whose text nobody reads on the page.
-SKIPPED = {"script", "style", "head", "title", "noscript"}
+#: elements whose text nobody reads on the page (an SVG chart's <title> is its tooltip: read).
+SKIPPED = {"script", "style", "head", "noscript"}
+#: elements that hold code (a config key, a command), not words.
+CODE = {"code", "kbd", "samp"}
 #: attributes a reader sees.
 SHOWN_ATTRIBUTES = ("placeholder", "title", "alt")
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -18,8 +20,8 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 
 class _Visible(HTMLParser):
     """Collects the text; ``class="id"`` (ids by design), ``class="typed"`` (what a person or vendor
-    typed: a reason, an audit value) and ``lang="en"`` subtrees (English marked
-    as English: a job's original lines) are left out when ``skip_marked``."""
+    typed: a reason, an audit value), ``lang="en"`` subtrees (English marked
+    as English: a job's original lines) and code (``<code>``) are left out when ``skip_marked``."""
 
     def __init__(self, skip_marked: bool) -> None:
         super().__init__(convert_charrefs=True)
@@ -33,7 +35,8 @@ class _Visible(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
         marked = self.skip_marked and (
-            values.get("lang") == "en" or bool({"id", "typed"} & set((values.get("class") or "").split())))
+            values.get("lang") == "en" or tag in CODE
+            or bool({"id", "typed"} & set((values.get("class") or "").split())))
         if not self._skipping() and not marked:
             for name, value in attrs:
                 if name in SHOWN_ATTRIBUTES and value:

@@ -29,6 +29,22 @@ class Chart:
     values: Sequence[Decimal | int]
     target: Sequence[Decimal | int] | None = None
     unit: str = ""
+    #: the word before a target's value in its tooltip (the console puts it in the reader's language).
+    target_label: str = "target"
+
+
+class Note(str):
+    """A note's English sentence (what the command line prints) that also keeps its rule id and
+    values, so the console can say the same in the reader's language (``web/report_text.RULES``).
+    Everywhere else it is just the string."""
+
+    rule: str
+    values: dict[str, Any]
+
+    def __new__(cls, text: str, rule: str, **values: Any) -> Note:
+        note = super().__new__(cls, text)
+        note.rule, note.values = rule, values
+        return note
 
 
 @dataclass
@@ -191,7 +207,8 @@ def svg_bars(chart: Chart) -> str:
         if targets:
             tx = label_w + int(plot_w * targets[i] / top)
             parts.append(f'<line x1="{tx}" x2="{tx}" y1="{bar_y - 2}" y2="{bar_y + bar_h + 2}" '
-                         f'stroke="#d83b3b" stroke-width="2"><title>target {_cell(targets[i])}</title>'
+                         f'stroke="#d83b3b" stroke-width="2"><title>{html.escape(chart.target_label)} '
+                         f'{_cell(targets[i])}</title>'
                          '</line>')
         y += row_h + gap
     parts.append("</svg>")

@@ -27,6 +27,7 @@ from trainbridge.core.records import (
     TrainingProgram,
     quantize_cents,
 )
+from trainbridge.core.reports import Note
 from trainbridge.rules.agreements import Lead, add_months
 from trainbridge.rules.points import period_key
 
@@ -306,6 +307,7 @@ class Forecast:
     to_train: int
     sessions: int
     cost: CostBasis
+    #: :class:`~trainbridge.core.reports.Note` sentences (strings with a rule id and values).
     explanation: list[str]
 
     @property
@@ -323,8 +325,9 @@ def cost_basis(program_ids: Sequence[str], lines: Sequence[CostLine]) -> CostBas
     """Cost per head of the programs: everything allocated to them / the people it was allocated to."""
     mine = [line for line in lines if line.program_id in program_ids]
     if not mine:
-        why = (f"no cost history for {', '.join(program_ids)}" if program_ids
-               else "no program grants it, so there is no cost history")
+        why = (Note(f"no cost history for {', '.join(program_ids)}", "talent.no_cost_history",
+                    programs=list(program_ids)) if program_ids
+               else Note("no program grants it, so there is no cost history", "talent.no_granting_program"))
         return CostBasis(tuple(program_ids), None, "", 0, (), why)
     per_currency: dict[str, list[CostLine]] = {}
     for line in mine:
@@ -337,7 +340,9 @@ def cost_basis(program_ids: Sequence[str], lines: Sequence[CostLine]) -> CostBas
         category, total = items.get(line.item_id, (line.category, Decimal(0)))
         items[line.item_id] = (category, total + line.amount)
     total = sum((x.amount for x in chosen), Decimal(0))
-    note = "" if len(per_currency) == 1 else f"costs in {', '.join(sorted(per_currency))}: {currency} used"
+    note = "" if len(per_currency) == 1 else Note(
+        f"costs in {', '.join(sorted(per_currency))}: {currency} used", "talent.cost_currencies",
+        currencies=sorted(per_currency), currency=currency)
     return CostBasis(tuple(program_ids), quantize_cents(total / people), currency, people,
                      tuple((k, c, quantize_cents(v)) for k, (c, v) in sorted(items.items())), note)
 
@@ -394,26 +399,40 @@ def forecast(requirement: Requirement, *, employees: Sequence[Employee], separat
     cost = cost_basis(granting, costs)
 
     where = f"{requirement.role} at {requirement.site}" if requirement.site else requirement.role
-    explanation = [
-        f"{requirement.required} {where} must hold {requirement.certificate}; {len(holders)} hold it now "
-        f"(of {len(present)} in the role)",
-        f"{len(expiring)} certificate(s) expire by {end.isoformat()} (horizon {horizon_months} months)",
-        f"attrition {len(leavers)} leaver(s) in 12 months / {base} people = "
-        f"{(rate * HUNDRED).quantize(ONE_PLACE)}%; {staying} holder(s) x rate x {horizon_months}/12 = "
-        f"{expected.quantize(Decimal('0.01'))} -> {expected_leavers} expected to leave",
-        f"to train = max(0, {requirement.required} - {len(holders)} + {len(expiring)} + {expected_leavers}) "
-        f"= {to_train}",
-        f"sessions = ceil({to_train} / class size {class_size}) = {sessions}",
+    # Each line is a Note: the English sentence, and its rule and values for other languages.
+    counts = {"required": requirement.required, "holders": len(holders), "expiring": len(expiring),
+              "expected_leavers": expected_leavers, "to_train": to_train}
+    rate_pct = (rate * HUNDRED).quantize(ONE_PLACE)
+    explanation: list[str] = [
+        Note(f"{requirement.required} {where} must hold {requirement.certificate}; "
+             f"{len(holders)} hold it now (of {len(present)} in the role)", "talent.demand_holders",
+             role=requirement.role, site=requirement.site, certificate=requirement.certificate,
+             present=len(present), **counts),
+        Note(f"{len(expiring)} certificate(s) expire by {end.isoformat()} (horizon {horizon_months} months)",
+             "talent.demand_expiring", end=end, months=horizon_months, **counts),
+        Note(f"attrition {len(leavers)} leaver(s) in 12 months / {base} people = "
+             f"{rate_pct}%; {staying} holder(s) x rate x {horizon_months}/12 = "
+             f"{expected.quantize(Decimal('0.01'))} -> {expected_leavers} expected to leave",
+             "talent.demand_attrition", leavers=len(leavers), base=base, rate=rate_pct, staying=staying,
+             months=horizon_months, expected=expected.quantize(Decimal("0.01")), **counts),
+        Note(f"to train = max(0, {requirement.required} - {len(holders)} + {len(expiring)} + "
+             f"{expected_leavers}) = {to_train}", "talent.demand_to_train", **counts),
+        Note(f"sessions = ceil({to_train} / class size {class_size}) = {sessions}", "talent.demand_sessions",
+             class_size=class_size, sessions=sessions, **counts),
     ]
     if cost.per_head is not None:
-        explanation.append(f"budget = {to_train} x {cost.per_head} {cost.currency} per head "
-                           f"({len(cost.items)} cost item(s) of {', '.join(cost.program_ids)} over "
-                           f"{cost.people} people)")
+        explanation.append(Note(
+            f"budget = {to_train} x {cost.per_head} {cost.currency} per head "
+            f"({len(cost.items)} cost item(s) of {', '.join(cost.program_ids)} over {cost.people} people)",
+            "talent.demand_budget", per_head=cost.per_head, currency=cost.currency, items=len(cost.items),
+            programs=list(cost.program_ids), people=cost.people, **counts))
     else:
-        explanation.append(f"budget unknown: {cost.note}")
+        explanation.append(Note(f"budget unknown: {cost.note}", "talent.demand_budget_unknown",
+                                why=cost.note))
     lacking = len(present) - len(holders)
     if to_train - len(expiring) > lacking:
-        explanation.append(f"only {lacking} in the role lack it: hire or transfer people to train")
+        explanation.append(Note(f"only {lacking} in the role lack it: hire or transfer people to train",
+                                "talent.demand_lacking", lacking=lacking))
     return Forecast(requirement, len(present), sorted(holders), expiring, leavers, base,
                     (rate * HUNDRED).quantize(ONE_PLACE), expected, expected_leavers, to_train, sessions,
                     cost, explanation)

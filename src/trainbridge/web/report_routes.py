@@ -31,7 +31,7 @@ from trainbridge.rules.leaderboard import period_bounds
 from trainbridge.rules.points import period_key
 from trainbridge.web.console import Console
 from trainbridge.web.report_export import to_csv_bytes, to_xlsx_bytes
-from trainbridge.web.report_text import column, localize, report_title, word
+from trainbridge.web.report_text import CODE, column, localize, note_html, report_title, word
 
 log = logging.getLogger("trainbridge.web")
 #: reports whose period defaults to the latest one with data (the others: every period).
@@ -164,7 +164,7 @@ def routes(c: Console) -> list[BaseRoute]:
                         result=result, error=error, query=query, periods=period_options(c.today()),
                         latest_default=selected in LATEST_BY_DEFAULT, departments=depts,
                         custom_period=custom_period(sel, c.today()),
-                        chart_svg=chart_svg, column=lambda name: column(name, lang),
+                        chart_svg=chart_svg, note_html=note_html, column=lambda name: column(name, lang),
                         word=lambda text: word(text, lang))
 
     async def built(request: Request) -> tuple[Selection, ReportResult]:
@@ -183,7 +183,8 @@ def routes(c: Console) -> list[BaseRoute]:
             log.exception("report %s failed", request.path_params["name"])
             return c.error(request, 500, "report_failed", redact(str(exc)))
         lang = c.language(request)
-        return HTMLResponse(to_html(result).replace('<html lang="zh">', f'<html lang="{lang}">'))
+        page = to_html(result).replace('<html lang="zh">', f'<html lang="{lang}">')
+        return HTMLResponse(CODE.sub(r"<code>\1</code>", page))  # to_html escaped the text already
 
     @c.page("admin", "hr", "viewer")
     async def report_csv(request: Request) -> Response:

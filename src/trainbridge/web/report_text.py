@@ -8,11 +8,15 @@ no rule knows stays as it is (names, ids and program titles are data, not words)
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from trainbridge.core.reports import Chart, ReportResult
+from markupsafe import Markup, escape
+
+from trainbridge.core.reports import Chart, Note, ReportResult
 
 #: snake_case column -> (中文, English)
 COLUMNS: dict[str, tuple[str, str]] = {
@@ -112,9 +116,9 @@ PATTERNS: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p), zh, en) for 
     (r"Training cost by (?P<b>\w+)", "培训费用（按{b}）", "Training cost by {b}"),
     (r"Item by item", "逐项明细", "Item by item"),
     (r"Refundable: vouchered training cost .*", "可返还：有凭证的培训费用（《劳动合同法实施条例》第十六条）；"
-     "工资不计入；无凭证的项目仅在 [jobs.costs] include_unvouchered = true 时计入。",
+     "工资不计入；无凭证的项目仅在 `[jobs.costs] include_unvouchered = true` 时计入。",
      "Refundable: vouchered training cost (Implementing Regulations art. 16); wages never; items without a "
-     "voucher only with [jobs.costs] include_unvouchered = true."),
+     "voucher only with `[jobs.costs] include_unvouchered = true`."),
     (r"Not allocated: (?P<i>\S+) (?P<a>\S+) (?P<c>\S+): (?P<r>.*)", "未分摊：{i} {a} {c}：{r}",
      "Not allocated: {i} {a} {c}: {r}"),
     (r"no: (?P<w>.*)", "否：{w}", "no: {w}"),
@@ -153,15 +157,86 @@ PATTERNS: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p), zh, en) for 
      "No review score below {x} and no stated career goal: no training need found"),
     (r"no current employees in department '(?P<d>.+)'",
      "{d} 部门没有在职员工", "No current employees in {d}"),
-    (r"no demand configured: .*", "尚未配置证书需求（[jobs.talent] demand）",
-     "No demand configured ([jobs.talent] demand)"),
+    (r"no demand configured: .*", "尚未配置证书需求（`[jobs.talent] demand`）",
+     "No demand configured (`[jobs.talent] demand`)"),
+    (r"career goal\(s\) not mapped to a topic: (?P<g>.+) \(map them in \[jobs.talent\] goals\)",
+     "以下职业目标未对应培训主题：{g}（在 `[jobs.talent] goals` 中设置）",
+     "Career goals not mapped to a topic: {g} (map them in `[jobs.talent] goals`)"),
     (r"(?P<w>.+) has no training history: .*", "{w} 没有培训记录：无培训、证书、积分、绩效指标或岗位变动",
      "{w} has no training history: no trainings, certificates, points, metrics or role changes"),
 ]]
 
 
+def _value(value: Any) -> str:
+    """A rule's value in Chinese text: a note in Chinese, lists with 、, dates and numbers as written."""
+    if isinstance(value, Note):
+        return word(value, "zh")
+    if isinstance(value, (list, tuple)):
+        return "、".join(_value(v) for v in value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _where(v: Mapping[str, str]) -> str:
+    return f"{v['site']} 的 {v['role']}" if v.get("site") else v["role"]  # data: spaced from the words
+
+
+#: a :class:`Note`'s rule -> its Chinese sentence from the values (already text, see ``_value``);
+#: in English the note is its own sentence. Role, site, certificate and program names are data.
+RULES: dict[str, Callable[[Mapping[str, str]], str]] = {
+    "talent.demand_line": lambda v: f"{v['certificate']} / {v['role']}：{v['line']}",
+    "talent.demand_cost_note": lambda v: f"{v['certificate']}：{v['why']}",
+    "talent.demand_holders": lambda v: (
+        f"需要 {v['required']} 名 {_where(v)} 持有 {v['certificate']}；"
+        f"目前 {v['holders']} 人持有（该岗位在职 {v['present']} 人）"),
+    "talent.demand_expiring": lambda v: (
+        f"{v['expiring']} 张证书将于 {v['end']} 前到期（预测期 {v['months']} 个月）"),
+    "talent.demand_attrition": lambda v: (
+        f"流失率：近 12 个月离职 {v['leavers']} 人 ÷ {v['base']} 人 = {v['rate']}%；"
+        f"{v['staying']} 名持证人 × 流失率 × {v['months']}/12 = {v['expected']}"
+        f" → 预计 {v['expected_leavers']} 人离职"),
+    "talent.demand_to_train": lambda v: (
+        f"需培训 = 需求 {v['required']} − 持证 {v['holders']} + 到期 {v['expiring']} "
+        f"+ 预计离职 {v['expected_leavers']} = {v['to_train']}（至少为 0）"),
+    "talent.demand_sessions": lambda v: (
+        f"班次 = {v['to_train']} ÷ 每班 {v['class_size']} 人，向上取整 = {v['sessions']}"),
+    "talent.demand_budget": lambda v: (
+        f"预算 = {v['to_train']} 人 × 人均 {v['per_head']} {v['currency']}"
+        f"（{v['programs']} 的 {v['items']} 项费用，分摊给 {v['people']} 人）"),
+    "talent.demand_budget_unknown": lambda v: f"预算未知：{v['why']}",
+    "talent.demand_lacking": lambda v: f"该岗位只有 {v['lacking']} 人尚未持证：需招聘或调入人员参加培训",
+    "talent.no_cost_history": lambda v: f"{v['programs']} 没有费用记录",
+    "talent.no_granting_program": lambda v: "没有授予该证书的培训项目，因此没有费用记录",
+    "talent.cost_currencies": lambda v: f"费用有多个币种（{v['currencies']}）：按 {v['currency']} 计算",
+}
+
+#: a cell of parts joined with "; " (the needs report's evidence): each part by PART_PATTERNS.
+PART_PATTERNS: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p), zh, en) for p, zh, en in [
+    (r"(?P<w>\S+) goal (?P<g>\S+)", "{w} 职业目标 {g}", "{w} goal {g}"),
+    (r"(?P<w>\S+) (?P<c>competency:\S+) (?P<s>[\d.]+) < (?P<x>[\d.]+) \((?P<d>[\d-]+)\)",
+     "{w} {c} 评分 {s} 低于 {x}（{d}）", "{w} {c} {s} < {x} ({d})"),
+]]
+
+
+def _parts(text: str, lang: str) -> str | None:
+    """``text`` when every "; "-separated part is known (None otherwise), each in ``lang``."""
+    out = []
+    for part in text.split("; "):
+        match = next((m for p, _, _ in PART_PATTERNS if (m := p.fullmatch(part))), None)
+        if match is None:
+            return None
+        zh, en = next((zh, en) for p, zh, en in PART_PATTERNS if p is match.re)
+        out.append((zh if lang == "zh" else en).format(**match.groupdict()))
+    return ("；" if lang == "zh" else "; ").join(out)
+
+
 def word(text: str, lang: str) -> str:
     """One cell's, label's or title's text in ``lang`` (unknown text as it is)."""
+    if isinstance(text, Note) and text.rule in RULES:
+        return RULES[text.rule]({k: _value(v) for k, v in text.values.items()}) if lang == "zh" else str(text)
     pair = VALUES.get(text)
     if pair is not None:
         return pair[0] if lang == "zh" else pair[1]
@@ -171,7 +246,7 @@ def word(text: str, lang: str) -> str:
             parts = {k: word(v, lang) if v in VALUES or v in COLUMNS else v
                      for k, v in match.groupdict().items()}
             return (zh if lang == "zh" else en).format(**parts)
-    return text
+    return _parts(text, lang) or text if "; " in text or " goal " in text or " < " in text else text
 
 
 def column(name: str, lang: str) -> str:
@@ -186,7 +261,8 @@ def _cell(value: Any, lang: str) -> Any:
 
 
 def _chart(chart: Chart, lang: str) -> Chart:
-    return replace(chart, title=word(chart.title, lang), labels=[word(str(x), lang) for x in chart.labels])
+    return replace(chart, title=word(chart.title, lang), labels=[word(str(x), lang) for x in chart.labels],
+                   target_label="目标" if lang == "zh" else chart.target_label)
 
 
 def localize(result: ReportResult, lang: str) -> ReportResult:
@@ -214,3 +290,12 @@ REPORT_TITLES: dict[str, tuple[str, str]] = {
 def report_title(name: str, title: str, lang: str) -> str:
     pair = REPORT_TITLES.get(name)
     return title if pair is None else pair[0] if lang == "zh" else pair[1]
+
+
+#: text quoted in backticks: code (a config key, a command), shown as ``<code>``.
+CODE = re.compile(r"`([^`<>]+)`")
+
+
+def note_html(text: str) -> Markup:
+    """A note for a page: escaped; what it quotes in backticks (a config key, a command) as ``<code>``."""
+    return Markup(CODE.sub(lambda m: f"<code>{m.group(1)}</code>", str(escape(text))))

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from trainbridge.core.records import MetricDirection
-from trainbridge.core.reports import Chart, Report, ReportResult
+from trainbridge.core.reports import Chart, Note, Report, ReportResult
 from trainbridge.plugins.points_reports import improvement
 from trainbridge.plugins.talent.config import TalentConfig, talent_config
 from trainbridge.plugins.talent.view import View, load_view
@@ -164,9 +164,11 @@ def demand_report(view: View, cfg: TalentConfig, *, today: date, horizon_months:
                              x.days_left, f"sent {reminded['created_at']:%Y-%m-%d}" if reminded else ""])
         basis += [[r.certificate, item, category, amount, f.cost.people]
                   for item, category, amount in f.cost.items]
-        notes += [f"{r.certificate} / {r.role}: {line}" for line in f.explanation]
+        notes += [Note(f"{r.certificate} / {r.role}: {line}", "talent.demand_line", certificate=r.certificate,
+                       role=r.role, line=line) for line in f.explanation]
         if f.cost.note and f.cost.per_head is not None:
-            notes.append(f"{r.certificate}: {f.cost.note}")
+            notes.append(Note(f"{r.certificate}: {f.cost.note}", "talent.demand_cost_note",
+                              certificate=r.certificate, why=f.cost.note))
     if not forecasts:
         notes.append("no demand configured: add demand = [{ certificate = ..., role = ..., required = N }] "
                      "to [jobs.talent]")
