@@ -100,6 +100,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "first_approval": ("第一审批人", "First approval"),
     "language": ("English", "中文"),
     "matching": ("符合条件", "Matching"),
+    "pending_by_kind": ("各类待审批", "Waiting, by kind"),
     "page": ("页", "Page"),
     "select": ("选择", "Select"),
     "proposal": ("提案", "Proposal"),

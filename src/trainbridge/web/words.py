@@ -73,6 +73,7 @@ COUNTS: dict[str, Pair] = {
     "outbox": ("待发送写入", "writes queued"),
     "delivered": ("已送达", "delivered"),
     "failed": ("失败", "failed"),
+    "approval_delivery": ("审批后送达", "delivery after approval"),
     "files": ("文件", "files"),
     "derived_records": ("派生记录", "derived records"),
     "pages": ("页", "pages"),
