@@ -30,9 +30,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--only-xapi", action="store_true")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--no-read-ahead", action="store_true",
+                        help="read in the writing thread, so the profile sees the reading too")
+    parser.add_argument("--training-concurrency", type=int, default=None,
+                        help="BambooHR training requests in flight (1: in the profiled thread)")
     parser.add_argument("--output", type=Path, default=None, help="also write the pstats file here")
     args = parser.parse_args(argv)
     employees, statements = int(100_000 * args.scale), int(1_000_000 * args.scale)
+    if args.no_read_ahead:
+        from trainbridge.core import ingest
+
+        ingest.READ_AHEAD = 0
+    if args.training_concurrency is not None:
+        from bench import sides
+
+        sides.PLUGINS_TOML = sides.PLUGINS_TOML.replace(
+            'training_scan = "changed"', f'training_scan = "changed"\ntraining_concurrency = '
+                                         f'{args.training_concurrency}')
     vendor = Vendor(employees, statements)
     workdir = Path(tempfile.mkdtemp(prefix="tb-profile-"))
     store = fresh_store(args.store, "trainbridge", workdir)

@@ -34,7 +34,8 @@ from trainbridge.core.workspace import Workspace
 
 log = logging.getLogger("trainbridge.ingest")
 POLL_BATCH = 100
-#: Pages read ahead of the one being written (one reader thread per stream, a bounded queue).
+#: Pages read ahead of the one being written (one reader thread per stream, a bounded queue);
+#: 0 reads in the writing thread (what ``python -m bench.profile --no-read-ahead`` profiles).
 READ_AHEAD = 2
 
 
@@ -87,7 +88,7 @@ def _read(ws: Workspace, instance: str, stream: str, result: RunResult, outcome:
     try:
         source = ws.host.call(instance, stream, since=cursor)
         # A dry run writes through one connection that no other thread may touch: no read-ahead.
-        for ready in _prepared_pages(source, instance, read_ahead=not dry_run):
+        for ready in _prepared_pages(source, instance, read_ahead=not dry_run and READ_AHEAD > 0):
             prepared, rejects, cursor_after = ready.records, ready.rejects, ready.cursor
             with ledger.transaction() as conn:
                 added, changed, same = ledger.upsert_prepared(conn, prepared, run_id=result.run_id)
@@ -155,7 +156,7 @@ def prepare_page(page: Page, instance: str) -> ReadyPage:
     if suspects:
         # the substring test is cheap and may over-report (a literal backslash-u0000): the walk decides
         kept, refused = storable(suspects, [])
-        prepared += [prepare_record(r) for r in kept]
+        prepared += [prepare_record(r, checked=True) for r in kept]
         rejects += refused
     return ReadyPage(prepared, storable_rejects(rejects), page.cursor)
 

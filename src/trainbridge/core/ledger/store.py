@@ -50,21 +50,22 @@ class UnstorableText(ValueError):
     """A record's payload holds text a ledger cannot store (NUL, or a lone surrogate)."""
 
 
-def prepare_record(record: Record) -> PreparedRecord:
+def prepare_record(record: Record, *, checked: bool = False) -> PreparedRecord:
     """``record`` serialised once: the payload's JSON text (keys sorted) and its content hash.
 
     The hash is :func:`payload_hash`'s (sha256 of the same text), so ledgers written before
     keep their hashes. Raises :class:`UnstorableText` when the text holds NUL (JSON writes it
     as ``\\u0000``; PostgreSQL refuses it) or a lone surrogate (not UTF-8): one substring
     search and the UTF-8 encoding the hash needs anyway, not a walk over every field. A payload
-    whose text merely spells a backslash before ``u0000`` is told apart by the caller's walk.
+    whose text merely spells a backslash before ``u0000`` is told apart by the caller's walk,
+    which passes ``checked`` for the records it found storable.
     """
     text = json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     try:
         data = text.encode()
     except UnicodeEncodeError:
         raise UnstorableText(record.id) from None
-    if "\\u0000" in text:
+    if "\\u0000" in text and not checked:
         raise UnstorableText(record.id)
     return PreparedRecord(record.kind, record.id, record.source, _subject(record), text,
                           hashlib.sha256(data).hexdigest())
@@ -93,7 +94,9 @@ class RecordsMixin:
         An unchanged record (same content hash) is not rewritten and keeps its sequence
         number; a record a concurrent run inserted first is updated, not lost.
         """
-        return self.upsert_prepared(conn, [prepare_record(r) for r in records], run_id=run_id)
+        # callers check what they store (ingestion and webhooks through ingest.storable): a NUL
+        # reaches the ledger as it did before, and PostgreSQL refuses it
+        return self.upsert_prepared(conn, [prepare_record(r, checked=True) for r in records], run_id=run_id)
 
     def upsert_prepared(self, conn: Connection, records: Sequence[PreparedRecord], *,
                         run_id: int | None = None) -> tuple[int, int, int]:
