@@ -2,8 +2,10 @@
 
     .venv/bin/python -m tests.web.make_screenshots [docs/console]
 
-Builds the demo workspace, starts the console on a free port and photographs each page
-with Debian's headless Chromium. CJK glyphs come from the WenQuanYi font that the
+Builds the demo workspace, starts the console on a free port and photographs each page,
+in Chinese and in English (``NAME-zh.png``, ``NAME-en.png``; the proposals list and a
+proposal's detail also at a phone's 390 px: ``proposals-390-zh.png``), with Debian's
+headless Chromium. CJK glyphs come from the WenQuanYi font that the
 ``paperang-p2-fonts-cjk`` dependency ships (made visible to Chromium through fontconfig).
 """
 
@@ -17,6 +19,12 @@ import time
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+LANGUAGES = {"zh": "zh-CN,zh;q=0.9", "en": "en-US,en;q=0.9"}
+LOCALES = {"zh": "zh-CN", "en": "en-US"}
+REFUND = "refund:hr:S-E003"
+BONUSES = ("incentive:bonus:M001:2026Q3", "incentive:bonus:M002:2026Q3")
 
 
 def _fontconfig() -> None:
@@ -58,6 +66,9 @@ def main(out: Path) -> None:
             data={"id": "hr:E099", "employee_id": "E099", "name": "钱七", "department": "工程部"},
             raw={"工号": "E099", "姓名": "钱七", "入职日期": "31/02/2026"}, key="E099")],
             run_id=None, job="ingest", instance="hr", hook="fetch_employees")
+    with ws.ledger.transaction() as conn:
+        signed = next(a.id for a in ws.ledger.iter_records(conn, "agreement")
+                      if getattr(a, "esign_instance", None))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(ws, WebSettings(today=lambda: today)), host="127.0.0.1",
                                            port=port, log_level="warning"))
@@ -65,54 +76,61 @@ def main(out: Path) -> None:
     while not server.started:
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
+    add_user(ws.ledger, "admin", "admin", "admin-password-1", replace=True)
+    #: (file name, path, whole page) an HR user sees, in each language; "reports" keeps its frame's height.
+    shots = [("overview", "/", True), ("proposals", "/proposals", True),
+             ("proposal", f"/proposals/{REFUND}", True), ("agreements", "/agreements", True),
+             ("evidence", f"/agreements/{quote(signed, safe='')}/evidence", True),
+             ("refunds", "/refunds?employee=E003", True), ("leaderboard", "/leaderboard", True),
+             ("reports", "/reports?name=incentives", False),
+             ("reports-points", "/reports?name=points&period=2026Q3", True),
+             ("quote", "/refunds/quote?employee=E001&last_day=2026-12-31&reason=resignation", True),
+             ("quarantine", "/quarantine", True)]
+    #: the same at a phone's width (390 px): the list HR approves from and a proposal's detail.
+    phone = [("proposals-390", "/proposals?kind=bonus"), ("proposal-390", f"/proposals/{REFUND}")]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
-        def session(name: str, password: str, lang: str) -> Any:
-            context = browser.new_context(viewport={"width": 1280, "height": 800},
-                                          extra_http_headers={"Accept-Language": lang})
+        def session(name: str, password: str, lang: str, width: int = 1280, login_shot: bool = False) -> Any:
+            context = browser.new_context(viewport={"width": width, "height": 844}, locale=LOCALES[lang],
+                                          extra_http_headers={"Accept-Language": LANGUAGES[lang]})
             page = context.new_page()
             page.goto(f"{base}/login")
-            if name == "hr":
-                page.screenshot(path=str(out / f"login-{lang[:2]}.png"))
+            if login_shot:
+                page.screenshot(path=str(out / f"login-{lang}.png"))
             page.fill("input[name=username]", name)
             page.fill("input[name=password]", password)
             page.click("button[type=submit]")
             page.wait_for_selector("#current-user")
             return page
 
-        page = session("hr", "hr-password-1", "zh-CN")
-        shots = [("overview", "/"), ("proposals", "/proposals"), ("agreements", "/agreements"),
-                 ("refunds", "/refunds?employee=E003"), ("leaderboard", "/leaderboard"),
-                 ("reports", "/reports?name=incentives"), ("quarantine", "/quarantine")]
-        for name, path in shots:
-            page.goto(base + path)
-            page.screenshot(path=str(out / f"{name}.png"), full_page=name != "reports")
-        page.goto(f"{base}/proposals?kind=bonus")
-        page.check("input[name=ids][value='incentive:bonus:M001:2026Q3']")
-        page.fill("input[name=reason]", "2026Q3 积分已核对")
-        page.click("button[value=approve]")
-        page.wait_for_selector("#outcome")
-        page.screenshot(path=str(out / "approved.png"), full_page=True)
-        page.goto(f"{base}/audit")
-        page.screenshot(path=str(out / "audit.png"))
-        for name, path in [("reports-points", "/reports?name=points&period=2026Q3"),
-                           ("quote", "/refunds/quote?employee=E001&last_day=2026-12-31&reason=resignation")]:
-            page.goto(base + path)
-            page.screenshot(path=str(out / f"{name}.png"), full_page=True)
-        add_user(ws.ledger, "admin", "admin", "admin-password-1", replace=True)
-        admin = session("admin", "admin-password-1", "zh-CN")
-        admin.goto(f"{base}/accounts")
-        admin.screenshot(path=str(out / "accounts.png"), full_page=True)
-        english = session("hr", "hr-password-1", "en-US")
-        english.goto(base + "/")
-        english.screenshot(path=str(out / "overview-en.png"), full_page=True)
-        manager = session("M002", "manager-password-1", "zh-CN")
-        manager.screenshot(path=str(out / "leaderboard-manager.png"))
+        reasons = {"zh": "2026Q3 积分已核对", "en": "Q3 points checked"}
+        for lang, bonus in zip(("zh", "en"), BONUSES, strict=True):
+            reason = reasons[lang]
+            page = session("hr", "hr-password-1", lang, login_shot=True)
+            for name, path, whole in shots:
+                page.goto(base + path)
+                page.screenshot(path=str(out / f"{name}-{lang}.png"), full_page=whole)
+            page.goto(f"{base}/proposals?kind=bonus")
+            page.check(f"input[name=ids][value='{bonus}']")
+            page.fill("input[name=reason]", reason)
+            page.click("button[value=approve]")
+            page.wait_for_selector("#outcome")
+            page.screenshot(path=str(out / f"approved-{lang}.png"), full_page=True)
+            page.goto(f"{base}/audit")
+            page.screenshot(path=str(out / f"audit-{lang}.png"))
+            mobile = session("hr", "hr-password-1", lang, width=390)
+            for name, path in phone:
+                mobile.goto(base + path)
+                mobile.screenshot(path=str(out / f"{name}-{lang}.png"), full_page=True)
+            admin = session("admin", "admin-password-1", lang)
+            admin.goto(f"{base}/accounts")
+            admin.screenshot(path=str(out / f"accounts-{lang}.png"), full_page=True)
+            manager = session("M002", "manager-password-1", lang)
+            manager.screenshot(path=str(out / f"leaderboard-manager-{lang}.png"))
         browser.close()
     server.should_exit = True
     ws.close()
-
 
 if __name__ == "__main__":
     main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/console"))
