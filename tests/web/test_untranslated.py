@@ -13,8 +13,10 @@ import pytest
 from trainbridge.core.record_base import Reject
 from trainbridge.core.records import Employee
 from trainbridge.core.runner import Workspace
+from trainbridge.plugins.agreements import list_agreements
+from trainbridge.web.accounts import list_users
 
-from .conftest import BONUS, REFUND, csrf_of
+from .conftest import BONUS, REFUND, csrf_of, login
 from .visible_text import latin_words, visible_text
 
 pytest.importorskip("starlette", reason="the console needs the serve extra: pip install 'trainbridge[serve]'")
@@ -33,7 +35,13 @@ PAGES = ["/", "/proposals", "/proposals?status=", "/proposals?status=delivered",
          "/refunds/quote?employee=E001&last_day=2026-12-31&reason=resignation&waived=1",
          "/refunds/quote?employee=E001", BAD_DAY,
          # errors: an unknown page, an unknown report, a period nobody can read
-         "/nowhere", "/reports?name=nope", BAD_PERIOD, "/reports/points.html?period=x"]
+         "/nowhere", "/reports?name=nope", BAD_PERIOD, "/reports/points.html?period=x", "/proposals/nope",
+         # filters, a second page, another period, a refund for a day, a report's own choices
+         "/proposals?kind=bonus&status=", "/proposals?status=&page=2", "/leaderboard?period=2026Q2",
+         "/refunds?employee=E001&last_day=2026-12-31", "/refunds?employee=E001&last_day=3000-01-01",
+         "/refunds?employee=NOBODY", "/accounts?done=disable",
+         "/reports?name=costs&by=program", "/reports?name=costs&by=department",
+         "/reports?name=incentives&status=approved", "/reports?name=profile&employee=E001"]
 #: every report's page and its page alone, as it opens and for a period and a department.
 SELECTIONS = ["", "&period=2026Q3", "&period=2026&department=Operations", "&department=Sales"]
 
@@ -50,7 +58,7 @@ def config_words(value: Any) -> set[str]:
 def data_words(workspace: Workspace) -> set[str]:
     """Names the sources gave (departments, people, sites, programs, users) and the skills, roles and
     certificates the configuration names: data, not the console's words."""
-    words: set[str] = {"hr", "admin", "viewer", "cli"}
+    words: set[str] = {"cli", *(u["name"] for u in list_users(workspace.ledger))}
     words |= config_words(workspace.settings.jobs.get("talent", {}))
     with workspace.ledger.transaction() as conn:
         for e in workspace.ledger.iter_records(conn, "employee"):
@@ -72,10 +80,18 @@ def zh_pages(client: Any, workspace: Workspace, logged_in: Callable[[str], str])
             run_id=None, job="ingest", instance="hr", hook="fetch_employees")
     client.cookies.set("tb_lang", "zh")
     csrf = logged_in("admin")
-    client.post("/proposals/decide", data={"ids": BONUS, "action": "approve", "reason": "季度积分已确认",
-                                           "csrf_token": csrf})
-    client.post("/proposals/decide", data={"ids": REFUND, "action": "reject", "reason": "待核实",
-                                           "csrf_token": csrf})
+    answers = {"/proposals/decide (approve)": client.post("/proposals/decide", data={
+        "ids": BONUS, "action": "approve", "reason": "季度积分已确认", "csrf_token": csrf}).text,
+               "/proposals/decide (reject)": client.post("/proposals/decide", data={
+        "ids": REFUND, "action": "reject", "reason": "待核实", "csrf_token": csrf}).text,
+               "/accounts/add": client.post("/accounts/add", data={
+        "name": "auditor", "role": "viewer", "csrf_token": csrf}).text,
+               "/accounts/admin/disable (oneself)": client.post("/accounts/admin/disable", data={
+        "csrf_token": csrf}).text,
+               "/account/password (wrong)": client.post("/account/password", data={
+        "current": "not-it", "password": "a-new-password-1", "repeat": "a-new-password-1",
+        "csrf_token": csrf}).text}
+    agreements = [a["id"] for a in list_agreements(workspace)]
     with workspace.ledger.transaction() as conn:
         kinds = {p["kind"]: p["id"] for p in workspace.ledger.list_proposals(conn, status=None)}
     reports = [f"/reports?name={name}{extra}" for name in sorted(workspace.host.reports)
@@ -83,7 +99,13 @@ def zh_pages(client: Any, workspace: Workspace, logged_in: Callable[[str], str])
     alone = [f"/reports/{name}.html?{extra[1:]}" for name in sorted(workspace.host.reports)
              for extra in SELECTIONS]
     details = [f"/proposals/{quote(pid, safe=':')}" for pid in kinds.values()]
-    pages = {path: client.get(path).text for path in [*PAGES, *reports, *alone, *details]}
+    evidence = [f"/agreements/{quote(agreements[0], safe=':')}/evidence", "/agreements/nope/evidence"]
+    pages = {path: client.get(path).text for path in [*PAGES, *reports, *alone, *details, *evidence]}
+    pages.update(answers)
+    client.post("/logout", data={"csrf_token": csrf})
+    login(client, "M002")
+    pages["/leaderboard (manager)"] = client.get("/leaderboard").text
+    pages["/proposals (manager)"] = client.get("/proposals").text
     form = client.get("/login")
     failed = client.post("/login", data={"username": "hr", "password": "wrong-password-1",
                                          "csrf_token": csrf_of(form.text), "next": "/"})

@@ -8,6 +8,7 @@ from typing import Any
 from trainbridge.core.records import Employee
 from trainbridge.core.runner import Workspace
 from trainbridge.web.accounts import User
+from trainbridge.web.i18n import translate
 from trainbridge.web.local import Local
 
 
@@ -106,7 +107,8 @@ def proposal_detail_view(ws: Workspace, loc: Local, proposal_id: str) -> dict[st
 LAST_DAY_YEARS = (1900, 2999)
 
 
-def refund_quote_view(ws: Workspace, employee_id: str, last_day: str, loc: Local | None = None) -> dict[str, Any]:
+def refund_quote_view(ws: Workspace, employee_id: str, last_day: str,
+                      loc: Local | None = None) -> dict[str, Any]:
     """Refund proposals with their explanation, and a quote for one employee when asked."""
     import click
 
@@ -119,7 +121,8 @@ def refund_quote_view(ws: Workspace, employee_id: str, last_day: str, loc: Local
             from trainbridge.web.proposal_info import decision_for, explanation, headline
 
             employees = _employees(ws, conn)
-            proposals = [{**p, "head": headline(p, getattr(employees.get(p["subject"] or ""), "name", ""), loc),
+            proposals = [{**p, "head": headline(p, getattr(employees.get(p["subject"] or ""), "name", ""),
+                                                loc),
                           **explanation(p, decision_for(ws, conn, p), loc)} for p in proposals]
     quotes: list[Any] = []
     error = ""
@@ -132,9 +135,11 @@ def refund_quote_view(ws: Workspace, employee_id: str, last_day: str, loc: Local
                                  f"(years {LAST_DAY_YEARS[0]} to {LAST_DAY_YEARS[1]})")
             quotes = _ledger_quote(ws, employee_id, day, None, False, None, None, False, "CNY")
         except click.ClickException as exc:
-            error = exc.message  # an employee not in the ledger: an answer, not a bad request
+            # an employee not in the ledger, or not gone: an answer, not a bad request
+            key = "quote_needs_departure" if isinstance(exc, click.UsageError) else "quote_unknown_employee"
+            error = exc.message if loc is None else translate(loc.lang, key)  # never the CLI's flags
         except (ValueError, OverflowError) as exc:
-            error, bad_input = str(exc), True
+            error, bad_input = str(exc) if loc is None else translate(loc.lang, "quote_bad_day"), True
     return {"proposals": proposals, "quotes": quotes, "error": error, "bad_input": bad_input}
 
 
