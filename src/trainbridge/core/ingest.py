@@ -146,12 +146,10 @@ def prepare_page(page: Page, instance: str) -> ReadyPage:
     prepared: list[PreparedRecord] = []
     suspects: list[Record] = []
     for record in page.records:
-        if not record.source:
-            record = record.model_copy(update={"source": instance})
         try:
-            prepared.append(prepare_record(record))
+            prepared.append(prepare_record(record, source=instance))
         except UnstorableText:
-            suspects.append(record)
+            suspects.append(record if record.source else record.model_copy(update={"source": instance}))
     rejects = list(page.rejects)
     if suspects:
         # the substring test is cheap and may over-report (a literal backslash-u0000): the walk decides

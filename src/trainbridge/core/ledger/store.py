@@ -50,24 +50,28 @@ class UnstorableText(ValueError):
     """A record's payload holds text a ledger cannot store (NUL, or a lone surrogate)."""
 
 
-def prepare_record(record: Record, *, checked: bool = False) -> PreparedRecord:
+def prepare_record(record: Record, *, checked: bool = False, source: str = "") -> PreparedRecord:
     """``record`` serialised once: the payload's JSON text (keys sorted) and its content hash.
 
-    The hash is :func:`payload_hash`'s (sha256 of the same text), so ledgers written before
-    keep their hashes. Raises :class:`UnstorableText` when the text holds NUL (JSON writes it
+    ``source`` is the instance a record without one was read from. The hash is
+    :func:`payload_hash`'s (sha256 of the same text), so ledgers written before keep their
+    hashes. Raises :class:`UnstorableText` when the text holds NUL (JSON writes it
     as ``\\u0000``; PostgreSQL refuses it) or a lone surrogate (not UTF-8): one substring
     search and the UTF-8 encoding the hash needs anyway, not a walk over every field. A payload
     whose text merely spells a backslash before ``u0000`` is told apart by the caller's walk,
     which passes ``checked`` for the records it found storable.
     """
-    text = json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    payload = record.model_dump(mode="json")
+    if source and not record.source:  # the instance it was read from (no copy of the model)
+        payload["source"] = source
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
     try:
         data = text.encode()
     except UnicodeEncodeError:
         raise UnstorableText(record.id) from None
     if "\\u0000" in text and not checked:
         raise UnstorableText(record.id)
-    return PreparedRecord(record.kind, record.id, record.source, _subject(record), text,
+    return PreparedRecord(record.kind, record.id, payload["source"], _subject(record), text,
                           hashlib.sha256(data).hexdigest())
 
 
