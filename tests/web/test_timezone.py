@@ -19,7 +19,8 @@ from trainbridge.rules.points import period_key
 
 def _workspace(tmp_path: Path, tenant: dict[str, Any]) -> Workspace:
     path = tmp_path / "plugins.toml"
-    path.write_text(to_toml({"tenant": tenant, "ledger": {"url": "sqlite:///trainbridge.db"}}), encoding="utf-8")
+    path.write_text(to_toml({"tenant": tenant, "ledger": {"url": "sqlite:///trainbridge.db"}}),
+                    encoding="utf-8")
     ws = Workspace(load_settings(path))
     ws.ensure_migrated()
     return ws

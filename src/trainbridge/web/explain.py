@@ -25,7 +25,8 @@ LAWS: dict[str, tuple[str, str]] = {
 }
 PLAIN_ARTICLES: dict[str, tuple[str, str]] = {
     "policy us": ("美国通行规则", "policy us"),
-    "the agreement (policy us: pro rata as agreed)": ("协议约定（按比例）", "the agreement (pro rata as agreed)"),
+    "the agreement (policy us: pro rata as agreed)": ("协议约定（按比例）",
+                                                      "the agreement (pro rata as agreed)"),
 }
 _CITE = re.compile(r"^(?P<law>LCL|Implementing Regulations|Bus\. & Prof\. Code|Tex\. Lab\. Code|Lab\. Code|"
                    r"29 U\.S\.C\.|29 CFR)\s*(?:arts?\.\s*)?(?P<nums>[\dA-Za-z().,\s-]+?)"
@@ -43,7 +44,9 @@ def article(text: str, loc: Local) -> str:
     if not text:
         return ""
     if text.startswith("seed "):  # the company's own rule, quoted from its source document
-        return text.split(": ", 1)[1] if ": " in text else loc.text("公司培训制度", "the company's training policy")
+        if ": " in text:
+            return text.split(": ", 1)[1]
+        return loc.text("公司培训制度", "the company's training policy")
     bilingual = re.fullmatch(r"(《[^》]+》[^(（]*)\s*\((.+)\)", text.strip())
     if bilingual:  # 《工资支付暂行规定》第十六条 (Provisional Regulations on the Payment of Wages art. 16)
         return bilingual[1].strip() if loc.zh else bilingual[2].strip()
@@ -85,7 +88,8 @@ def _fraction(value: str) -> str:
 def _costs(lines: list[str], loc: Local, currency: str) -> str:
     """"course_fee 1000.00 (finance:FEE-E003)" -> 课程费 ¥1,000.00."""
     names = {"course_fee": ("课程费", "course fee"), "instructor": ("讲师费", "instructor"),
-             "travel": ("差旅费", "travel"), "materials": ("教材费", "materials"), "venue": ("场地费", "venue"),
+             "travel": ("差旅费", "travel"), "materials": ("教材费", "materials"),
+             "venue": ("场地费", "venue"),
              "accommodation": ("住宿费", "accommodation"), "other": ("其他费用", "other")}
     out = []
     for line in lines:
@@ -115,15 +119,19 @@ def sentence(item: dict[str, Any], loc: Local) -> str:
         if inp.get("waived"):
             text += loc.text("；协议免除返还", "; the refund is waived")
         if inp.get("refused_extension"):
-            text += loc.text("；员工拒绝续延劳动合同至服务期满", "; the employee refused to extend the contract")
+            text += loc.text("；员工拒绝续延劳动合同至服务期满",
+                             "; the employee refused to extend the contract")
         return text + loc.text("。", ".")
     if rule == "agreement":
-        signed = loc.day(inp.get("signed_on")) if inp.get("signed_on") else loc.text("签署日期未记录", "not recorded")
+        signed = (loc.day(inp.get("signed_on")) if inp.get("signed_on")
+                  else loc.text("签署日期未记录", "not recorded"))
+        start, end = loc.day(inp.get("service_start")), loc.day(inp.get("service_end"))
+        by = "月" if inp.get("proration") == "month" else "日"
         return loc.text(
-            f"培训项目 {program} 的培训协议（签署于 {signed}）：服务期 {loc.day(inp.get('service_start'))} 至 "
-            f"{loc.day(inp.get('service_end'))}（不含末日），按{'月' if inp.get('proration') == 'month' else '日'}折算。",
-            f"Agreement for program {program} (signed {signed}): service period {loc.day(inp.get('service_start'))} "
-            f"to {loc.day(inp.get('service_end'))} (end exclusive), prorated by {inp.get('proration')}.")
+            f"培训项目 {program} 的培训协议（签署于 {signed}）：服务期 {start} 至 {end}"
+            f"（不含末日），按{by}折算。",
+            f"Agreement for program {program} (signed {signed}): service period {start} "
+            f"to {end} (end exclusive), prorated by {inp.get('proration')}.")
     if rule == "refundable_base":
         included = _costs(list(inp.get("included") or []), loc, cur)
         text = loc.text(f"可返还的培训费用共 {amount}", f"Refundable training cost {amount}")
@@ -136,14 +144,15 @@ def sentence(item: dict[str, Any], loc: Local) -> str:
     if rule == "service_served":
         unit = _unit(str(inp.get("unit", "months")), loc)
         return loc.text(
-            f"截至 {loc.day(inp.get('through'))}，服务期 {inp.get('period')}{unit}，已服务 {inp.get('served')}{unit}，"
-            f"未服务 {inp.get('unserved')}{unit}。",
+            f"截至 {loc.day(inp.get('through'))}，服务期 {inp.get('period')}{unit}，"
+            f"已服务 {inp.get('served')}{unit}，未服务 {inp.get('unserved')}{unit}。",
             f"Served {inp.get('served')} of {inp.get('period')}{unit} through {loc.day(inp.get('through'))}; "
             f"{inp.get('unserved')}{unit} unserved.")
     if rule == "pro_rata":
         base = loc.money(inp.get("base"), cur)
-        return loc.text(f"按未服务比例折算：{base} × {_fraction(str(inp.get('fraction')))} = {amount}（四舍五入一次）。",
-                        f"Pro rata: {base} × {_fraction(str(inp.get('fraction')))} = {amount}, rounded half-up once.")
+        fraction = _fraction(str(inp.get("fraction")))
+        return loc.text(f"按未服务比例折算：{base} × {fraction} = {amount}（四舍五入一次）。",
+                        f"Pro rata: {base} × {fraction} = {amount}, rounded half-up once.")
     if rule in ("clause_capped", "clause_amount"):
         clause, pro = loc.money(inp.get("clause_amount"), cur), loc.money(inp.get("pro_rata"), cur)
         if rule == "clause_capped":
@@ -156,7 +165,8 @@ def sentence(item: dict[str, Any], loc: Local) -> str:
     if rule == "total":
         return loc.text(f"合计应返还 {amount}。", f"Total owed: {amount}.")
     if rule == "no_agreement":
-        return loc.text("没有约定服务期的培训协议，无需返还。", "No agreement with a service period: nothing is owed.")
+        return loc.text("没有约定服务期的培训协议，无需返还。",
+                        "No agreement with a service period: nothing is owed.")
     if rule.startswith("not_owed:"):
         return _not_owed(rule.split(":", 1)[1], program, loc)
     if rule.startswith("collection:"):
@@ -165,12 +175,14 @@ def sentence(item: dict[str, Any], loc: Local) -> str:
 
 
 NOT_OWED: dict[str, tuple[str, str]] = {
-    "refused_extension": ("合同期满时员工拒绝续延至服务期满，视同辞职", "the employee refused to extend the contract"),
+    "refused_extension": ("合同期满时员工拒绝续延至服务期满，视同辞职",
+                          "the employee refused to extend the contract"),
     "contract_end_not_extended": ("合同在服务期内到期且未续延，单位无权要求返还",
                                   "the contract ended inside the service period and was not extended"),
     "waived": ("协商解除协议免除了返还", "the mutual agreement waives the refund"),
     "probation": ("试用期内离职，不得要求支付培训费用", "left during probation"),
-    "no_service_period": ("入职或安全培训不约定服务期", "induction or safety training carries no service period"),
+    "no_service_period": ("入职或安全培训不约定服务期",
+                          "induction or safety training carries no service period"),
     "service_complete": ("服务期已满", "the service period was served in full"),
     "no_base": ("该协议下没有可返还的培训费用", "no refundable training cost under this agreement"),
     "nothing_owed": ("无需返还", "nothing is owed"),
@@ -184,7 +196,8 @@ NOT_OWED: dict[str, tuple[str, str]] = {
 
 def _not_owed(key: str, program: str, loc: Local) -> str:
     why = NOT_OWED.get(key, (key, key.replace("_", " ")))
-    return loc.text(f"培训项目 {program}：{why[0]}，无需返还。", f"Program {program}: {why[1]}; nothing is owed.")
+    return loc.text(f"培训项目 {program}：{why[0]}，无需返还。",
+                    f"Program {program}: {why[1]}; nothing is owed.")
 
 
 def _collection(key: str, inp: dict[str, Any], amount: str, cur: str, loc: Local) -> str:
@@ -197,17 +210,21 @@ def _collection(key: str, inp: dict[str, Any], amount: str, cur: str, loc: Local
     if key == "payroll_unchecked":
         return loc.text(f"{how}从工资中扣除 {amount}；最终工资未知，薪资部门须确保扣款不超过当月工资的20%，"
                         "且扣后不低于当地最低工资。",
-                        f"{amount} deducted from pay {how}; the final pay is not known: payroll must keep the "
-                        "deduction within 20% of the month's wage and the rest at or above the minimum wage.")
+                        f"{amount} deducted from pay {how}; the final pay is not known: payroll must "
+                        "keep the deduction within 20% of the month's wage and the rest at or above the "
+                        "minimum wage.")
     if key == "payroll":
-        limits = loc.text(f"最终工资 {loc.money(inp.get('final_pay'), cur)}", f"final pay {loc.money(inp.get('final_pay'), cur)}")
+        limits = loc.text(f"最终工资 {loc.money(inp.get('final_pay'), cur)}",
+                          f"final pay {loc.money(inp.get('final_pay'), cur)}")
         if inp.get("minimum_wage"):
             limits += loc.text(f"，当地最低工资 {loc.money(inp['minimum_wage'], cur)}",
                                f", minimum wage {loc.money(inp['minimum_wage'], cur)}")
-        return loc.text(f"{how}从工资中扣除 {amount}（{limits}）。", f"{amount} deducted from pay {how} ({limits}).")
+        return loc.text(f"{how}从工资中扣除 {amount}（{limits}）。",
+                        f"{amount} deducted from pay {how} ({limits}).")
     if key == "over_wage_limit":
         return loc.text(f"超出工资可扣部分的 {amount} 以返还通知方式请员工返还。",
-                        f"The remaining {amount}, above what the final pay may bear, is asked of the employee.")
+                        f"The remaining {amount}, above what the final pay may bear, is asked of the "
+                        "employee.")
     return loc.text(f"收取方式：{key} {amount}", f"Collection: {key} {amount}")
 
 

@@ -194,7 +194,8 @@ class Local:
                 kind, where = "unreadable_text", part.removeprefix("field ").split(" ", 1)[0]
             else:
                 kind = next((k for prefix, k in PYDANTIC_MESSAGES if message.startswith(prefix)), kind)
-            field = self.field(where.split(".")[-1]) if where and where != "(record)" else self.text("记录", "record")
+            field = (self.field(where.split(".")[-1]) if where and where != "(record)"
+                     else self.text("记录", "record"))
             template = words.QUARANTINE_REASONS[kind]
             sentences.append((template[0] if self.zh else template[1]).format(field=field))
         return sentences
@@ -203,7 +204,8 @@ class Local:
         """The visibility rule the leaderboard applied, in the reader's language."""
         if note in ("self", "department"):
             return self.text("只显示您自己的姓名" if note == "self" else "只显示本部门的姓名",
-                             "names shown: your own only" if note == "self" else "names shown: your department's")
+                             "names shown: your own only" if note == "self"
+                             else "names shown: your department's")
         where_m = re.search(r"(the company|department (.+?))(?:, of (\d+))?$", note)
         where = ""
         if where_m:
@@ -212,7 +214,8 @@ class Local:
         if note.startswith("named"):
             return self.text(f"显示姓名，范围：{where}", f"named, {where}")
         if note.startswith("anonymous"):
-            return self.text(f"匿名（仅显示您自己的一行），范围：{where}", f"anonymous except your own row, {where}")
+            return self.text(f"匿名（仅显示您自己的一行），范围：{where}",
+                             f"anonymous except your own row, {where}")
         if note.startswith("you are not on"):
             return self.text(f"您不在{where}的排行中", f"you are not on the leaderboard of {where}")
         m = re.match(r"your rank with (\d+) neighbour", note)

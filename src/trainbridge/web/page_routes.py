@@ -29,9 +29,11 @@ log = logging.getLogger("trainbridge.web")
 
 #: what an evidence check found, by the reason's first words (the server's paths are never shown).
 EVIDENCE_RESULTS = {
-    "not signed": ("协议尚未签署，没有已签署文件的摘要", "The agreement is not signed: there is no signed document"),
+    "not signed": ("协议尚未签署，没有已签署文件的摘要",
+                   "The agreement is not signed: there is no signed document"),
     "missing file": ("服务器上找不到已签署文件", "The signed file is missing on the server"),
-    "tampered file": ("文件已被改动：摘要与签署时记录的不一致", "The file was changed: its digest differs from the one signed"),
+    "tampered file": ("文件已被改动：摘要与签署时记录的不一致",
+                      "The file was changed: its digest differs from the one signed"),
     "no evidence": ("没有该文件的时间戳凭证", "No timestamp receipt for this file"),
     "wrong token": ("时间戳凭证与文件不符", "The timestamp token does not match the file"),
 }
@@ -44,7 +46,8 @@ def evidence_words(valid: bool, reason: str, loc: Local) -> dict[str, str]:
     # the issuer is the authority's own name (its certificate's), data like a person's name
     issuer, when = (stamped[2], loc.when(stamped[1])) if stamped else ("", "")
     if valid:
-        result = loc.text("文件摘要与签署时一致，时间戳有效", "The file matches the signed digest; the timestamp is valid")
+        result = loc.text("文件摘要与签署时一致，时间戳有效",
+                          "The file matches the signed digest; the timestamp is valid")
     else:
         key = next((k for k in EVIDENCE_RESULTS if reason.startswith(k)), "")
         result = loc.text(*EVIDENCE_RESULTS[key]) if key else loc.text("校验未通过", "The check failed")
@@ -89,7 +92,8 @@ def routes(c: Console) -> list[BaseRoute]:
         except TrainbridgeError as exc:
             log.info("evidence check of %s: %s", agreement_id, redact(str(exc)))
             return c.error(request, 404, "not_found")
-        agreement = next((a for a in await run_in_threadpool(list_agreements, ws) if a["id"] == agreement_id), {})
+        agreements = await run_in_threadpool(list_agreements, ws)
+        agreement = next((a for a in agreements if a["id"] == agreement_id), {})
         words: dict[str, Any] = evidence_words(check.valid, check.reason, c.loc(request))
         return c.render(request, "evidence.html", agreement_id=agreement_id, agreement=agreement, check=check,
                         **words)

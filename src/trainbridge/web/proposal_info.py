@@ -56,7 +56,8 @@ def headline(row: dict[str, Any], name: str, loc: Local) -> dict[str, str]:
 def decision_for(ws: Workspace, conn: Any, row: dict[str, Any]) -> dict[str, Any] | None:
     """The decision behind a proposal: the one with its id, or whose payload names it."""
     t = decisions_table
-    same = conn.execute(sa.select(t).where(t.c.tenant == ws.ledger.tenant, t.c.id == row["id"])).mappings().first()
+    same = conn.execute(sa.select(t).where(t.c.tenant == ws.ledger.tenant, t.c.id == row["id"])
+                        ).mappings().first()
     if same is not None:
         return dict(same)
     query = sa.select(t).where(t.c.tenant == ws.ledger.tenant, t.c.job == row["job"])
@@ -92,13 +93,15 @@ def target(ws: Workspace, conn: Any, row: dict[str, Any], loc: Local) -> list[di
     return out
 
 
-def evidence(ws: Workspace, conn: Any, row: dict[str, Any], decision: dict[str, Any] | None) -> dict[str, list[Any]]:
+def evidence(ws: Workspace, conn: Any, row: dict[str, Any],
+             decision: dict[str, Any] | None) -> dict[str, list[Any]]:
     """The records the decision was computed from, by kind; for points-based kinds, the period's entries."""
     ids = sorted((decision or {}).get("inputs") or {})
     t = records_table
     found: dict[str, list[Any]] = {}
     if ids:
-        query = sa.select(t.c.kind, t.c.id, t.c.payload).where(t.c.tenant == ws.ledger.tenant, t.c.id.in_(ids))
+        query = sa.select(t.c.kind, t.c.id, t.c.payload).where(t.c.tenant == ws.ledger.tenant,
+                                                                t.c.id.in_(ids))
         for r in conn.execute(query).mappings():
             found.setdefault(r["kind"], []).append({"id": r["id"], **(r["payload"] or {})})
     period = period_of(row["id"])
@@ -112,8 +115,8 @@ def evidence(ws: Workspace, conn: Any, row: dict[str, Any], decision: dict[str, 
             bounds = period_bounds(period, date.today())
         except ValueError:
             bounds = None
-        query = sa.select(t.c.id, t.c.payload).where(t.c.tenant == ws.ledger.tenant, t.c.kind == "points_entry",
-                                                     t.c.subject == row["subject"])
+        query = sa.select(t.c.id, t.c.payload).where(
+            t.c.tenant == ws.ledger.tenant, t.c.kind == "points_entry", t.c.subject == row["subject"])
         entries = [{"id": r["id"], **r["payload"]} for r in conn.execute(query).mappings()]
         if bounds is not None:
             first, last = (d.isoformat() for d in bounds)

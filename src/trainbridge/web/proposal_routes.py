@@ -25,12 +25,16 @@ def outcome_words(what: str, loc: Local) -> str:
     """An approval's or rejection's outcome (the runner's English) in the reader's language."""
     known = (
         ("approved and delivered", "已批准并送达", "approved and delivered"),
-        ("approved; delivery failed", "已批准，但送达失败（将自动重试）", "approved; delivery failed (it is retried)"),
-        ("approved; delivery waits", "已批准，将在正在运行的同步结束后送达", "approved; delivered after the running sync"),
+        ("approved; delivery failed", "已批准，但送达失败（将自动重试）",
+         "approved; delivery failed (it is retried)"),
+        ("approved; delivery waits", "已批准，将在正在运行的同步结束后送达",
+         "approved; delivered after the running sync"),
         ("approved", "已批准", "approved"),
         ("rejected", "已驳回", "rejected"),
-        ("first approval recorded", "已记录第一审批，等待第二位审批人", "first approval recorded; waits for a second approver"),
-        ("already approved by", "您已审批过，等待另一位审批人", "you approved it already; waits for a second approver"),
+        ("first approval recorded", "已记录第一审批，等待第二位审批人",
+         "first approval recorded; waits for a second approver"),
+        ("already approved by", "您已审批过，等待另一位审批人",
+         "you approved it already; waits for a second approver"),
         ("not pending", "不是待审批状态，未作更改", "not pending: nothing changed"),
         ("unknown", "找不到该提案", "no such proposal"),
         ("not found", "找不到该提案", "no such proposal"),
@@ -56,8 +60,8 @@ def routes(c: Console) -> list[BaseRoute]:
         except ValueError:
             return 1
 
-    async def show(request: Request, filters: dict[str, str], page: int, flash: list[dict[str, str]] | None = None,
-                   status_code: int = 200) -> Response:
+    async def show(request: Request, filters: dict[str, str], page: int,
+                   flash: list[dict[str, str]] | None = None, status_code: int = 200) -> Response:
         loc = c.loc(request)
         data = await run_in_threadpool(lambda: proposals_view(
             ws, loc, kind=filters["kind"], status=filters["status"], period=filters["period"],

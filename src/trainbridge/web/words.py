@@ -215,12 +215,14 @@ QUARANTINE_REASONS: dict[str, Pair] = {
     "datetime_parsing": ("字段「{field}」不是有效时间", "The field “{field}” is not a valid time"),
     "datetime_from_date_parsing": ("字段「{field}」不是有效时间", "The field “{field}” is not a valid time"),
     "enum": ("字段「{field}」的取值不在允许范围内", "The field “{field}” has a value that is not allowed"),
-    "literal_error": ("字段「{field}」的取值不在允许范围内", "The field “{field}” has a value that is not allowed"),
+    "literal_error": ("字段「{field}」的取值不在允许范围内",
+                      "The field “{field}” has a value that is not allowed"),
     "value_error": ("字段「{field}」的值无效", "The field “{field}” has an invalid value"),
     "extra_forbidden": ("多出了未知字段「{field}」", "The field “{field}” is not known"),
     "greater_than_equal": ("字段「{field}」的值太小", "The field “{field}” is too small"),
     "less_than_equal": ("字段「{field}」的值太大", "The field “{field}” is too large"),
-    "unreadable_text": ("字段「{field}」含有无法保存的字符", "The field “{field}” holds characters that cannot be stored"),
+    "unreadable_text": ("字段「{field}」含有无法保存的字符",
+                        "The field “{field}” holds characters that cannot be stored"),
 }
 
 FIELDS: dict[str, Pair] = {
@@ -251,7 +253,8 @@ FIELDS: dict[str, Pair] = {
 }
 
 COST_CATEGORIES: dict[str, Pair] = {
-    "course_fee": ("课程费", "course fee"), "travel": ("差旅费", "travel"), "accommodation": ("住宿费", "accommodation"),
+    "course_fee": ("课程费", "course fee"), "travel": ("差旅费", "travel"),
+    "accommodation": ("住宿费", "accommodation"),
     "instructor": ("讲师费", "instructor"), "materials": ("教材费", "materials"), "exam": ("考试费", "exam"),
     "wages": ("培训期间工资", "wages during training"), "other": ("其他费用", "other"),
 }
@@ -261,7 +264,8 @@ POINTS_CATEGORIES: dict[str, Pair] = {
 }
 
 RECORDS: dict[str, Pair] = {
-    "employee": ("员工", "Employee"), "separation": ("离职记录", "Separation"), "program": ("培训项目", "Program"),
+    "employee": ("员工", "Employee"), "separation": ("离职记录", "Separation"),
+    "program": ("培训项目", "Program"),
     "enrollment": ("报名", "Enrollment"), "learning_event": ("学习记录", "Learning event"),
     "certificate": ("证书", "Certificate"), "metric": ("绩效指标", "Metric"), "cost_item": ("费用", "Cost"),
     "agreement": ("培训协议", "Agreement"), "points_entry": ("积分", "Points entry"),
