@@ -10,6 +10,7 @@ sink directly, once per id, when one is configured (K1).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 
 from trainbridge import hookimpl
 from trainbridge.core.jobs import Decision, Job, JobContext, Plan, Proposal, Write
+from trainbridge.core.ledger import queries
 from trainbridge.core.records import (
     AdjustmentKind,
     Certificate,
@@ -46,7 +48,7 @@ from trainbridge.rules.incentives import (
     promotion_priority,
     top_share,
 )
-from trainbridge.rules.points import effective_events, period_bounds, period_key, totals, training_days
+from trainbridge.rules.points import period_bounds, period_key, totals, training_days, void_targets
 
 TRAINING_EVENTS = (LearningEventKind.ATTENDED, LearningEventKind.COMPLETED)
 
@@ -80,14 +82,11 @@ class IncentivesJob(Job):
                     if e.is_manager and e.status is EmploymentStatus.ACTIVE}
         # A separation on record (left, or leaving) rules out promotion, whatever the HR status says.
         leaving = {s.employee_id for s in _typed(ctx.records("separation"), Separation)}
-        entries = _typed(ctx.records("points_entry"), PointsEntry)
-        superseded = superseded_ids(ctx)
-        quarterly = {m: 0 for m in managers} | {
-            k: v for k, v in totals(entries, first, last, superseded).items() if k in managers}
-        annual = totals(entries, date(last.year, 1, 1), last, superseded)
-        last_12m = totals(entries, last - timedelta(days=364), last, superseded)
-        events = effective_events(_typed(ctx.records("learning_event"), LearningEvent))
-        rates = plan_rates(events, last - timedelta(days=364), last)
+        by_quarter, annual, last_12m = points_totals(ctx, first, last)
+        quarterly = {m: 0 for m in managers} | {k: v for k, v in by_quarter.items() if k in managers}
+        facts = event_facts(ctx, last - timedelta(days=364), last,
+                            completions=bool(ctx.host.instances_with("push_training_result")))
+        rates = facts.rates
         winners, how = top_share(quarterly, t)
         plan.decisions.append(Decision(id=f"incentives:{quarter}:top_share", kind="incentive_top_share",
                                        subject=None, payload={"quarter": quarter, "winners": sorted(winners),
@@ -132,8 +131,8 @@ class IncentivesJob(Job):
                                              t.certificate_bonus_percent, AdjustmentKind.BONUS_PERCENT, last,
                                              f"bonus +{t.certificate_bonus_percent}% for certificate "
                                              f"{cert.certificate}", [f"certificate issued {cert.issued_on}"]))
-        plan.proposals += self._promotion_priority(ctx, t, employees, events, last, leaving)
-        plan.writes += self._training_results(ctx, events)
+        plan.proposals += self._promotion_priority(ctx, t, employees, facts.trained, last, leaving)
+        plan.writes += self._training_results(ctx, facts.done)
         plan.summary.append(f"incentives {quarter}: {len(plan.proposals)} proposal(s) for HR; {how}")
         if plan.writes:
             plan.summary.append(f"training results: {len(plan.writes)} completion/certificate result(s) "
@@ -144,12 +143,10 @@ class IncentivesJob(Job):
         return plan
 
     def _promotion_priority(self, ctx: JobContext, t: IncentiveThresholds, employees: dict[str, Employee],
-                            events: list[LearningEvent], last: date, leaving: set[str]) -> list[Proposal]:
+                            trained_on: dict[tuple[str, str], date], last: date,
+                            leaving: set[str]) -> list[Proposal]:
         """K3: a KPI up by the threshold after a training in the last 12 months; once per training."""
-        sessions = {s.session_id: s for s in _typed(ctx.records("session"), TrainingSession)}
-        trained = {key: day for key, day in training_days(
-            events, sessions, _typed(ctx.records("enrollment"), Enrollment)).items()
-            if last - timedelta(days=364) <= day <= last}
+        trained = {key: day for key, day in trained_on.items() if last - timedelta(days=364) <= day <= last}
         gains = performance_gains(_typed(ctx.records("metric"), MetricValue), trained, until=last,
                                   only=t.performance_metrics)
         per_training: dict[tuple[str, str], list[Any]] = {}
@@ -164,12 +161,11 @@ class IncentivesJob(Job):
                 out.append(_flag(employee, "promotion_priority", program, reasons, program_id=program))
         return out
 
-    def _training_results(self, ctx: JobContext, events: list[LearningEvent]) -> list[Write]:
+    def _training_results(self, ctx: JobContext, done: set[tuple[str, str]]) -> list[Write]:
         """K1: completions and certificates, as facts, when a performance sink is configured."""
         if not ctx.host.instances_with("push_training_result"):
             return []
         programs = {p.program_id: p for p in _typed(ctx.records("program"), TrainingProgram)}
-        done = completed_programs(events, _typed(ctx.records("enrollment"), Enrollment))
         writes = [Write("push_training_result", {"result": TrainingResult(
             id=f"training_result:completion:{emp}:{program}", employee_id=emp, program_id=program,
             completed=True)}) for emp, program in sorted(done)]
@@ -182,6 +178,85 @@ class IncentivesJob(Job):
                 program_id=granting[0] if granting else None, certificate=cert.certificate,
                 period=cert.issued_on.isoformat())}))
         return writes
+
+
+#: About how many records one page (of entries) or batch (of employees' events) holds in memory.
+PAGE = 20_000
+
+
+def points_totals(ctx: JobContext, first: date, last: date) -> tuple[dict[str, int], ...]:
+    """Points per employee in the quarter ``first``..``last``, its year up to ``last`` and the 12 months
+    up to ``last`` (superseded entries left out), summed page by page: memory stays flat."""
+    superseded = superseded_ids(ctx)
+    windows = ((first, last), (date(last.year, 1, 1), last), (last - timedelta(days=364), last))
+    sums: tuple[dict[str, int], ...] = tuple({} for _ in windows)
+    page: list[PointsEntry] = []
+
+    def add() -> None:
+        for out, (start, end) in zip(sums, windows, strict=True):
+            for employee_id, points in totals(page, start, end, superseded).items():
+                out[employee_id] = out.get(employee_id, 0) + points
+
+    for entry in ctx.records(PointsEntry.kind):
+        if isinstance(entry, PointsEntry):
+            page.append(entry)
+            if len(page) >= PAGE:
+                add()
+                page = []
+    add()
+    return sums
+
+
+@dataclass
+class EventFacts:
+    """What the learning events say, per employee: action-plan rates in the window, the first day
+    trained per (employee, program), and the programs completed now."""
+
+    rates: dict[str, Decimal] = field(default_factory=dict)
+    trained: dict[tuple[str, str], date] = field(default_factory=dict)
+    done: set[tuple[str, str]] = field(default_factory=set)
+
+
+def event_facts(ctx: JobContext, first: date, last: date, *, completions: bool) -> EventFacts:
+    """:class:`EventFacts` from the events that still count, a batch of employees at a time.
+
+    Every fact is per employee, so each batch's events (and enrollments) are read, reduced and
+    let go: memory stays that of one batch. The ids voided are read first (the database picks the
+    VOIDED events), so a voiding event filed under another employee (an administrator) counts.
+    """
+    ledger, conn = ctx.ledger, ctx.conn
+    sessions = {s.session_id: s for s in _typed(ctx.records("session"), TrainingSession)}
+    voiding = queries.changed_where(ledger, conn, LearningEvent.kind, -1, "event",
+                                    LearningEventKind.VOIDED.value)
+    voided = {target for event, _ in voiding if isinstance(event, LearningEvent)
+              for target in void_targets(event)}
+    sizes = queries.subject_counts(ledger, conn, LearningEvent.kind)
+    for subject in queries.subject_counts(ledger, conn, Enrollment.kind):
+        sizes.setdefault(subject, 0)
+    facts = EventFacts()
+    batch: list[str] = []
+    size = 0
+
+    def add() -> None:
+        events = [e for e, _ in queries.of_subjects(ledger, conn, LearningEvent.kind, batch)
+                  if isinstance(e, LearningEvent) and e.id not in voided
+                  and e.event is not LearningEventKind.VOIDED]
+        enrollments = [e for e, _ in queries.of_subjects(ledger, conn, Enrollment.kind, batch)
+                       if isinstance(e, Enrollment)]
+        facts.rates.update(plan_rates(events, first, last))
+        facts.trained.update(training_days(events, sessions, enrollments))
+        if completions:
+            facts.done |= completed_programs(events, enrollments)
+
+    for subject in sorted(sizes):
+        batch.append(subject)
+        size += sizes[subject] + 1
+        if size >= PAGE:
+            add()
+            batch, size = [], 0
+    if batch:
+        add()
+    return facts
 
 
 def plan_rates(events: list[LearningEvent], first: date, last: date) -> dict[str, Decimal]:
