@@ -67,3 +67,33 @@ def test_serve_demo_prints_a_one_time_admin_password_that_logs_in(
         again = client.post("/login", data={"username": "admin", "password": match.group(1),
                                             "csrf_token": csrf_of(form.text)})
         assert again.status_code == 401  # one-time
+
+
+def test_the_demo_workspace_is_in_demo_mode_so_an_added_account_keeps_its_password(demo_dir: Path) -> None:
+    config = demo_dir / "plugins.toml"
+    assert '[web]\nmode = "demo"' in config.read_text(encoding="utf-8")
+    added = run(["-c", str(config), "users", "add", "lihua", "--role", "hr", "--password-stdin"],
+                input="a-long-password\n")
+    assert added.exit_code == 0 and "must choose a new password" not in added.output, added.output
+    from trainbridge.core.config import load_settings
+    from trainbridge.core.runner import Workspace
+    from trainbridge.web.app import create_app
+
+    ws = Workspace(load_settings(config))
+    try:
+        with TestClient(create_app(ws)) as client:
+            form = client.get("/login")
+            page = client.post("/login", data={"username": "lihua", "password": "a-long-password",
+                                               "csrf_token": csrf_of(form.text), "next": "/proposals"})
+            assert page.status_code == 200 and page.url.path == "/proposals"  # no forced password change
+    finally:
+        ws.close()
+
+
+def test_in_production_mode_an_added_account_must_choose_its_password(demo_dir: Path) -> None:
+    config = demo_dir / "plugins.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('mode = "demo"', 'mode = "production"'),
+                      encoding="utf-8")
+    added = run(["-c", str(config), "users", "add", "lihua", "--role", "hr", "--password-stdin"],
+                input="a-long-password\n")
+    assert "the first login must choose a new password" in added.output

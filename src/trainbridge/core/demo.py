@@ -59,7 +59,9 @@ def to_toml(data: Mapping[str, Any], prefix: str = "") -> str:
 
 def prepare_workspace(directory: Path, today: date) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    config: dict[str, Any] = {"tenant": {"id": "demo", "timezone": "Asia/Shanghai"}, "ledger": {"url": "sqlite:///trainbridge.db"}}
+    # [web] mode = "demo": accounts made in the demo (`trainbridge users add`) keep the password given.
+    config: dict[str, Any] = {"tenant": {"id": "demo", "timezone": "Asia/Shanghai"},
+                              "ledger": {"url": "sqlite:///trainbridge.db"}, "web": {"mode": "demo"}}
     host = PluginHost.create()
     for fragment in host.pm.hook.demo_prepare(workspace=directory, today=today):
         if fragment:
