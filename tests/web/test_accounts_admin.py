@@ -86,10 +86,17 @@ def test_changing_ones_password_needs_the_current_one(client: TestClient, worksp
     assert accounts.authenticate(workspace.ledger, "hr", PASSWORDS["hr"]) is None
 
 
+def production_mode(demo_dir: Any) -> str:
+    """The demo's configuration in [web] mode = "production" (the default; the demo writes "demo")."""
+    path = demo_dir / "plugins.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace('mode = "demo"', 'mode = "production"'),
+                    encoding="utf-8")
+    return str(path)
+
+
 def test_in_production_mode_an_account_the_cli_made_must_choose_its_password(
         client: TestClient, workspace: Workspace, demo_dir: Any) -> None:
-    assert workspace.settings.web_mode == "production"
-    config = str(demo_dir / "plugins.toml")
+    config = production_mode(demo_dir)
     made = CliRunner().invoke(build_cli(), ["--config", config, "users", "add", "wang", "--role", "hr",
                                             "--password-stdin"], input="first-password\n")
     assert made.exit_code == 0, made.output
@@ -104,7 +111,7 @@ def test_in_production_mode_an_account_the_cli_made_must_choose_its_password(
 
 def test_the_users_commands_disable_enable_remove_and_set_passwords(demo_dir: Any,
                                                                    workspace: Workspace) -> None:
-    config = ["--config", str(demo_dir / "plugins.toml"), "users"]
+    config = ["--config", production_mode(demo_dir), "users"]
     run = CliRunner().invoke
     assert run(build_cli(), [*config, "disable", "viewer"]).exit_code == 0
     assert accounts.authenticate(workspace.ledger, "viewer", PASSWORDS["viewer"]) is None
