@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from trainbridge import hookimpl
+from trainbridge.core.localtime import tenant_today
 from trainbridge.core.records import (
     Employee,
     Enrollment,
@@ -259,10 +260,10 @@ def incentives_report(proposals: Sequence[Mapping[str, Any]], employees: Sequenc
 # --- registration -------------------------------------------------------------------
 
 
-def _today(today: Any) -> date:
+def _today(today: Any, ws: Any) -> date:
     if isinstance(today, datetime):
         return today.date()
-    return today if isinstance(today, date) else date.today()
+    return today if isinstance(today, date) else tenant_today(ws.settings)  # the tenant's day, not UTC's
 
 
 def _records(ws: Any, *kinds: str) -> dict[str, list[Any]]:
@@ -276,7 +277,7 @@ def _records(ws: Any, *kinds: str) -> dict[str, list[Any]]:
 
 def _build_points(ws: Any, period: str | None = None, margin: Decimal | None = None, today: Any = None,
                   department: str | None = None, **_: Any) -> ReportResult:
-    day = _today(today)
+    day = _today(today, ws)
     r = _records(ws, "points_entry", "employee")
     entries = _typed(r["points_entry"], PointsEntry)
     superseded = set(r["superseded"])
@@ -293,8 +294,8 @@ def _in_department(employees: Sequence[Employee], department: str | None) -> set
     return {e.employee_id for e in employees if e.department == department}
 
 
-def _bounds(period: str | None, today: Any) -> tuple[date, date] | None:
-    return period_bounds(period, _today(today)) if period else None
+def _bounds(period: str | None, today: Any, ws: Any) -> tuple[date, date] | None:
+    return period_bounds(period, _today(today, ws)) if period else None
 
 
 def _build_progress(ws: Any, min_rate: Decimal | None = None, period: str | None = None,
@@ -302,7 +303,7 @@ def _build_progress(ws: Any, min_rate: Decimal | None = None, period: str | None
     """``period``: enrollments made in it; ``department``: that department's people only."""
     r = _records(ws, "enrollment", "employee", "program")
     employees = _typed(r["employee"], Employee)
-    members, bounds = _in_department(employees, department), _bounds(period, today)
+    members, bounds = _in_department(employees, department), _bounds(period, today, ws)
     enrollments = [e for e in _typed(r["enrollment"], Enrollment)
                    if (members is None or e.employee_id in members)
                    and (bounds is None or bounds[0] <= e.enrolled_on <= bounds[1])]
@@ -318,7 +319,7 @@ def _build_effect(ws: Any, period: str | None = None, department: str | None = N
     sessions = {s.session_id: s for s in _typed(r["session"], TrainingSession)}
     trained = training_days(effective_events(_typed(r["learning_event"], LearningEvent)), sessions,
                             _typed(r["enrollment"], Enrollment))
-    members, bounds = _in_department(_typed(r["employee"], Employee), department), _bounds(period, today)
+    members, bounds = _in_department(_typed(r["employee"], Employee), department), _bounds(period, today, ws)
     trained = {key: day for key, day in trained.items() if (members is None or key[0] in members)
                and (bounds is None or bounds[0] <= day <= bounds[1])}
     return effect_report(_typed(r["metric"], MetricValue), trained, _typed(r["program"], TrainingProgram))
@@ -331,7 +332,7 @@ def _build_incentives(ws: Any, status: str | None = None, period: str | None = N
     with ws.ledger.transaction() as conn:
         proposals = ws.ledger.list_proposals(conn, status=status)
         employees = _typed(ws.ledger.iter_records(conn, "employee"), Employee)
-    members, bounds = _in_department(employees, department), _bounds(period, today)
+    members, bounds = _in_department(employees, department), _bounds(period, today, ws)
 
     def in_period(p: Mapping[str, Any]) -> bool:
         if bounds is None:

@@ -10,9 +10,9 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import click
@@ -76,9 +76,11 @@ def serve(state: Any, host: str, port: int, demo: bool, directory: str | None, s
 
     if demo:
         from trainbridge.core.demo import run_demo
+        from trainbridge.core.localtime import tenant_today
 
         workdir = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="trainbridge-demo-"))
-        run_demo(workdir, today=date.today(), echo=click.echo)
+        demo_zone = SimpleNamespace(timezone="Asia/Shanghai")  # the demo's [tenant] timezone
+        run_demo(workdir, today=tenant_today(demo_zone), echo=click.echo)
         ws = Workspace(load_settings(workdir / "plugins.toml"))
         ws.ensure_migrated()
         password = accounts.new_password()

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from trainbridge.core.localtime import tenant_today
 from trainbridge.core.records import Agreement, Employee, TrainingProgram
 from trainbridge.core.reports import Report, ReportResult
 from trainbridge.plugins.refunds.costs_job import CostsConfig
@@ -45,7 +46,7 @@ def build_costs_report(ws: Any, by: str = "employee", period: str | None = None,
             return department, ""
         return line.employee_id, employee.name if employee else ""
 
-    bounds = period_bounds(period, _today(today)) if period else None
+    bounds = period_bounds(period, _today(today, ws)) if period else None
     chosen = [line for line in allocation.lines
               if (not department or (line.employee_id in employees
                                      and employees[line.employee_id].department == department))
@@ -84,10 +85,10 @@ def build_costs_report(ws: Any, by: str = "employee", period: str | None = None,
                         rows=rows, notes=notes, sections=[section])
 
 
-def _today(today: Any) -> date:
+def _today(today: Any, ws: Any) -> date:
     if isinstance(today, datetime):
         return today.date()
-    return today if isinstance(today, date) else date.today()
+    return today if isinstance(today, date) else tenant_today(ws.settings)  # the tenant's day, not UTC's
 
 
 def register_costs_report(register: Callable[[Report], None]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from trainbridge.core.localtime import tenant_today
 from trainbridge.core.records import MetricDirection
 from trainbridge.core.reports import Chart, Note, Report, ReportResult
 from trainbridge.plugins.points_reports import improvement
@@ -218,15 +219,15 @@ def needs_report(view: View, cfg: TalentConfig, *, today: date, low_score: Decim
         data={"low_score": low_score, "topics": {n.topic: sorted(n.people) for n in needs}})
 
 
-def _today(today: Any) -> date:
+def _today(today: Any, ws: Any) -> date:
     if isinstance(today, datetime):
         return today.date()
-    return today if isinstance(today, date) else date.today()
+    return today if isinstance(today, date) else tenant_today(ws.settings)  # the tenant's day, not UTC's
 
 
 def _build_profile(ws: Any, employee: str | None = None, department: str | None = None, today: Any = None,
                    **_: Any) -> ReportResult:
-    return profile_report(load_view(ws), talent_config(ws), today=_today(today), employee=employee,
+    return profile_report(load_view(ws), talent_config(ws), today=_today(today, ws), employee=employee,
                           department=department)
 
 
@@ -237,7 +238,7 @@ def _build_demand(ws: Any, horizon: str | None = None, class_size: int | None = 
         months = parse_horizon(horizon or cfg.horizon)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--horizon") from None
-    return demand_report(load_view(ws), cfg, today=_today(today), horizon_months=months,
+    return demand_report(load_view(ws), cfg, today=_today(today, ws), horizon_months=months,
                          class_size=class_size or cfg.class_size)
 
 
@@ -247,7 +248,7 @@ def _build_needs(ws: Any, low_score: str | None = None, today: Any = None, **_: 
         threshold = Decimal(low_score) if low_score is not None else cfg.low_score
     except ArithmeticError:
         raise click.BadParameter(f"{low_score!r} is not a number", param_hint="--low-score") from None
-    return needs_report(load_view(ws), cfg, today=_today(today), low_score=threshold)
+    return needs_report(load_view(ws), cfg, today=_today(today, ws), low_score=threshold)
 
 
 TODAY = click.Option(["--today"], type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
