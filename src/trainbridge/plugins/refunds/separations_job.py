@@ -166,6 +166,8 @@ class SeparationsJob(Job):
                 plan.warnings.append(f"separation {separation.id} of {separation.employee_id} not quoted: "
                                      f"{exc.message} ({exc.hint})")
                 retry.append(separation.id)
+            if len(plan.decisions) >= 1000:  # the quotes written as they come: memory of 1,000 at most
+                ctx.flush(plan)
         plan.state["retry"] = retry
         return plan
 
