@@ -94,7 +94,8 @@ def test_demo_runs_every_job_on_sample_data(tmp_path):
     assert "<script" not in bundle and "https://" not in bundle  # one self-contained file
     runs = CliRunner().invoke(build_cli(), ["--config", str(tmp_path / "demo" / "plugins.toml"),
                                             "runs", "--json"])
-    assert json.loads(runs.output)[0]["job"] in {"ingest", *PluginHost.create().jobs}
+    # the demo ends with a proposal approved in a (faked) Feishu approval and delivered at once
+    assert json.loads(runs.output)[0]["job"] in {"ingest", "approval", *PluginHost.create().jobs}
 
 
 def test_proposals_and_quarantine_listings_are_json(tmp_path):
