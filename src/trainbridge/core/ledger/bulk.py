@@ -45,5 +45,8 @@ def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, An
     return int(cursor.rowcount)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # one encoder: json.dumps makes one per call
+
+
 def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return _ENCODER.encode(value)
