@@ -340,8 +340,8 @@ def progress(label: str, *results: dict[str, Any]) -> None:
         if "error" in r:
             brief.append("ERROR " + r["error"][-300:])
         else:
-            brief.append(json.dumps({k: r.get(k) for k in ("seconds", "peak_rss_mb", "total_rows",
-                                                          "status")}, default=str))
+            brief.append(json.dumps({k: r.get(k) for k in ("seconds", "cpu_seconds", "peak_rss_mb",
+                                                          "total_rows", "status")}, default=str))
     print(f"[{datetime.now(UTC):%H:%M:%S}] {label}: " + " | ".join(brief), file=sys.stderr, flush=True)
 
 
