@@ -1,7 +1,9 @@
-"""Domain throughput with no HTTP: points, refund quotes, the incentive run.
+"""Domain throughput, the rules alone: points, refund quotes, the incentive run.
 
-Each function builds its input lazily from an index, times only the domain calls, and
-returns ``{"items", "seconds", "per_s"}``.
+No HTTP, no ledger, no CLI: each function builds its input in memory, times only the rule
+calls, and returns ``{"items", "seconds", "per_s"}``. What a user waits for, the job run
+through ``trainbridge sync JOB`` with its ledger reads and writes, is the ``jobs`` scenario
+(:mod:`bench.jobs`, BENCHMARKS.md "Jobs at scale").
 """
 
 from __future__ import annotations
@@ -126,45 +128,29 @@ def incentives(managers: int, *, entries_per_manager: int = 12) -> dict[str, Any
             "proposals": proposals, "points_entries": len(entries)}
 
 
-class _JobContext:
-    """Just what PointsJob.decide reads: records and changed records of a kind, no ledger."""
-
-    def __init__(self, records: dict[str, list[Any]]) -> None:
-        self._records = records
-        self.config = None
-        self.base_dir = None
-        self.conn = None
-        self.ledger = self
-
-    def list_decisions(self, conn: Any, kind: str) -> list[Any]:
-        return []
-
-    def records(self, kind: str) -> list[Any]:
-        return self._records.get(kind, [])
-
-    def changed(self, kind: str) -> list[Any]:
-        return self._records.get(kind, [])
-
-    def mark_seen(self, plan: Any, kind: str) -> None:
-        pass
-
-
 def points_job(events: int, *, managers: int = 10_000) -> dict[str, Any]:
-    """``PointsJob.decide`` itself over ``events`` new learning events of ``managers`` managers.
+    """``PointsJob.decide``'s scoring over ``events`` learning events already in memory.
 
-    The events are built before the clock starts (the job gets them from the ledger); one
+    No ledger: a stand-in context hands the job its records (the job itself reads them from the
+    ledger, a batch of employees at a time, and writes its results; that is the ``jobs``
+    scenario). The events are built before the clock starts; one
     in 20 voids an earlier event (which then earns nothing) and one in 40 un-completes a
     course (its +5 is taken back), so voiding and taking back are part of what is measured.
     """
+    from trainbridge.core.jobs import Plan
     from trainbridge.core.records import Employee
-    from trainbridge.plugins.points import PointsJob
+    from trainbridge.plugins.points import PointsConfig, PointsJob, _Book, load_rules
+    from trainbridge.rules.points import effective_events, training_ends, voided_ids
 
-    people = [Employee(id=f"hr:M{m:05d}", employee_id=f"M{m:05d}", name=f"M{m}", is_manager=True)
-              for m in range(managers)]
+    people = {f"M{m:05d}": Employee(id=f"hr:M{m:05d}", employee_id=f"M{m:05d}", name=f"M{m}", is_manager=True)
+              for m in range(managers)}
     learning = [_job_event(k, managers) for k in range(events)]
-    ctx = _JobContext({"employee": people, "learning_event": learning})
     started = time.perf_counter()
-    plan = PointsJob().decide(ctx)  # type: ignore[arg-type]
+    plan, tally = Plan(), {"events": 0, "entries": 0, "skipped": 0, "taken": 0}
+    in_order = sorted(learning, key=lambda e: e.occurred_at)
+    PointsJob().score(in_order, config=PointsConfig(), rules=load_rules(), employees=people, catalog=({}, {}),
+                      trained_on=training_ends(effective_events(learning)), voided=voided_ids(learning),
+                      book=_Book(), plan=plan, tally=tally)
     seconds = time.perf_counter() - started
     return {"items": events, "asked": events, "complete": True, "seconds": seconds,
             "per_s": events / seconds, "entries": len(plan.records),

@@ -184,7 +184,7 @@ def agreements_world(n: int) -> Iterator[Any]:
     sessions = max(1, n // 20)
     programs = min(30, sessions)
     yield from _employees(n)
-    yield from _catalog(programs, sessions, template="service")
+    yield from _catalog(programs, sessions, template="service-24m")
     for k in range(n):
         s = k % sessions
         yield Enrollment(id=f"lms:enr:{k}", source="lms", employee_id=f"E{k:06d}",
@@ -194,27 +194,19 @@ def agreements_world(n: int) -> Iterator[Any]:
 # --- the workspace -----------------------------------------------------------------------------
 
 
-TEMPLATE = """\
-id = "service"
-version = "v1"
-language = "zh"
-title = "培训服务期协议 Training service agreement"
-body = \"\"\"
-甲方 ACME 为乙方 {employee_name}（{employee_id}）提供专项培训 {program_title}，
-乙方自 {service_start} 起服务 {service_months} 个月。
-\"\"\"
-"""
-
-
 def workspace(folder: Path, url: str, job: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "out").mkdir(exist_ok=True)
     lines = ['[tenant]', 'id = "bench"', '', '[ledger]', f'url = "{url}"', '',
              '[connectors.notices]', 'type = "file_notifier"', 'path = "out/notices.jsonl"', '',
              '[connectors.payroll]', 'type = "jsonl_payroll"', 'path = "out/payroll.jsonl"', '']
-    if job == "agreements":
+    if job == "agreements":  # the shipped template, the local e-signature signing at once
         lines += ['[connectors.esign]', 'type = "local_esign"', 'folder = "esign"', 'auto_sign = true',
-                  f'webhook_secret = "{secrets.token_urlsafe(24)}"', '']
+                  f'webhook_secret = "{secrets.token_urlsafe(24)}"', '',
+                  '[connectors.tsa]', 'type = "rfc3161"', 'url = "local"', 'local_dir = ".tsa"', '',
+                  '[jobs.agreements]', 'company_name = "艾克美（上海）消防科技有限公司"', '']
+        lines += [f'[jobs.agreements.programs.P{p}]\ntraining_cost = "{1000 + 100 * p}.00"\n'
+                  for p in range(30)]
     (folder / "plugins.toml").write_text("\n".join(lines), encoding="utf-8")
     return folder / "plugins.toml"
 
@@ -300,7 +292,7 @@ def run_cli(config: Path, job: str, *, timeout: float) -> dict[str, Any]:
                               "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
     if not job.startswith("report:"):
         result.update(_job_run(config, job))
-    if proc.returncode not in (0, 1):  # 1: the run finished with warnings
+    if proc.returncode not in (0, 3):  # 3: the run finished with warnings (partial)
         result["error"] = err_path.read_text(encoding="utf-8", errors="replace")[-2000:]
     return result
 

@@ -179,7 +179,7 @@ class PointsJob(Job):
                tally: dict[str, int]) -> None:
         """Score the new events of ``subjects`` (and the VOIDED events that take back theirs)."""
         ledger, conn, kind = ctx.ledger, ctx.conn, LearningEvent.kind
-        sessions, programs = catalog
+        sessions = catalog[0]
         home = {void_id for subject in subjects for void_id in moved.get(subject, ())}
         found: dict[str, tuple[LearningEvent, int]] = {}
         for event, seq in queries.of_subjects(ledger, conn, kind, subjects, since=since):
@@ -208,6 +208,17 @@ class PointsJob(Job):
             if isinstance(entry, PointsEntry):
                 book.add(entry, active=entry.id not in superseded)
         tally["events"] += len(changed)
+        self.score(changed, config=config, rules=rules, employees=employees, catalog=catalog,
+                   trained_on=trained_on, voided=voided, book=book, plan=plan, tally=tally)
+        ctx.flush(plan)
+
+    def score(self, changed: list[LearningEvent], *, config: PointsConfig, rules: PointsRules,
+              employees: dict[str, Employee],
+              catalog: tuple[dict[str, TrainingSession], dict[str, TrainingProgram]],
+              trained_on: dict[tuple[str, str], date], voided: set[str], book: _Book, plan: Plan,
+              tally: dict[str, int]) -> None:
+        """Score ``changed`` (in order) against ``book``, the entries so far: no ledger read or write."""
+        sessions, programs = catalog
         for event in changed:
             employee = employees.get(event.employee_id)
             if config.managers_only and (employee is None or not employee.is_manager):
@@ -252,7 +263,6 @@ class PointsJob(Job):
                              "explanation_items": points_entry_items(entry.rule, entry.points, event=event.id,
                                                                      version=entry.rule_version)},
                     explanation=(entry.reason,)))
-        ctx.flush(plan)
 
 
 @dataclass
