@@ -100,38 +100,63 @@ class IncentivesJob(Job):
                                                                    "winners": sorted(winners), "why": how},
                                                                   t.top_coefficient, "coefficient")},
                                        explanation=(how,)))
+        cut = min((quarterly[w] for w in winners), default=0)
         for emp_id, employee in sorted(managers.items()):
             points = quarterly[emp_id]
             if emp_id in winners:
-                plan.proposals.append(_money(employee, "bonus_coefficient", quarter, t.top_coefficient,
-                                             AdjustmentKind.BONUS_COEFFICIENT, last,
-                                             f"top {t.top_share * 100:.0f}% by points in {quarter}",
-                                             [how, f"{emp_id}: {points} points"]))
+                _propose(plan, _money(employee, "bonus_coefficient", quarter, t.top_coefficient,
+                                      AdjustmentKind.BONUS_COEFFICIENT, last,
+                                      f"top {t.top_share * 100:.0f}% by points in {quarter}",
+                                      [how, f"{emp_id}: {points} points"]),
+                         incentive_items("bonus_coefficient",
+                                         {"quarter": quarter, "points": points, "managers": len(quarterly),
+                                          "top_share": t.top_share, "cut": cut},
+                                         t.top_coefficient, "coefficient"))
             pct = bonus_percent(points, t)
             if pct:
-                plan.proposals.append(_money(employee, "bonus", quarter, pct, AdjustmentKind.BONUS_PERCENT,
-                                             last, f"bonus +{pct}% for {points} points in {quarter}",
-                                             [f"+1% per full {t.bonus_percent_per_points} points, at most "
-                                              f"+{t.bonus_percent_cap}%"]))
+                _propose(plan, _money(employee, "bonus", quarter, pct, AdjustmentKind.BONUS_PERCENT,
+                                      last, f"bonus +{pct}% for {points} points in {quarter}",
+                                      [f"+1% per full {t.bonus_percent_per_points} points, at most "
+                                       f"+{t.bonus_percent_cap}%"]),
+                         incentive_items("bonus", {"quarter": quarter, "points": points,
+                                                   "per_points": t.bonus_percent_per_points,
+                                                   "cap": t.bonus_percent_cap}, pct, "percent"))
             for flag, reason in flags(points, annual.get(emp_id, 0), t):
                 yearly = flag == "excellent_eligible"
+                score = annual.get(emp_id, 0) if yearly else points
+                when = {"year": str(last.year)} if yearly else {"quarter": quarter}
                 # The proposal kind stays "excellent" (HR's approvals name it); the flag says eligible.
-                plan.proposals.append(_flag(employee, flag, str(last.year) if yearly else quarter, [reason],
-                                            points=annual.get(emp_id, 0) if yearly else points,
-                                            kind="excellent" if yearly else flag))
+                _propose(plan, _flag(employee, flag, str(last.year) if yearly else quarter, [reason],
+                                     points=score, kind="excellent" if yearly else flag),
+                         incentive_items("excellent" if yearly else flag,
+                                         {**when, "points": score, "threshold": _threshold(flag, t)},
+                                         score, "points"))
             eligible, reasons = promotion(last_12m.get(emp_id, 0), rates.get(emp_id), t)
             if eligible and emp_id not in leaving:
-                plan.proposals.append(_flag(employee, "promotion", quarter, reasons,
-                                            points=last_12m.get(emp_id, 0)))
-            plan.proposals.append(_review_points(employee, quarter, points, t.review_weight))
+                rate = rates.get(emp_id) or Decimal(0)
+                _propose(plan, _flag(employee, "promotion", quarter, reasons, points=last_12m.get(emp_id, 0)),
+                         incentive_items("promotion",
+                                         {"through": last.isoformat(), "points": last_12m.get(emp_id, 0),
+                                          "threshold": t.promotion_points, "plan_rate_pct": _pct(rate),
+                                          "plan_threshold_pct": _pct(t.promotion_plan_rate)},
+                                         last_12m.get(emp_id, 0), "points"))
+            _propose(plan, _review_points(employee, quarter, points, t.review_weight),
+                     incentive_items("review_points", {"quarter": quarter, "points": points,
+                                                       "weight_pct": _pct(t.review_weight)},
+                                     points, "points"))
         for cert in _typed(ctx.records("certificate"), Certificate):
             holder = employees.get(cert.employee_id)
             if holder is not None and first <= cert.issued_on <= last:
-                plan.proposals.append(_money(holder, "bonus", f"certificate:{cert.certificate}",
-                                             t.certificate_bonus_percent, AdjustmentKind.BONUS_PERCENT, last,
-                                             f"bonus +{t.certificate_bonus_percent}% for certificate "
-                                             f"{cert.certificate}", [f"certificate issued {cert.issued_on}"]))
-        plan.proposals += self._promotion_priority(ctx, t, employees, facts.trained, last, leaving)
+                _propose(plan, _money(holder, "bonus", f"certificate:{cert.certificate}",
+                                      t.certificate_bonus_percent, AdjustmentKind.BONUS_PERCENT, last,
+                                      f"bonus +{t.certificate_bonus_percent}% for certificate "
+                                      f"{cert.certificate}", [f"certificate issued {cert.issued_on}"]),
+                         incentive_items("certificate_bonus",
+                                         {"certificate": cert.certificate, "certificate_id": cert.id,
+                                          "issued_on": cert.issued_on.isoformat(), "quarter": quarter},
+                                         t.certificate_bonus_percent, "percent"))
+        for proposal, items in self._promotion_priority(ctx, t, employees, facts.trained, last, leaving):
+            _propose(plan, proposal, items)
         plan.writes += self._training_results(ctx, facts.done)
         plan.summary.append(f"incentives {quarter}: {len(plan.proposals)} proposal(s) for HR; {how}")
         if plan.writes:
@@ -144,8 +169,11 @@ class IncentivesJob(Job):
 
     def _promotion_priority(self, ctx: JobContext, t: IncentiveThresholds, employees: dict[str, Employee],
                             trained_on: dict[tuple[str, str], date], last: date,
-                            leaving: set[str]) -> list[Proposal]:
-        """K3: a KPI up by the threshold after a training in the last 12 months; once per training."""
+                            leaving: set[str]) -> list[tuple[Proposal, list[dict[str, Any]]]]:
+        """K3: a KPI up by the threshold after a training in the last 12 months; once per training.
+
+        Each proposal comes with its explanation items: one per KPI that rose enough.
+        """
         trained = {key: day for key, day in trained_on.items() if last - timedelta(days=364) <= day <= last}
         gains = performance_gains(_typed(ctx.records("metric"), MetricValue), trained, until=last,
                                   only=t.performance_metrics)
@@ -153,12 +181,23 @@ class IncentivesJob(Job):
         for gain in gains:
             per_training.setdefault((gain.employee_id, gain.program_id), []).append(gain)
         out = []
+        titles: dict[str, str] | None = None
         for (emp_id, program), found in sorted(per_training.items()):
             employee = employees.get(emp_id)
             reasons = promotion_priority(found, t)
             if employee is not None and employee.status is EmploymentStatus.ACTIVE and reasons \
                     and emp_id not in leaving:
-                out.append(_flag(employee, "promotion_priority", program, reasons, program_id=program))
+                if titles is None:
+                    titles = {p.program_id: p.title for p in _typed(ctx.records("program"), TrainingProgram)}
+                items = [item for g in found if g.percent >= t.performance_gain_percent
+                         for item in incentive_items(
+                             "promotion_priority",
+                             {"program_id": program, "program": titles.get(program, ""), "metric": g.metric,
+                              "before": g.before.normalize(), "after": g.after.normalize(),
+                              "trained_on": trained[(emp_id, program)].isoformat(),
+                              "threshold_pct": t.performance_gain_percent}, g.percent, "percent")]
+                out.append((_flag(employee, "promotion_priority", program, reasons, program_id=program),
+                            items))
         return out
 
     def _training_results(self, ctx: JobContext, done: set[tuple[str, str]]) -> list[Write]:
@@ -272,6 +311,27 @@ def plan_rates(events: list[LearningEvent], first: date, last: date) -> dict[str
             planned.setdefault(event.employee_id, set()).add(event.program_id)
     return {emp: Decimal(len(progs & planned.get(emp, set()))) / Decimal(len(progs))
             for emp, progs in trained.items()}
+
+
+def _propose(plan: Plan, proposal: Proposal, items: list[dict[str, Any]]) -> None:
+    """The proposal for HR, and beside it a decision with its id holding its explanation as data
+    (rule, seed sentence, inputs, amount with unit): a console renders it in Chinese or English."""
+    plan.proposals.append(proposal)
+    plan.decisions.append(Decision(id=proposal.id, kind="incentive_proposal", subject=proposal.subject,
+                                   payload={"proposal": proposal.id, "proposal_kind": proposal.kind,
+                                            "explanation_items": items},
+                                   explanation=tuple(proposal.explanation), amount=proposal.amount,
+                                   currency=proposal.currency))
+
+
+def _threshold(flag: str, t: IncentiveThresholds) -> int:
+    return {"regional_manager": t.regional_manager_points, "perks": t.perks_points,
+            "excellent_eligible": t.excellent_annual_points}[flag]
+
+
+def _pct(fraction: Decimal) -> str:
+    """0.8 -> "80", 0.6667 -> "67" (a share as whole percent, for the explanation)."""
+    return format((fraction * 100).quantize(Decimal(1)), "f")
 
 
 def _money(employee: Employee, kind: str, period: str, amount: Decimal, adjustment: AdjustmentKind,
