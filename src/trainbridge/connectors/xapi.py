@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_validator
 
 from trainbridge import hookimpl
 from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorContext
@@ -138,6 +138,21 @@ def score_of(result: Any) -> Decimal | None:
     return raw
 
 
+_EVENTS: TypeAdapter[list[LearningEvent]] = TypeAdapter(list[LearningEvent])
+
+
+def add_events(page: Page, events: list[tuple[dict[str, Any], Any]]) -> None:
+    """Validate a page's events at once (one call into pydantic-core for the page); when any
+    fails, each alone, so only the malformed ones become rejects, with their reasons."""
+    if not events:
+        return
+    try:
+        page.records.extend(_EVENTS.validate_python([data for data, _ in events]))
+    except ValidationError:
+        for data, raw in events:
+            page.add(LearningEvent, data, raw=raw)
+
+
 def context_activity_ids(statement: dict[str, Any]) -> list[str]:
     """Parent and grouping activity ids: where a course or series usually sits."""
     context = statement.get("context")
@@ -195,10 +210,12 @@ class XAPIConnector(Connector):
                             where=f"endpoint of [connectors.{self.name}] (the LRS's xAPI root)")
         for part in stream.pages():
             page = Page()
+            events: list[tuple[dict[str, Any], Any]] = []
             for statement in part.items:
-                stored = self._read(page, statement)
+                stored = self._read(page, statement, events)
                 if stored is not None and (newest is None or stored > newest):
                     newest = stored
+            add_events(page, events)
             consistent = parse_timestamp(part.headers.get(CONSISTENT_THROUGH))
             cursor = newest if consistent is None or newest is None else min(newest, consistent)
             if cursor is not None and (start is None or cursor >= start):
@@ -221,8 +238,9 @@ class XAPIConnector(Connector):
 
     # --- one statement ---------------------------------------------------------------
 
-    def _read(self, page: Page, statement: Any) -> datetime | None:
-        """Add the statement's event (or reject) to ``page``; return its ``stored`` time."""
+    def _read(self, page: Page, statement: Any, events: list[tuple[dict[str, Any], Any]]) -> datetime | None:
+        """The statement's event data to ``events`` (validated a page at a time, see
+        :func:`add_events`), or its reject to ``page``; return its ``stored`` time."""
         if not isinstance(statement, dict):
             page.rejects.append(Reject(model="learning_event", raw=statement,
                                        reason="statement is not a JSON object"))
@@ -243,7 +261,7 @@ class XAPIConnector(Connector):
         if not statement_id:
             return reject("statement has no id")
         if verb_id == VOIDED:
-            self._voiding(page, statement, key, target, reject)
+            self._voiding(page, statement, key, target, reject, events)
             return stored
         kind = self.verbs.get(verb_id)
         if kind is None or kind == "ignore":
@@ -255,22 +273,25 @@ class XAPIConnector(Connector):
         if employee_id is None:
             return reject(why)
         object_id = str(target.get("id") or "") or None
-        activities = [a for a in (object_id, *context_activity_ids(statement)) if a]
+        cfg = self.config
+        program_id = session_id = None
+        if cfg.programs or cfg.sessions:  # most LRSs map none: no activity list to build
+            activities = [a for a in (object_id, *context_activity_ids(statement)) if a]
+            program_id = next((cfg.programs[a] for a in activities if a in cfg.programs), None)
+            session_id = next((cfg.sessions[a] for a in activities if a in cfg.sessions), None)
         occurred = parse_timestamp(statement.get("timestamp"), self.zone) or stored
-        page.add(LearningEvent, {
+        events.append(({
             "id": key, "employee_id": employee_id, "event": kind,
             "occurred_at": occurred, "object_id": object_id,
-            "program_id": next((self.config.programs[a] for a in activities
-                                if a in self.config.programs), None),
-            "session_id": next((self.config.sessions[a] for a in activities
-                                if a in self.config.sessions), None),
+            "program_id": program_id, "session_id": session_id,
             "checked_in_at": occurred if kind is LearningEventKind.ATTENDED else None,
-            "score": score_of(statement.get("result")),
-        }, raw=statement)
+            "score": score_of(statement["result"]) if "result" in statement else None,
+        }, statement))
         return stored
 
     def _voiding(self, page: Page, statement: dict[str, Any], key: str | None,
-                 target: dict[str, Any], reject: Callable[[str], datetime | None]) -> None:
+                 target: dict[str, Any], reject: Callable[[str], datetime | None],
+                 events: list[tuple[dict[str, Any], Any]]) -> None:
         voided_id = str(target.get("id") or "")
         if target.get("objectType") != "StatementRef" or not voided_id:
             reject("a voiding statement must have a StatementRef object with an id")
@@ -289,12 +310,12 @@ class XAPIConnector(Connector):
         if employee_id is None:
             reject(why)
             return
-        page.add(LearningEvent, {
+        events.append(({
             "id": key, "employee_id": employee_id, "event": LearningEventKind.VOIDED,
             "occurred_at": parse_timestamp(statement.get("timestamp"), self.zone)
             or statement.get("stored"),
             "object_id": voided_id, "voids": make_id(self.name, voided_id),
-        }, raw=statement)
+        }, statement))
 
     def _employee_id(self, actor: Any) -> tuple[str | None, str]:
         """Our employee id for an xAPI Agent, or None and why not."""
