@@ -256,3 +256,19 @@ def test_the_health_check_notices_an_lrs_of_another_version(lrs, fake):
     health = lrs.healthcheck()
 
     assert not health.ok and "0.95" in health.detail
+
+
+def test_a_page_is_validated_at_once_and_a_malformed_statement_alone_goes_to_quarantine(lrs, fake):
+    good = payload("statements_page1")["statements"][0]
+    statements = [{**good, "id": f"00000000-0000-4000-8000-00000000000{n}"} for n in range(3)]
+    # no time at all: the statement is read, but its event cannot be (occurred_at is required)
+    statements[1] = {k: v for k, v in statements[1].items() if k not in ("timestamp", "stored")}
+    first_page(fake, body={"statements": statements, "more": ""})
+
+    page = first(lrs)
+
+    assert [e.id for e in page.records] == ["lrs:00000000-0000-4000-8000-000000000000",
+                                            "lrs:00000000-0000-4000-8000-000000000002"]
+    [bad] = page.rejects
+    assert bad.key == "lrs:00000000-0000-4000-8000-000000000001"
+    assert "occurred_at" in bad.reason and bad.raw["id"].endswith("1")
