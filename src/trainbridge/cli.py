@@ -12,7 +12,6 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -405,7 +404,8 @@ def demo(directory: str | None, today: Any) -> None:
     """Create a workspace with sample data from the source documents and run every job."""
     from trainbridge.core.demo import run_demo
 
-    code = run_demo(Path(directory) if directory else None, today=today.date() if today else date.today(),
+    # without --today: the demo tenant's day (Asia/Shanghai), not the machine's UTC date
+    code = run_demo(Path(directory) if directory else None, today=today.date() if today else None,
                     echo=click.echo)
     sys.exit(code)
 

@@ -7,8 +7,9 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from trainbridge.core.config import load_settings
@@ -57,10 +58,22 @@ def to_toml(data: Mapping[str, Any], prefix: str = "") -> str:
     return "\n".join(lines)
 
 
+#: The demo company's ``[tenant] timezone``: its "today" is Shanghai's, whatever the machine's zone.
+DEMO_TIMEZONE = "Asia/Shanghai"
+
+
+def demo_today(now: datetime | None = None) -> date:
+    """The demo tenant's day at ``now`` (default: this instant): 02:00 in Shanghai on 1 October is
+    1 October although UTC still says 30 September."""
+    from trainbridge.core.localtime import tenant_today
+
+    return tenant_today(SimpleNamespace(timezone=DEMO_TIMEZONE), now)
+
+
 def prepare_workspace(directory: Path, today: date) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     # [web] mode = "demo": accounts made in the demo (`trainbridge users add`) keep the password given.
-    config: dict[str, Any] = {"tenant": {"id": "demo", "timezone": "Asia/Shanghai"},
+    config: dict[str, Any] = {"tenant": {"id": "demo", "timezone": DEMO_TIMEZONE},
                               "ledger": {"url": "sqlite:///trainbridge.db"}, "web": {"mode": "demo"}}
     host = PluginHost.create()
     for fragment in host.pm.hook.demo_prepare(workspace=directory, today=today):
@@ -71,7 +84,10 @@ def prepare_workspace(directory: Path, today: date) -> Path:
     return path
 
 
-def run_demo(directory: Path | None, *, today: date, echo: Callable[[str], None]) -> int:
+def run_demo(directory: Path | None, *, today: date | None = None, echo: Callable[[str], None]) -> int:
+    """Write the demo workspace and run every job on the day ``today`` (default: the demo tenant's
+    day, :func:`demo_today`, as ``sync`` takes the tenant's day, not the machine's UTC date)."""
+    today = today or demo_today()
     workdir = directory or Path(tempfile.mkdtemp(prefix="trainbridge-demo-"))
     config_path = prepare_workspace(workdir, today)
     echo(f"demo workspace: {workdir}")

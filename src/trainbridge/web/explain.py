@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from trainbridge.web.explain_incentives import incentive_sentence
 from trainbridge.web.local import Local, zh_number
 from trainbridge.web.words import SEPARATION_REASONS
 
@@ -39,14 +40,28 @@ def _zh_article(number: str, law: str) -> str:
     return f"第{number}条"
 
 
+SEED = re.compile(r"seed (?P<n>\d+)(?: section (?P<s>\d+))?")
+
+
+def _seed(text: str, loc: Local) -> str:
+    """``seed 003: 参加线下课程得10分/次`` -> 种子文档 003：参加线下课程得10分/次 (the sentence is quoted
+    as the document says it); ``seed 000 section 4: …`` -> 种子文档 000 第4节：…"""
+    source, _, sentence = text.partition(": ")
+    m = SEED.match(source)
+    if m is None or not sentence:
+        return loc.text("公司培训制度", "the company's training policy")
+    name = loc.text(f"种子文档 {m['n']}", f"seed {m['n']}")
+    if m["s"]:
+        name += loc.text(f" 第{m['s']}节", f" section {m['s']}")
+    return name + loc.text("：", ": ") + sentence.replace(" -> ", " → ")
+
+
 def article(text: str, loc: Local) -> str:
     """One citation string of the rules (``LCL arts. 22, 37; Implementing Regulations art. 16``)."""
     if not text:
         return ""
     if text.startswith("seed "):  # the company's own rule, quoted from its source document
-        if ": " in text:
-            return text.split(": ", 1)[1]
-        return loc.text("公司培训制度", "the company's training policy")
+        return _seed(text, loc)
     bilingual = re.fullmatch(r"(《[^》]+》[^(（]*)\s*\((.+)\)", text.strip())
     if bilingual:  # 《工资支付暂行规定》第十六条 (Provisional Regulations on the Payment of Wages art. 16)
         return bilingual[1].strip() if loc.zh else bilingual[2].strip()
@@ -87,17 +102,17 @@ def _fraction(value: str) -> str:
 
 def _costs(lines: list[str], loc: Local, currency: str) -> str:
     """"course_fee 1000.00 (finance:FEE-E003)" -> 课程费 ¥1,000.00."""
-    names = {"course_fee": ("课程费", "course fee"), "instructor": ("讲师费", "instructor"),
-             "travel": ("差旅费", "travel"), "materials": ("教材费", "materials"),
-             "venue": ("场地费", "venue"),
-             "accommodation": ("住宿费", "accommodation"), "other": ("其他费用", "other")}
+    names = {"course_fee": ("课程费", "Course fee"), "instructor": ("讲师费", "Instructor"),
+             "travel": ("差旅费", "Travel"), "materials": ("教材费", "Materials"),
+             "venue": ("场地费", "Venue"),
+             "accommodation": ("住宿费", "Accommodation"), "other": ("其他费用", "Other")}
     out = []
     for line in lines:
         m = re.match(r"(\w+)\s+(-?[\d.]+)", line)
         if m is None:
             out.append(line)
             continue
-        name = names.get(m[1], (m[1], m[1].replace("_", " ")))
+        name = names.get(m[1], (m[1], m[1].replace("_", " ").capitalize()))
         out.append(f"{loc.text(*name)} {loc.money(m[2], currency)}")
     return "、".join(out) if loc.zh else ", ".join(out)
 
@@ -171,6 +186,8 @@ def sentence(item: dict[str, Any], loc: Local) -> str:
         return _not_owed(rule.split(":", 1)[1], program, loc)
     if rule.startswith("collection:"):
         return _collection(rule.split(":", 1)[1], inp, amount, cur, loc)
+    if rule.startswith("incentive:"):
+        return incentive_sentence(rule.split(":", 1)[1], item, loc) or generic(item, loc)
     return generic(item, loc)
 
 

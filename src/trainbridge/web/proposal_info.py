@@ -7,6 +7,7 @@ Read from the proposal row, the decision that made it (its ``explanation_items``
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,8 +34,10 @@ def written(row: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def headline(row: dict[str, Any], name: str, loc: Local) -> dict[str, str]:
-    """The row's main label: employee, kind, amount and period; the id goes in a small line."""
+def headline(row: dict[str, Any], name: str, loc: Local,
+             titles: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The row's main label: employee, kind, amount and period (or the program's title, from
+    ``titles`` by program id, where the proposal is for a training); the id goes in a small line."""
     record = written(row)
     period = period_of(row["id"]) or str(record.get("period") or "")
     amount = ""
@@ -48,7 +51,7 @@ def headline(row: dict[str, Any], name: str, loc: Local) -> dict[str, str]:
             share = f"{float(record['review_weight']) * 100:g}%"
             amount += loc.text(f"，占绩效 {share}", f", {share} of the review")
     if record.get("program_id") and not period:
-        period = str(record["program_id"])
+        period = (titles or {}).get(str(record["program_id"])) or str(record["program_id"])
     return {"name": name or str(row.get("subject") or ""), "kind": loc.word("kind", row["kind"]),
             "amount": amount, "period": loc.period(period), "status": loc.word("status", row["status"])}
 

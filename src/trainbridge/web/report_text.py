@@ -78,6 +78,12 @@ VALUES: dict[str, tuple[str, str]] = {
     "refund_credit": ("返还退回", "refund credit"),
     "competency": ("能力要求", "competency"),
     "excellent": ("优秀学员", "excellent"), "perks": ("福利", "perks"),
+    # the incentives' other proposal kinds (chart labels and the kind column)
+    "promotion_priority": ("优先晋升", "promotion priority"),
+    "regional_manager": ("区域经理资格", "regional manager eligibility"),
+    "review_points": ("绩效考核积分", "points for the review"),
+    "excellent_eligible": ("评优资格", "may be rated excellent"),
+    "repayment_request": ("培训费返还通知", "repayment request"),
     **{k: v for k, v in COLUMNS.items() if k in ("course_fee", "travel", "accommodation", "instructor",
                                                     "materials", "exam", "wages", "other", "employee",
                                                     "program", "department")},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from trainbridge.core.records import Employee
+from trainbridge.core.records import Employee, TrainingProgram
 from trainbridge.core.runner import Workspace
 from trainbridge.web.accounts import User
 from trainbridge.web.i18n import translate
@@ -34,6 +34,12 @@ def _employees(ws: Workspace, conn: Any) -> dict[str, Employee]:
     return {e.employee_id: e for e in ws.ledger.iter_records(conn, "employee") if isinstance(e, Employee)}
 
 
+def program_titles(ws: Workspace, conn: Any) -> dict[str, str]:
+    """Program id -> its title (a proposal for a training is headed by the title, not the code)."""
+    return {p.program_id: p.title for p in ws.ledger.iter_records(conn, "program")
+            if isinstance(p, TrainingProgram) and p.title}
+
+
 PAGE_SIZE = 50
 
 
@@ -49,6 +55,7 @@ def proposals_view(ws: Workspace, loc: Local, *, kind: str = "", status: str = "
     with ws.ledger.transaction() as conn:
         everything = ws.ledger.list_proposals(conn)
         employees = _employees(ws, conn)
+        titles = program_titles(ws, conn)
         kinds = sorted({p["kind"] for p in everything})
         departments = sorted({employees[p["subject"]].department for p in everything
                               if p["subject"] in employees and employees[p["subject"]].department})
@@ -70,7 +77,8 @@ def proposals_view(ws: Workspace, loc: Local, *, kind: str = "", status: str = "
         for p, employee in matching[(page - 1) * page_size:page * page_size]:
             name = employee.name if employee else ""
             rows.append({**p, "employee_name": name, "department": employee.department if employee else "",
-                         "head": headline(p, name, loc), **explanation(p, decision_for(ws, conn, p), loc),
+                         "head": headline(p, name, loc, titles),
+                         **explanation(p, decision_for(ws, conn, p), loc),
                          "first_approval": firsts.get(p["id"]) if p["status"] == "pending" else None})
     return {"rows": rows, "kinds": kinds, "departments": departments, "total": len(matching),
             "page": page, "pages": pages, "statuses": ["pending", "approved", "delivered", "rejected"]}
@@ -88,6 +96,7 @@ def proposal_detail_view(ws: Workspace, loc: Local, proposal_id: str) -> dict[st
         if row is None:
             return None
         employee = _employees(ws, conn).get(row["subject"] or "")
+        titles = program_titles(ws, conn)
         decision = decision_for(ws, conn, row)
         targets = target(ws, conn, row, loc)
         found = evidence(ws, conn, row, decision)
@@ -96,7 +105,7 @@ def proposal_detail_view(ws: Workspace, loc: Local, proposal_id: str) -> dict[st
     agreement_ids |= set(((decision or {}).get("payload") or {}).get("agreements") or [])
     agreements = [a for a in list_agreements(ws) if a["id"] in agreement_ids] if agreement_ids else []
     return {"p": {**row, "employee_name": name, "department": employee.department if employee else "",
-                  "head": headline(row, name, loc), **explanation(row, decision, loc),
+                  "head": headline(row, name, loc, titles), **explanation(row, decision, loc),
                   "first_approval": firsts.get(row["id"])},
             "record": written(row), "targets": targets, "agreements": agreements,
             "costs": found.get("cost_item", []), "points": found.get("points_entry", []),

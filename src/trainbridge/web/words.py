@@ -253,10 +253,10 @@ FIELDS: dict[str, Pair] = {
 }
 
 COST_CATEGORIES: dict[str, Pair] = {
-    "course_fee": ("课程费", "course fee"), "travel": ("差旅费", "travel"),
-    "accommodation": ("住宿费", "accommodation"),
-    "instructor": ("讲师费", "instructor"), "materials": ("教材费", "materials"), "exam": ("考试费", "exam"),
-    "wages": ("培训期间工资", "wages during training"), "other": ("其他费用", "other"),
+    "course_fee": ("课程费", "Course fee"), "travel": ("差旅费", "Travel"),
+    "accommodation": ("住宿费", "Accommodation"),
+    "instructor": ("讲师费", "Instructor"), "materials": ("教材费", "Materials"), "exam": ("考试费", "Exam"),
+    "wages": ("培训期间工资", "Wages during training"), "other": ("其他费用", "Other"),
 }
 
 POINTS_CATEGORIES: dict[str, Pair] = {
