@@ -107,7 +107,7 @@ def test_profile_of_an_employee_with_no_history_says_so(demo):
 
 
 def test_profile_of_a_department_counts_skill_gaps(demo):
-    out = json.loads(report(demo, "profile", "--department", "Operations", "--format", "json"))
+    out = json.loads(report(demo, "profile", "--department", "运营部", "--format", "json"))
     assert [r["employee"] for r in out["rows"]][:3] == ["E001", "E002", "E004"]  # E003 has left
     assert out["data"]["gaps"]["emergency_response"] == 9
     assert out["data"]["gaps"]["fire_control_operator"] == 4

@@ -63,7 +63,7 @@ def test_hr_downloads_a_report_as_csv_and_excel(page: tuple[str, Any], server: s
     log_in(tab, server, "hr")
     tab.goto(f"{server}/reports?name=points")
     tab.select_option("select[name=period]", "2026Q3")
-    tab.select_option("select[name=department]", "Sales")
+    tab.select_option("select[name=department]", "销售部")
     tab.click("#report-filters button[type=submit]")
     tab.wait_for_selector("#report")
     assert "孙强" in tab.inner_text("#report") and "胡斌" not in tab.inner_text("#report")
@@ -73,11 +73,11 @@ def test_hr_downloads_a_report_as_csv_and_excel(page: tuple[str, Any], server: s
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows[1][0] == ("类别" if lang == "zh" else "Category")
-    assert ["1", "M001", "孙强", "Sales", "150"] in rows
+    assert ["1", "M001", "孙强", "销售部", "150"] in rows
     with tab.expect_download() as xlsx_download:
         tab.click("#report-downloads a[href*='.xlsx']")
-    assert xlsx_download.value.suggested_filename == "points-2026Q3-Sales.xlsx"
+    assert xlsx_download.value.suggested_filename == "points-2026Q3-销售部.xlsx"
     book = openpyxl.load_workbook(io.BytesIO(Path(xlsx_download.value.path()).read_bytes()))
     board = book.worksheets[1]
     assert board["A1"].value == ("积分排行 2026Q3" if lang == "zh" else "Leaderboard 2026Q3")
-    assert [c.value for c in board[3]] == [1, "M001", "孙强", "Sales", 150]
+    assert [c.value for c in board[3]] == [1, "M001", "孙强", "销售部", 150]

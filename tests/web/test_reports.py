@@ -37,9 +37,9 @@ def test_the_points_report_shows_the_last_quarter_with_points_not_an_empty_curre
 
 def test_period_and_department_narrow_the_report(client: TestClient) -> None:
     login(client, "hr")
-    sales = client.get("/reports?name=points&period=2026Q3&department=Sales", headers=EN)
+    sales = client.get("/reports?name=points&period=2026Q3&department=销售部", headers=EN)
     assert "Leaderboard 2026Q3" in sales.text and "孙强" in sales.text and "胡斌" not in sales.text
-    assert 'value="Sales" selected' in sales.text
+    assert 'value="销售部" selected' in sales.text
     assert client.get("/reports?name=points&period=2026Q9").status_code == 400
     assert client.get("/reports?name=costs&by=nonsense").status_code == 400
     year = client.get("/reports?name=costs&period=2025&by=department", headers=EN)
@@ -54,7 +54,7 @@ def test_the_csv_download_opens_in_excel_with_chinese_headers(client: TestClient
     assert answer.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
     rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
     assert rows[0] == ["积分分布 2026Q3"] and rows[1][:3] == ["类别", "积分", "占比 %"]
-    assert ["1", "M001", "孙强", "Sales", "150"] in rows
+    assert ["1", "M001", "孙强", "销售部", "150"] in rows
     english = client.get("/reports/points.csv?period=2026Q3", headers=EN).content.decode("utf-8-sig")
     assert "Category,Points,Share %" in english
 
@@ -67,7 +67,7 @@ def test_the_excel_download_has_one_sheet_per_table_with_numbers_as_numbers(clie
     assert book.sheetnames == ["积分分布 2026Q3", "积分排行 2026Q3"]
     board = book["积分排行 2026Q3"]
     assert [c.value for c in board[2]] == ["名次", "员工", "姓名", "部门", "积分"]
-    assert [c.value for c in board[3]] == [1, "M001", "孙强", "Sales", 150]
+    assert [c.value for c in board[3]] == [1, "M001", "孙强", "销售部", 150]
 
 
 def test_formula_cells_stay_text_in_both_files() -> None:

@@ -43,7 +43,7 @@ PAGES = ["/", "/proposals", "/proposals?status=", "/proposals?status=delivered",
          "/reports?name=costs&by=program", "/reports?name=costs&by=department",
          "/reports?name=incentives&status=approved", "/reports?name=profile&employee=E001"]
 #: every report's page and its page alone, as it opens and for a period and a department.
-SELECTIONS = ["", "&period=2026Q3", "&period=2026&department=Operations", "&department=Sales"]
+SELECTIONS = ["", "&period=2026Q3", "&period=2026&department=运营部", "&department=销售部"]
 
 
 def config_words(value: Any) -> set[str]:

@@ -42,8 +42,8 @@ TRAINEES = [
     ("E006", "杨磊"), ("E007", "赵敏"), ("E008", "黄涛"), ("E009", "周杰"), ("E010", "吴婷"),
 ]
 MANAGERS = [
-    ("M001", "孙强", "Sales"), ("M002", "朱丽", "Sales"), ("M003", "胡斌", "Operations"),
-    ("M004", "郭静", "Operations"), ("M005", "何军", "Finance"), ("M006", "林峰", "Finance"),
+    ("M001", "孙强", "销售部"), ("M002", "朱丽", "销售部"), ("M003", "胡斌", "运营部"),
+    ("M004", "郭静", "运营部"), ("M005", "何军", "财务部"), ("M006", "林峰", "财务部"),
 ]
 
 
@@ -85,14 +85,14 @@ def demo_dates(today: date) -> dict[str, date]:
 def demo_prepare(workspace: Path, today: date) -> Mapping[str, Any]:
     d = demo_dates(today)
     data = workspace / "data"
-    employees = [[eid, name, f"{eid.lower()}@acme.example", "Operations", "消防中控员", "fire_operator",
+    employees = [[eid, name, f"{eid.lower()}@acme.example", "运营部", "消防中控员", "fire_operator",
                   "M003", "ACME-SH", "Shanghai", add_months(d["training_day"], -30).isoformat(),
                   add_months(d["training_day"], -24).isoformat(), "active", "zh", "false", ""]
                  for eid, name in TRAINEES]
     employees += [[mid, name, f"{mid.lower()}@acme.example", dept, "部门经理", "manager", "",
                    "ACME-SH", "Shanghai", "2020-03-01", "2020-06-01", "active", "zh", "true",
                    "regional_manager;negotiation"] for mid, name, dept in MANAGERS]
-    employees.append(["HR01", "钱梅", "hr@acme.example", "HR", "HRBP", "hr", "", "ACME-SH", "Shanghai",
+    employees.append(["HR01", "钱梅", "hr@acme.example", "人力资源部", "HRBP", "hr", "", "ACME-SH", "Shanghai",
                       "2019-01-01", "2019-04-01", "active", "zh", "false", ""])
     write_csv(data / "employees.csv",
               ["employee_id", "name", "email", "department", "job_title", "role", "manager_id",
