@@ -264,6 +264,7 @@ def event_facts(ctx: JobContext, first: date, last: date, *, completions: bool) 
     VOIDED events), so a voiding event filed under another employee (an administrator) counts.
     """
     ledger, conn = ctx.ledger, ctx.conn
+    queries.planned(ledger, conn)  # reads by subject: PostgreSQL must know the table
     sessions = {s.session_id: s for s in _typed(ctx.records("session"), TrainingSession)}
     voiding = queries.changed_where(ledger, conn, LearningEvent.kind, -1, "event",
                                     LearningEventKind.VOIDED.value)

@@ -122,6 +122,7 @@ class PointsJob(Job):
             plan.summary.append("points: no new learning events")
             return plan
         rules = load_rules(config.rules, ctx.base_dir)
+        queries.planned(ctx.ledger, ctx.conn)  # reads by subject: PostgreSQL must know the table
         sessions = {s.session_id: s for s in _typed(ctx.records("session"), TrainingSession)}
         programs = {p.program_id: p for p in _typed(ctx.records("program"), TrainingProgram)}
         catalog = (sessions, programs)
