@@ -58,7 +58,8 @@ def test_every_incentive_proposal_is_explained_as_data(workspace: Workspace) -> 
     assert coefficient["inputs"]["managers"] == 6 and coefficient["inputs"]["cut"] == 150
     [priority] = decisions[PRIORITY]["payload"]["explanation_items"]
     assert priority["inputs"]["program"] == "消防设施操作员(消防中控)上岗证书培训"
-    assert (priority["inputs"]["before"], priority["inputs"]["after"], priority["amount"]) == ("0.05", "0.01", "80")
+    before_after = (priority["inputs"]["before"], priority["inputs"]["after"], priority["amount"])
+    assert before_after == ("0.05", "0.01", "80")  # the error rate fell by 80%
 
 
 @pytest.mark.parametrize(("headers", "sentence", "source", "folded"), [
@@ -66,9 +67,8 @@ def test_every_incentive_proposal_is_explained_as_data(workspace: Workspace) -> 
     (EN, "150 points in Q3 2026 ≥ 80 points: entitled to the perks", "seed 003: 积分≥80分可享受",
      "Explanation in English"),
 ])
-def test_a_perks_proposal_reads_as_a_sentence_with_its_seed_sentence(client: TestClient, headers: dict[str, str],
-                                                                     sentence: str, source: str,
-                                                                     folded: str) -> None:
+def test_a_perks_proposal_reads_as_a_sentence_with_its_seed_sentence(
+        client: TestClient, headers: dict[str, str], sentence: str, source: str, folded: str) -> None:
     login(client, "hr")
     page = client.get(f"/proposals/{PERKS}", headers=headers)
     assert page.status_code == 200
@@ -81,7 +81,8 @@ def test_a_perks_proposal_reads_as_a_sentence_with_its_seed_sentence(client: Tes
 def test_each_incentive_kind_has_its_own_chinese_sentence(client: TestClient, workspace: Workspace) -> None:
     login(client, "hr")
     expected = {
-        "incentive:bonus_coefficient:M001:2026Q3": "位列 6 名管理者的前 20%（入围线 150 分）：季度奖金系数 +0.10",
+        "incentive:bonus_coefficient:M001:2026Q3":
+            "位列 6 名管理者的前 20%（入围线 150 分）：季度奖金系数 +0.10",
         "incentive:bonus:M001:2026Q3": "每满 10 分季度奖金增加 1%，最高 5%，本季度奖金 +5%",
         "incentive:regional_manager:M001:2026Q3": "积分 150 分 ≥ 100 分，可获得区域经理竞聘资格",
         "incentive:excellent:M001:2026": "2026 年度积分 150 分 ≥ 80 分，可参评优秀",
@@ -137,7 +138,12 @@ def test_the_demo_runs_on_the_tenants_day_not_the_machines_utc_date(monkeypatch:
     assert demo.demo_today(datetime(2026, 9, 30, 18, 0, tzinfo=UTC)).isoformat() == "2026-10-01"
     monkeypatch.setattr(localtime, "datetime", _Clock)
     days = []
-    monkeypatch.setattr(demo, "prepare_workspace", lambda folder, today: days.append(today) or 1 / 0)
+
+    def prepare(folder: Any, today: Any) -> Any:
+        days.append(today)
+        raise SystemExit(3)  # the day is all this test needs: stop before the sync
+
+    monkeypatch.setattr(demo, "prepare_workspace", prepare)
     from click.testing import CliRunner
 
     from trainbridge.cli import cli

@@ -92,8 +92,8 @@ def demo_prepare(workspace: Path, today: date) -> Mapping[str, Any]:
     employees += [[mid, name, f"{mid.lower()}@acme.example", dept, "部门经理", "manager", "",
                    "ACME-SH", "Shanghai", "2020-03-01", "2020-06-01", "active", "zh", "true",
                    "regional_manager;negotiation"] for mid, name, dept in MANAGERS]
-    employees.append(["HR01", "钱梅", "hr@acme.example", "人力资源部", "HRBP", "hr", "", "ACME-SH", "Shanghai",
-                      "2019-01-01", "2019-04-01", "active", "zh", "false", ""])
+    employees.append(["HR01", "钱梅", "hr@acme.example", "人力资源部", "HRBP", "hr", "", "ACME-SH",
+                      "Shanghai", "2019-01-01", "2019-04-01", "active", "zh", "false", ""])
     write_csv(data / "employees.csv",
               ["employee_id", "name", "email", "department", "job_title", "role", "manager_id",
                "legal_entity", "site", "hire_date", "probation_end", "status", "language", "is_manager",
