@@ -19,6 +19,48 @@ from trainbridge.core.demo import to_toml
 from trainbridge.core.runner import Workspace
 
 PG_ENV = "TRAINBRIDGE_TEST_POSTGRES_URL"
+_WORKER_DATABASE: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker gets a PostgreSQL database of its own, created from the
+    configured one's server (``test`` -> ``test_gw0_<run>``) and dropped at the end: workers
+    never migrate the same schema at once. Subprocesses a test starts inherit the URL."""
+    worker, url = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get(PG_ENV)
+    if not worker or not url:
+        return
+    import sqlalchemy as sa
+
+    base = sa.engine.make_url(url)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:8]
+    name = f"{base.database or 'test'}_{worker}_{run}"
+    try:
+        engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+    except sa.exc.SQLAlchemyError:
+        return  # unreachable: the PostgreSQL tests say so and skip, as without workers
+    os.environ[PG_ENV] = base.set(database=name).render_as_string(hide_password=False)
+    _WORKER_DATABASE[:] = [url, name]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not _WORKER_DATABASE:
+        return
+    import sqlalchemy as sa
+
+    url, name = _WORKER_DATABASE
+    os.environ[PG_ENV] = url
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    except sa.exc.SQLAlchemyError:
+        pass  # left for the next run's server clean-up; nothing else depends on it
+    finally:
+        engine.dispose()
 
 
 def _backends() -> list[Any]:
