@@ -43,6 +43,7 @@ class CertificatesJob(Job):
         decided = {row["id"] for row in ctx.decisions(REMINDER)}
         leads = sorted((parse_lead(text) for text in cfg.reminders), key=lambda lead: lead.before(ctx.today))
         sent = []
+        hr = hr_recipients(cfg, employees, gone)  # once: it reads every employee
         for (who, _code), cert in sorted(latest_certificates(certificates).items()):
             due = [lead for lead in leads if reminder_is_due(cert, lead, ctx.today)]
             new = [lead for lead in due if f"{REMINDER}:{cert.id}:{lead.label}" not in decided]
@@ -71,7 +72,7 @@ class CertificatesJob(Job):
                                  f"{each.before(cert.expires_on).isoformat()}"]))
             employee = people.get(who)
             name = employee.name if employee else who
-            recipients = hr_recipients(cfg, employees, gone)
+            recipients = hr
             if employee:
                 recipients = (Recipient(name=employee.name, employee_id=who, email=employee.email,
                                         role="employee"), *recipients)
