@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -26,6 +28,20 @@ def test_the_skeleton_declares_its_entry_point_and_pins_trainbridge_below_the_ne
     assert project["dependencies"] == [f"trainbridge>={__version__},<{major + 1}"]
     assert sorted(files) == ["README.md", "pyproject.toml", "tests/test_acme_pay.py",
                              "trainbridge_acme_pay/__init__.py"]
+
+
+#: A DNS label (RFC 1123): letters, digits and inner hyphens; no underscore.
+LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def test_the_generated_base_url_has_a_valid_host_name_hyphens_not_underscores():
+    files = skeleton("acme_hr")
+    [base_url] = re.findall(r'base_url: str = "([^"]+)"', files["trainbridge_acme_hr/__init__.py"])
+    [test_base] = re.findall(r'^BASE = "([^"]+)"', files["tests/test_acme_hr.py"], re.MULTILINE)
+
+    host = urlsplit(base_url).hostname or ""
+    assert base_url == test_base == "https://api.acme-hr.example/v1"
+    assert all(LABEL.fullmatch(label) for label in host.split(".")), host
 
 
 def test_a_generated_package_passes_its_own_tests(tmp_path):

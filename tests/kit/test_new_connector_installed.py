@@ -26,7 +26,7 @@ from trainbridge.testing import check_connector
 
 NAME = "acme_pay"
 PACKAGE = f"trainbridge_{NAME}"
-BASE = f"https://api.{NAME}.example/v1"
+BASE = f"https://api.{NAME.replace('_', '-')}.example/v1"  # a host name: hyphens, not underscores
 PEOPLE = {"items": [{"id": "E001", "name": "Li Lei", "updated_at": "2025-06-01T00:00:00Z"}], "next": None}
 BONUS = PayrollAdjustment(id="incentive:E001:2025Q2", employee_id="E001", adjustment=AdjustmentKind.BONUS,
                           amount=Decimal("500.00"), currency="USD", effective_date="2025-06-20",

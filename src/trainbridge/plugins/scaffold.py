@@ -26,7 +26,9 @@ def skeleton(name: str) -> dict[str, str]:
         raise ConfigError(msg, hint="use letters, digits and _ (e.g. acme_hr), starting with a letter")
     package = f"trainbridge_{name}"
     major = int(__version__.split(".")[0])
+    # A host name has letters, digits and hyphens only (RFC 1123): acme_hr -> api.acme-hr.example.
     values = {"name": name, "package": package, "dist": package.replace("_", "-"), "env": name.upper(),
+              "host": name.replace("_", "-"),
               "version": __version__, "next_major": str(major + 1), "title": name.replace("_", " ").title(),
               "title_class": "".join(part.title() for part in name.split("_")) + "Connector"}
     return {path.format(**values): _fill(text, values) for path, text in _FILES.items()}
@@ -123,7 +125,7 @@ from trainbridge.sdk.streams import Incremental, NextUrl, RestStream
 
 
 class Config(ConnectorConfig):
-    base_url: str = "https://api.<<name>>.example/v1"
+    base_url: str = "https://api.<<host>>.example/v1"
     token: SecretStr
     http: HttpSettings = HttpSettings()
 
@@ -194,7 +196,7 @@ from trainbridge.testing import check_connector
 
 from <<package>> import <<title_class>>, register_connectors
 
-BASE = "https://api.<<name>>.example/v1"
+BASE = "https://api.<<host>>.example/v1"
 PEOPLE = {"items": [{"id": "E001", "name": "Li Lei", "email": "li.lei@example.com",
                      "updated_at": "2025-05-30T08:00:00Z"},
                     {"id": "E002", "name": "Han Meimei", "email": "han.meimei@example.com",
@@ -215,6 +217,9 @@ def vendor(tb_vendor):
 
 @pytest.fixture
 def connector(tmp_path):
+    """The instance, built from a config mapping as plugins.toml would give it. ``from_mapping``
+    needs no installed entry point (``tb_instance("<<name>>", ...)`` does, once pip-installed);
+    ``ConnectorContext(base_dir=tmp_path)`` makes relative paths in the config resolve there."""
     from trainbridge.core.connector import ConnectorContext
 
     return <<title_class>>.from_mapping("<<name>>_hq", {"token": "t0ken", "http": {"backoff_base": 0}},
