@@ -250,12 +250,17 @@ def test_the_demo_approves_one_proposal_through_a_faked_feishu_by_its_event(tmp_
     assert run_demo(tmp_path / "demo", today=date(2026, 11, 23), echo=lines.append) == 0
     text = "\n".join(lines)
     assert "sent repayment:hr:S-E007 to Feishu Approval as DEMO-INSTANCE-1 (金额 ¥425.00)" in text
-    assert "(console account hr.li): repayment:hr:S-E007 is delivered" in text
+    assert "recorded as hr.li (the name [approvals.approvers] maps" in text
+    assert "repayment:hr:S-E007 is delivered" in text
     ws = Workspace(load_settings(tmp_path / "demo" / "plugins.toml"))
     try:
         with ws.ledger.transaction() as conn:
             assert ws.ledger.get_proposal(conn, "refund:hr:S-E003")["status"] == "pending"  # type: ignore[index]
             assert ws.ledger.get_proposal(conn, "repayment:hr:S-E007")["decided_by"] == "hr.li"  # type: ignore[index]
+        [who] = audit(ws, "approval.approver")
+        # stored as the vendor gave it: no masking of "demo" inside the ids (review item 10)
+        assert who["actor"] == "hr.li" and who["detail"]["approvers"] == ["feishu:ou_demo_hr_li"]
+        assert "***" not in json.dumps([row["detail"] for row in audit(ws, "approval.approved_at_vendor")])
     finally:
         ws.close()
 

@@ -8,6 +8,12 @@ to every record, so a secret cannot leak through a log line.
 
 Only values we were given are registered, never text a caller sent us: an unsigned webhook
 must not be able to make ``redact`` rewrite ordinary words.
+
+A value of 8 characters or more is masked wherever it appears. A shorter one (4 to 7
+characters; shorter ones are ignored) is not shaped like a secret and could be a word of an
+id: it is masked only as a whole token, never inside an identifier, so a Feishu ``app_secret
+= "demo"`` hides ``demo`` in ``secret demo refused`` but leaves ``feishu:ou_demo_hr_li`` (an
+approver's id in the audit log) and the instance name ``feishu_demo`` intact.
 """
 
 from __future__ import annotations
@@ -23,7 +29,11 @@ from urllib.parse import quote, quote_plus
 MASK = "***"
 #: shorter values would mask common words; a base64 core shorter than this is too ambiguous.
 MIN_SECRET_CHARS = 4
+#: a value at least this long is masked anywhere; a shorter one only as a whole token.
+MIN_SUBSTRING_CHARS = 8
 _MIN_ENCODED_CHARS = 8
+#: characters of an identifier: a short secret next to one of them is part of a longer word.
+_WORD = r"A-Za-z0-9_\-"
 _SECRET_KEY = re.compile(
     r"(pass(word)?|secret|token|api[_-]?key|apikey|auth(orization)?|credential|private[_-]?key|"
     r"signature|cookie|session[_-]?key|encrypt[_-]?key|app[_-]?secret)",
@@ -31,13 +41,14 @@ _SECRET_KEY = re.compile(
 )
 _lock = threading.Lock()
 _secrets: set[str] = set()
-#: every form each secret can appear in, longest first (rebuilt when a secret is added).
-_forms: list[str] = []
+#: a regex for every form each secret can appear in, longest first (rebuilt when one is added).
+_forms: list[tuple[int, str]] = []  # (length of the text it matches, regex)
 _pattern: re.Pattern[str] | None = None
 
 
 def register_secret(value: str | None) -> None:
-    """Remember ``value`` as a secret; short values (< 4 chars) are ignored as too common."""
+    """Remember ``value`` as a secret; short values (< 4 chars) are ignored as too common, and
+    values under 8 characters are masked only as whole tokens."""
     global _pattern
     if not value or len(value) < MIN_SECRET_CHARS:
         return
@@ -45,9 +56,14 @@ def register_secret(value: str | None) -> None:
         if value in _secrets:
             return
         _secrets.add(value)
-        _forms.extend(f for f in encoded_forms(value) if f not in _forms)
-        _forms.sort(key=len, reverse=True)
-        _pattern = re.compile("|".join(re.escape(f) for f in _forms))
+        if len(value) >= MIN_SUBSTRING_CHARS:
+            new = [(len(f), re.escape(f)) for f in encoded_forms(value)]
+        else:  # short: its plain forms, and only where they stand alone (not inside an id)
+            new = [(len(f), rf"(?<![{_WORD}]){re.escape(f)}(?![{_WORD}])") for f in _short_forms(value)]
+        _forms.extend(f for f in new if f not in _forms)
+        # longest text first: a long secret that contains a short one is masked whole
+        _forms.sort(key=lambda form: form[0], reverse=True)
+        _pattern = re.compile("|".join(regex for _, regex in _forms))
 
 
 def encoded_forms(secret: str) -> list[str]:
@@ -68,6 +84,14 @@ def encoded_forms(secret: str) -> list[str]:
             forms.add(core.replace("+", "-").replace("/", "_"))
         if shift == 0:
             forms.add(encoded if len(encoded) >= _MIN_ENCODED_CHARS else secret)
+    return sorted(forms, key=len, reverse=True)
+
+
+def _short_forms(secret: str) -> list[str]:
+    """A short value's forms: raw, URL-encoded and JSON-escaped (its base64 is too short to
+    tell from other text)."""
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret),
+             json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
     return sorted(forms, key=len, reverse=True)
 
 

@@ -29,7 +29,9 @@ from trainbridge.core.workspace import Workspace
 INSTANCE = "feishu_demo"
 APPROVAL_CODE = "DEMO-7C468A54-8745-2245-9675"
 APPROVER = "ou_demo_hr_li"
-KEY, TOKEN = "demo-encrypt-key", "demo-verification-token"
+#: Fake credentials, long and random like real ones (made afresh each run): a short word such as
+#: "demo" would be a registered secret that the log and error masking looks for.
+APP_SECRET, KEY, TOKEN, ACCESS_TOKEN = (f"fake-{os.urandom(16).hex()}" for _ in range(4))
 
 
 class _FakeFeishu(BaseHTTPRequestHandler):
@@ -51,7 +53,7 @@ class _FakeFeishu(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path.endswith("/tenant_access_token/internal"):
             body = json.dumps(
-                {"code": 0, "msg": "ok", "tenant_access_token": "t-demo", "expire": 7200}
+                {"code": 0, "msg": "ok", "tenant_access_token": ACCESS_TOKEN, "expire": 7200}
             ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -91,7 +93,7 @@ def approve_one_in_feishu(ws: Workspace, kind: str, echo: Callable[[str], None])
             "type": "feishu_approval",
             "base_url": base_url,
             "app_id": "cli_demo",
-            "app_secret": "demo",
+            "app_secret": APP_SECRET,
             "encrypt_key": KEY,
             "verification_token": TOKEN,
             "approval_code": APPROVAL_CODE,
@@ -124,7 +126,8 @@ def approve_one_in_feishu(ws: Workspace, kind: str, echo: Callable[[str], None])
             proposal = ws.ledger.get_proposal(conn, link["proposal_id"])
         assert proposal is not None
         echo(
-            f"  approved in Feishu by {APPROVER} (console account {proposal['decided_by']}): "
+            f"  approved in Feishu by {APPROVER}, recorded as {proposal['decided_by']} "
+            f"(the name [approvals.approvers] maps that Feishu user to; no console login is made for it): "
             f"{link['proposal_id']} is {proposal['status']}"
         )
         return str(link["proposal_id"])
