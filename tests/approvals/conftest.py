@@ -202,7 +202,7 @@ def approvals_ws(make_workspace: Callable[..., Workspace]) -> Workspace:
             "approvals": {
                 "kinds": {"refund": "feishu_approval"},
                 "approvers": {APPROVER: "hr.li"},
-                "proposal_url": "https://tb.acme.cn/proposals?id={id}",
+                "proposal_url": "https://tb.acme.cn/proposals/{id}",
             },
         }
     )

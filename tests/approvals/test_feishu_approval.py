@@ -81,7 +81,7 @@ def test_a_pending_refund_is_sent_once_with_its_chinese_form(
     explanation = form["widget_explanation"]
     assert "协议 agr-1 可追偿的培训费用 ¥1,700.00（《劳动合同法实施条例》第十六条）" in explanation
     assert "按未服务期比例 0.5 分摊：¥850.00" in explanation
-    assert "详情链接：https://tb.acme.cn/proposals?id=" + PID in explanation  # no widget: in the explanation
+    assert "详情链接：https://tb.acme.cn/proposals/" + PID in explanation  # no widget: in the explanation
     assert [a["subject"] for a in audit(approvals_ws, "approval.sent")] == [PID]
 
 

@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from trainbridge.core.errors import ConfigError
 from trainbridge.core.runner import Workspace
 from trainbridge.web.console import VISIBILITY, Console, WebSettings
+from trainbridge.web.i18n import MESSAGES
 from trainbridge.web.security import SecurityHeaders
 
 __all__ = ["ROUTE_MODULES", "WebSettings", "create_app"]
@@ -48,6 +49,9 @@ def create_app(ws: Workspace, settings: WebSettings | None = None) -> Starlette:
 
     async def not_found(request: Request, exc: Exception) -> Response:
         code = exc.status_code if isinstance(exc, HTTPException) else 500
+        if code == 400:  # a route names what was wrong by a message key (report_bad_period, ...)
+            detail = exc.detail if isinstance(exc, HTTPException) else ""
+            return console.error(request, code, detail if detail in MESSAGES else "bad_request")
         return console.error(request, code, "not_found" if code == 404 else "forbidden")
 
     routes: list[BaseRoute] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from trainbridge.core.errors import TrainbridgeError
 from trainbridge.core.runner import retry_quarantined
 from trainbridge.core.secrets import redact
+from trainbridge.rules.leaderboard import period_bounds
 from trainbridge.web import accounts
 from trainbridge.web.console import Console
 from trainbridge.web.explain import render_items
@@ -26,6 +28,14 @@ from trainbridge.web.views import leaderboard_view, overview_view, refund_quote_
 
 log = logging.getLogger("trainbridge.web")
 
+
+def valid_period(period: str, today: date) -> bool:
+    """``period`` is one the leaderboard and reports understand (2026Q3, 2026, 2026-11, last-12-months)."""
+    try:
+        period_bounds(period, today)
+    except ValueError:
+        return False
+    return True
 
 #: what an evidence check found, by the reason's first words (the server's paths are never shown).
 EVIDENCE_RESULTS = {
@@ -117,6 +127,8 @@ def routes(c: Console) -> list[BaseRoute]:
         period = request.query_params.get("period", "").strip()
         department = request.query_params.get("department", "").strip() or None
         visibility = "named" if user.role in accounts.DECIDERS else settings.leaderboard_visibility
+        if period and not valid_period(period, c.today()):
+            return c.error(request, 400, "invalid_period", period)
         try:
             data = await run_in_threadpool(leaderboard_view, ws, user, period=period, department=department,
                                            visibility=visibility, today=c.today())

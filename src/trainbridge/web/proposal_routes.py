@@ -12,10 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from trainbridge.core.manager import proposal_kinds
 from trainbridge.core.runner import reject_proposals
 from trainbridge.web import approvals
 from trainbridge.web.console import Console
 from trainbridge.web.local import Local
+from trainbridge.web.page_routes import valid_period
 from trainbridge.web.views import proposal_detail_view, proposals_view
 
 FILTERS = ("kind", "status", "period", "department")
@@ -66,9 +68,21 @@ def routes(c: Console) -> list[BaseRoute]:
         data = await run_in_threadpool(lambda: proposals_view(
             ws, loc, kind=filters["kind"], status=filters["status"], period=filters["period"],
             department=filters["department"], page=page))
+        error = filter_error(request, filters, data["kinds"])
         query = urlencode({k: v for k, v in filters.items()})
-        return c.render(request, "proposals.html", status_code=status_code, filters=filters, flash=flash,
-                        query=query, **data)
+        return c.render(request, "proposals.html", status_code=400 if error and not flash else status_code,
+                        filters=filters, flash=flash, query=query, error=error, **data)
+
+    def filter_error(request: Request, filters: dict[str, str], kinds: list[str]) -> str:
+        """What is wrong with the typed filters, in the reader's words (a period 2026Q9, a kind
+        no job makes): said on the page rather than silently matching nothing."""
+        period = filters["period"]
+        if period and (period == "last-12-months" or not valid_period(period, c.today())):
+            return f"{c.t(request, 'report_bad_period')}: {period}"
+        kind = filters["kind"]
+        if kind and kind not in kinds and kind not in proposal_kinds(ws.host.jobs):
+            return f"{c.t(request, 'invalid_kind')}: {kind}"
+        return ""
 
     @c.page("admin", "hr", "viewer")
     async def proposals(request: Request) -> Response:

@@ -170,7 +170,7 @@ def routes(c: Console) -> list[BaseRoute]:
     async def built(request: Request) -> tuple[Selection, ReportResult]:
         sel = selection(request, request.path_params["name"])
         if sel.error:
-            raise HTTPException(400)
+            raise HTTPException(400, detail=sel.error)
         return sel, await run_in_threadpool(build, ws, sel, c.language(request))
 
     @c.page("admin", "hr", "viewer")

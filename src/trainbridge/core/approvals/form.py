@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -45,6 +46,12 @@ REASON_LABELS = {
 SYMBOLS = {"CNY": "¥", "USD": "US$", "EUR": "€", "HKD": "HK$"}
 #: Feishu's form fields are long texts, but a phone screen is not: keep the explanation readable.
 MAX_EXPLANATION = 1800
+
+
+def proposal_link(template: str, proposal_id: str) -> str:
+    """``proposal_url`` with ``{id}`` replaced by the URL-encoded proposal id (the console's detail
+    page ``/proposals/{id}``): ``refund:hr:S 1#2`` -> ``refund:hr:S%201%232``."""
+    return template.replace("{id}", quote(proposal_id, safe=":"))
 
 
 def approval_key(tenant: str, proposal_id: str) -> str:
@@ -88,7 +95,7 @@ def build_request(
     ]
     if routing.proposal_url:
         fields.append(
-            FormField(key="link", label="详情链接", value=routing.proposal_url.replace("{id}", pid))
+            FormField(key="link", label="详情链接", value=proposal_link(routing.proposal_url, pid))
         )
     title = f"{label}：{employee.get('name') or proposal.get('subject') or ''} {money}".strip()
     return ApprovalRequest(

@@ -5,7 +5,7 @@
     [approvals]
     channel = "feishu_approval"     # console (default), feishu_approval, dingtalk_approval,
                                     # or the name of a [connectors.NAME] table of such a type
-    proposal_url = "https://tb.acme.cn/proposals?id={id}"   # a link on the form (optional)
+    proposal_url = "https://tb.acme.cn/proposals/{id}"   # a link on the form (optional)
     [approvals.kinds]
     refund = "feishu_approval"      # per proposal kind; overrides channel
     bonus = "console"
@@ -84,7 +84,7 @@ def parse_routing(
             file=file,
             table="approvals",
             key="proposal_url",
-            hint='e.g. proposal_url = "https://tb.acme.cn/proposals?id={id}"',
+            hint='e.g. proposal_url = "https://tb.acme.cn/proposals/{id}"',
         )
     return ApprovalRouting(
         default=default, kinds=kinds, approvers={str(k): v for k, v in approvers.items()}, proposal_url=url
