@@ -45,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench import sides
 
         sides.PLUGINS_TOML = sides.PLUGINS_TOML.replace(
-            'training_scan = "changed"', f'training_scan = "changed"\ntraining_concurrency = '
-                                         f'{args.training_concurrency}')
+            "training_concurrency = 1", f"training_concurrency = {args.training_concurrency}")
     vendor = Vendor(employees, statements)
     workdir = Path(tempfile.mkdtemp(prefix="tb-profile-"))
     store = fresh_store(args.store, "trainbridge", workdir)

@@ -41,6 +41,9 @@ company_domain = "acme"
 api_key = "{api_key}"
 base_url = "{url}/bamboo/v1"
 training_scan = "changed"
+# one training request at a time: the vendor is local (no latency to overlap), and on 2 cores more
+# threads only contend for the GIL (a vendor over the internet wants the default, 4)
+training_concurrency = 1
 default_currency = "CNY"
 http = {{ backoff_base = 0.2, max_attempts = 8 }}
 
