@@ -6,7 +6,8 @@ The incentives job is in :mod:`trainbridge.plugins.incentives`, the reminders in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
 from importlib.resources import files
@@ -38,9 +39,11 @@ from trainbridge.rules.leaderboard import (
     visible_rows,
 )
 from trainbridge.rules.points import (
+    NO_ATTENDANCE_LEFT,
     EventContext,
     PointsRules,
     base_key,
+    entry_key,
     parse_rules,
     period_bounds,
     period_key,
@@ -49,7 +52,8 @@ from trainbridge.rules.points import (
     takes_back,
     to_take_back,
     totals,
-    training_ends,
+    trainings_after_voids,
+    trainings_lost_by,
     uncompleted_key,
     void_targets,
 )
@@ -196,12 +200,16 @@ class PointsJob(Job):
         employees = {e.employee_id: e for e, _ in queries.of_subjects(ledger, conn, "employee", who)
                      if isinstance(e, Employee)}
         planners = {e.employee_id for e in changed if e.event is LearningEventKind.ACTION_PLAN_SUBMITTED}
+        # an action plan needs a training left: a void of an attendance may take the plan's points back
+        planners |= {subject for subject in subjects if moved.get(subject)}
         trained_on: dict[tuple[str, str], date] = {}
+        untrained: set[tuple[str, str]] = set()
+        lost_by: dict[str, set[tuple[str, str]]] = {}
         if planners:
             theirs = [e for e, _ in queries.of_subjects(ledger, conn, kind, planners)
                       if isinstance(e, LearningEvent)]
-            trained_on = training_ends([e for e in theirs if e.event is not LearningEventKind.VOIDED
-                                        and e.id not in voided], sessions)
+            trained_on, untrained = trainings_after_voids(theirs, voided, sessions)
+            lost_by = trainings_lost_by(changed, theirs, untrained, sessions)
         superseded = {row["payload"]["superseded"]
                       for row in queries.decisions_of_subjects(ledger, conn, SUPERSEDED, subjects)}
         book = _Book()
@@ -210,15 +218,21 @@ class PointsJob(Job):
                 book.add(entry, active=entry.id not in superseded)
         tally["events"] += len(changed)
         self.score(changed, config=config, rules=rules, employees=employees, catalog=catalog,
-                   trained_on=trained_on, voided=voided, book=book, plan=plan, tally=tally)
+                   trained_on=trained_on, voided=voided, book=book, plan=plan, tally=tally,
+                   untrained=untrained, lost_by=lost_by)
         ctx.flush(plan)
 
     def score(self, changed: list[LearningEvent], *, config: PointsConfig, rules: PointsRules,
               employees: dict[str, Employee],
               catalog: tuple[dict[str, TrainingSession], dict[str, TrainingProgram]],
               trained_on: dict[tuple[str, str], date], voided: set[str], book: _Book, plan: Plan,
-              tally: dict[str, int]) -> None:
-        """Score ``changed`` (in order) against ``book``, the entries so far: no ledger read or write."""
+              tally: dict[str, int], untrained: AbstractSet[tuple[str, str]] = frozenset(),
+              lost_by: Mapping[str, AbstractSet[tuple[str, str]]] | None = None) -> None:
+        """Score ``changed`` (in order) against ``book``, the entries so far: no ledger read or write.
+
+        ``untrained``: the (employee, program) pairs whose every attendance or completion was
+        voided; ``lost_by``: the pairs each VOIDED event left so, whose action plans it takes back.
+        """
         sessions, programs = catalog
         for event in changed:
             employee = employees.get(event.employee_id)
@@ -226,16 +240,14 @@ class PointsJob(Job):
                 continue
             hits, why = to_take_back(event, book.candidates(event)) if takes_back(event) else ([], "")
             for entry in hits:
-                book.take_back(entry)
-                tally["taken"] += 1
-                plan.decisions.append(Decision(
-                    id=f"superseded:{entry.id}", kind=SUPERSEDED, subject=entry.employee_id,
-                    payload={"superseded": entry.id, "by": None, "event": event.id, "points": -entry.points,
-                             "reason": event.event.value, "actor": self.name,
-                             "explanation_items": points_taken_back_items(
-                                 entry.rule, entry.points, entry=entry.id, event=event.id,
-                                 reason=event.event.value)},
-                    explanation=(f"{why}: {entry.points:+d} for {entry.rule} taken back ({entry.id})",)))
+                self._take_back(entry, event, f"{why}: {entry.points:+d} for {entry.rule} taken back "
+                                f"({entry.id})", event.event.value, book, plan, tally)
+            for trainee, program in sorted((lost_by or {}).get(event.id, ())):
+                plan_entry = book.active.get(entry_key(trainee, "action_plan_submitted", program))
+                if plan_entry is not None:
+                    said = (f"{why}: {NO_ATTENDANCE_LEFT} of {program}: {plan_entry.points:+d} for "
+                            f"{plan_entry.rule} taken back ({plan_entry.id})")
+                    self._take_back(plan_entry, event, said, "no_attendance", book, plan, tally)
             if event.id in voided:
                 continue
             session = sessions.get(event.session_id or "")
@@ -243,6 +255,7 @@ class PointsJob(Job):
             scored = score_event(event, rules, EventContext(
                 session=session, program=programs.get(program_id or ""),
                 training_day=trained_on.get((event.employee_id, program_id or "")),
+                training_voided=(event.employee_id, program_id or "") in untrained,
                 existing=book.active.keys(), taken_back=book.gone, period_counts=book.counts))
             tally["skipped"] += len(scored.skipped)
             if not scored.entries and event.event not in TAKE_BACK_KINDS:
@@ -264,6 +277,22 @@ class PointsJob(Job):
                              "explanation_items": points_entry_items(entry.rule, entry.points, event=event.id,
                                                                      version=entry.rule_version)},
                     explanation=(entry.reason,)))
+
+    def _take_back(self, entry: PointsEntry, event: LearningEvent, explanation: str, reason: str,
+                   book: _Book, plan: Plan, tally: dict[str, int]) -> None:
+        """Supersede ``entry`` because of ``event`` (``reason``: voided, uncompleted, no_attendance)."""
+        book.take_back(entry)
+        tally["taken"] += 1
+        items = points_taken_back_items(entry.rule, entry.points, entry=entry.id, event=event.id,
+                                        reason=reason)
+        if reason == "no_attendance":
+            for item in items:
+                item["inputs"]["reason"] = NO_ATTENDANCE_LEFT
+        plan.decisions.append(Decision(
+            id=f"superseded:{entry.id}", kind=SUPERSEDED, subject=entry.employee_id,
+            payload={"superseded": entry.id, "by": None, "event": event.id, "points": -entry.points,
+                     "reason": reason, "actor": self.name, "explanation_items": items},
+            explanation=(explanation,)))
 
 
 @dataclass

@@ -35,9 +35,10 @@ from trainbridge.core.records import (
 from trainbridge.rules.costs import void_targets
 from trainbridge.rules.leaderboard import by_category, period_bounds, totals
 
-__all__ = ["RULE_KINDS", "EventContext", "PointsRules", "RuleVersion", "Scored", "active_entries", "base_key",
-           "by_category", "effective_events", "entry_key", "parse_rules", "period_bounds", "period_key",
-           "rescore", "score_event", "takes_back", "to_take_back", "totals", "training_days", "training_ends",
+__all__ = ["NO_ATTENDANCE_LEFT", "RULE_KINDS", "EventContext", "PointsRules", "RuleVersion", "Scored",
+           "active_entries", "base_key", "by_category", "effective_events", "entry_key", "parse_rules",
+           "period_bounds", "period_key", "rescore", "score_event", "takes_back", "to_take_back", "totals",
+           "training_days", "training_ends", "training_of", "trainings_after_voids", "trainings_lost_by",
            "uncompleted_key", "void_targets", "voided_ids"]
 
 
@@ -66,6 +67,9 @@ RULE_KINDS: dict[str, RuleKind] = {
                                    "published a training reflection"),
 }
 PERIODS = ("month", "quarter", "year")
+#: Why an action plan scores nothing (or loses its points) once its training's attendance was voided.
+NO_ATTENDANCE_LEFT = "no attendance left after the void"
+TRAINING_KINDS = (LearningEventKind.ATTENDED, LearningEventKind.COMPLETED)
 VERSION_KEYS = {"version", "effective", "late_grace_minutes", "action_plan_window_days",
                 "teaching_audiences", "points", "caps"}
 
@@ -253,6 +257,8 @@ class EventContext:
     taken_back: AbstractSet[str] = frozenset()
     #: (employee, rule, period) -> entries already earned in that period, for caps.
     period_counts: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+    #: The program's every attendance or completion of this employee was voided (no training left).
+    training_voided: bool = False
 
 
 def rules_for(event: LearningEvent, version: RuleVersion, ctx: EventContext) -> tuple[list[str], list[str]]:
@@ -273,7 +279,10 @@ def rules_for(event: LearningEvent, version: RuleVersion, ctx: EventContext) -> 
             rules.append("online_completed")
     elif kind is LearningEventKind.ACTION_PLAN_SUBMITTED:
         submitted = event.occurred_at.date()
-        if ctx.training_day is None:
+        if ctx.training_day is None and ctx.training_voided:
+            skipped.append(f"{event.id}: action plan for {event.program_id}: {NO_ATTENDANCE_LEFT} "
+                           "(an action plan scores only after a training attended or completed)")
+        elif ctx.training_day is None:
             skipped.append(f"{event.id}: action plan for {event.program_id} has no known training date")
         elif (submitted - ctx.training_day).days > version.action_plan_window_days:
             skipped.append(f"{event.id}: action plan submitted {(submitted - ctx.training_day).days} days "
@@ -426,6 +435,47 @@ def training_ends(events: Sequence[LearningEvent],
         key = (event.employee_id, program)
         out[key] = max(out.get(key, day), day)
     return out
+
+
+def training_of(event: LearningEvent, sessions: Mapping[str, TrainingSession] | None = None
+                ) -> tuple[str, str] | None:
+    """(employee, program) an attendance or completion trains; None for other events."""
+    if event.event not in TRAINING_KINDS:
+        return None
+    session = (sessions or {}).get(event.session_id or "")
+    program = event.program_id or (session.program_id if session else None)
+    return (event.employee_id, program) if program else None
+
+
+def trainings_after_voids(events: Sequence[LearningEvent], voided: AbstractSet[str],
+                          sessions: Mapping[str, TrainingSession] | None = None
+                          ) -> tuple[dict[tuple[str, str], date], set[tuple[str, str]]]:
+    """When each (employee, program) training ended, from the events nobody voided, and the
+    (employee, program) pairs whose every attendance or completion was voided.
+
+    Seed 003's action plan is one made 培训后 (after the training): with no attendance or
+    completion left after a void there is no training, so its action plan scores nothing, and
+    points it earned are taken back (:data:`NO_ATTENDANCE_LEFT`).
+    """
+    kept = [e for e in events if e.event is not LearningEventKind.VOIDED and e.id not in voided]
+    ends = training_ends(kept, sessions)
+    gone = {pair for e in events if e.id in voided and (pair := training_of(e, sessions)) is not None}
+    return ends, gone - ends.keys()
+
+
+def trainings_lost_by(changed: Sequence[LearningEvent], theirs: Sequence[LearningEvent],
+                      untrained: AbstractSet[tuple[str, str]],
+                      sessions: Mapping[str, TrainingSession] | None = None
+                      ) -> dict[str, set[tuple[str, str]]]:
+    """For each VOIDED event in ``changed``: the (employee, program) pairs it left without any
+    attendance or completion (of ``untrained``), through the events of ``theirs`` it voids."""
+    voider = {target: e.id for e in changed for target in void_targets(e)}
+    lost: dict[str, set[tuple[str, str]]] = {}
+    for event in theirs:
+        pair = training_of(event, sessions) if event.id in voider else None
+        if pair is not None and pair in untrained:
+            lost.setdefault(voider[event.id], set()).add(pair)
+    return lost
 
 
 def training_days(events: Sequence[LearningEvent], sessions: Mapping[str, TrainingSession] | None = None,
