@@ -139,6 +139,8 @@ class JobContext:
     now: datetime
     config: Any = None
     dry_run: bool = False
+    #: ``[tenant] timezone``: the zone a date-time becomes a day in (``core.localtime.tenant_zone(ctx)``).
+    timezone: str = "UTC"
     #: Folder of plugins.toml: relative paths in job settings are relative to it.
     base_dir: Path = field(default_factory=Path.cwd)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("trainbridge.jobs"))

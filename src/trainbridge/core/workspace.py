@@ -71,7 +71,7 @@ class Workspace:
         return JobContext(job=job.name, tenant=self.settings.tenant, run_id=run_id, conn=conn,
                           ledger=self.ledger, host=self.host, today=today, now=now,
                           config=self.settings.job_config(job.name, job.config_model), dry_run=dry_run,
-                          base_dir=self.settings.base_dir)
+                          base_dir=self.settings.base_dir, timezone=self.settings.timezone)
 
     def close(self) -> None:
         self.ledger.dispose()

@@ -42,31 +42,52 @@ class Collection:
 
 def collect(amount: Decimal, currency: str, *, consent: str | None, final_pay: Decimal | None = None,
             minimum_wage: Decimal | None = None, require_consent: bool = True,
-            already_deducted: Decimal = ZERO) -> Collection:
+            already_deducted: Decimal = ZERO, consented: Decimal | None = None,
+            without_consent: str = "") -> Collection:
     """Split ``amount`` (> 0) into a payroll deduction and a repayment request.
 
     ``consent`` says where the employee's written consent to a deduction is recorded (None:
-    nowhere). ``final_pay``: the final month's wage before the deduction, when known; unknown,
-    nothing is capped and a warning says payroll must check the limits itself.
-    ``minimum_wage``: the local monthly minimum of the employee's legal entity or city.
+    nowhere). Consent is per agreement: ``consented`` is the part of ``amount`` it covers (None:
+    all of it, e.g. a separation agreement); the rest, owed under ``without_consent`` (the
+    agreements without the clause), is requested, never deducted. ``final_pay``: the final
+    month's wage before the deduction, when known; unknown, nothing is capped and a warning says
+    payroll must check the limits itself. ``minimum_wage``: the local monthly minimum of the
+    employee's legal entity or city. Art. 16's limits apply to the total deducted.
     ``require_consent`` False deducts without consent, with a warning (a workspace that records
     consent nowhere yet). ``already_deducted``: what payroll already took from this final pay for
     the refund (a revision's remainder fits in what the limits leave after it).
     """
-    owed = f"{money(amount)} {currency}"
-    if consent is None and require_consent:
+    if consent is None:
+        covered = ZERO
+    else:
+        covered = amount if consented is None else min(max(consented, ZERO), amount)
+    if not require_consent:
+        covered = amount
+    outside = amount - covered
+    if covered <= 0:
+        owed = f"{money(amount)} {currency}"
         text = (f"Collection: no written consent to deduct the refund from pay is on record (neither a "
                 f"clause of the agreement nor a separation agreement): the {owed} is asked of the employee "
                 f"as a repayment request, not deducted ({ART_15}).")
         return Collection(ZERO, amount, currency, (text,), (
             ExplanationItem("collection:no_consent", ART_15, {"consent": None}, amount, currency),))
+    lines: list[str] = []
+    items: list[ExplanationItem] = []
     warnings: list[str] = []
-    if consent is None:
+    if outside > 0:
+        lines.append(f"Collection: {money(outside)} {currency} is owed under {without_consent or 'agreements'} "
+                     "without the employee's written consent to a deduction: it is asked of the employee as a "
+                     f"repayment request, not deducted; the consent to one agreement's refund ({consent}) "
+                     f"does not cover another's ({ART_15}).")
+        items.append(ExplanationItem("collection:no_consent", ART_15, {
+            "consent": None, "agreements": without_consent, "consent_elsewhere": consent}, outside, currency))
+    if consent is None or (not require_consent and consented is not None and consented < amount):
         warnings.append("no written consent to deduct is on record; deducted because "
                         f"require_deduction_consent is off ({ART_15})")
         where = "without consent on record (require_deduction_consent is off)"
     else:
         where = f"with the employee's written consent ({consent})"
+    owed = f"{money(covered)} {currency}"
     inputs: dict[str, str | None] = {
         "consent": consent, "final_pay": None if final_pay is None else money(final_pay),
         "minimum_wage": None if minimum_wage is None else money(minimum_wage)}
@@ -74,9 +95,9 @@ def collect(amount: Decimal, currency: str, *, consent: str | None, final_pay: D
         warnings.append(f"the final pay is not known: the {owed} is proposed in full; payroll must keep the "
                         "deduction within 20% of the month's wage and the rest at or above the local minimum "
                         f"wage ({ART_16})")
-        text = f"Collection: {owed} by payroll deduction {where}."
-        item = ExplanationItem("collection:payroll_unchecked", ART_16, inputs, amount, currency)
-        return Collection(amount, ZERO, currency, (text,), (item,), tuple(warnings))
+        lines.insert(0, f"Collection: {owed} by payroll deduction {where}.")
+        items.insert(0, ExplanationItem("collection:payroll_unchecked", ART_16, inputs, covered, currency))
+        return Collection(covered, outside, currency, tuple(lines), tuple(items), tuple(warnings))
     inputs["already_deducted"] = money(already_deducted)
     share = (final_pay * MONTHLY_SHARE).quantize(CENT, rounding=ROUND_DOWN)
     limits = [max(share - already_deducted, ZERO)]
@@ -91,13 +112,13 @@ def collect(amount: Decimal, currency: str, *, consent: str | None, final_pay: D
                       f"{money(above)}"
     if already_deducted:
         limit_text += f"; {money(already_deducted)} was already deducted from it"
-    payroll = min(amount, *limits)
-    request = amount - payroll
-    lines = [f"Collection: {money(payroll)} {currency} by payroll deduction {where} "
-             f"({limit_text}; {ART_16})."]
-    items = [ExplanationItem("collection:payroll", ART_16, inputs, payroll, currency)]
-    if request > 0:
-        lines.append(f"Collection: the remaining {money(request)} {currency} is above what the final pay may "
+    payroll = min(covered, *limits)
+    over = covered - payroll
+    lines.insert(0, f"Collection: {money(payroll)} {currency} by payroll deduction {where} "
+                    f"({limit_text}; {ART_16}).")
+    items.insert(0, ExplanationItem("collection:payroll", ART_16, inputs, payroll, currency))
+    if over > 0:
+        lines.append(f"Collection: the remaining {money(over)} {currency} is above what the final pay may "
                      "bear and is asked of the employee as a repayment request.")
-        items.append(ExplanationItem("collection:over_wage_limit", ART_16, inputs, request, currency))
-    return Collection(payroll, request, currency, tuple(lines), tuple(items), tuple(warnings))
+        items.append(ExplanationItem("collection:over_wage_limit", ART_16, inputs, over, currency))
+    return Collection(payroll, outside + over, currency, tuple(lines), tuple(items), tuple(warnings))

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from trainbridge.core.localtime import tenant_zone
 from trainbridge.core.manager import PluginHost
 from trainbridge.core.records import (
     Agreement,
@@ -120,7 +121,8 @@ def quote_from_ledger(ws: Any, employee_id: str, last_day: date | None = None, r
                               proration=proration or cfg.proration,
                               include_unvouchered=include_unvouchered or cfg.include_unvouchered,
                               currency=currency,
-                              keep=[k for k, s in settlements.items() if s.taken or s.open])
+                              keep=[k for k, s in settlements.items() if s.taken or s.open],
+                              zone=tenant_zone(ws.settings))
     return [LedgerQuote(g.quote, settlements.get(g.key, Settlement(()))) for g in groups]
 
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trainbridge.core.errors import PluginError
 from trainbridge.core.jobs import Decision, Job, JobContext, Plan, Proposal, Write
+from trainbridge.core.localtime import tenant_zone
 from trainbridge.core.records import (
     AdjustmentKind,
     Enrollment,
@@ -192,7 +193,7 @@ class SeparationsJob(Job):
         groups = quote_leaver(
             ctx.host.refund_policy, separation.employee_id, departure_of(leaver), agreements, lines,
             facts.program_records, proration=cfg.proration, include_unvouchered=cfg.include_unvouchered,
-            keep=owed_before, credentials=cfg.credentials)
+            keep=owed_before, credentials=cfg.credentials, zone=tenant_zone(ctx))
         who = f"{employee.name} ({separation.employee_id})" if employee else separation.employee_id
         for group in groups:
             before = previous.get(group.key)
@@ -285,19 +286,31 @@ class SeparationsJob(Job):
     def _collection(cfg: SeparationsConfig, leaver: Leaver, group: GroupQuote, due: Decimal,
                     settlement: Settlement) -> Collection:
         separation, employee = leaver.separation, leaver.employee
-        consent = next((f"agreement {a.id}" for a, _ in leaver.agreements
-                        if a.id in group.agreement_ids and a.deduction_consent), None)
-        if consent is None and separation.deduction_consent:
-            consent = f"separation agreement {separation.id}"
+        # Consent is per agreement: one agreement's clause covers its own refund only; a separation
+        # agreement's covers all (《工资支付暂行规定》第十五条).
+        amounts = {line.agreement_id: line.amount for line in group.quote.lines}
+        agreeing = sorted(a.id for a, _ in leaver.agreements
+                          if a.id in group.agreement_ids and a.deduction_consent)
+        others = sorted(i for i in group.agreement_ids if i not in agreeing and amounts.get(i, ZERO) > 0)
+        consent: str | None = None
+        consented: Decimal | None = None
         minimum = None
-        if employee is not None:
-            minimum = cfg.minimum_wage.get(employee.legal_entity, cfg.minimum_wage.get(employee.site))
         # Unknown final pay: nothing is capped and the collection says so.
         deducted = sum((i.signed_amount for i in settlement.items if i.kind in (DEDUCTION, CREDIT)
                         and i.status in TAKEN), Decimal("0.00"))
+        if separation.deduction_consent:
+            consent = f"separation agreement {separation.id}"
+        elif agreeing:
+            consent = ("agreement " if len(agreeing) == 1 else "agreements ") + ", ".join(agreeing)
+            # What the consenting agreements owe, less what payroll already took under them.
+            consented = max(sum((amounts.get(i, ZERO) for i in agreeing), ZERO) - max(deducted, ZERO), ZERO)
+        if employee is not None:
+            minimum = cfg.minimum_wage.get(employee.legal_entity, cfg.minimum_wage.get(employee.site))
+        without = ("agreement " if len(others) == 1 else "agreements ") + ", ".join(others) if others else ""
         return collect(due, group.quote.currency, consent=consent, final_pay=separation.final_pay,
                        minimum_wage=minimum, require_consent=cfg.require_deduction_consent,
-                       already_deducted=max(deducted, Decimal("0.00")))
+                       already_deducted=max(deducted, Decimal("0.00")), consented=consented,
+                       without_consent=without)
 
     @staticmethod
     def _repayment(cfg: SeparationsConfig, leaver: Leaver, who: str, rid: str, collection: Collection,
