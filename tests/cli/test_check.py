@@ -65,3 +65,13 @@ def test_check_of_a_sound_config_says_valid(initialised, tb):
     code, out, err = tb("check")
     assert code == 0, err
     assert f"config {initialised / 'plugins.toml'}: valid" in out
+
+
+def test_a_missing_input_file_is_named_with_its_key_and_the_fix(initialised, tb):
+    replace(initialised, 'employees = "data/employees.csv"', 'employees = "data/nope.csv"')
+    code, out, err = tb("check")
+    assert code == 1, err
+    [line] = [line for line in out.splitlines() if line.startswith("FAIL hr")]
+    assert str(initialised / "data" / "nope.csv") in line
+    assert "[connectors.hr] employees = 'data/nope.csv'" in line
+    assert "fix the path in plugins.toml" in line and "Traceback" not in out + err

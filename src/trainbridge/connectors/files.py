@@ -90,9 +90,13 @@ class _FileSource(Connector):
             raise ConnectorError(msg, instance=self.name, hint=exc.hint) from None
 
     def _check_paths(self, *paths: str | None) -> HealthResult:
-        missing = [str(self.ctx.resolve(p)) for p in paths if p and not self.ctx.resolve(p).exists()]
+        """Each configured file exists; a missing one is named with its key and the fix."""
+        keys = {value: key for key, value in self.config if isinstance(value, str)}
+        missing = [f"{self.ctx.resolve(p)} ([connectors.{self.name}] {keys.get(p, 'path')} = {p!r})"
+                   for p in paths if p and not self.ctx.resolve(p).exists()]
         if missing:
-            return HealthResult(ok=False, detail=f"missing: {', '.join(missing)}")
+            fix = "fix the path in plugins.toml (relative to plugins.toml) or create the file"
+            return HealthResult(ok=False, detail=f"file not found: {'; '.join(missing)}; {fix}")
         return HealthResult(ok=True, detail="files readable")
 
 
