@@ -57,10 +57,9 @@ def collect(amount: Decimal, currency: str, *, consent: str | None, final_pay: D
     consent nowhere yet). ``already_deducted``: what payroll already took from this final pay for
     the refund (a revision's remainder fits in what the limits leave after it).
     """
+    covered = amount if consented is None else min(max(consented, ZERO), amount)
     if consent is None:
         covered = ZERO
-    else:
-        covered = amount if consented is None else min(max(consented, ZERO), amount)
     if not require_consent:
         covered = amount
     outside = amount - covered
@@ -75,10 +74,11 @@ def collect(amount: Decimal, currency: str, *, consent: str | None, final_pay: D
     items: list[ExplanationItem] = []
     warnings: list[str] = []
     if outside > 0:
-        lines.append(f"Collection: {money(outside)} {currency} is owed under {without_consent or 'agreements'} "
-                     "without the employee's written consent to a deduction: it is asked of the employee as a "
-                     f"repayment request, not deducted; the consent to one agreement's refund ({consent}) "
-                     f"does not cover another's ({ART_15}).")
+        under = without_consent or "agreements"
+        lines.append(f"Collection: {money(outside)} {currency} is owed under {under} without the employee's "
+                     "written consent to a deduction: it is asked of the employee as a repayment request, "
+                     f"not deducted; the consent to one agreement's refund ({consent}) does not cover "
+                     f"another's ({ART_15}).")
         items.append(ExplanationItem("collection:no_consent", ART_15, {
             "consent": None, "agreements": without_consent, "consent_elsewhere": consent}, outside, currency))
     if consent is None or (not require_consent and consented is not None and consented < amount):

@@ -91,9 +91,9 @@ def quote_leaver(policy_for: Callable[[str], RefundPolicy], employee_id: str, de
     notes = [f"Agreement {a.id} (program {a.program_id}) is {a.status.value}, not signed: not binding, "
              "not quoted." for a in unsigned]
     binding, late = bound_on(signed(ordered), departure.last_day, zone)
-    notes += [f"Agreement {a.id} (program {a.program_id}) was signed on {signed_on(a, zone)}, after the last "
-              f"day {departure.last_day}: it binds nobody who had already left; not quoted (LCL art. 22 needs "
-              "an agreement in force)." for a in late]
+    notes += [f"Agreement {a.id} (program {a.program_id}) was signed on {signed_on(a, zone)}, after the "
+              f"last day {departure.last_day}: it binds nobody who had already left; not quoted (LCL art. 22 "
+              "needs an agreement in force)." for a in late]
     note_items = [ExplanationItem("agreement:not_signed", "LCL art. 22", {
         "agreement_id": a.id, "program_id": a.program_id, "status": a.status.value}) for a in unsigned]
     note_items += [ExplanationItem("agreement:signed_after_last_day", "LCL art. 22", {
@@ -135,7 +135,8 @@ def quote_leaver(policy_for: Callable[[str], RefundPolicy], employee_id: str, de
     return result
 
 
-def _with_notes(items: Sequence[ExplanationItem], notes: Sequence[ExplanationItem]) -> tuple[ExplanationItem, ...]:
+def _with_notes(items: Sequence[ExplanationItem],
+                notes: Sequence[ExplanationItem]) -> tuple[ExplanationItem, ...]:
     """The quote's items with the agreements that do not bind, right after the departure."""
     head = 1 if items and items[0].rule == "departure" else 0
     return (*items[:head], *notes, *items[head:])
