@@ -1,9 +1,9 @@
-"""Review items 15 and 20: events that score nothing for want of what they presuppose.
+"""Review items 15, 20 (and 19's wording): what scores nothing for want of what it presupposes.
 
 Seed 003's action plan is one made 培训后30天内 (within 30 days after the training): when the
 manager's only attendance of the program is voided there is no training left, so the plan scores
 nothing, and the points it already earned are taken back like any void's. A taught session needs
-a session, program or object to be scored against.
+a session, program or object to be scored against. A workspace without managers has no group.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from tests.points.test_hr_cases import decisions, entries, points_ws
 from tests.points.test_incentives import _event
 from trainbridge.core.runner import sync
 from trainbridge.plugins.points import leaderboard, superseded_ids
+from trainbridge.rules.incentives import IncentiveThresholds, top_share
 
 ATTENDED = _event("a-M1-L1", "M001", "attended", "2026-07-01", session_id="LEAD-1", program_id="LEAD")
 PLAN = _event("p-M1", "M001", "action_plan_submitted", "2026-07-20", program_id="LEAD")
@@ -107,3 +108,11 @@ def test_a_taught_session_without_session_program_or_object_scores_nothing_and_s
     assert why["payload"]["event"] == "lms:t-M1"
     assert why["explanation"] == ["lms:t-M1: no session, program or object to score taught_frontline against"]
     assert set(entries(ws)) == {"points:M001:taught_frontline:CLASS-9"}
+
+
+def test_a_workspace_without_managers_says_there_are_none_not_group_of_0_is_below_5():
+    winners, how = top_share({}, IncentiveThresholds())
+
+    assert winners == set() and how == "no managers in this group: no top-20% award"
+    _, small = top_share({"M1": 5, "M2": 3}, IncentiveThresholds())
+    assert small == "group of 2 is below 5: no top-20% award"

@@ -79,6 +79,8 @@ def top_share(scores: Mapping[str, int], t: IncentiveThresholds) -> tuple[set[st
     ranked = sorted(((p, e) for e, p in scores.items() if p > 0), key=lambda x: (-x[0], x[1]))
     n = len(scores)
     share = f"top-{t.top_share * 100:.0f}%"
+    if n == 0:
+        return set(), f"no managers in this group: no {share} award"
     if n < t.min_group:
         return set(), f"group of {n} is below {t.min_group}: no {share} award"
     if not ranked:
