@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from trainbridge.web import words
+from trainbridge.core import words
 
 SYMBOLS = {"CNY": "¥", "RMB": "¥", "USD": "US$", "EUR": "€", "GBP": "£", "JPY": "JP¥", "HKD": "HK$"}
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -21,29 +21,6 @@ ZH_DIGITS = "零一二三四五六七八九"
 QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 HALF = re.compile(r"^(\d{4})H([12])$")
-
-#: pydantic's messages, by the error type they belong to (the ledger keeps the message only).
-PYDANTIC_MESSAGES = (
-    ("Field required", "missing"),
-    ("Input should be a valid string", "string_type"),
-    ("String should have at least", "string_too_short"),
-    ("String should have at most", "string_too_long"),
-    ("Input should be a valid decimal", "decimal_parsing"),
-    ("Decimal input should be", "decimal_parsing"),
-    ("Input should be a valid integer", "int_parsing"),
-    ("Input should be a valid number", "float_parsing"),
-    ("Input should be a valid boolean", "bool_parsing"),
-    ("Input should be a valid date", "date_parsing"),
-    ("Datetimes provided to dates", "date_from_datetime_parsing"),
-    ("Input should be a valid datetime", "datetime_parsing"),
-    ("Input should be greater than", "greater_than_equal"),
-    ("Input should be less than", "less_than_equal"),
-    ("Extra inputs are not permitted", "extra_forbidden"),
-    ("Input should be ", "enum"),
-    ("Value error", "value_error"),
-    ("Assertion failed", "value_error"),
-)
-
 
 def zh_number(n: int) -> str:
     """1..99 in Chinese numerals (22 -> 二十二); larger numbers stay digits."""
@@ -184,21 +161,7 @@ class Local:
 
     def quarantine_reason(self, reason: str) -> list[str]:
         """Each problem of a stored validation reason (``loc: msg; ...``) as a plain sentence."""
-        sentences = []
-        for part in (reason or "").split("; "):
-            where, _, message = part.partition(": ")
-            if not message:
-                where, message = "", part
-            kind = "value_error"
-            if "holds a character the ledger cannot store" in part:
-                kind, where = "unreadable_text", part.removeprefix("field ").split(" ", 1)[0]
-            else:
-                kind = next((k for prefix, k in PYDANTIC_MESSAGES if message.startswith(prefix)), kind)
-            field = (self.field(where.split(".")[-1]) if where and where != "(record)"
-                     else self.text("记录", "record"))
-            template = words.QUARANTINE_REASONS[kind]
-            sentences.append((template[0] if self.zh else template[1]).format(field=field))
-        return sentences
+        return words.quarantine_sentences(reason, "zh" if self.zh else "en")
 
     def leaderboard_note(self, note: str) -> str:
         """The visibility rule the leaderboard applied, in the reader's language."""
