@@ -117,3 +117,68 @@ def test_the_ledger_quote_reads_the_signing_day_in_the_tenants_zone_too(make_wor
     assert dict(late.inputs) == {"agreement_id": "agreement:lms:FIRE-CTRL-1-E003", "program_id": "FIRE-CTRL",
                                  "signed_on": "2026-06-02", "last_day": "2026-06-01"}
     assert date.fromisoformat(late.inputs["signed_on"]) > date(2026, 6, 1)
+
+
+# --- 3. an imported agreement's service_end is its inclusive last day -------------------------
+
+
+PAPER = {"agreement_id": "paper-S1-E003", "employee_id": "E003", "program_id": "FIRE-CTRL",
+         "session_id": "FIRE-CTRL-1", "template_id": "paper", "template_version": "1",
+         "service_start": "2025-05-11", "status": "signed", "signed_at": "2025-05-03T10:00:00+08:00"}
+
+
+def paper_ws(make_workspace, tmp_path, **period):
+    import json
+
+    seed_files(tmp_path, agreements__jsonl=json.dumps({**PAPER, **period}) + "\n")
+    config = seed_config()
+    config["connectors"]["lms"]["agreements"] = "agreements.jsonl"
+    ws = make_workspace(config)
+    sync(ws, ["ingest", "separations"])
+    return ws
+
+
+def test_a_paper_agreement_of_24_months_ending_2027_05_10_inclusive_owes_850_00_not_848_82(
+        make_workspace, tmp_path):
+    ws = paper_ws(make_workspace, tmp_path, service_months=24, service_end="2027-05-10")
+    [quote] = quotes(ws)
+    assert D(quote["amount"]) == D("850.00")
+    assert quote["payload"]["quote"]["lines"][0]["period"] == "24"
+
+
+def test_a_paper_agreement_with_only_its_inclusive_last_day_or_only_its_months_owes_850_00(
+        make_workspace, tmp_path):
+    for period in ({"service_end": "2027-05-10"}, {"service_months": 24}):
+        ws = paper_ws(make_workspace, tmp_path, **period)
+        [quote] = quotes(ws)
+        assert D(quote["amount"]) == D("850.00"), period
+
+
+def test_a_paper_agreement_whose_last_day_and_months_disagree_is_quarantined_naming_both(
+        make_workspace, tmp_path):
+    # 2027-05-11 is the day after 24 months: as an inclusive last day it says 24 months and a day.
+    ws = paper_ws(make_workspace, tmp_path, service_months=24, service_end="2027-05-11")
+    with ws.ledger.transaction() as conn:
+        [entry] = ws.ledger.list_quarantine(conn)
+        assert ws.ledger.get_record(conn, "agreement", "lms:paper-S1-E003") is None
+    assert "line 1" in entry["reason"]
+    assert "service_end 2027-05-11 and service_months 24 disagree: 24 months from 2025-05-11 end on " \
+           "2027-05-10 (service_end is the inclusive last day)" in entry["reason"]
+
+
+def test_an_envelope_whose_last_day_and_months_disagree_is_quarantined_naming_both():
+    from trainbridge.connectors.esign_agreements import add_agreement
+    from trainbridge.core.records import Page
+
+    terms = {"employee_id": "E003", "program_id": "FIRE-CTRL", "service_start": "2025-05-11",
+             "service_months": "24", "service_last_day": "2027-05-11"}
+    page = Page()
+    moment = datetime(2025, 5, 3, 2, 0, tzinfo=UTC)
+    assert add_agreement(page, instance="ds", vendor="DocuSign", envelope_id="ENV-1", terms=terms,
+                         signed_at=moment, raw={}, docs="docs/connectors/docusign.md") is None
+    [reject] = page.rejects
+    assert "service_last_day 2027-05-11 and service_months 24 disagree" in reject.reason
+    agreeing = {**terms, "service_last_day": "2027-05-10"}
+    record = add_agreement(page, instance="ds", vendor="DocuSign", envelope_id="ENV-2", terms=agreeing,
+                           signed_at=moment, raw={}, docs="docs/connectors/docusign.md")
+    assert record is not None and record.service_end == date(2027, 5, 11) and record.service_months == 24

@@ -6,7 +6,8 @@ same for every vendor (a connector's ``agreement_fields`` renames them):
 
 * required: ``employee_id``, ``program_id``, ``service_start`` (ISO date), and the period as
   ``service_months`` (1-240) or ``service_last_day`` (the inclusive last day, as agreements
-  write it: 2025-01-01 to 2026-12-31 is 24 months);
+  write it: 2025-01-01 to 2026-12-31 is 24 months); either is enough, and both must agree (an
+  envelope whose last day and months disagree is quarantined naming both);
 * optional: ``clause_amount``, ``currency`` (default CNY), ``session_id``, ``enrollment_id``,
   ``template_id`` (default: the vendor), ``template_version`` (default 1), ``deduction_consent``
   (true/false), ``jurisdiction``, ``proration`` (month/day).
@@ -82,6 +83,11 @@ def add_agreement(page: Page, *, instance: str, vendor: str, envelope_id: str, t
         end = last_day + timedelta(days=1) if last_day is not None else add_months(start, months or 1)
         if end <= start:
             problems.append(f"metadata service_last_day {last_day} is before service_start {start}")
+        elif months is not None and last_day is not None and add_months(start, months) != end:
+            expected = add_months(start, months) - timedelta(days=1)
+            problems.append(f"metadata service_last_day {last_day} and service_months {months} disagree: "
+                            f"{months} months from {start} end on {expected} (the inclusive last day); "
+                            "correct one of them, or give only one")
         else:
             whole = months_between(start, end)
             data.update(service_start=start, service_end=end,

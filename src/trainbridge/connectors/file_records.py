@@ -15,7 +15,7 @@ import json
 import re
 import typing
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -34,6 +34,7 @@ from pydantic import (
 from trainbridge.connectors.file_rows import Row, read_rows
 from trainbridge.core.money import MoneyMixin
 from trainbridge.core.records import RECORD_TYPES, Page, Record, Reject, make_id
+from trainbridge.rules.refunds import add_months, months_between
 
 PAGE_SIZE = 1000
 LIST_FIELDS = {"career_goals", "competencies", "legal_entities", "flags"}
@@ -157,6 +158,41 @@ def validation_problems(model: type[Record], exc: ValidationError) -> list[tuple
     return problems
 
 
+def agreement_period(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """An agreement row's service period, as agreements write it: ``service_end`` is the inclusive
+    last day ("2025-05-11 至 2027-05-10" is 24 months). Either it or ``service_months`` is enough;
+    both must agree. ``data`` gets the record's exclusive end (the day after) and its months.
+    """
+    start_text, end_text, months_value = (data.get(k) for k in ("service_start", "service_end",
+                                                                   "service_months"))
+    if start_text is None:
+        return []  # the record says the column is required
+    if end_text is None and months_value is None:
+        return [("service_end", "required: give the service period as service_end (its inclusive last "
+                                "day) or service_months")]
+    try:
+        start = date.fromisoformat(str(start_text))
+        last = date.fromisoformat(str(end_text)) if end_text is not None else None
+        months = int(str(months_value)) if months_value is not None else None
+    except ValueError:
+        return []  # the record names the field that cannot be read
+    if months is not None and not 1 <= months <= 240:
+        return []
+    if last is not None and last < start:
+        return [("service_end", f"{last} is before service_start {start} (service_end is the period's "
+                                "inclusive last day)")]
+    end = last + timedelta(days=1) if last is not None else add_months(start, months or 1)
+    if months is not None and last is not None and add_months(start, months) != end:
+        expected = add_months(start, months) - timedelta(days=1)
+        return [("service_end", f"service_end {last} and service_months {months} disagree: {months} months "
+                                f"from {start} end on {expected} (service_end is the inclusive last day); "
+                                "correct one of them, or give only one")]
+    data["service_end"] = end.isoformat()
+    data["service_months"] = months if months is not None else max(1, min(240, round(months_between(start,
+                                                                                                     end))))
+    return []
+
+
 def _say(label: str, line: int, problems: list[tuple[str, str]]) -> str:
     parts = [f"field {name}: {problem}" if name else problem for name, problem in problems]
     return f"{label} line {line}, " + "; ".join(parts)
@@ -240,6 +276,8 @@ class FileReader:
     def add(self, page: Page, kind: str, data: dict[str, Any], row: Row) -> None:
         model = RECORD_TYPES[kind]
         problems = time_problems(model, data)
+        if kind == "agreement" and not problems:
+            problems = agreement_period(data)
         record: Record | None = None
         if not problems:
             try:

@@ -299,7 +299,8 @@ class Agreement(Record):
     template_version: str
     service_start: date
     service_months: int = Field(ge=1, le=240)
-    service_end: date
+    service_end: date = Field(description="The day after the service period (exclusive). A file or "
+                                          "e-signature import reads the inclusive last day and adds one")
     jurisdiction: str = "prc"
     proration: Proration = Proration.MONTH
     clause_amount: Decimal | None = Field(default=None, description="Penalty named in the clause")

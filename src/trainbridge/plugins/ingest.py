@@ -126,16 +126,17 @@ def demo_prepare(workspace: Path, today: date) -> Mapping[str, Any]:
     period = service_period(24, session_end=d["training_day"],
                             enrolled_on=d["training_day"] - timedelta(days=14))
     signed = datetime.combine(d["training_day"] - timedelta(days=7), time(10, 0), SHANGHAI)
+    last_day = period.end - timedelta(days=1)  # a paper agreement writes the inclusive last day
     write_jsonl(data / "agreements.jsonl", [{
         "agreement_id": "paper-FIRE-CTRL-1-E003", "employee_id": "E003", "program_id": "FIRE-CTRL",
         "session_id": "FIRE-CTRL-1", "enrollment_id": "lms:FIRE-CTRL-1-E003", "template_id": "paper",
         "template_version": "1", "service_start": period.start.isoformat(), "service_months": 24,
-        "service_end": period.end.isoformat(), "status": "signed", "signed_at": signed.isoformat(),
+        "service_end": last_day.isoformat(), "status": "signed", "signed_at": signed.isoformat(),
         "deduction_consent": True}, {
         "agreement_id": "paper-FIRE-CTRL-1-E007", "employee_id": "E007", "program_id": "FIRE-CTRL",
         "session_id": "FIRE-CTRL-1", "enrollment_id": "lms:FIRE-CTRL-1-E007", "template_id": "paper",
         "template_version": "1", "service_start": period.start.isoformat(), "service_months": 24,
-        "service_end": period.end.isoformat(), "status": "signed", "signed_at": signed.isoformat(),
+        "service_end": last_day.isoformat(), "status": "signed", "signed_at": signed.isoformat(),
         "deduction_consent": False}])
     costs = []
     for eid, _ in TRAINEES:
