@@ -20,21 +20,28 @@ def quarantine() -> None:
 
 @quarantine.command(name="list")
 @click.option("--all", "show_all", is_flag=True, help="Include resolved and discarded.")
+@click.option("--language", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="The reasons in plain English or Chinese (the validator's own message: quarantine show).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def quarantine_list(state: State, show_all: bool, as_json: bool) -> None:
-    """Records waiting in quarantine (open ones; --all for every one), with the reason."""
+def quarantine_list(state: State, show_all: bool, language: str, as_json: bool) -> None:
+    """Records waiting in quarantine (open ones; --all for every one), with the reason in plain words."""
+    from trainbridge.core.words import quarantine_sentences, word
+
     ws = state.workspace(read_only=True)
     with ws.ledger.transaction() as conn:
         rows = ws.ledger.list_quarantine(conn, status=None if show_all else "open")
     if as_json:
         echo_json(rows)
         return
+    separator = "；" if language == "zh" else "; "
     for row in rows:
-        click.echo(f"{row['id']} [{row['status']}] {row['instance']}.{row['hook']} {row['model']} "
-                   f"{row['key'] or ''}: {row['reason']}")
+        reason = separator.join(quarantine_sentences(row["reason"], language))
+        click.echo(redact(f"{row['id']} [{word('status', row['status'], language)}] "
+                          f"{row['instance']}.{row['hook']} {word('record', row['model'], language)} "
+                          f"{row['key'] or ''}: {reason}"))
     if not rows:
-        click.echo("quarantine is empty")
+        click.echo("隔离区为空" if language == "zh" else "quarantine is empty")
 
 
 @quarantine.command(name="show")

@@ -97,3 +97,13 @@ def test_in_production_mode_an_added_account_must_choose_its_password(demo_dir: 
     added = run(["-c", str(config), "users", "add", "lihua", "--role", "hr", "--password-stdin"],
                 input="a-long-password\n")
     assert "the first login must choose a new password" in added.output
+
+
+def test_users_add_refuses_a_manager_for_an_unknown_employee(demo_dir: Path) -> None:
+    answer = CliRunner().invoke(build_cli(), ["-c", str(demo_dir / "plugins.toml"), "users", "add", "mgr2",
+                                              "--role", "manager", "--employee", "NOPE", "--generate"])
+    assert answer.exit_code != 0
+    message = str(answer.exception) + answer.output
+    assert "no employee 'NOPE' in the ledger" in message and "known employees: E001" in message
+    listed = run(["-c", str(demo_dir / "plugins.toml"), "users", "list"])
+    assert "mgr2" not in listed.output

@@ -128,6 +128,8 @@ def add_user(ledger: Ledger, name: str, role: str, password: str, *, employee_id
     if role == "manager" and not employee_id:
         raise ConfigError(f"manager {name!r} needs --employee", hint="the employee id the manager is, "
                           "so the leaderboard shows them their own row")
+    if role == "manager" and employee_id:
+        _check_employee(ledger, name, employee_id)
     check_password_rules(password)
     stored = (ONE_TIME if one_time else "") + _hasher().hash(password)
     row = {"tenant": ledger.tenant, "name": name, "role": role, "employee_id": employee_id,
@@ -150,6 +152,18 @@ def add_user(ledger: Ledger, name: str, role: str, password: str, *, employee_id
         _set_flag(ledger, conn, name, must_change=must_change)
         ledger.audit(conn, actor="cli", action="web.user_set", subject=name, detail={"role": role})
     return User(name, role, employee_id)
+
+
+def _check_employee(ledger: Ledger, name: str, employee_id: str) -> None:
+    """A manager account is one employee the ledger knows (its leaderboard row, its department)."""
+    with ledger.transaction() as conn:
+        if next(ledger.iter_records(conn, "employee", subject=employee_id, batch=1), None) is not None:
+            return
+        known = sorted({str(getattr(e, "employee_id", "")) for e in ledger.iter_records(conn, "employee")})
+    shown = ", ".join(known[:10]) + (f" (and {len(known) - 10} more)" if len(known) > 10 else "")
+    raise ConfigError(f"manager {name!r}: no employee {employee_id!r} in the ledger",
+                      hint=f"known employees: {shown}" if known else
+                      "the ledger has no employees yet: run `trainbridge sync` first")
 
 
 def list_users(ledger: Ledger) -> list[dict[str, Any]]:
