@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     import click
 
     from trainbridge.core.approvals.models import ApprovalRequest, ApprovalTicket
-
     from trainbridge.core.records import (
         Agreement,
         DeliveryReceipt,
