@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -199,8 +199,9 @@ def test_list_shows_each_instance_in_chinese_or_english_from_sent_to_applied(ws,
         "审批结论",
         "已执行",
     ]
-    assert PID in row and "approvals (feishu_approval)" in row and code in row and "审批中" in row
-    assert "refund" in row and row.rstrip().endswith("—")  # not applied yet
+    assert PID in row and "approvals (飞书审批)" in row and code in row and "审批中" in row
+    assert "培训费扣款" in row and row.rstrip().endswith("—")  # the kind in words; not applied yet
+    assert run("approvals", "list", "--status", "approved") == (0, "没有处于该状态的审批实例（已通过）\n", "")
 
     feishu.decide(code, "APPROVED")
     headers, body = sealed(instance_event(code, "APPROVED", key=link(ws)["key"]))
@@ -214,6 +215,8 @@ def test_list_shows_each_instance_in_chinese_or_english_from_sent_to_applied(ws,
     assert item["proposal"] == PID and item["ref"] == code and item["status"] == "approved"
     assert item["verdict"] == "approved" and item["verdict_by"] == [f"feishu:{APPROVER}"]
     assert item["applied_at"] and item["channel"] == "feishu_approval" and item["kind"] == "refund"
+    assert item["verdict_accounts"] == ["hr.li"]
+    assert datetime.fromisoformat(item["sent_at"]).utcoffset() is not None  # tenant's time with its offset
     assert json.loads(run("approvals", "list", "--status", "open", "--json")[1]) == []
 
 
@@ -297,6 +300,26 @@ def test_withdraw_what_the_approver_already_decided_changes_nothing(ws, feishu, 
 def test_withdraw_of_a_proposal_never_sent_exits_1(ws, feishu, tb):
     code, _, err = tb(ws)("approvals", "withdraw", PID, "--language", "en")
     assert code == 1 and "no approval instance for this proposal" in err
+
+
+def test_withdraw_of_an_unknown_id_is_a_usage_error_naming_the_ids_sent(ws, feishu, tb):
+    run = tb(ws)
+    code, _, err = run("approvals", "withdraw", "nope", "--language", "en")
+    assert code == 2 and err == "nope: no such proposal; no proposal has been sent for approval yet\n"
+    sync_approvals(ws)
+    code, _, err = run("approvals", "withdraw", "nope")
+    assert code == 2 and err == f"nope: 没有这个提案；已发往审批的提案: {PID}\n"
+    assert link(ws)["status"] == "open"
+
+
+def test_an_approver_without_a_mapping_today_is_shown_as_the_account_the_verdict_was_recorded_as(ws):
+    from trainbridge.plugins.approvals_cli import accounts_for
+
+    applied = {"outcome_by": ["feishu:ou_gone"], "applied_at": datetime.now(UTC), "status": "approved"}
+    assert accounts_for(ws, applied, {"decided_by": "hr.zhao"}) == ["hr.zhao"]
+    mapped = {**applied, "outcome_by": [f"feishu:{APPROVER}"]}
+    assert accounts_for(ws, mapped, {"decided_by": "x"}) == ["hr.li"]
+    assert accounts_for(ws, {**applied, "applied_at": None}, {}) == ["feishu:ou_gone"]
 
 
 # --- subscribe ------------------------------------------------------------------------------

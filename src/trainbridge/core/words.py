@@ -163,6 +163,8 @@ CONNECTOR_TYPES: dict[str, Pair] = {
     "beisen": ("北森", "Beisen"),
     "esign_cn": ("e签宝", "eSign (e签宝)"),
     "fadada": ("法大大", "Fadada"),
+    "feishu_approval": ("飞书审批", "Feishu Approval"),
+    "dingtalk_approval": ("钉钉审批", "DingTalk approval"),
 }
 
 #: what a write does, by operation.

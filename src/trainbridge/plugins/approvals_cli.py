@@ -51,6 +51,7 @@ WORDS: dict[str, dict[str, str]] = {
         "verdict": "审批结论",
         "applied": "已执行",
         "none": "没有发往审批渠道的提案",
+        "none_with": "没有处于该状态的审批实例",
         "sending": "发起中",
         "open": "审批中",
         "withdrawn": "已撤回",
@@ -67,6 +68,9 @@ WORDS: dict[str, dict[str, str]] = {
         "not_routed": "没有提案类型路由到审批渠道（[approvals] channel / kinds）",
         "withdrawn_now": "审批实例已撤回；提案仍待在控制台处理",
         "no_link": "该提案没有审批实例",
+        "unknown": "没有这个提案",
+        "known": "已发往审批的提案",
+        "no_known": "还没有提案发往审批渠道",
         "not_open": "审批实例不在审批中，未撤回",
         "vendor_kept": "审批端未撤回",
         "busy": "另一个同步正在运行，稍后再试",
@@ -81,6 +85,7 @@ WORDS: dict[str, dict[str, str]] = {
         "verdict": "verdict",
         "applied": "applied",
         "none": "no proposal was sent for approval",
+        "none_with": "no approval instance in this state",
         "sending": "sending",
         "open": "open",
         "withdrawn": "withdrawn",
@@ -97,6 +102,9 @@ WORDS: dict[str, dict[str, str]] = {
         "not_routed": "no proposal kind is routed to an approval channel ([approvals] channel / kinds)",
         "withdrawn_now": "approval instance withdrawn; the proposal stays pending for the console",
         "no_link": "no approval instance for this proposal",
+        "unknown": "no such proposal",
+        "known": "proposals sent for approval",
+        "no_known": "no proposal has been sent for approval yet",
         "not_open": "the instance is not open; not withdrawn",
         "vendor_kept": "the vendor did not withdraw it",
         "busy": "another sync is running; try again later",
@@ -122,44 +130,65 @@ def approvals_list(state: State, status: str | None, language: str, as_json: boo
     if as_json:
         echo_json(rows)
         return
-    for line in render(rows, language, ws):
+    for line in render(rows, language, ws, status):
         click.echo(redact(line))
 
 
 def link_rows(ws: Workspace, status: str | None = None) -> list[dict[str, Any]]:
-    """The links with their proposal's kind and the channel's connector type."""
+    """The links with their proposal's kind, the channel's connector type and the approvers as
+    console accounts; times are the tenant's, with their UTC offset."""
     with ws.ledger.transaction() as conn:
         found = links.list_links(ws.ledger, conn, statuses=[status] if status else None)
-        kinds = {}
-        for link in found:
-            proposal = ws.ledger.get_proposal(conn, link["proposal_id"])
-            kinds[link["proposal_id"]] = (proposal or {}).get("kind") or ""
+        proposals = {link["proposal_id"]: ws.ledger.get_proposal(conn, link["proposal_id"]) or {}
+                     for link in found}
+
+    def when(value: datetime | None) -> str | None:
+        return tenant_now(ws.settings, value).isoformat(timespec="seconds") if value else None
+
     return [
         {
             "proposal": link["proposal_id"],
-            "kind": kinds[link["proposal_id"]],
+            "kind": proposals[link["proposal_id"]].get("kind") or "",
             "instance": link["instance"],
-            "channel": str(ws.settings.connectors.get(link["instance"], {}).get("type") or link["instance"]),
+            "channel": str(ws.settings.connectors.get(link["instance"], {}).get("type") or ""),
             "ref": link["ref"],
             "key": link["key"],
-            "sent_at": link["created_at"],
+            "sent_at": when(link["created_at"]),
             "status": link["status"],
             "verdict": link["outcome"],
             "verdict_by": list(link["outcome_by"] or []),
-            "applied_at": link["applied_at"],
+            "verdict_accounts": accounts_for(ws, link, proposals[link["proposal_id"]]),
+            "applied_at": when(link["applied_at"]),
             "detail": link["detail"],
         }
         for link in found
     ]
 
 
-def render(rows: list[dict[str, Any]], language: str, ws: Workspace) -> list[str]:
+def accounts_for(ws: Workspace, link: dict[str, Any], proposal: dict[str, Any]) -> list[str]:
+    """The approvers as console accounts: ``[approvals.approvers]``'s mapping; for a verdict that was
+    applied without a mapping in today's configuration, the account it was recorded as (the
+    proposal's ``decided_by``), else the vendor's id."""
+    approvers = list(link["outcome_by"] or [])
+    mapped = [ws.settings.approval_routing.account_for(a) for a in approvers]
+    applied = link["applied_at"] is not None and link["status"] in ("approved", "rejected")
+    if applied and mapped == approvers and proposal.get("decided_by") and len(approvers) == 1:
+        return [str(proposal["decided_by"])]
+    return mapped
+
+
+def render(rows: list[dict[str, Any]], language: str, ws: Workspace, status: str | None = None) -> list[str]:
+    from trainbridge.core.words import word
+
     words = WORDS[language]
     if not rows:
+        if status:
+            return [f"{words['none_with']}（{words.get(status, status)}）" if language == "zh"
+                    else f"{words['none_with']} ({words.get(status, status)})"]
         return [words["none"]]
 
-    def when(value: datetime | None) -> str:
-        return tenant_now(ws.settings, value).strftime("%Y-%m-%d %H:%M") if value else "—"
+    def when(value: str | None) -> str:
+        return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M") if value else "—"
 
     table = [
         tuple(
@@ -168,13 +197,16 @@ def render(rows: list[dict[str, Any]], language: str, ws: Workspace) -> list[str
     ]
     for r in rows:
         verdict = words.get(r["verdict"] or "", "—")
-        if r["verdict_by"]:
-            verdict += f" ({', '.join(ws.settings.approval_routing.account_for(a) for a in r['verdict_by'])})"
+        if r["verdict_accounts"]:
+            verdict += f" ({', '.join(r['verdict_accounts'])})"
+        channel = r["instance"]
+        if r["channel"] and r["channel"] != r["instance"]:
+            channel += f" ({word('connector', r['channel'], language)})"
         table.append(
             (
                 r["proposal"],
-                r["kind"],
-                f"{r['instance']} ({r['channel']})",
+                word("kind", r["kind"], language),
+                channel,
                 r["ref"] or "—",
                 when(r["sent_at"]),
                 words.get(r["status"], r["status"]),
@@ -360,6 +392,13 @@ def approvals_withdraw(state: State, proposal_id: str, reason: str, actor: str, 
     words = WORDS[language]
     with ws.ledger.transaction() as conn:
         link = links.get_link(ws.ledger, conn, proposal_id)
+        exists = link is not None or ws.ledger.get_proposal(conn, proposal_id) is not None
+        sent = [] if exists else [row["proposal_id"] for row in links.list_links(ws.ledger, conn)]
+    if not exists:  # a typing error: say which ids there are (exit 2, like refund settle)
+        shown = ", ".join(sent[:10]) + (" …" if len(sent) > 10 else "")
+        hint = f"{words['known']}: {shown}" if sent else words["no_known"]
+        click.echo(f"{proposal_id}: {words['unknown']}{'；' if language == 'zh' else '; '}{hint}", err=True)
+        sys.exit(ExitCode.USAGE)
     if link is None:
         click.echo(f"{proposal_id}: {words['no_link']}", err=True)
         sys.exit(ExitCode.FAILED)
