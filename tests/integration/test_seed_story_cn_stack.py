@@ -337,7 +337,7 @@ def test_seed_story_with_feishu_people_fadada_and_esign_evidence(cn_stack, vendo
         f"refund:feishu_hr:{OFFBOARDING}", "pending", Decimal("850.00"))
     assert proposal["summary"] == (f"deduct 850.00 CNY from 李娜 ({leaver_id}): training cost refund, "
                                    "left 2026-05-10 (resignation)")
-    assert "李娜 (6893014062142064137) left 2026-05-10 (resignation): owes 850.00 CNY under 1 agreement(s)" \
+    assert "李娜 (6893014062142064137) left 2026-05-10 (resignation): owes 850.00 CNY under 1 agreement" \
         in results["separations"].summary
 
     # Nothing was sent or deposited twice over the three runs.

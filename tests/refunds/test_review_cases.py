@@ -182,3 +182,91 @@ def test_an_envelope_whose_last_day_and_months_disagree_is_quarantined_naming_bo
     record = add_agreement(page, instance="ds", vendor="DocuSign", envelope_id="ENV-2", terms=agreeing,
                            signed_at=moment, raw={}, docs="docs/connectors/docusign.md")
     assert record is not None and record.service_end == date(2027, 5, 11) and record.service_months == 24
+
+
+# --- 4. repayment payments: whole cents, more than 0; nothing open after a waiver ---------------
+
+
+def asked_ws(make_workspace, tmp_path):
+    from trainbridge.core.runner import approve_proposals
+
+    seed_files(tmp_path)
+    config = seed_config(separations={"require_deduction_consent": True})
+    config["connectors"]["notices"] = {"type": "file_notifier", "path": "out/notices.jsonl"}
+    ws = make_workspace(config)
+    put_agreements(ws, agreement())
+    sync(ws, ["separations"])
+    approve_proposals(ws, ["repayment:hr:S-E003"], actor="hr@acme")
+    return ws
+
+
+def refund_cli(ws, *args):
+    from click.testing import CliRunner
+
+    from trainbridge.cli import build_cli
+
+    return CliRunner().invoke(build_cli(), ["--config", str(ws.settings.path), "refund", *args])
+
+
+def test_a_payment_of_0_001_or_0_or_10_005_is_refused_and_nothing_is_recorded(make_workspace, tmp_path):
+    ws = asked_ws(make_workspace, tmp_path)
+    for amount in ("0.001", "0", "10.005", "-5"):
+        result = refund_cli(ws, "settle", "repayment:hr:S-E003", "--amount", amount, "--on", "2026-06-01")
+        assert result.exit_code == 2, (amount, result.output)
+        assert "Traceback" not in result.output
+    assert "more than 2 decimals" in refund_cli(ws, "settle", "repayment:hr:S-E003", "--amount", "0.001",
+                                                "--on", "2026-06-01").output
+    assert "more than 0" in refund_cli(ws, "settle", "repayment:hr:S-E003", "--amount", "0",
+                                       "--on", "2026-06-01").output
+    with ws.ledger.transaction() as conn:
+        assert ws.ledger.list_decisions(conn, "repayment_payment") == []
+
+
+def test_a_waived_request_refuses_a_later_payment_and_shows_nothing_open(make_workspace, tmp_path):
+    import json
+
+    ws = asked_ws(make_workspace, tmp_path)
+    paid = refund_cli(ws, "settle", "repayment:hr:S-E003", "--amount", "100", "--on", "2026-06-01")
+    assert paid.exit_code == 0, paid.output
+    assert refund_cli(ws, "waive", "repayment:hr:S-E003", "--reason", "hardship").exit_code == 0
+    late = refund_cli(ws, "settle", "repayment:hr:S-E003", "--amount", "10", "--on", "2026-06-07")
+    assert late.exit_code == 2 and "was waived by HR (hardship): nothing is open on it" in late.output
+    [data] = json.loads(refund_cli(ws, "repayments", "--json").output)
+    assert (data["status"], data["paid"], data["remaining"], data["waived_amount"]) == \
+        ("waived", "100.00", "0.00", "750.00")
+
+
+# --- 5. a last day still to come is quoted, proposed when the day has come ----------------------
+
+
+def test_a_leaver_whose_last_day_is_in_six_months_is_quoted_and_proposed_only_on_that_day(seed_ws):
+    # The demo's E007: notice given, last day 2026-05-10, the job runs half a year before it.
+    ws = seed_ws(jobs={"separations": {"require_deduction_consent": True}})
+    put_agreements(ws, agreement())
+    [early] = sync(ws, ["separations"], today=date(2025, 11, 10))
+    [quote] = quotes(ws)
+    assert D(quote["amount"]) == D("850.00") and quote["payload"]["held"] is True
+    assert proposals(ws) == {}
+    assert any("李娜 (E003) leaves on 2026-05-10 (resignation): owes 850.00 CNY under 1 agreement; nothing "
+               "is proposed before the last day" in line for line in early.summary)
+    assert not any(" left " in line for line in early.summary)
+    assert "The last day 2026-05-10 is still to come (today is 2025-11-10)" in "\n".join(quote["explanation"])
+    # Nothing changes on the eve of the day ...
+    sync(ws, ["separations"], today=date(2026, 5, 9))
+    assert proposals(ws) == {} and len(quotes(ws)) == 1
+    # ... and on the day the repayment request is proposed, worded as past.
+    [day] = sync(ws, ["separations"], today=date(2026, 5, 10))
+    assert set(proposals(ws)) == {"repayment_request"}
+    assert proposals(ws)["repayment_request"]["amount"] == D("850.00")
+    assert any("李娜 (E003) left 2026-05-10" in line for line in day.summary)
+    [released] = [q for q in quotes(ws) if q["id"].endswith(":r2")]
+    assert "The last day 2026-05-10 has come" in "\n".join(released["explanation"])
+    assert all("proposals" not in r.counts for r in sync(ws, ["separations"], today=date(2026, 5, 11)))
+
+
+def test_a_leaver_owing_nothing_is_summarised_without_0_agreements(seed_ws):
+    ws = seed_ws()
+    [run] = sync(ws, ["separations"])
+    assert any("李娜 (E003) left 2026-05-10 (resignation): owes nothing (no signed agreement binds)" in line
+               for line in run.summary)
+    assert not any("0 agreement" in line for line in run.summary)

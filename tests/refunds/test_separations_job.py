@@ -28,7 +28,7 @@ def test_seed_leaver_owes_850_proposed_then_posted_once_after_approval(seed_ws, 
     put_agreements(ws, agreement())
     results = sync(ws, ["costs", "separations"])
     assert [r.status for r in results] == ["ok", "ok"], [r.errors for r in results]
-    assert "李娜 (E003) left 2026-05-10 (resignation): owes 850.00 CNY under 1 agreement(s)" in \
+    assert "李娜 (E003) left 2026-05-10 (resignation): owes 850.00 CNY under 1 agreement" in \
         results[1].summary
 
     [quote] = quotes(ws)

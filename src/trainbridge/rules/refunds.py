@@ -82,7 +82,7 @@ REFUSED_EXTENSION = ReasonRule(
 NOT_EXTENDED = ReasonRule(
     False, "the contract ended inside the service period; the law extends it to the period's end, so "
            "ending it anyway was the employer's choice or agreed otherwise: no claim (if the employee "
-           "refused the extension, record refused_extension and it is a resignation)",
+           "refused the extension, set refused_extension on the separation record and it is a resignation)",
     "Implementing Regulations art. 17; LCL art. 44", key="contract_end_not_extended")
 WAIVED = ReasonRule(False, "left by mutual agreement and the agreement waives the refund", "LCL art. 36",
                     key="waived")

@@ -8,6 +8,7 @@ is and how to get one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import click
 
 from trainbridge.core.localtime import tenant_zone
 from trainbridge.core.manager import PluginHost
+from trainbridge.core.money import whole_cents
 from trainbridge.core.records import (
     Agreement,
     AgreementStatus,
@@ -28,8 +30,9 @@ from trainbridge.core.records import (
     Separation,
     SeparationReason,
 )
+from trainbridge.plugins.refunds.collection import Collection, collect
 from trainbridge.plugins.refunds.facts import CostFacts, Leaver, LeaverFacts, records_of, with_session
-from trainbridge.plugins.refunds.policy import quote_leaver
+from trainbridge.plugins.refunds.policy import quote_leaver, signed_late, with_notes
 from trainbridge.plugins.refunds.repayments import (
     RepaymentError,
     render,
@@ -162,7 +165,11 @@ class DecimalType(click.ParamType):
             self.fail(f"{value!r} is not an amount (e.g. 1700.00)", param, ctx)
         if not amount.is_finite() or amount < 0:
             self.fail(f"{value!r} must be a number >= 0", param, ctx)
-        return amount
+        try:
+            return whole_cents(amount)
+        except ValueError:
+            self.fail(f"{value} has more than 2 decimals: money is in whole cents; give the amount as it "
+                      "was paid (trainbridge never rounds an amount it is given)", param, ctx)
 
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -196,6 +203,18 @@ def refund_group() -> None:
 @click.option("--clause-amount", type=DecimalType(), help="The penalty the agreement's clause names.")
 @click.option("--currency", default="CNY", show_default=True)
 @click.option("--jurisdiction", default="prc", show_default=True, help="Calculator mode: the refund policy.")
+@click.option("--refused-extension", is_flag=True,
+              help="Calculator mode: at contract_end, the employee refused to extend the contract to the end "
+                   "of the service period (Implementing Regulations art. 17).")
+@click.option("--signed-on", type=DATE,
+              help="Calculator mode: the day the agreement was signed; after --last-day it binds nobody.")
+@click.option("--consent/--no-consent", default=None,
+              help="Calculator mode: the employee's written consent to deduct the refund from pay is (or is "
+                   "not) on record; shows the collection (payroll deduction or repayment request).")
+@click.option("--final-pay", type=DecimalType(),
+              help="Calculator mode: the final month's wage before the deduction (20% limit, art. 16).")
+@click.option("--minimum-wage", type=DecimalType(),
+              help="Calculator mode: the local monthly minimum wage the final pay may not fall below.")
 @click.option("--include-unvouchered", is_flag=True,
               help="Ledger mode: count items without a voucher (default: [jobs.separations]).")
 @click.option("--json", "as_json", is_flag=True)
@@ -203,11 +222,20 @@ def refund_group() -> None:
 def refund_quote(state: Any, employee: str | None, last_day: Any, reason: str | None, waived: bool,
                  cost: Decimal | None, service_start: Any, service_months: int | None, service_end: Any,
                  service_end_exclusive: Any, proration: str | None, probation_end: Any,
-                 clause_amount: Decimal | None, currency: str, jurisdiction: str, include_unvouchered: bool,
-                 as_json: bool) -> None:
+                 clause_amount: Decimal | None, currency: str, jurisdiction: str, refused_extension: bool,
+                 signed_on: Any, consent: bool | None, final_pay: Decimal | None,
+                 minimum_wage: Decimal | None, include_unvouchered: bool, as_json: bool) -> None:
     """What a leaver owes: from the ledger (--employee) or as a calculator (--cost ...)."""
     if employee and cost is not None:
         raise click.UsageError("give --employee (ledger) or --cost (calculator), not both")
+    calculator_only = {"--refused-extension": refused_extension, "--signed-on": signed_on,
+                       "--consent/--no-consent": consent is not None, "--final-pay": final_pay,
+                       "--minimum-wage": minimum_wage}
+    if employee and any(calculator_only.values()):
+        given = ", ".join(k for k, v in calculator_only.items() if v)
+        raise click.UsageError(f"{given}: calculator mode only; in ledger mode they come from the records "
+                               "(the separation's refused_extension and final_pay, the agreement's signed_at "
+                               "and deduction_consent, [jobs.separations] minimum_wage)")
     if employee:
         ledger = quote_from_ledger(state.workspace(), employee, _day(last_day), reason, waived,
                                    _day(probation_end), Proration(proration) if proration else None,
@@ -235,15 +263,46 @@ def refund_quote(state: Any, employee: str | None, last_day: Any, reason: str | 
                               proration=Proration(proration or "month"), clause_amount=clause_amount))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if consent is None and (final_pay is not None or minimum_wage is not None):
+        raise click.UsageError("--final-pay and --minimum-wage shape a payroll deduction: say whether the "
+                               "employee's written consent is on record, --consent or --no-consent")
     departure = Departure(last_day=last_day.date(), reason=SeparationReason(reason), waived=waived,
-                          probation_end=_day(probation_end))
+                          probation_end=_day(probation_end), refused_extension=refused_extension)
+    signed = _day(signed_on)
+    terms = dataclasses.replace(terms, entered_on=signed)
     policy = PluginHost.create().refund_policy(jurisdiction)
-    _print([policy.quote(departure, [terms], currency=currency)], as_json)
+    if signed is not None and signed > departure.last_day:
+        text, item = signed_late("calculator", "", signed, departure.last_day)
+        quote = with_notes(policy.quote(departure, [], currency=currency), [text], [item])
+    else:
+        quote = policy.quote(departure, [terms], currency=currency)
+    quote = calculator_words(quote)
+    collection = None
+    if consent is not None and quote.amount > 0:
+        where = "--consent" if consent else None
+        collection = collect(quote.amount, quote.currency, consent=where, final_pay=final_pay,
+                             minimum_wage=minimum_wage, require_consent=True)
+    _print([quote], as_json, collection)
 
 
-def _print(quotes: list[LedgerQuote] | list[RefundQuote], as_json: bool) -> None:
+def calculator_words(quote: RefundQuote) -> RefundQuote:
+    """The calculator names its flag where the ledger names the record's field."""
+    def say(text: str) -> str:
+        return text.replace("set refused_extension on the separation record", "give --refused-extension")
+    return dataclasses.replace(
+        quote, explanation=tuple(say(t) for t in quote.explanation),
+        lines=tuple(dataclasses.replace(line, rule=say(line.rule)) for line in quote.lines))
+
+
+def _print(quotes: list[LedgerQuote] | list[RefundQuote], as_json: bool,
+           collection: Collection | None = None) -> None:
     if as_json:
         data = [q.as_json() for q in quotes]
+        if collection is not None:
+            data[0]["collection"] = {
+                "payroll": money(collection.payroll), "request": money(collection.request),
+                "currency": collection.currency, "explanation": list(collection.explanation),
+                "warnings": list(collection.warnings)}
         click.echo(json.dumps(data[0] if len(data) == 1 else data, ensure_ascii=False, indent=2))
         return
     for item in quotes:
@@ -255,6 +314,12 @@ def _print(quotes: list[LedgerQuote] | list[RefundQuote], as_json: bool) -> None
         if isinstance(item, LedgerQuote):
             for line in item.payroll_lines():
                 click.echo(line)
+    if collection is not None:
+        for line in (*collection.explanation, *(f"Warning: {w}" for w in collection.warnings)):
+            click.echo(line)
+        cur = collection.currency
+        click.echo(f"payroll deduction: {money(collection.payroll)} {cur}; repayment request: "
+                   f"{money(collection.request)} {cur}")
 
 
 @refund_group.command(name="repayments")

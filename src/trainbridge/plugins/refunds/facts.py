@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
-from trainbridge.core.ledger import Ledger
+from trainbridge.core.ledger import Ledger, queries
 from trainbridge.core.records import (
     Agreement,
     AgreementStatus,
@@ -46,6 +46,7 @@ COST_KINDS = ("cost_item", "program", "session", "enrollment", "learning_event",
 
 def with_hashes(ledger: Ledger, conn: Connection, model: type[R], *,
                 subject: str | None = None) -> Iterator[tuple[R, str]]:
+    queries.planned(ledger, conn)  # PostgreSQL must know the table it pages through (a fresh ledger)
     for record, content_hash in ledger.iter_records(conn, model.kind, subject=subject, with_hash=True):
         if isinstance(record, model):
             yield record, content_hash

@@ -69,6 +69,25 @@ def bound_on(agreements: Iterable[Agreement], last_day: date,
     return binding, late
 
 
+def signed_late(agreement_id: str, program_id: str, day: date, last_day: date) -> tuple[str, ExplanationItem]:
+    """The note, as text and as an item, on an agreement signed after the last day (it binds nobody)."""
+    program = f" (program {program_id})" if program_id else ""
+    text = (f"Agreement {agreement_id}{program} was signed on {day}, after the last day "
+            f"{last_day}: it binds nobody who had already left; not quoted (LCL art. 22 needs an agreement "
+            "in force).")
+    return text, ExplanationItem("agreement:signed_after_last_day", "LCL art. 22", {
+        "agreement_id": agreement_id, "program_id": program_id, "signed_on": day.isoformat(),
+        "last_day": last_day.isoformat()})
+
+
+def with_notes(quote: RefundQuote, notes: Sequence[str], items: Sequence[ExplanationItem]) -> RefundQuote:
+    """``quote`` with notes on agreements that do not bind: text at the end, items after the departure."""
+    if not notes:
+        return quote
+    return dataclasses.replace(quote, explanation=(*quote.explanation, *notes),
+                               items=_with_notes(quote.items, items))
+
+
 def quote_leaver(policy_for: Callable[[str], RefundPolicy], employee_id: str, departure: Departure,
                  agreements: Sequence[Agreement], lines: Sequence[AllocationLine],
                  programs: Mapping[str, TrainingProgram], *, proration: Proration | None = None,
@@ -91,14 +110,13 @@ def quote_leaver(policy_for: Callable[[str], RefundPolicy], employee_id: str, de
     notes = [f"Agreement {a.id} (program {a.program_id}) is {a.status.value}, not signed: not binding, "
              "not quoted." for a in unsigned]
     binding, late = bound_on(signed(ordered), departure.last_day, zone)
-    notes += [f"Agreement {a.id} (program {a.program_id}) was signed on {signed_on(a, zone)}, after the "
-              f"last day {departure.last_day}: it binds nobody who had already left; not quoted (LCL art. 22 "
-              "needs an agreement in force)." for a in late]
     note_items = [ExplanationItem("agreement:not_signed", "LCL art. 22", {
         "agreement_id": a.id, "program_id": a.program_id, "status": a.status.value}) for a in unsigned]
-    note_items += [ExplanationItem("agreement:signed_after_last_day", "LCL art. 22", {
-        "agreement_id": a.id, "program_id": a.program_id, "signed_on": str(signed_on(a, zone)),
-        "last_day": departure.last_day.isoformat()}) for a in late]
+    for a in late:
+        day = signed_on(a, zone) or departure.last_day
+        text, item = signed_late(a.id, a.program_id, day, departure.last_day)
+        notes.append(text)
+        note_items.append(item)
     owned, left_out = lines_by_agreement(
         [line for line in lines if line.employee_id == employee_id], binding)
     groups: dict[tuple[str, str], list[ServiceTerms]] = defaultdict(list)
@@ -128,9 +146,7 @@ def quote_leaver(policy_for: Callable[[str], RefundPolicy], employee_id: str, de
     result = []
     for (jurisdiction, cur), terms in sorted(groups.items()):
         quote = policy_for(jurisdiction).quote(departure, terms, currency=cur)
-        if notes:
-            quote = dataclasses.replace(quote, explanation=(*quote.explanation, *notes),
-                                        items=_with_notes(quote.items, note_items))
+        quote = with_notes(quote, notes, note_items)
         result.append(GroupQuote(f"{jurisdiction}:{cur}", quote, tuple(t.agreement_id for t in terms)))
     return result
 

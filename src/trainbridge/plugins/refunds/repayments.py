@@ -18,6 +18,7 @@ from typing import Any
 
 from trainbridge.core.errors import TrainbridgeError
 from trainbridge.core.ledger.engine import now_utc
+from trainbridge.core.money import whole_cents
 from trainbridge.plugins.refunds.settlement import REPAYMENT
 from trainbridge.rules.refunds import money
 
@@ -57,21 +58,28 @@ class Repayment:
 
     @property
     def remaining(self) -> Decimal:
-        return max(self.amount - self.paid, ZERO)
+        """What is still open: nothing once HR waived the rest."""
+        return ZERO if self.waived is not None else max(self.amount - self.paid, ZERO)
+
+    @property
+    def waived_amount(self) -> Decimal:
+        """What HR gave up: what was open when it waived."""
+        return max(self.amount - self.paid, ZERO) if self.waived is not None else ZERO
 
     @property
     def status(self) -> str:
         """``settled``, ``waived``, ``open``, or the proposal's own state before it was sent."""
         if self.proposal_status in ("pending", "rejected"):
             return self.proposal_status
-        if self.remaining == 0:
-            return "settled"
-        return "waived" if self.waived is not None else "open"
+        if self.waived is not None:
+            return "waived"
+        return "settled" if self.remaining == 0 else "open"
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "employee_id": self.employee_id, "amount": money(self.amount),
                 "currency": self.currency, "paid": money(self.paid), "remaining": money(self.remaining),
-                "status": self.status, "waived": self.waived, "payments": list(self.payments)}
+                "waived_amount": money(self.waived_amount), "status": self.status, "waived": self.waived,
+                "payments": list(self.payments)}
 
 
 def repayments(ws: Any, *, employee_id: str | None = None) -> list[Repayment]:
@@ -116,8 +124,20 @@ def settle_repayment(ws: Any, request_id: str, amount: Decimal, on: date, *, act
     if request.proposal_status == "rejected":
         msg = f"{request_id} was rejected (superseded or refused): nothing is owed under it"
         raise RepaymentError(msg, hint="see `trainbridge refund repayments` for the request that replaced it")
-    if amount <= 0:
-        raise RepaymentError(f"the amount paid must be more than 0, got {money(amount)}")
+    if request.waived is not None:
+        msg = (f"{request_id} was waived by HR ({request.waived}): nothing is open on it, so no payment is "
+               "recorded against it")
+        raise RepaymentError(msg, hint="a payment the employee made anyway is a matter for HR and finance, "
+                                       "outside this request")
+    if not amount.is_finite() or amount <= 0:
+        raise RepaymentError(f"the amount paid must be more than 0, got {amount}",
+                             hint="give what the employee paid, e.g. --amount 300.00")
+    try:
+        amount = whole_cents(amount)
+    except ValueError:
+        msg = f"the amount paid {amount} has more than 2 decimals: money is in whole cents, never rounded"
+        raise RepaymentError(msg, hint="give the amount as the bank statement shows it, e.g. 300.00") \
+            from None
     pid = f"{PAYMENT}:{request_id}:{on.isoformat()}:{money(amount)}" + (f":{reference}" if reference else "")
     if any(p.get("id") == pid for p in request.payments):
         return request, False

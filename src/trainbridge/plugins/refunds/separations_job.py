@@ -16,6 +16,7 @@ Everything is read once per run (:mod:`.facts`), so the job is linear in leavers
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -144,9 +145,11 @@ class SeparationsJob(Job):
         plan = Plan()
         setting = config_digest(cfg)
         unquoted = ctx.state("retry", [])
+        # Leavers whose last day was still to come: quoted, proposed once the day has come.
+        come = any(date.fromisoformat(day) <= ctx.today for day in ctx.state("held", []))
         plan.state["seq:inputs"] = ctx.ledger.max_seq(ctx.conn)
         plan.state["config"] = setting
-        if not unquoted and ctx.state("config") == setting and \
+        if not unquoted and not come and ctx.state("config") == setting and \
                 not changed_since(ctx, "seq:inputs", QUOTE_KINDS):
             return plan
         enrollments = records_of(ctx.ledger, ctx.conn, Enrollment)
@@ -170,6 +173,8 @@ class SeparationsJob(Job):
             if len(plan.decisions) >= 1000:  # the quotes written as they come: memory of 1,000 at most
                 ctx.flush(plan)
         plan.state["retry"] = retry
+        plan.state["held"] = sorted({leaver.separation.last_day.isoformat() for leaver in facts.leavers
+                                     if leaver.separation.last_day > ctx.today})
         return plan
 
     def _follow(self, ctx: JobContext, cfg: SeparationsConfig, leaver: Leaver, facts: LeaverFacts,
@@ -187,7 +192,10 @@ class SeparationsJob(Job):
         agreements = localized((a for a, _ in leaver.agreements), leaver.employee, cfg.jurisdictions)
         live = {f"{a.jurisdiction}:{a.currency}" for a in signed(agreements)} or {"prc:CNY"}
         live.update(owed_before)
-        if live <= previous.keys() and not any(ctx.stale(previous[key], inputs) for key in live):
+        released = leaver.separation.last_day <= ctx.today and any(
+            previous[key]["payload"].get("held") for key in live if key in previous)
+        if live <= previous.keys() and not released and \
+                not any(ctx.stale(previous[key], inputs) for key in live):
             return
         separation, employee = leaver.separation, leaver.employee
         groups = quote_leaver(
@@ -209,7 +217,11 @@ class SeparationsJob(Job):
         quote_json = quote.as_json()  # once: it is most of what a quote costs to write down
         quote_print = fingerprint(quote_json if final_pay is None else
                                   {**quote_json, "final_pay": money(final_pay)})
-        unchanged = before is not None and before["payload"]["fingerprint"] == quote_print
+        # A last day still to come is quoted, not collected: the reason may yet change (a later
+        # no-fault dismissal owes nothing), and nothing is asked of an employee still at work.
+        held = separation.last_day > ctx.today
+        released = before is not None and bool(before["payload"].get("held")) and not held
+        unchanged = before is not None and before["payload"]["fingerprint"] == quote_print and not released
         if unchanged and before is not None and not ctx.stale(before, inputs):
             return
         suffix = f":{group.key}" if several else ""
@@ -217,9 +229,11 @@ class SeparationsJob(Job):
         explanation = list(quote.explanation)
         payload: dict[str, Any] = {
             "separation": separation.id, "group": group.key, "revision": revision, "fingerprint": quote_print,
-            "agreements": list(group.agreement_ids), "proposal": None, "quote": quote_json}
+            "agreements": list(group.agreement_ids), "proposal": None, "quote": quote_json, "held": held}
         if before is not None:
             why = what_changed(recorded_inputs(before), inputs)
+            if released and why == "nothing":
+                why = "unchanged, but the last day has come"
             explanation.append(f"Revises {before['id']} ({money(Decimal(before['amount'] or 0))} "
                                f"{quote.currency} before); inputs: {why}.")
         if unchanged:
@@ -232,7 +246,14 @@ class SeparationsJob(Job):
         due = quote.amount - taken
         kind = DEDUCTION if due > 0 else CREDIT
         pid = f"{kind}:{qid.removeprefix('refund_quote:')}" if due else None
-        collection = self._collection(cfg, leaver, group, due, settlement) if due > 0 else None
+        if held:
+            pid = None
+        if held and due:
+            explanation.append(f"The last day {separation.last_day} is still to come (today is {ctx.today}): "
+                               "nothing is proposed before it; what is owed then is proposed on that day.")
+        elif released and due:
+            explanation.append(f"The last day {separation.last_day} has come: what is owed is proposed now.")
+        collection = self._collection(cfg, leaver, group, due, settlement) if due > 0 and not held else None
         rid = None
         if collection is not None:
             rid = f"repayment:{qid.removeprefix('refund_quote:')}" if collection.request else None
@@ -246,9 +267,14 @@ class SeparationsJob(Job):
             net = " (net of credits)" if any(i.kind == CREDIT for i in done) else ""
             explanation.append(f"{money(taken)} {quote.currency} was already deducted{net} under "
                                f"{', '.join(i.id for i in done)}: only the difference is proposed.")
+        count = len(group.agreement_ids)
+        under = f"under {count} agreement{'s' if count > 1 else ''}" if count else \
+            "(no signed agreement binds)"
         owes = f"owes {money(quote.amount)} {quote.currency}" if quote.owed else "owes nothing"
-        plan.summary.append(f"{who} left {separation.last_day} ({separation.reason.value}): {owes} "
-                            f"under {len(group.agreement_ids)} agreement(s)")
+        owes += f" {under}"
+        leaves = f"leaves on {separation.last_day}" if held else f"left {separation.last_day}"
+        plan.summary.append(f"{who} {leaves} ({separation.reason.value}): {owes}"
+                            + ("; nothing is proposed before the last day" if held and quote.owed else ""))
         plan.summary += [f"  warning: {w}" for w in quote.warnings]
         payload["proposal"] = pid
         payload["repayment"] = rid
