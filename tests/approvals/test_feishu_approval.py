@@ -249,7 +249,7 @@ def test_the_demo_approves_one_proposal_through_a_faked_feishu_by_its_event(tmp_
     lines: list[str] = []
     assert run_demo(tmp_path / "demo", today=date(2026, 11, 23), echo=lines.append) == 0
     text = "\n".join(lines)
-    assert "sent repayment:hr:S-E007 to Feishu Approval as DEMO-INSTANCE-1 (金额 ¥425.00)" in text
+    assert "sent repayment:hr:S-E007 to Feishu Approval as DEMO-INSTANCE-1 (金额 ¥1,062.50)" in text
     assert "recorded as hr.li (the name [approvals.approvers] maps" in text
     assert "repayment:hr:S-E007 is delivered" in text
     ws = Workspace(load_settings(tmp_path / "demo" / "plugins.toml"))

@@ -75,10 +75,11 @@ def demo_dates(today: date) -> dict[str, date]:
     training_day = add_months(today, -12) - timedelta(days=1)
     service_start = training_day + timedelta(days=1)
     # Served exactly 12 of 24 months: the last day is the eve of the 12-month anniversary.
-    # The second leaver has given notice: she leaves after 18 of 24 months, half a year from now.
+    # The second leaver left three months ago, after 9 of 24 months (a last day still to come
+    # would be quoted but not asked of her before it: docs/refunds.md).
     return {"training_day": training_day, "service_start": service_start,
             "leaver_last_day": add_months(service_start, 12) - timedelta(days=1),
-            "second_leaver_last_day": add_months(service_start, 18) - timedelta(days=1)}
+            "second_leaver_last_day": add_months(service_start, 9) - timedelta(days=1)}
 
 
 @hookimpl
