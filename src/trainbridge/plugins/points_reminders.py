@@ -41,6 +41,7 @@ class RemindersJob(Job):
         if ctx.nothing_new(plan, self.inputs, ctx.today, notifiers):
             plan.summary.append("reminders: nothing new since the last run today")
             return plan
+        queries.planned(ctx.ledger, ctx.conn)  # PostgreSQL must know the table it pages through
         managers = {e.employee_id: e for e in _typed(ctx.records("employee"), Employee) if e.is_manager}
         sessions = {s.session_id: s for s in _typed(ctx.records("session"), TrainingSession)}
         for enrollment in _typed(ctx.records("enrollment"), Enrollment):

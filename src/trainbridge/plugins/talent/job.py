@@ -13,6 +13,7 @@ from typing import ClassVar
 from pydantic import BaseModel
 
 from trainbridge.core.jobs import Decision, Job, JobContext, Plan, Write
+from trainbridge.core.ledger import queries
 from trainbridge.core.records import Certificate, Employee, Notice, Recipient, Separation
 from trainbridge.plugins.talent.config import REMINDER, CertificatesConfig
 from trainbridge.rules.agreements import parse_lead
@@ -35,6 +36,7 @@ class CertificatesJob(Job):
         if ctx.nothing_new(plan, self.inputs, ctx.today, notifiers):
             plan.summary.append("certificate reminders: nothing new since the last run today")
             return plan
+        queries.planned(ctx.ledger, ctx.conn)  # PostgreSQL must know the table it pages through
         employees = [e for e in ctx.records("employee") if isinstance(e, Employee)]
         separations = [s for s in ctx.records("separation") if isinstance(s, Separation)]
         certificates = [c for c in ctx.records("certificate") if isinstance(c, Certificate)]
