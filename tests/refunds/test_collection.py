@@ -124,8 +124,8 @@ def test_an_approved_repayment_request_sends_the_notice_once_and_is_not_asked_ag
     result = approve_proposals(ws, ["repayment:hr:S-E003"], actor="hr@acme")
     assert result["repayment:hr:S-E003"] == "approved and delivered"
     [notice] = lines(tmp_path / "out" / "notices.jsonl")
-    assert notice["id"] == "repayment:hr:S-E003" and "850.00 CNY" in notice["subject"]
-    assert "How to pay" in notice["body"] and "Pro rata: 1700.00 x 12 / 24" in notice["body"]
+    assert notice["id"] == "repayment:hr:S-E003" and "¥850.00" in notice["subject"]
+    assert "如何支付" in notice["body"] and "按未服务的比例折算应返还 ¥850.00" in notice["body"]
     assert notice["recipients"][0]["employee_id"] == "E003"
     again = sync(ws, ["separations"])
     assert all("proposals" not in r.counts for r in again)

@@ -270,3 +270,55 @@ def test_a_leaver_owing_nothing_is_summarised_without_0_agreements(seed_ws):
     assert any("李娜 (E003) left 2026-05-10 (resignation): owes nothing (no signed agreement binds)" in line
                for line in run.summary)
     assert not any("0 agreement" in line for line in run.summary)
+
+
+# --- 17. the repayment request reads wholly in the employee's language --------------------------
+
+
+def notice_of(make_workspace, tmp_path, language: str = "") -> dict:
+    import json
+
+    from trainbridge.core.runner import approve_proposals
+
+    people = None
+    if language:
+        from tests.refunds.conftest import employees_csv
+
+        rows = employees_csv().splitlines()
+        people = "\n".join([rows[0] + ",language"] + [r + f",{language}" for r in rows[1:]]) + "\n"
+    seed_files(tmp_path, **({"employees__csv": people} if people else {}))
+    config = seed_config(separations={"require_deduction_consent": True})
+    config["connectors"]["notices"] = {"type": "file_notifier", "path": "out/notices.jsonl"}
+    ws = make_workspace(config)
+    put_agreements(ws, agreement(signed_at=datetime(2025, 5, 3, 2, 0, tzinfo=UTC)))
+    sync(ws, ["separations"])
+    approve_proposals(ws, ["repayment:hr:S-E003"], actor="hr@acme")
+    [notice] = [json.loads(x) for x in (tmp_path / "out" / "notices.jsonl").read_text("utf-8").splitlines()]
+    return notice
+
+
+def test_the_repayment_request_to_a_chinese_reader_is_all_chinese_with_no_internal_ids(
+        make_workspace, tmp_path):
+    import re
+
+    notice = notice_of(make_workspace, tmp_path)
+    body = notice["body"]
+    assert notice["language"] == "zh" and notice["subject"] == "培训费用返还通知：请返还 ¥850.00"
+    assert "李娜，您好" in body and "您已于2026年5月10日离职（主动辞职）" in body
+    assert "培训协议签署于2025年5月3日，服务期2025年5月11日至2027年5月10日（24个月），您已服务12个月" in body
+    assert "可返还的培训费用 ¥1,700.00，按未服务的比例折算应返还 ¥850.00" in body
+    assert "未经您书面同意，培训费用不得从工资中扣除" in body
+    assert "如何支付：请将 ¥850.00 转账至人力资源部告知的公司账户" in body and "工号 E003" in body
+    assert "《劳动合同法》第二十二条" in body and "《工资支付暂行规定》第十五条" in body
+    assert re.search(r"[A-Za-z]{2,}", body) is None, body  # no English word, no ledger id
+    assert not any(tag in body for tag in ("agreement:", "finance:", "repayment:", "hr:S-E003"))
+
+
+def test_the_repayment_request_to_an_english_reader_is_in_english(make_workspace, tmp_path):
+    notice = notice_of(make_workspace, tmp_path, language="en")
+    body = notice["body"]
+    assert notice["language"] == "en" and notice["subject"] == "Training cost repayment: please repay ¥850.00"
+    assert "You left on 2026-05-10 (resignation)" in body and "you served 12 months" in body
+    assert "How to pay: transfer ¥850.00" in body and "Wages art. 15" in body
+    names = body.replace("消防设施操作员(消防中控)上岗证书培训", "").replace("李娜", "")  # name, title
+    assert "Dear 李娜," in body and not any("\u4e00" <= ch <= "\u9fff" for ch in names), body

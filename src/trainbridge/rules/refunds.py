@@ -281,6 +281,30 @@ def fraction_text(value: Fraction) -> str:
     return f"{exact} (~{decimal_text(value, 4)})"
 
 
+def period_words(value: Fraction | str, unit: str, *, zh: bool) -> str:
+    """A period as a person reads it: ``378/31`` months is 12个月又6天 / 12 months and 6 days.
+
+    A month's part is a number of days of that month (``6/31``); a part that no longer shows
+    its days (``15/30`` is ``1/2``) reads as a decimal, ``12.5个月``.
+    """
+    number = Fraction(value)
+    if unit.startswith("day"):
+        days = decimal_text(number, 2)
+        return f"{days}天" if zh else f"{days} day{'' if number == 1 else 's'}"
+    whole = math.floor(number)
+    rest = number - whole
+    if rest == 0:
+        return f"{whole}个月" if zh else f"{whole} month{'' if whole == 1 else 's'}"
+    if rest.denominator in (28, 29, 30, 31):
+        days = rest.numerator
+        if zh:
+            return f"{whole}个月又{days}天" if whole else f"{days}天"
+        day_text = f"{days} day{'' if days == 1 else 's'}"
+        return f"{whole} month{'' if whole == 1 else 's'} and {day_text}" if whole else day_text
+    text = decimal_text(number, 2)
+    return f"{text}个月" if zh else f"{text} months"
+
+
 # --- the policy ----------------------------------------------------------------------
 
 

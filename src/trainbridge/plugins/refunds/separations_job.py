@@ -16,6 +16,7 @@ Everything is read once per run (:mod:`.facts`), so the job is linear in leavers
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -43,6 +44,7 @@ from trainbridge.plugins.refunds.facts import (
     fingerprint,
     records_of,
 )
+from trainbridge.plugins.refunds.notice import notice_text
 from trainbridge.plugins.refunds.policy import CREDIT_REASON, REFUND_REASON, GroupQuote, quote_leaver, signed
 from trainbridge.plugins.refunds.revisions import latest, recorded_inputs, revision_id, what_changed
 from trainbridge.plugins.refunds.settlement import (
@@ -57,7 +59,7 @@ from trainbridge.plugins.refunds.settlement import (
 )
 from trainbridge.plugins.refunds.us import CredentialConfig, localized
 from trainbridge.rules.costs import AllocationLine
-from trainbridge.rules.refunds import Departure, money
+from trainbridge.rules.refunds import Departure, RefundQuote, money
 
 ZERO = Decimal("0.00")
 
@@ -203,14 +205,18 @@ class SeparationsJob(Job):
             facts.program_records, proration=cfg.proration, include_unvouchered=cfg.include_unvouchered,
             keep=owed_before, credentials=cfg.credentials, zone=tenant_zone(ctx))
         who = f"{employee.name} ({separation.employee_id})" if employee else separation.employee_id
+        programs = facts.program_records
+        titles = {a.program_id: programs[a.program_id].title for a in agreements if a.program_id in programs}
         for group in groups:
             before = previous.get(group.key)
             self._decide_group(ctx, cfg, leaver, who, group, before, inputs,
-                               settlements.get(group.key, Settlement(())), len(groups) > 1, plan)
+                               settlements.get(group.key, Settlement(())), len(groups) > 1, plan,
+                               titles=titles)
 
     def _decide_group(self, ctx: JobContext, cfg: SeparationsConfig, leaver: Leaver, who: str,
                       group: GroupQuote, before: dict[str, Any] | None, inputs: dict[str, str],
-                      settlement: Settlement, several: bool, plan: Plan) -> None:
+                      settlement: Settlement, several: bool, plan: Plan, *,
+                      titles: Mapping[str, str] | None = None) -> None:
         quote, separation = group.quote, leaver.separation
         # A final pay on record shapes the collection: a corrected one is quoted again.
         final_pay = separation.final_pay
@@ -297,7 +303,8 @@ class SeparationsJob(Job):
         if rid is not None and collection is not None:
             plan.summary.append(f"  {money(collection.request)} {quote.currency} is asked of the employee as "
                                 f"a repayment request ({rid})")
-            plan.proposals.append(self._repayment(cfg, leaver, who, rid, collection, explanation))
+            plan.proposals.append(self._repayment(cfg, leaver, who, rid, collection, explanation, quote,
+                                                  titles or {}))
         if pid is None:
             return
         if due < 0:
@@ -340,16 +347,17 @@ class SeparationsJob(Job):
 
     @staticmethod
     def _repayment(cfg: SeparationsConfig, leaver: Leaver, who: str, rid: str, collection: Collection,
-                   explanation: list[str]) -> Proposal:
+                   explanation: list[str], quote: RefundQuote, titles: Mapping[str, str]) -> Proposal:
         separation, employee = leaver.separation, leaver.employee
         owed = f"{money(collection.request)} {collection.currency}"
-        body = "\n".join([
-            f"您需返还培训费用 {owed}。You are asked to repay {owed} of training cost "
-            f"(you left on {separation.last_day}).", "", *explanation, "",
-            "如何支付 How to pay: transfer the amount to the company's account named by HR, quoting "
-            f"reference {rid}, or contact HR to agree instalments."])
-        notice = Notice(id=rid, notice=REPAYMENT, subject=f"培训费用返还 Training cost repayment: {owed}",
-                        body=body, language=employee.language if employee else "zh", related_id=separation.id,
+        # The employee reads it in their language, without the ledger's ids; HR's proposal keeps them.
+        language = employee.language if employee else "zh"
+        subject, body = notice_text(
+            language=language, name=employee.name if employee else separation.employee_id,
+            employee_id=separation.employee_id, last_day=separation.last_day, reason=separation.reason.value,
+            quote=quote, collection=collection, titles=titles)
+        notice = Notice(id=rid, notice=REPAYMENT, subject=subject,
+                        body=body, language=language, related_id=separation.id,
                         recipients=(Recipient(name=employee.name if employee else "",
                                               employee_id=separation.employee_id,
                                               email=employee.email if employee else None),))
