@@ -4,6 +4,7 @@ is a name, an id (``class="id"``), text someone typed (``class="typed"``), Engli
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -13,8 +14,10 @@ import pytest
 from trainbridge.core.record_base import Reject
 from trainbridge.core.records import Employee
 from trainbridge.core.runner import Workspace
+from trainbridge.core.words import KINDS, POINTS_RULES, VENDOR_STATUSES
 from trainbridge.plugins.agreements import list_agreements
 from trainbridge.web.accounts import list_users
+from trainbridge.web.report_text import titles_of
 
 from .conftest import BONUS, REFUND, csrf_of, login
 from .visible_text import latin_words, visible_text
@@ -140,7 +143,7 @@ def test_report_explanations_and_chart_tooltips_are_chinese(zh_pages: dict[str, 
     assert "需培训 = 需求 10 − 持证 5 + 到期 2 + 预计离职 1 = 8" in demand
     assert "班次 = 8 ÷ 每班 6 人，向上取整 = 2" in demand and "<title>目标 10</title>" in demand
     needs = zh_pages["/reports?name=needs"]
-    assert "M001 职业目标 negotiation" in needs and "评分 2.5 低于 3（2026-11-03）" in needs
+    assert "M001 职业目标 商务谈判" in needs and "评分 2.5 低于 3（2026-11-03）" in needs
     # a config key stays as it is written, marked as code
     for page in (zh_pages["/reports?name=costs"], zh_pages["/reports/costs.html?"]):
         assert "<code>[jobs.costs] include_unvouchered = true</code>" in page
@@ -154,3 +157,45 @@ def test_errors_and_a_failed_login_are_said_in_chinese(client: Any, zh_pages: di
     statuses = {path: client.get(path).status_code for path in
                 ["/nowhere", "/reports?name=nope", BAD_PERIOD, BAD_DAY]}
     assert statuses == {"/nowhere": 404, "/reports?name=nope": 404, BAD_PERIOD: 400, BAD_DAY: 400}
+
+
+#: text inside ``class="id"`` elements (shown, though the word check leaves ids out).
+ID_SPANS = re.compile(r'class="id"[^>]*>([^<]*)<')
+
+
+def vocabulary_codes(workspace: Workspace) -> set[str]:
+    """Codes a Chinese page must say in words, even where it shows ids: points rules, proposal
+    kinds, vendor statuses and every certificate, role or competency code the configuration titles."""
+    return {*POINTS_RULES, *KINDS, *(k for k in VENDOR_STATUSES if k.isupper()),
+            *titles_of(workspace.settings.jobs)}
+
+
+def test_no_zh_page_shows_a_code_that_has_words(zh_pages: dict[str, str], workspace: Workspace) -> None:
+    """Review item 18: rule ids in a proposal's points entries (shown as ids), certificate and
+    role codes in the demand and needs reports (allowed as data words), the Feishu verdict's
+    "已通过 in 飞书审批 Feishu Approval" and the audit log's APPROVED passed the word check."""
+    codes = vocabulary_codes(workspace)
+    split = re.compile(r"[\s,;()\[\]{}<>«»“”\"'，。；：（）、《》·|=+×]+")
+    found: dict[str, list[str]] = {}
+    for path, html in zh_pages.items():
+        shown = visible_text(html) + " " + " ".join(ID_SPANS.findall(html))
+        hits = sorted({token for token in split.split(shown) if token in codes})
+        if " in 飞书" in html or "已通过 in" in html:
+            hits.append("mixed verdict reason")
+        if hits:
+            found[path] = hits
+    assert {path: found[path] for path in sorted(found)} == {}
+
+
+def test_a_feishu_verdict_and_the_vendor_statuses_are_said_in_words(zh_pages: dict[str, str]) -> None:
+    delivered = zh_pages["/proposals?status=delivered"]  # 赵敏's repayment request, approved in Feishu
+    assert "已在飞书审批中通过（审批实例 DEMO-INSTANCE-1）" in delivered or (
+        "已在审批应用中通过（审批实例 DEMO-INSTANCE-1）" in delivered)
+    audit = zh_pages["/audit"]
+    assert "外部审批人" in audit and "APPROVED" not in visible_text(audit, skip_marked=False)
+    assert "已通过" in audit  # the vendor status in words
+
+
+def test_a_proposals_points_entries_name_their_rules_in_words(zh_pages: dict[str, str]) -> None:
+    detail = zh_pages[f"/proposals/{BONUS}"]
+    assert "参加线下课程" in detail and "offline_attended" not in detail

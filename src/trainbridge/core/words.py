@@ -137,6 +137,16 @@ DETAIL_KEYS: dict[str, Pair] = {
     "vendor_status": ("外部状态", "Vendor status"),
 }
 
+#: an approval instance's status at the vendor: Feishu's instance status, DingTalk's result / type.
+VENDOR_STATUSES: dict[str, Pair] = {
+    "PENDING": ("审批中", "pending"), "APPROVED": ("已通过", "approved"), "REJECTED": ("已拒绝", "rejected"),
+    "CANCELED": ("已撤回", "withdrawn"), "DELETED": ("已删除", "deleted"), "REVERTED": ("已撤销", "revoked"),
+    "TRANSFERRED": ("已转交", "transferred"), "agree": ("已同意", "agreed"), "refuse": ("已拒绝", "refused"),
+    "terminate": ("已撤销", "terminated"), "finish": ("已结束", "finished"), "start": ("已发起", "started"),
+    "RUNNING": ("审批中", "running"), "COMPLETED": ("已结束", "completed"),
+    "TERMINATED": ("已撤销", "terminated"),
+}
+
 ROLES: dict[str, Pair] = {
     "admin": ("管理员", "administrator"),
     "hr": ("人事", "HR"),
@@ -267,6 +277,17 @@ POINTS_CATEGORIES: dict[str, Pair] = {
     "participation": ("参与", "participation"), "output": ("产出", "output"), "sharing": ("分享", "sharing"),
 }
 
+#: the points rules (rules/points.py RULE_KINDS), as HR reads them.
+POINTS_RULES: dict[str, Pair] = {
+    "offline_attended": ("参加线下课程", "Offline session attended"),
+    "online_completed": ("完成线上课程", "Online course completed"),
+    "late": ("迟到", "Late check-in"),
+    "action_plan_submitted": ("提交行动计划", "Action plan submitted"),
+    "action_plan_adopted": ("行动计划被采纳", "Action plan adopted"),
+    "taught_frontline": ("为基层员工授课", "Taught front-line staff"),
+    "reflection_article": ("发表培训心得", "Training reflection published"),
+}
+
 RECORDS: dict[str, Pair] = {
     "employee": ("员工", "Employee"), "separation": ("离职记录", "Separation"),
     "program": ("培训项目", "Program"),
@@ -277,7 +298,7 @@ RECORDS: dict[str, Pair] = {
 }
 
 TABLES: dict[str, dict[str, Pair]] = {
-    "record": RECORDS,
+    "record": RECORDS, "points_rule": POINTS_RULES, "vendor_status": VENDOR_STATUSES,
     "cost": COST_CATEGORIES, "points_category": POINTS_CATEGORIES,
     "kind": KINDS, "status": STATUSES, "job": JOBS, "count": COUNTS, "audit": AUDIT_ACTIONS,
     "detail": DETAIL_KEYS, "role": ROLES, "connector": CONNECTOR_TYPES, "operation": OPERATIONS,

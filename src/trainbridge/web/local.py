@@ -163,6 +163,14 @@ class Local:
         """Each problem of a stored validation reason (``loc: msg; ...``) as a plain sentence."""
         return words.quarantine_sentences(reason, "zh" if self.zh else "en")
 
+    def verdict(self, reason: str | None) -> str:
+        """A decision reason written for a Feishu / DingTalk verdict, as a sentence in the reader's
+        language ("已在飞书审批中通过（审批实例 X）"); "" for a reason someone typed."""
+        from trainbridge.core.approvals.channel import parse_verdict_reason, verdict_sentence
+
+        parsed = parse_verdict_reason(reason)
+        return verdict_sentence(*parsed, "zh" if self.zh else "en") if parsed else ""
+
     def leaderboard_note(self, note: str) -> str:
         """The visibility rule the leaderboard applied, in the reader's language."""
         if note in ("self", "department"):

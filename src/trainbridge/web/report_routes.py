@@ -31,7 +31,7 @@ from trainbridge.rules.leaderboard import period_bounds
 from trainbridge.rules.points import period_key
 from trainbridge.web.console import Console
 from trainbridge.web.report_export import to_csv_bytes, to_xlsx_bytes
-from trainbridge.web.report_text import CODE, column, localize, note_html, report_title, word
+from trainbridge.web.report_text import CODE, column, localize, note_html, report_title, titles_of, word
 
 log = logging.getLogger("trainbridge.web")
 #: reports whose period defaults to the latest one with data (the others: every period).
@@ -103,7 +103,7 @@ def departments(ws: Workspace) -> list[str]:
 
 
 def build(ws: Workspace, sel: Selection, lang: str) -> ReportResult:
-    return localize(sel.report.build(ws, **sel.kwargs), lang)
+    return localize(sel.report.build(ws, **sel.kwargs), lang, titles_of(ws.settings.jobs))
 
 
 def file_name(sel: Selection, ext: str) -> str:
@@ -165,7 +165,7 @@ def routes(c: Console) -> list[BaseRoute]:
                         latest_default=selected in LATEST_BY_DEFAULT, departments=depts,
                         custom_period=custom_period(sel, c.today()),
                         chart_svg=chart_svg, note_html=note_html, column=lambda name: column(name, lang),
-                        word=lambda text: word(text, lang))
+                        word=lambda text: word(text, lang, titles_of(ws.settings.jobs)))
 
     async def built(request: Request) -> tuple[Selection, ReportResult]:
         sel = selection(request, request.path_params["name"])

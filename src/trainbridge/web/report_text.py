@@ -173,17 +173,39 @@ PATTERNS: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p), zh, en) for 
 ]]
 
 
-def _value(value: Any) -> str:
+#: no titles: codes stay as they are.
+NO_TITLES: Mapping[str, str] = {}
+
+
+def titles_of(jobs: Mapping[str, Any]) -> dict[str, str]:
+    """What a Chinese page shows for a certificate, role, competency or goal code: ``[jobs.talent]
+    titles``, and ``competency_topics`` for competencies; a code with neither stays as data."""
+    talent = jobs.get("talent", {}) if isinstance(jobs, Mapping) else {}
+    found: dict[str, str] = {}
+    for table in ("competency_topics", "titles"):
+        value = talent.get(table, {}) if isinstance(talent, Mapping) else {}
+        if isinstance(value, Mapping):
+            found.update({str(k): str(v) for k, v in value.items() if isinstance(v, str) and v})
+    return found
+
+
+def _title(value: str, titles: Mapping[str, str]) -> str:
+    """``value`` (a code, or ``competency:CODE``) as its configured title, else as it is."""
+    code = value.removeprefix("competency:")
+    return titles.get(code, value)
+
+
+def _value(value: Any, titles: Mapping[str, str] = NO_TITLES) -> str:
     """A rule's value in Chinese text: a note in Chinese, lists with 、, dates and numbers as written."""
     if isinstance(value, Note):
-        return word(value, "zh")
+        return word(value, "zh", titles)
     if isinstance(value, (list, tuple)):
-        return "、".join(_value(v) for v in value)
+        return "、".join(_value(v, titles) for v in value)
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, date):
         return value.isoformat()
-    return str(value)
+    return _title(str(value), titles)
 
 
 def _where(v: Mapping[str, str]) -> str:
@@ -227,7 +249,7 @@ PART_PATTERNS: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p), zh, en)
 ]]
 
 
-def _parts(text: str, lang: str) -> str | None:
+def _parts(text: str, lang: str, titles: Mapping[str, str] = NO_TITLES) -> str | None:
     """``text`` when every "; "-separated part is known (None otherwise), each in ``lang``."""
     out = []
     for part in text.split("; "):
@@ -235,24 +257,49 @@ def _parts(text: str, lang: str) -> str | None:
         if match is None:
             return None
         zh, en = next((zh, en) for p, zh, en in PART_PATTERNS if p is match.re)
-        out.append((zh if lang == "zh" else en).format(**match.groupdict()))
+        groups = {k: _title(v, titles) if lang == "zh" and k in ("g", "c") else v
+                  for k, v in match.groupdict().items()}
+        out.append((zh if lang == "zh" else en).format(**groups))
     return ("；" if lang == "zh" else "; ").join(out)
 
 
-def word(text: str, lang: str) -> str:
-    """One cell's, label's or title's text in ``lang`` (unknown text as it is)."""
+def word(text: str, lang: str, titles: Mapping[str, str] = NO_TITLES) -> str:
+    """One cell's, label's or title's text in ``lang`` (unknown text as it is); on Chinese pages a
+    code with a configured title (:func:`titles_of`) is shown by its title."""
+    if lang != "zh":
+        titles = NO_TITLES
     if isinstance(text, Note) and text.rule in RULES:
-        return RULES[text.rule]({k: _value(v) for k, v in text.values.items()}) if lang == "zh" else str(text)
+        if lang != "zh":
+            return str(text)
+        return RULES[text.rule]({k: _value(v, titles) for k, v in text.values.items()})
+    if text in titles:
+        return titles[text]
     pair = VALUES.get(text)
     if pair is not None:
         return pair[0] if lang == "zh" else pair[1]
     for pattern, zh, en in PATTERNS:
         match = pattern.fullmatch(text)
         if match:
-            parts = {k: word(v, lang) if v in VALUES or v in COLUMNS else v
+            parts = {k: word(v, lang) if v in VALUES or v in COLUMNS else _title(v, titles)
                      for k, v in match.groupdict().items()}
             return (zh if lang == "zh" else en).format(**parts)
-    return _parts(text, lang) or text if "; " in text or " goal " in text or " < " in text else text
+    if "; " in text or " goal " in text or " < " in text:
+        return _parts(text, lang, titles) or text
+    return _codes(text, titles)
+
+
+#: a list of codes as a report joins them: "leadership, coaching" or "fire_control_operator fire_operator".
+_CODE_LIST = re.compile(r"[a-z][a-z0-9_]*(?:(?:, | )[a-z][a-z0-9_]*)+")
+
+
+def _codes(text: str, titles: Mapping[str, str]) -> str:
+    """A cell or label that lists codes, each by its title where it has one (``、`` between them)."""
+    if not titles or not _CODE_LIST.fullmatch(text):
+        return text
+    parts = re.split(r", | ", text)
+    if not any(part in titles for part in parts):
+        return text
+    return ("、" if ", " in text else " · ").join(titles.get(part, part) for part in parts)
 
 
 def column(name: str, lang: str) -> str:
@@ -262,22 +309,25 @@ def column(name: str, lang: str) -> str:
     return pair[0] if lang == "zh" else pair[1]
 
 
-def _cell(value: Any, lang: str) -> Any:
-    return word(value, lang) if isinstance(value, str) else value
+def _cell(value: Any, lang: str, titles: Mapping[str, str] = NO_TITLES) -> Any:
+    return word(value, lang, titles) if isinstance(value, str) else value
 
 
-def _chart(chart: Chart, lang: str) -> Chart:
-    return replace(chart, title=word(chart.title, lang), labels=[word(str(x), lang) for x in chart.labels],
+def _chart(chart: Chart, lang: str, titles: Mapping[str, str] = NO_TITLES) -> Chart:
+    return replace(chart, title=word(chart.title, lang, titles),
+                   labels=[word(str(x), lang, titles) for x in chart.labels],
                    target_label="目标" if lang == "zh" else chart.target_label)
 
 
-def localize(result: ReportResult, lang: str) -> ReportResult:
-    """The same report with its words in ``lang``; numbers, dates, names and ids untouched."""
-    rows: Sequence[Sequence[Any]] = [[_cell(v, lang) for v in row] for row in result.rows]
-    return replace(result, title=word(result.title, lang), columns=[column(c, lang) for c in result.columns],
-                   rows=rows, notes=[word(n, lang) for n in result.notes],
-                   charts=[_chart(ch, lang) for ch in result.charts],
-                   sections=[localize(s, lang) for s in result.sections])
+def localize(result: ReportResult, lang: str, titles: Mapping[str, str] = NO_TITLES) -> ReportResult:
+    """The same report with its words in ``lang``; numbers, dates, names and ids untouched (on
+    Chinese pages, codes with a configured title by their title)."""
+    rows: Sequence[Sequence[Any]] = [[_cell(v, lang, titles) for v in row] for row in result.rows]
+    return replace(result, title=word(result.title, lang, titles),
+                   columns=[column(c, lang) for c in result.columns],
+                   rows=rows, notes=[word(n, lang, titles) for n in result.notes],
+                   charts=[_chart(ch, lang, titles) for ch in result.charts],
+                   sections=[localize(s, lang, titles) for s in result.sections])
 
 
 #: the registered reports' titles (their own are English).

@@ -21,6 +21,7 @@ Exactly once, step by step:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,40 @@ from trainbridge.core.secrets import redact
 from trainbridge.core.workspace import Workspace
 
 log = logging.getLogger("trainbridge.approvals")
-VENDOR_NAMES = {"feishu_approval": "飞书审批 Feishu Approval", "dingtalk_approval": "钉钉审批 DingTalk OA"}
+#: the approval apps by connector type, (中文, English).
+VENDOR_NAMES = {"feishu_approval": ("飞书审批", "Feishu Approval"),
+                "dingtalk_approval": ("钉钉审批", "DingTalk OA")}
+#: the decision reason a vendor verdict is recorded with (``verdict_reason``); old rows said
+#: "已通过 in 飞书审批 Feishu Approval (instance X)".
+_REASON = re.compile(
+    r"(?:已在.+?中(?:通过|拒绝)（审批实例 .+?） / )?(?P<outcome>approved|rejected|已通过|已拒绝) in "
+    r"(?:[^()]*?(?P<vendor>Feishu Approval|DingTalk OA))?[^()]* \(instance (?P<ref>.+)\)$"
+)
+
+
+def verdict_sentence(outcome: str, vendor_type: str | None, ref: str, lang: str) -> str:
+    """"已在飞书审批中通过（审批实例 X）" / "Approved in Feishu Approval (instance X)"."""
+    zh_name, en_name = VENDOR_NAMES.get(vendor_type or "", ("审批应用", "the approval app"))
+    if lang == "zh":
+        return f"已在{zh_name}中{'通过' if outcome == 'approved' else '拒绝'}（审批实例 {ref}）"
+    return f"{'Approved' if outcome == 'approved' else 'Rejected'} in {en_name} (instance {ref})"
+
+
+def verdict_reason(outcome: str, vendor_type: str | None, ref: str) -> str:
+    """The decision reason stored for a vendor verdict: the Chinese sentence, then the English one."""
+    zh = verdict_sentence(outcome, vendor_type, ref, "zh")
+    en = verdict_sentence(outcome, vendor_type, ref, "en")
+    return f"{zh} / {en[0].lower()}{en[1:]}"
+
+
+def parse_verdict_reason(reason: str | None) -> tuple[str, str | None, str] | None:
+    """(outcome, vendor type, instance) of a reason ``verdict_reason`` wrote, else None (typed text)."""
+    match = _REASON.fullmatch(reason or "")
+    if match is None:
+        return None
+    outcome = "approved" if match["outcome"] in ("approved", "已通过") else "rejected"
+    vendor = next((t for t, (_, en) in VENDOR_NAMES.items() if en == match["vendor"]), None)
+    return outcome, vendor, match["ref"]
 
 
 @dataclass
@@ -283,10 +317,10 @@ def apply_outcomes(
         waiting = links.unapplied(ledger, conn)
     for link in waiting:
         pid, outcome = link["proposal_id"], link["outcome"]
-        vendor = VENDOR_NAMES.get(_type_of(ws, link["instance"]), link["instance"])
+        vendor = _type_of(ws, link["instance"])
         approvers = [str(a) for a in (link["outcome_by"] or [])]
         actor = routing.account_for(approvers[-1]) if approvers else f"{link['instance']}:unknown"
-        reason = f"{'已通过' if outcome == 'approved' else '已拒绝'} in {vendor} (instance {link['ref']})"
+        reason = verdict_reason(outcome, vendor, link["ref"])
         if outcome == "approved":
             said = approve_proposals(ws, [pid], actor=actor, reason=reason, deliver_now=deliver_now)[pid]
         else:
@@ -343,7 +377,7 @@ def apply_outcomes(
                     },
                 )
         report.bump("approvals_applied" if applied else "approvals_ignored")
-        report.lines.append(f"{pid}: {vendor} {outcome} -> {said}")
+        report.lines.append(f"{pid}: {link['instance']} {outcome} -> {said}")
     return report
 
 

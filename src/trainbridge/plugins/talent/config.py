@@ -43,6 +43,8 @@ class TalentConfig(BaseModel):
     low_score: Decimal = Field(default=Decimal(3), description="Review scores below this are low")
     competency_topics: dict[str, str] = Field(default_factory=dict, description="Competency -> topic")
     goals: dict[str, tuple[str, ...]] = Field(default_factory=dict, description="Career goal -> topics")
+    titles: dict[str, str] = Field(default_factory=dict,
+                                   description="Certificate, role, competency or goal code -> its title")
 
     @field_validator("goals", mode="before")
     @classmethod

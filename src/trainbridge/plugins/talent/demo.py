@@ -46,6 +46,10 @@ def demo_talent(today: date) -> tuple[list[dict[str, Any]], list[list[Any]], dic
             "competency_topics": {"negotiation": "商务谈判", "coaching": "辅导下属",
                                   "emergency_response": "应急处置"},
             "goals": {"regional_manager": ["领导力", "区域经营"], "negotiation": ["商务谈判"]},
+            # what the console shows for each code on Chinese pages
+            "titles": {"fire_control_operator": "消防设施操作员证", "fire_operator": "消防设施操作员",
+                       "fire_control": "消防控制", "leadership": "领导力", "manager": "管理人员",
+                       "regional_manager": "区域经理"},
         },
         "certificates": {"reminders": ["60d"]},
     }
