@@ -71,6 +71,10 @@ def run_trainbridge(url: str, store: str, workdir: Path, *, only_xapi: bool = Fa
     if only_xapi:
         text = text.split("[connectors.bamboo]")[0] + "[connectors.lrs]" + \
             text.split("[connectors.lrs]")[1]
+    from trainbridge.connectors.bamboohr.config import BambooHRConfig
+
+    if "training_concurrency" not in BambooHRConfig.model_fields:  # a checkout from before it
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("training_concurrency"))
     (workdir / "plugins.toml").write_text(text, encoding="utf-8")
     ws = Workspace(load_settings(workdir / "plugins.toml"))
     ws.ensure_migrated()
