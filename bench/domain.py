@@ -139,7 +139,7 @@ def points_job(events: int, *, managers: int = 10_000) -> dict[str, Any]:
     """
     from trainbridge.core.jobs import Plan
     from trainbridge.core.records import Employee
-    from trainbridge.plugins.points import PointsConfig, PointsJob, _Book, load_rules
+    from trainbridge.plugins.points import Book, PointsConfig, PointsJob, load_rules
     from trainbridge.rules.points import effective_events, training_ends, voided_ids
 
     people = {f"M{m:05d}": Employee(id=f"hr:M{m:05d}", employee_id=f"M{m:05d}", name=f"M{m}", is_manager=True)
@@ -150,7 +150,7 @@ def points_job(events: int, *, managers: int = 10_000) -> dict[str, Any]:
     in_order = sorted(learning, key=lambda e: e.occurred_at)
     PointsJob().score(in_order, config=PointsConfig(), rules=load_rules(), employees=people, catalog=({}, {}),
                       trained_on=training_ends(effective_events(learning)), voided=voided_ids(learning),
-                      book=_Book(), plan=plan, tally=tally)
+                      book=Book(), plan=plan, tally=tally)
     seconds = time.perf_counter() - started
     return {"items": events, "asked": events, "complete": True, "seconds": seconds,
             "per_s": events / seconds, "entries": len(plan.records),

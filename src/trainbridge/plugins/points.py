@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
@@ -29,6 +29,7 @@ from trainbridge.core.records import (
     TrainingProgram,
     TrainingSession,
 )
+from trainbridge.plugins.points_book import Book
 from trainbridge.rules.explain import points_entry_items, points_not_scored_items, points_taken_back_items
 from trainbridge.rules.leaderboard import (
     LeaderboardVisibility,
@@ -42,7 +43,6 @@ from trainbridge.rules.points import (
     NO_ATTENDANCE_LEFT,
     EventContext,
     PointsRules,
-    base_key,
     entry_key,
     parse_rules,
     period_bounds,
@@ -54,7 +54,6 @@ from trainbridge.rules.points import (
     totals,
     trainings_after_voids,
     trainings_lost_by,
-    uncompleted_key,
     void_targets,
 )
 
@@ -63,8 +62,8 @@ SUPERSEDED = "points_superseded"
 BATCH_EVENTS = 20_000
 #: Events that take points back: they score nothing by design.
 TAKE_BACK_KINDS = (LearningEventKind.VOIDED, LearningEventKind.UNCOMPLETED)
-__all__ = ["SUPERSEDED", "LeaderboardVisibility", "PointsConfig", "PointsJob", "Standing", "leaderboard",
-           "leaderboard_for", "load_rules", "recompute", "superseded_ids"]
+__all__ = ["SUPERSEDED", "Book", "LeaderboardVisibility", "PointsConfig", "PointsJob", "Standing",
+           "leaderboard", "leaderboard_for", "load_rules", "recompute", "superseded_ids"]
 
 
 class PointsConfig(BaseModel):
@@ -212,7 +211,7 @@ class PointsJob(Job):
             lost_by = trainings_lost_by(changed, theirs, untrained, sessions)
         superseded = {row["payload"]["superseded"]
                       for row in queries.decisions_of_subjects(ledger, conn, SUPERSEDED, subjects)}
-        book = _Book()
+        book = Book()
         for entry, _ in queries.of_subjects(ledger, conn, "points_entry", subjects):
             if isinstance(entry, PointsEntry):
                 book.add(entry, active=entry.id not in superseded)
@@ -225,7 +224,7 @@ class PointsJob(Job):
     def score(self, changed: list[LearningEvent], *, config: PointsConfig, rules: PointsRules,
               employees: dict[str, Employee],
               catalog: tuple[dict[str, TrainingSession], dict[str, TrainingProgram]],
-              trained_on: dict[tuple[str, str], date], voided: set[str], book: _Book, plan: Plan,
+              trained_on: dict[tuple[str, str], date], voided: set[str], book: Book, plan: Plan,
               tally: dict[str, int], untrained: AbstractSet[tuple[str, str]] = frozenset(),
               lost_by: Mapping[str, AbstractSet[tuple[str, str]]] | None = None) -> None:
         """Score ``changed`` (in order) against ``book``, the entries so far: no ledger read or write.
@@ -279,7 +278,7 @@ class PointsJob(Job):
                     explanation=(entry.reason,)))
 
     def _take_back(self, entry: PointsEntry, event: LearningEvent, explanation: str, reason: str,
-                   book: _Book, plan: Plan, tally: dict[str, int]) -> None:
+                   book: Book, plan: Plan, tally: dict[str, int]) -> None:
         """Supersede ``entry`` because of ``event`` (``reason``: voided, uncompleted, no_attendance)."""
         book.take_back(entry)
         tally["taken"] += 1
@@ -293,66 +292,6 @@ class PointsJob(Job):
             payload={"superseded": entry.id, "by": None, "event": event.id, "points": -entry.points,
                      "reason": reason, "actor": self.name, "explanation_items": items},
             explanation=(explanation,)))
-
-
-@dataclass
-class _Book:
-    """The entries per (employee, rule, object) key while a run scores: which one is active.
-
-    Everything is kept as entries come and go, so one event costs O(1) whatever the
-    number of entries: ``counts`` holds the active entries per (employee, rule, period)
-    for caps (a taken-back entry frees its place), ``by_event`` the keys each event's
-    active entries sit under (what a voiding event takes back).
-    """
-
-    active: dict[str, PointsEntry] = field(default_factory=dict)
-    #: Keys that had entries, all of them taken back.
-    gone: set[str] = field(default_factory=set)
-    counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
-    by_event: dict[str, set[str]] = field(default_factory=dict)
-
-    def add(self, entry: PointsEntry, *, active: bool) -> None:
-        key = base_key(entry.id)
-        if active:
-            self._forget(self.active.get(key))
-            self.active[key] = entry
-            self._remember(entry)
-            self.gone.discard(key)
-        elif key not in self.active:
-            self.gone.add(key)
-
-    def take_back(self, entry: PointsEntry) -> None:
-        key = base_key(entry.id)
-        self._forget(self.active.pop(key, None))
-        self.gone.add(key)
-
-    def candidates(self, event: LearningEvent) -> list[PointsEntry]:
-        """The active entries ``event`` could take back: the voided event's, or the completion's."""
-        if event.event is LearningEventKind.VOIDED:
-            return [self.active[key] for target in void_targets(event)
-                    for key in self.by_event.get(target, ())]
-        key = uncompleted_key(event)
-        entry = self.active.get(key) if key else None
-        return [entry] if entry is not None else []
-
-    def _remember(self, entry: PointsEntry) -> None:
-        self._count(entry, 1)
-        self.by_event.setdefault(entry.event_id, set()).add(base_key(entry.id))
-
-    def _forget(self, entry: PointsEntry | None) -> None:
-        if entry is None:
-            return
-        self._count(entry, -1)
-        keys = self.by_event.get(entry.event_id)
-        if keys is not None:
-            keys.discard(base_key(entry.id))
-            if not keys:
-                del self.by_event[entry.event_id]
-
-    def _count(self, entry: PointsEntry, step: int) -> None:
-        for per in ("month", "quarter", "year"):
-            key = (entry.employee_id, entry.rule, period_key(entry.earned_on, per))
-            self.counts[key] = self.counts.get(key, 0) + step
 
 
 # --- library functions the commands call ----------------------------------------------

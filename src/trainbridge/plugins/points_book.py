@@ -1,0 +1,68 @@
+"""The points entries of the employees a points run scores, kept as entries come and go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trainbridge.core.records import LearningEvent, LearningEventKind, PointsEntry
+from trainbridge.rules.points import base_key, period_key, uncompleted_key, void_targets
+
+
+@dataclass
+class Book:
+    """The entries per (employee, rule, object) key while a run scores: which one is active.
+
+    Everything is kept as entries come and go, so one event costs O(1) whatever the
+    number of entries: ``counts`` holds the active entries per (employee, rule, period)
+    for caps (a taken-back entry frees its place), ``by_event`` the keys each event's
+    active entries sit under (what a voiding event takes back).
+    """
+
+    active: dict[str, PointsEntry] = field(default_factory=dict)
+    #: Keys that had entries, all of them taken back.
+    gone: set[str] = field(default_factory=set)
+    counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    by_event: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, entry: PointsEntry, *, active: bool) -> None:
+        key = base_key(entry.id)
+        if active:
+            self._forget(self.active.get(key))
+            self.active[key] = entry
+            self._remember(entry)
+            self.gone.discard(key)
+        elif key not in self.active:
+            self.gone.add(key)
+
+    def take_back(self, entry: PointsEntry) -> None:
+        key = base_key(entry.id)
+        self._forget(self.active.pop(key, None))
+        self.gone.add(key)
+
+    def candidates(self, event: LearningEvent) -> list[PointsEntry]:
+        """The active entries ``event`` could take back: the voided event's, or the completion's."""
+        if event.event is LearningEventKind.VOIDED:
+            return [self.active[key] for target in void_targets(event)
+                    for key in self.by_event.get(target, ())]
+        key = uncompleted_key(event)
+        entry = self.active.get(key) if key else None
+        return [entry] if entry is not None else []
+
+    def _remember(self, entry: PointsEntry) -> None:
+        self._count(entry, 1)
+        self.by_event.setdefault(entry.event_id, set()).add(base_key(entry.id))
+
+    def _forget(self, entry: PointsEntry | None) -> None:
+        if entry is None:
+            return
+        self._count(entry, -1)
+        keys = self.by_event.get(entry.event_id)
+        if keys is not None:
+            keys.discard(base_key(entry.id))
+            if not keys:
+                del self.by_event[entry.event_id]
+
+    def _count(self, entry: PointsEntry, step: int) -> None:
+        for per in ("month", "quarter", "year"):
+            key = (entry.employee_id, entry.rule, period_key(entry.earned_on, per))
+            self.counts[key] = self.counts.get(key, 0) + step
