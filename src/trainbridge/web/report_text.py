@@ -272,11 +272,11 @@ def word(text: str, lang: str, titles: Mapping[str, str] = NO_TITLES) -> str:
         if lang != "zh":
             return str(text)
         return RULES[text.rule]({k: _value(v, titles) for k, v in text.values.items()})
+    pair = VALUES.get(text)
+    if pair is not None:  # the console's own words first (regional_manager, the proposal kind)
+        return pair[0] if lang == "zh" else pair[1]
     if text in titles:
         return titles[text]
-    pair = VALUES.get(text)
-    if pair is not None:
-        return pair[0] if lang == "zh" else pair[1]
     for pattern, zh, en in PATTERNS:
         match = pattern.fullmatch(text)
         if match:
