@@ -322,3 +322,46 @@ def test_the_repayment_request_to_an_english_reader_is_in_english(make_workspace
     assert "How to pay: transfer ¥850.00" in body and "Wages art. 15" in body
     names = body.replace("消防设施操作员(消防中控)上岗证书培训", "").replace("李娜", "")  # name, title
     assert "Dear 李娜," in body and not any("\u4e00" <= ch <= "\u9fff" for ch in names), body
+
+
+# --- 8, 9. the console's what-if quote: the late agreement explained, months as months and days ---
+
+
+def rendered(quote, language: str) -> list[str]:
+    from trainbridge.web.explain import render_items
+    from trainbridge.web.local import Local
+
+    return [r["text"] for r in render_items([i.as_json() for i in quote.items], Local(language))]
+
+
+def test_the_what_if_quote_explains_an_agreement_signed_after_the_last_day_in_chinese_and_english(seed_ws):
+    from trainbridge.plugins.refunds import quote_from_ledger
+
+    ws = seed_ws()
+    put_agreements(ws, agreement(signed_at=datetime(2026, 12, 5, 2, 0, tzinfo=UTC)))
+    sync(ws, ["ingest"])
+    [answer] = quote_from_ledger(ws, "E003", date(2026, 12, 1), "resignation")
+    assert [i.rule for i in answer.quote.items] == ["departure", "agreement:signed_after_last_day",
+                                                     "no_agreement"]
+    zh, en = rendered(answer.quote, "zh"), rendered(answer.quote, "en")
+    assert "培训项目 FIRE-CTRL 的培训协议签署于 2026年12月5日，晚于最后工作日 2026年12月1日：" \
+           "对已离职的员工没有约束力，不计算返还。" in zh, zh
+    assert "The agreement for program FIRE-CTRL was signed on 5 Dec 2026, after the last day 1 Dec 2026: " \
+           "it binds nobody who had already left; not quoted." in en, en
+    assert "No signed agreement with a service period: nothing is owed." in en
+
+
+def test_the_console_shows_12_months_and_6_days_served_not_378_31(seed_ws):
+    from trainbridge.plugins.refunds import quote_from_ledger
+
+    ws = seed_ws()
+    put_agreements(ws, agreement())
+    sync(ws, ["ingest"])
+    # 12 months to 2026-05-11, then 6 of the 31 days to 2026-06-11: served 378/31 months
+    [answer] = quote_from_ledger(ws, "E003", date(2026, 5, 16), "resignation")
+    [served] = [i for i in answer.quote.items if i.rule == "service_served"]
+    assert served.inputs["served"] == "378/31"
+    zh, en = rendered(answer.quote, "zh"), rendered(answer.quote, "en")
+    assert any("服务期 24个月，已服务 12个月又6天，未服务 11个月又25天" in line for line in zh), zh
+    assert any("Served 12 months and 6 days of 24 months" in line for line in en), en
+    assert not any("/31" in line for line in zh + en)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from trainbridge.rules.refunds import period_words
 from trainbridge.web.explain_incentives import incentive_sentence
 from trainbridge.web.local import Local, zh_number
 from trainbridge.web.words import SEPARATION_REASONS
@@ -91,11 +92,6 @@ def article(text: str, loc: Local) -> str:
     return "；".join(parts) if loc.zh else "; ".join(parts)
 
 
-def _unit(unit: str, loc: Local) -> str:
-    return {"months": loc.text("个月", " months"), "days": loc.text("天", " days"),
-            "month": loc.text("个月", " months"), "day": loc.text("天", " days")}.get(unit, f" {unit}")
-
-
 def _fraction(value: str) -> str:
     return value.replace("/", "⁄") if "/" in value else value
 
@@ -157,12 +153,24 @@ def sentence(item: dict[str, Any], loc: Local) -> str:
             text += loc.text(f"；不计入：{'、'.join(excluded)}", f"; not included: {', '.join(excluded)}")
         return text + loc.text("。", ".")
     if rule == "service_served":
-        unit = _unit(str(inp.get("unit", "months")), loc)
+        unit = str(inp.get("unit", "months"))
+
+        def span(key: str) -> str:  # 378/31 months -> 12个月又6天 / 12 months and 6 days
+            return period_words(str(inp.get(key, 0)), unit, zh=loc.zh)
         return loc.text(
-            f"截至 {loc.day(inp.get('through'))}，服务期 {inp.get('period')}{unit}，"
-            f"已服务 {inp.get('served')}{unit}，未服务 {inp.get('unserved')}{unit}。",
-            f"Served {inp.get('served')} of {inp.get('period')}{unit} through {loc.day(inp.get('through'))}; "
-            f"{inp.get('unserved')}{unit} unserved.")
+            f"截至 {loc.day(inp.get('through'))}，服务期 {span('period')}，"
+            f"已服务 {span('served')}，未服务 {span('unserved')}。",
+            f"Served {span('served')} of {span('period')} through {loc.day(inp.get('through'))}; "
+            f"{span('unserved')} unserved.")
+    if rule == "agreement:signed_after_last_day":
+        return loc.text(
+            f"培训项目 {program} 的培训协议签署于 {loc.day(inp.get('signed_on'))}，晚于最后工作日 "
+            f"{loc.day(inp.get('last_day'))}：对已离职的员工没有约束力，不计算返还。",
+            f"The agreement for program {program} was signed on {loc.day(inp.get('signed_on'))}, after the "
+            f"last day {loc.day(inp.get('last_day'))}: it binds nobody who had already left; not quoted.")
+    if rule == "agreement:not_signed":
+        return loc.text(f"培训项目 {program} 的培训协议尚未签署：没有约束力，不计算返还。",
+                        f"The agreement for program {program} is not signed: not binding, not quoted.")
     if rule == "pro_rata":
         base = loc.money(inp.get("base"), cur)
         fraction = _fraction(str(inp.get("fraction")))
@@ -180,8 +188,8 @@ def sentence(item: dict[str, Any], loc: Local) -> str:
     if rule == "total":
         return loc.text(f"合计应返还 {amount}。", f"Total owed: {amount}.")
     if rule == "no_agreement":
-        return loc.text("没有约定服务期的培训协议，无需返还。",
-                        "No agreement with a service period: nothing is owed.")
+        return loc.text("没有已签署并约定服务期的培训协议，无需返还。",
+                        "No signed agreement with a service period: nothing is owed.")
     if rule.startswith("not_owed:"):
         return _not_owed(rule.split(":", 1)[1], program, loc)
     if rule.startswith("collection:"):
