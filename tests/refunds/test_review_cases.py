@@ -365,3 +365,71 @@ def test_the_console_shows_12_months_and_6_days_served_not_378_31(seed_ws):
     assert any("服务期 24个月，已服务 12个月又6天，未服务 11个月又25天" in line for line in zh), zh
     assert any("Served 12 months and 6 days of 24 months" in line for line in en), en
     assert not any("/31" in line for line in zh + en)
+
+
+# --- 6, 7, 19. the calculator: whole cents, every rule the ledger applies, currencies upper-cased --
+
+
+def calculator(*args: str):
+    from click.testing import CliRunner
+
+    from trainbridge.cli import build_cli
+
+    base = ["refund", "quote", "--cost", "1700", "--service-start", "2025-05-11", "--service-months", "24",
+            "--last-day", "2026-05-10"]
+    return CliRunner().invoke(build_cli(), [*base, *args])
+
+
+def test_a_cost_of_1000_005_is_refused_not_rounded_to_a_different_base():
+    from click.testing import CliRunner
+
+    from trainbridge.cli import build_cli
+
+    result = CliRunner().invoke(build_cli(), [
+        "refund", "quote", "--cost", "1000.005", "--service-start", "2025-01-01", "--service-months", "12",
+        "--last-day", "2024-12-31", "--reason", "resignation"])
+    assert result.exit_code == 2 and "1000.005 has more than 2 decimals" in result.output
+    assert "Total owed" not in result.output
+
+
+def test_the_calculator_quotes_a_refused_extension_and_names_its_flag_when_not_refused():
+    refused = calculator("--reason", "contract_end", "--refused-extension", "--json")
+    assert refused.exit_code == 0, refused.output
+    import json
+
+    assert json.loads(refused.output)["amount"] == "850.00"
+    ended = calculator("--reason", "contract_end")
+    assert "nothing owed" in ended.output and "give --refused-extension" in ended.output
+    assert "set refused_extension on the separation record" not in ended.output
+
+
+def test_the_calculator_takes_the_signing_day_and_an_agreement_signed_after_the_last_day_owes_nothing():
+    late = calculator("--reason", "resignation", "--signed-on", "2026-05-11")
+    assert late.exit_code == 0 and "nothing owed (0.00 CNY)" in late.output
+    assert "was signed on 2026-05-11, after the last day 2026-05-10: it binds nobody" in late.output
+    on_time = calculator("--reason", "resignation", "--signed-on", "2025-05-03")
+    assert "(signed 2025-05-03)" in on_time.output and "owed: 850.00 CNY" in on_time.output
+
+
+def test_the_calculator_collects_210_by_payroll_and_requests_640_with_consent_final_pay_2900_minimum_2690():
+    import json
+
+    both = calculator("--reason", "resignation", "--consent", "--final-pay", "2900", "--minimum-wage", "2690",
+                      "--json")
+    assert both.exit_code == 0, both.output
+    collection = json.loads(both.output)["collection"]
+    assert (collection["payroll"], collection["request"]) == ("210.00", "640.00")
+    none = calculator("--reason", "resignation", "--no-consent")
+    assert "payroll deduction: 0.00 CNY; repayment request: 850.00 CNY" in none.output
+    unsaid = calculator("--reason", "resignation", "--final-pay", "2900")
+    assert unsaid.exit_code == 2 and "--consent or --no-consent" in unsaid.output
+
+
+def test_a_lowercase_usd_is_usd_in_the_calculator_and_in_an_imported_agreement(make_workspace, tmp_path):
+    result = calculator("--reason", "resignation", "--currency", "usd")
+    assert result.exit_code == 0 and "owed: 850.00 USD" in result.output and "usd" not in result.output
+    assert calculator("--reason", "resignation", "--currency", "xyz").exit_code == 2
+    from trainbridge.core.records import Agreement
+
+    record = agreement(currency="cny")
+    assert isinstance(record, Agreement) and record.currency == "CNY"

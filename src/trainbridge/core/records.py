@@ -320,6 +320,11 @@ class Agreement(Record):
     def _clause_not_float(cls, value: Any) -> Any:
         return no_float(value)
 
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency_is_iso(cls, value: Any) -> str:
+        return currency_code(value)  # "cny" is CNY, as on every amount; an unknown code is refused
+
 
 class Signer(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -20,7 +20,7 @@ import click
 
 from trainbridge.core.localtime import tenant_zone
 from trainbridge.core.manager import PluginHost
-from trainbridge.core.money import whole_cents
+from trainbridge.core.money import currency_code, whole_cents
 from trainbridge.core.records import (
     Agreement,
     AgreementStatus,
@@ -172,6 +172,18 @@ class DecimalType(click.ParamType):
                       "was paid (trainbridge never rounds an amount it is given)", param, ctx)
 
 
+class CurrencyType(click.ParamType):
+    """An ISO 4217 code, upper-cased as every record's currency is (``usd`` is USD)."""
+
+    name = "currency"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return currency_code(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
@@ -201,7 +213,7 @@ def refund_group() -> None:
 @click.option("--proration", type=click.Choice([p.value for p in Proration]))
 @click.option("--probation-end", type=DATE)
 @click.option("--clause-amount", type=DecimalType(), help="The penalty the agreement's clause names.")
-@click.option("--currency", default="CNY", show_default=True)
+@click.option("--currency", type=CurrencyType(), default="CNY", show_default=True)
 @click.option("--jurisdiction", default="prc", show_default=True, help="Calculator mode: the refund policy.")
 @click.option("--refused-extension", is_flag=True,
               help="Calculator mode: at contract_end, the employee refused to extend the contract to the end "
