@@ -289,8 +289,8 @@ def period_words(value: Fraction | str, unit: str, *, zh: bool) -> str:
     """
     number = Fraction(value)
     if unit.startswith("day"):
-        days = decimal_text(number, 2)
-        return f"{days}天" if zh else f"{days} day{'' if number == 1 else 's'}"
+        count = decimal_text(number, 2)
+        return f"{count}天" if zh else f"{count} day{'' if number == 1 else 's'}"
     whole = math.floor(number)
     rest = number - whole
     if rest == 0:
