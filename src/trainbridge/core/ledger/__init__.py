@@ -36,9 +36,26 @@ from trainbridge.core.ledger.tables import (
 )
 
 __all__ = [
-    "CORE_MIGRATIONS", "Ledger", "approval_links_table", "Migration", "OutboxRow", "audit_table", "decisions_table", "dumps",
-    "locks_table", "make_engine", "metadata", "notices_table", "now_utc", "outbox_table", "process_alive",
-    "proposals_table", "quarantine_table", "records_table", "runs_table", "source_cursors_table",
+    "CORE_MIGRATIONS",
+    "Ledger",
+    "Migration",
+    "OutboxRow",
+    "approval_links_table",
+    "audit_table",
+    "decisions_table",
+    "dumps",
+    "locks_table",
+    "make_engine",
+    "metadata",
+    "notices_table",
+    "now_utc",
+    "outbox_table",
+    "process_alive",
+    "proposals_table",
+    "quarantine_table",
+    "records_table",
+    "runs_table",
+    "source_cursors_table",
     "webhook_events_table",
 ]
 
