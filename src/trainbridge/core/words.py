@@ -345,11 +345,23 @@ def quarantine_sentences(reason: str, lang: str) -> list[str]:
         where, _, message = part.partition(": ")
         if not message:
             where, message = "", part
-        kind = "value_error"
+        kind: str | None = "value_error"
         if "holds a character the ledger cannot store" in part:
             kind, where = "unreadable_text", part.removeprefix("field ").split(" ", 1)[0]
         else:
-            kind = next((k for prefix, k in PYDANTIC_MESSAGES if message.startswith(prefix)), kind)
+            kind = next((k for prefix, k in PYDANTIC_MESSAGES if message.startswith(prefix)), None)
+        if kind is None or message.startswith("Value error, "):
+            # a rule's own words (a connector's or a record's check): English says them as they are
+            simple = kind is not None and bool(where) and " " not in where and where != "(record)"
+            detail = message.removeprefix("Value error, ") if kind else part
+            if lang != "zh":
+                named = f"The field “{word('field', where.split('.')[-1], lang)}”: " if simple else ""
+                sentences.append(named + (detail if named else detail[:1].upper() + detail[1:]))
+                continue
+            if not simple:
+                sentences.append("记录未通过校验")
+                continue
+            kind = "value_error"
         if where and where != "(record)":
             field = word("field", where.split(".")[-1], lang)
         else:
