@@ -6,6 +6,7 @@ Counts only; no timing assertions (timings are BENCHMARKS.md's business).
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 import requests
@@ -73,3 +74,27 @@ def test_dlt_reads_the_same_endpoints(vendor, tmp_path, monkeypatch):
     assert result["rows"]["separations"] == 2
     assert result["rows"]["training"] == 50
     assert not any(v for k, v in result["rows"].items() if k.endswith("_duplicates"))
+
+
+@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("dlt", "duckdb", "pyarrow")),
+                    reason="dlt[duckdb,parquet] is not installed: the comparison side (extra bench)")
+@pytest.mark.parametrize("tool", ["dlt-parquet", "dlt-duckdb"])
+def test_dlt_reads_the_same_into_duckdb_through_parquet_and_its_default_path(vendor, tmp_path, monkeypatch,
+                                                                             tool):
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
+    monkeypatch.setenv("RUNTIME__LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    result = run_dlt(vendor, f"duckdb:///{tmp_path / 'dlt.duckdb'}", tmp_path / "dlt", tool=tool)
+
+    assert result["destination"] == "duckdb"
+    assert result["loader_file_format"] == ("parquet" if tool == "dlt-parquet" else "default")
+    assert (result["rows"]["statements"], result["rows"]["employees"], result["rows"]["training"]) == \
+        (STATEMENTS, EMPLOYEES, 50)
+    assert not any(v for k, v in result["rows"].items() if k.endswith("_duplicates"))
+
+
+def test_the_vendor_writes_statements_from_a_template_as_json_would():
+    data = DataSet(EMPLOYEES, STATEMENTS, seed=7)
+    data.generation = 1
+    for k in [*range(0, 250), STATEMENTS + 1]:
+        assert data.statement_bytes(k) == json.dumps(data.statement(k), separators=(",", ":")).encode()
