@@ -42,7 +42,7 @@ def write_paper_agreement(folder: Path, *, employee_id: str = "E003", currency: 
         "agreement_id": f"paper-FIRE-CTRL-1-{employee_id}", "employee_id": employee_id,
         "program_id": "FIRE-CTRL", "session_id": "FIRE-CTRL-1", "template_id": "service-24m",
         "template_version": "paper", "service_start": (TRAINING_DAY + timedelta(days=1)).isoformat(),
-        "service_months": 24, "service_end": "2027-05-11", "currency": currency, "status": "signed",
+        "service_months": 24, "service_end": "2027-05-10", "currency": currency, "status": "signed",
         "signed_at": signed_at.isoformat(), "deduction_consent": True}])
     return "data/agreements.jsonl"
 
