@@ -41,6 +41,68 @@ def _job_event(k: int, managers: int) -> LearningEvent:
     return _event(k, managers)
 
 
+#: A manager's year of learning, ten events at a time (index ``j % 10``): three courses attended
+#: (one in ten of them late), two online courses completed, an action plan submitted for the first
+#: course attended and adopted, a reflection article; then what earns nothing: the same attendance
+#: sent again (already earned) and the LMS completing an offline course (scores through attendance).
+_YEAR = ("attended", "attended", "attended", "completed", "completed", "action_plan_submitted",
+         "action_plan_adopted", "article", "attended again", "completed offline")
+_OFFLINE = [p for p in range(300) if p % 3]  # bench.jobs' catalog: P{p} is online when p % 3 == 0
+
+
+def _real_event(k: int, managers: int) -> LearningEvent:
+    """Event ``k`` of realistic data: manager ``k % managers``'s ``k // managers``-th event of
+    :data:`_YEAR` (different courses every ten events), about one in five scoring nothing."""
+    m, j = k % managers, k // managers
+    step, decade = j % 10, j // 10
+    kind = _YEAR[step]
+    employee = f"M{m:05d}"
+
+    def attended(n: int) -> tuple[str, str, datetime]:  # the n-th course manager m attended
+        program = _OFFLINE[(m * 7 + n) % len(_OFFLINE)]
+        session = program + 300 * (m % 10)  # bench.jobs' catalog: S{s} is of P{s % 300}
+        start = datetime(2026, 1, 5, 9, tzinfo=UTC) + timedelta(days=session % 300)
+        return f"P{program}", f"S{session}", start
+
+    if kind in ("attended", "attended again"):
+        program, session, start = attended(3 * decade + (step if step < 3 else 0))
+        late = kind == "attended" and (m + j) % 10 == 0
+        return LearningEvent(id=f"lrs:{k}", employee_id=employee, event=LearningEventKind.ATTENDED,
+                             occurred_at=start, program_id=program, session_id=session,
+                             checked_in_at=start + timedelta(minutes=12 if late else 0))
+    if kind in ("action_plan_submitted", "action_plan_adopted"):
+        program, _, start = attended(3 * decade)
+        days = 10 if kind == "action_plan_submitted" else 40
+        return LearningEvent(id=f"lrs:{k}", employee_id=employee, event=LearningEventKind(kind),
+                             occurred_at=start + timedelta(days=days), program_id=program)
+    at = datetime(2026, 1, 1, 9, tzinfo=UTC) + timedelta(days=(m + 3 * j) % 330, minutes=m % 600)
+    if kind == "article":
+        return LearningEvent(id=f"lrs:{k}", employee_id=employee, event=LearningEventKind.ARTICLE,
+                             occurred_at=at, object_id=f"article-{m}-{j}")
+    if kind == "completed offline":
+        program, _, start = attended(3 * decade + 1)
+        return LearningEvent(id=f"lrs:{k}", employee_id=employee, event=LearningEventKind.COMPLETED,
+                             occurred_at=start + timedelta(hours=8), program_id=program)
+    online = 3 * ((m * 11 + 2 * decade + step - 3) % 100)
+    return LearningEvent(id=f"lrs:{k}", employee_id=employee, event=LearningEventKind.COMPLETED,
+                         occurred_at=at, program_id=f"P{online}", object_id=f"course-{online}")
+
+
+def _real_job_event(k: int, managers: int) -> LearningEvent:
+    """``_real_event(k)``, except that one event in 20 of each manager voids the manager's event
+    before it and one in 40 un-completes the manager's last online course."""
+    m, j = k % managers, k // managers
+    voided = (m + j) % 20 == 19
+    if j and (voided or ((m + j) % 40 == 9 and j % 10 > 3)):
+        target = _real_event(k - managers * (1 if voided else j % 10 - 3), managers)
+        return LearningEvent(id=f"lrs:{k}", employee_id=target.employee_id,
+                             event=LearningEventKind.VOIDED if voided else LearningEventKind.UNCOMPLETED,
+                             occurred_at=target.occurred_at + timedelta(hours=1),
+                             voids=target.id if voided else None, object_id=target.object_id,
+                             program_id=target.program_id)
+    return _real_event(k, managers)
+
+
 def points(events: int, *, employees: int = 10_000, budget_s: float = 120.0) -> dict[str, Any]:
     """Score ``events`` learning events with rules.points.score_event alone.
 

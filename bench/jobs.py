@@ -17,7 +17,9 @@ everything, the second has nothing new. Each run reports
 
 Subjects: employees for ``costs``, ``certificates`` and ``agreements``; leavers for
 ``separations``; managers for ``incentives``; learning events for ``points`` and
-``points_reminders`` (10x the size: 10k / 100k / 1M). The reports (``report:costs``,
+``points_reminders`` (10x the size: 10k / 100k / 1M; realistic events, about one in six scoring
+nothing; ``points:worst`` runs the points job on events nine in ten of which score nothing, each a
+decision with its reasons: the most a run writes). The reports (``report:costs``,
 ``report:points``, ``report:progress``) run ``trainbridge report NAME --format json``
 (``report:points`` on the incentives job's ledger: managers with points entries).
 Growth per 10x: ``time(10x) / (10 * time(x))`` (1.0 is linear).
@@ -44,10 +46,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TODAY = "2026-12-05"
-JOBS = ("costs", "separations", "certificates", "points", "points_reminders", "incentives", "agreements",
-        "report:costs", "report:points", "report:progress")
+JOBS = ("costs", "separations", "certificates", "points", "points:worst", "points_reminders", "incentives",
+        "agreements", "report:costs", "report:points", "report:progress")
 #: Jobs whose subjects are learning events: their sizes are 10x.
-EVENT_JOBS = ("points", "points_reminders")
+EVENT_JOBS = ("points", "points:worst", "points_reminders")
+#: Other data for the same job: ``points:worst`` is ``points`` on events most of which score nothing.
+VARIANTS = {"points:worst": "points"}
 PAGE = 5000
 TIME = "/usr/bin/time"
 
@@ -135,10 +139,13 @@ def hr_world(n: int, *, leavers: bool, agreements: bool, certificates: bool) -> 
                        incurred_on=date(2026, 1, 5) + timedelta(days=s % 300), voucher_ref=f"VS{s}")
 
 
-def points_world(events: int) -> Iterator[Any]:
-    """``events`` learning events of ``events / 100`` managers (bench.domain's events: one in 20
-    voids an earlier one, one in 40 un-completes a course)."""
-    from bench.domain import _job_event
+def points_world(events: int, *, worst: bool = False) -> Iterator[Any]:
+    """``events`` learning events of ``events / 100`` managers: a manager's year as
+    ``bench.domain._real_event`` has it (about one event in six scores nothing; one in 20 voids
+    the manager's event before it, one in 40 un-completes a course). ``worst``: bench.domain's
+    ``_events``, every manager's hundred events on three programs, so that nearly nine in ten
+    score nothing (each a "not scored" decision with its reasons, the most a run writes)."""
+    from bench.domain import _job_event, _real_job_event
     from trainbridge.core.records import Employee
 
     managers = max(10, events // 100)
@@ -146,8 +153,9 @@ def points_world(events: int) -> Iterator[Any]:
         yield Employee(id=f"hr:M{m:05d}", source="hr", employee_id=f"M{m:05d}", name=f"经理{m}",
                        department=f"D{m % 40}", is_manager=True, legal_entity="ACME-SH")
     yield from _catalog(300, 3000)
+    make = _job_event if worst else _real_job_event
     for k in range(events):
-        yield _job_event(k, managers)
+        yield make(k, managers)
 
 
 def incentives_world(managers: int) -> Iterator[Any]:
@@ -170,8 +178,8 @@ def incentives_world(managers: int) -> Iterator[Any]:
 
 def world(job: str, n: int) -> Iterator[Any]:
     name = job.removeprefix("report:")
-    if job in ("points", "points_reminders"):
-        return points_world(n)
+    if job in EVENT_JOBS:
+        return points_world(n, worst=job == "points:worst")
     if name in ("incentives", "points"):
         return incentives_world(n)
     if name == "agreements":
@@ -266,7 +274,7 @@ def command(config: Path, job: str) -> list[str]:
         name = job.removeprefix("report:")
         return [*base, "report", name, "--format", "json", *(("--today", TODAY) if name != "costs" else ()),
                 "-o", str(config.parent / "out" / f"{job.replace(':', '-')}.json")]
-    return [*base, "sync", job, "--today", TODAY, "--json"]
+    return [*base, "sync", VARIANTS.get(job, job), "--today", TODAY, "--json"]
 
 
 def run_cli(config: Path, job: str, *, timeout: float) -> dict[str, Any]:
@@ -319,7 +327,7 @@ def _job_run(config: Path, job: str) -> dict[str, Any]:
     ledger = Ledger(settings.resolved_ledger_url(), settings.tenant)
     try:
         with ledger.transaction() as conn:
-            runs = ledger.list_runs(conn, job=job, limit=1)
+            runs = ledger.list_runs(conn, job=VARIANTS.get(job, job), limit=1)
     finally:
         ledger.dispose()
     if not runs:

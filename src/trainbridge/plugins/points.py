@@ -6,6 +6,7 @@ The incentives job is in :mod:`trainbridge.plugins.incentives`, the reminders in
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -185,14 +186,17 @@ class PointsJob(Job):
         ledger, conn, kind = ctx.ledger, ctx.conn, LearningEvent.kind
         sessions = catalog[0]
         home = {void_id for subject in subjects for void_id in moved.get(subject, ())}
+        # every event of the batch's employees, read once: the new ones are scored, and all of
+        # them tell the action planners' trainings (the batch is sized by old and new events)
+        everything = [(e, seq) for e, seq in queries.of_subjects(ledger, conn, kind, subjects)
+                      if isinstance(e, LearningEvent)]
         found: dict[str, tuple[LearningEvent, int]] = {}
-        for event, seq in queries.of_subjects(ledger, conn, kind, subjects, since=since):
-            if isinstance(event, LearningEvent) and (event.event is not LearningEventKind.VOIDED
-                                                     or event.id in home):
+        for event, seq in everything:
+            if seq > since and (event.event is not LearningEventKind.VOIDED or event.id in home):
                 found[event.id] = (event, seq)
-        for event, seq in queries.by_ids(ledger, conn, kind, home - found.keys()):
-            if isinstance(event, LearningEvent):
-                found[event.id] = (event, seq)
+        for record, seq in queries.by_ids(ledger, conn, kind, home - found.keys()):
+            if isinstance(record, LearningEvent):
+                found[record.id] = (record, seq)
         # the order of a single pass over every new event: by time, then as stored
         changed = [e for e, _ in sorted(found.values(), key=lambda x: (x[0].occurred_at, x[1]))]
         who = {e.employee_id for e in changed} | set(subjects)
@@ -205,8 +209,10 @@ class PointsJob(Job):
         untrained: set[tuple[str, str]] = set()
         lost_by: dict[str, set[tuple[str, str]]] = {}
         if planners:
-            theirs = [e for e, _ in queries.of_subjects(ledger, conn, kind, planners)
-                      if isinstance(e, LearningEvent)]
+            inside = planners.intersection(subjects)
+            theirs = [e for e, _ in everything if e.employee_id in inside]
+            theirs += [e for e, _ in queries.of_subjects(ledger, conn, kind, planners - inside)
+                       if isinstance(e, LearningEvent)]
             trained_on, untrained = trainings_after_voids(theirs, voided, sessions)
             lost_by = trainings_lost_by(changed, theirs, untrained, sessions)
         superseded = {row["payload"]["superseded"]
@@ -259,11 +265,11 @@ class PointsJob(Job):
             tally["skipped"] += len(scored.skipped)
             if not scored.entries and event.event not in TAKE_BACK_KINDS:
                 reasons = scored.skipped or (f"{event.id}: no points rule for a {event.event.value} event",)
+                kind = event.event.value
                 plan.decisions.append(Decision(
                     id=f"points_not_scored:{event.id}", kind="points_not_scored", subject=event.employee_id,
-                    payload={"event": event.id, "event_kind": event.event.value, "reasons": list(reasons),
-                             "explanation_items": points_not_scored_items(event.id, event.event.value,
-                                                                          reasons)},
+                    payload={"event": event.id, "event_kind": kind, "reasons": list(reasons),
+                             "explanation_items": _not_scored_items(event.id, kind, reasons)},
                     explanation=reasons))
             for entry in scored.entries:
                 book.add(entry, active=True)
@@ -273,8 +279,8 @@ class PointsJob(Job):
                     id=f"points:{entry.id}", kind="points_entry", subject=entry.employee_id,
                     payload={"entry": entry.id, "event": event.id, "rule": entry.rule,
                              "rule_version": entry.rule_version, "points": entry.points,
-                             "explanation_items": points_entry_items(entry.rule, entry.points, event=event.id,
-                                                                     version=entry.rule_version)},
+                             "explanation_items": _entry_items(entry.rule, entry.points, event.id,
+                                                               entry.rule_version)},
                     explanation=(entry.reason,)))
 
     def _take_back(self, entry: PointsEntry, event: LearningEvent, explanation: str, reason: str,
@@ -292,6 +298,30 @@ class PointsJob(Job):
             payload={"superseded": entry.id, "by": None, "event": event.id, "points": -entry.points,
                      "reason": reason, "actor": self.name, "explanation_items": items},
             explanation=(explanation,)))
+
+
+@functools.cache
+def _template(rule: str, points: int, event_kind: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
+    """What every item of a rule (or of an event kind that scored nothing) shares: the keys before
+    its inputs and those after, in the order the rules module gives them."""
+    item = (points_not_scored_items("", event_kind, ("",)) if event_kind
+            else points_entry_items(rule, points, event="", version=""))[0]
+    keys = list(item)
+    at = keys.index("inputs")
+    return {k: item[k] for k in keys[:at]}, {k: item[k] for k in keys[at + 1:]}
+
+
+def _not_scored_items(event: str, event_kind: str, reasons: Iterable[str]) -> list[dict[str, Any]]:
+    """``points_not_scored_items``, key for key, its constant parts built once per event kind: a
+    million events make a million of these."""
+    head, tail = _template("", 0, event_kind)
+    return [{**head, "inputs": {"event": event, "reason": reason}, **tail} for reason in reasons]
+
+
+def _entry_items(rule: str, points: int, event: str, version: str) -> list[dict[str, Any]]:
+    """``points_entry_items``, key for key, its constant parts built once per rule and points."""
+    head, tail = _template(rule, points)
+    return [{**head, "inputs": {"event": event, "rule_version": version}, **tail}]
 
 
 # --- library functions the commands call ----------------------------------------------

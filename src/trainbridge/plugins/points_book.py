@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from datetime import date
 
 from trainbridge.core.records import LearningEvent, LearningEventKind, PointsEntry
 from trainbridge.rules.points import base_key, period_key, uncompleted_key, void_targets
@@ -63,6 +65,12 @@ class Book:
                 del self.by_event[entry.event_id]
 
     def _count(self, entry: PointsEntry, step: int) -> None:
-        for per in ("month", "quarter", "year"):
-            key = (entry.employee_id, entry.rule, period_key(entry.earned_on, per))
+        for period in _periods(entry.earned_on):
+            key = (entry.employee_id, entry.rule, period)
             self.counts[key] = self.counts.get(key, 0) + step
+
+
+@functools.lru_cache(maxsize=4096)
+def _periods(day: date) -> tuple[str, str, str]:
+    """The month, quarter and year ``day`` falls in (a run's entries share a few hundred days)."""
+    return period_key(day, "month"), period_key(day, "quarter"), period_key(day, "year")
