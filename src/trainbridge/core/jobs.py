@@ -13,9 +13,11 @@ and ``after_delivery`` records the answers in a new plan.
 from __future__ import annotations
 
 import base64
+import gc
 import importlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -220,6 +222,20 @@ class JobContext:
             added = bulk.insert_ignore(self.conn, decisions_table, rows)
             self.flushed["decisions"] = self.flushed.get("decisions", 0) + added
             plan.decisions = []
+
+
+@contextmanager
+def fewer_collections(threshold: int = 50_000) -> Iterator[None]:
+    """Run the block with Python's young-generation collection every ``threshold`` allocations
+    instead of every 700: a job that makes millions of short-lived objects (records, decisions)
+    spends a quarter of its time in collections that find nothing to free, since its objects
+    live until their batch is written. Cycles are still collected, less often."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(threshold, before[0]), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 class Job:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trainbridge import hookimpl
 from trainbridge.core.errors import ConfigError, TrainbridgeError
-from trainbridge.core.jobs import Decision, Job, JobContext, Plan
+from trainbridge.core.jobs import Decision, Job, JobContext, Plan, fewer_collections
 from trainbridge.core.ledger import queries
 from trainbridge.core.records import (
     Employee,
@@ -60,7 +60,7 @@ from trainbridge.rules.points import (
 
 SUPERSEDED = "points_superseded"
 #: About how many events (old and new) of its employees one batch reads before its results are written.
-BATCH_EVENTS = 20_000
+BATCH_EVENTS = 10_000
 #: Events that take points back: they score nothing by design.
 TAKE_BACK_KINDS = (LearningEventKind.VOIDED, LearningEventKind.UNCOMPLETED)
 __all__ = ["SUPERSEDED", "Book", "LeaderboardVisibility", "PointsConfig", "PointsJob", "Standing",
@@ -142,14 +142,15 @@ class PointsJob(Job):
         counts = queries.subject_counts(ctx.ledger, ctx.conn, LearningEvent.kind)
         batch: list[str] = []
         size = 0
-        for subject in sorted(subjects):
-            batch.append(subject)
-            size += counts.get(subject, 0)
-            if size >= BATCH_EVENTS:
+        with fewer_collections():
+            for subject in sorted(subjects):
+                batch.append(subject)
+                size += counts.get(subject, 0)
+                if size >= BATCH_EVENTS:
+                    self._batch(ctx, config, rules, catalog, voided, since, batch, moved, plan, tally)
+                    batch, size = [], 0
+            if batch:
                 self._batch(ctx, config, rules, catalog, voided, since, batch, moved, plan, tally)
-                batch, size = [], 0
-        if batch:
-            self._batch(ctx, config, rules, catalog, voided, since, batch, moved, plan, tally)
         if voided != known:
             plan.state["voided"] = sorted(voided)
         plan.summary.append(f"points: {tally['entries']} new entries from {tally['events']} changed events"
