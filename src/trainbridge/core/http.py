@@ -28,6 +28,7 @@ from tenacity import RetryCallState, Retrying, stop_after_attempt
 from trainbridge import __version__
 from trainbridge.core import errors
 from trainbridge.core.errors import ConnectorError
+from trainbridge.core.http_session import EnvironmentOnceSession
 from trainbridge.core.secrets import MASK, is_secret_key, redact, register_secret, scrub
 
 log = logging.getLogger("trainbridge.http")
@@ -187,34 +188,6 @@ class _TimeoutAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-class _Session(requests.Session):
-    """A session that reads the proxy and CA-bundle environment once per scheme and host.
-
-    requests reads the environment (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``, ...)
-    on every request: ~0.2 ms each, more than a small answer from a nearby vendor takes, and a
-    training scan sends one request per employee. Same settings, read once.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._environment: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self._environment_lock = threading.Lock()
-
-    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
-                                   cert: Any) -> Any:
-        if not self.trust_env or proxies:
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc, stream, verify, cert)
-        with self._environment_lock:
-            cached = self._environment.get(key)
-        if cached is None:
-            cached = dict(super().merge_environment_settings(url, {}, stream, verify, cert))
-            with self._environment_lock:
-                self._environment[key] = cached
-        return {**cached, "proxies": dict(cached["proxies"])}
-
-
 class HttpClient:
     """A session bound to one connector instance's base URL and ``http`` settings."""
 
@@ -232,7 +205,7 @@ class HttpClient:
         self.error_hint = error_hint
         self._sleep = sleep
         if session is None:
-            session = _Session()
+            session = EnvironmentOnceSession()
             adapter = _TimeoutAdapter(settings.timeout)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
