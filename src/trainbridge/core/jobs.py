@@ -16,7 +16,7 @@ import base64
 import gc
 import importlib
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -148,6 +148,9 @@ class JobContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("trainbridge.jobs"))
     #: Counts of what :meth:`flush` wrote before the plan (the runner adds them to the run's).
     flushed: dict[str, int] = field(default_factory=dict)
+    #: How :meth:`flush` writes proposals and outbox writes: the runner's own way (auto-approval,
+    #: routing), set by the runner; None (a context built by hand) keeps them in the plan.
+    write_outbound: Callable[[Plan], None] | None = None
 
     def records(self, kind: str, *, subject: str | None = None) -> Iterator[Record]:
         return self.ledger.iter_records(self.conn, kind, subject=subject)
@@ -201,12 +204,15 @@ class JobContext:
             not queries.changed_since(self.ledger, self.conn, kinds, int(last.get("seq", -1)))
 
     def flush(self, plan: Plan) -> None:
-        """Write ``plan``'s records and decisions now, in the run's transaction, and empty those lists.
+        """Write ``plan``'s records, decisions, proposals and writes now, in the run's transaction,
+        and empty those lists.
 
-        For a job that decides in batches (a million learning events): memory stays that of one
-        batch. Nothing is committed before the plan is (a failed ``decide`` leaves nothing, a dry
-        run rolls everything back); the rest of the plan (proposals, writes, state) is written by
-        the runner as usual, and the counts of what was flushed join the run's.
+        For a job that decides in batches (a million learning events, a hundred thousand
+        leavers): memory stays that of one batch. Nothing is committed before the plan is (a
+        failed ``decide`` leaves nothing, a dry run rolls everything back); proposals and writes
+        go the runner's way (auto-approved kinds to the outbox, writes routed), when the runner
+        set :attr:`write_outbound`, else they stay in the plan; state, summary, warnings and
+        files are written with the plan as usual, and the counts of what was flushed join the run's.
         """
         from trainbridge.core.ledger import bulk, decisions_table
 
@@ -222,6 +228,9 @@ class JobContext:
             added = bulk.insert_ignore(self.conn, decisions_table, rows)
             self.flushed["decisions"] = self.flushed.get("decisions", 0) + added
             plan.decisions = []
+        if (plan.proposals or plan.writes) and self.write_outbound is not None:
+            self.write_outbound(plan)
+            plan.proposals, plan.writes = [], []
 
 
 @contextmanager

@@ -212,6 +212,7 @@ def _job_steps(ws: Workspace, job: Job, result: RunResult, token: int | None, *,
                now: datetime, dry_run: bool) -> None:
     with ws.ledger.transaction() as conn:
         ctx = ws.context(job, conn, result.run_id, today=today, now=now, dry_run=dry_run)
+        ctx.write_outbound = lambda part: _write_outbound(ws, job, ctx, part, result)  # ctx.flush
         plan = job.decide(ctx)
         _write_plan(ws, job, ctx, plan, result)
     _keep_files(plan, result, dry_run=dry_run)
@@ -255,6 +256,14 @@ def _write_plan(ws: Workspace, job: Job, ctx: JobContext, plan: Plan, result: Ru
                  "payload": jsonable(d.payload), "explanation": list(d.explanation),
                  "inputs": dict(d.inputs) or None, "created_at": ctx.now} for d in plan.decisions]
         result.bump("decisions", ledger.put_decisions(conn, rows))
+    _write_outbound(ws, job, ctx, plan, result)
+    for key, value in plan.state.items():
+        ledger.set_state(conn, job.name, key, value)
+
+
+def _write_outbound(ws: Workspace, job: Job, ctx: JobContext, plan: Plan, result: RunResult) -> None:
+    """``plan``'s proposals (auto-approved kinds to the outbox) and writes (routed to the outbox)."""
+    ledger, conn = ws.ledger, ctx.conn
     auto = set(ws.settings.auto_approve)
     outbox_rows: list[dict[str, Any]] = []
     rows = [proposal_row(ws, job.name, p, status="approved" if p.kind in auto else "pending",
@@ -274,8 +283,6 @@ def _write_plan(ws: Workspace, job: Job, ctx: JobContext, plan: Plan, result: Ru
     if outbox_rows:
         added = ledger.enqueue(conn, [{**r, "run_id": result.run_id} for r in outbox_rows])
         result.bump("outbox", added)
-    for key, value in plan.state.items():
-        ledger.set_state(conn, job.name, key, value)
 
 
 def _keep_files(plan: Plan, result: RunResult, *, dry_run: bool) -> None:

@@ -101,7 +101,11 @@ class IncentivesJob(Job):
                                                                   t.top_coefficient, "coefficient")},
                                        explanation=(how,)))
         cut = min((quarterly[w] for w in winners), default=0)
+        proposed = 0  # proposals written as they come (ctx.flush): memory of a few thousand at most
         for emp_id, employee in sorted(managers.items()):
+            if len(plan.proposals) >= FLUSH:
+                proposed += len(plan.proposals)
+                ctx.flush(plan)
             points = quarterly[emp_id]
             if emp_id in winners:
                 _propose(plan, _money(employee, "bonus_coefficient", quarter, t.top_coefficient,
@@ -158,7 +162,8 @@ class IncentivesJob(Job):
         for proposal, items in self._promotion_priority(ctx, t, employees, facts.trained, last, leaving):
             _propose(plan, proposal, items)
         plan.writes += self._training_results(ctx, facts.done)
-        plan.summary.append(f"incentives {quarter}: {len(plan.proposals)} proposal(s) for HR; {how}")
+        plan.summary.append(f"incentives {quarter}: {proposed + len(plan.proposals)} proposal(s) for HR; "
+                            f"{how}")
         if plan.writes:
             plan.summary.append(f"training results: {len(plan.writes)} completion/certificate result(s) "
                                 "for the performance system (each sent once)")
@@ -221,6 +226,8 @@ class IncentivesJob(Job):
 
 #: About how many records one page (of entries) or batch (of employees' events) holds in memory.
 PAGE = 20_000
+#: Proposals held before they are written (``ctx.flush``, with their decisions).
+FLUSH = 5000
 
 
 def points_totals(ctx: JobContext, first: date, last: date) -> tuple[dict[str, int], ...]:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trainbridge.core.jobs import Decision, Job, JobContext, Plan
+from trainbridge.core.jobs import Decision, Job, JobContext, Plan, fewer_collections
 from trainbridge.core.records import digest_id
 from trainbridge.plugins.refunds.facts import (
     COST_KINDS,
@@ -28,6 +28,9 @@ from trainbridge.plugins.refunds.facts import (
 from trainbridge.plugins.refunds.revisions import latest, recorded_inputs, revision_id, what_changed
 from trainbridge.rules.explain import allocation_items
 from trainbridge.rules.refunds import money
+
+#: Decisions held before they are written (``ctx.flush``).
+FLUSH = 5000
 
 
 class CostsConfig(BaseModel):
@@ -59,11 +62,17 @@ class CostsJob(Job):
         setting = {"config:costs": config_digest(cfg)}
         previous = latest(ctx.decisions("cost_allocation"), lambda p: (p["item_id"], p["employee_id"]))
         current = set()
-        for line in allocation.lines:
-            current.add((line.item_id, line.employee_id))
-            payload = allocation_payload(line, cfg.include_unvouchered)
-            self._record(plan, ctx, payload, previous.get((line.item_id, line.employee_id)),
-                         {**costs.line_inputs(line), **setting}, [line.rule, payload["refundable_reason"]])
+        written = 0  # decisions written as they come (ctx.flush): memory of a few thousand at most
+        with fewer_collections():
+            for line in allocation.lines:
+                current.add((line.item_id, line.employee_id))
+                payload = allocation_payload(line, cfg.include_unvouchered)
+                self._record(plan, ctx, payload, previous.get((line.item_id, line.employee_id)),
+                             {**costs.line_inputs(line), **setting},
+                             [line.rule, payload["refundable_reason"]])
+                if len(plan.decisions) >= FLUSH:
+                    written += len(plan.decisions)
+                    ctx.flush(plan)
         for (item_id, employee_id), row in sorted(previous.items()):
             if (item_id, employee_id) not in current and not row["payload"].get("withdrawn"):
                 kept = {k: v for k, v in row["payload"].items() if k not in ("revision", "fingerprint",
@@ -73,7 +82,7 @@ class CostsJob(Job):
                 self._record(plan, ctx, payload, row, gone, [f"{item_id} is no longer allocated to "
                                                              f"{employee_id} (its participants or the item "
                                                              "changed)"])
-        changed = len(plan.decisions)
+        changed = written + len(plan.decisions)
         seen = {d["id"] for d in ctx.decisions("cost_unallocated")}
         for item in allocation.unallocated:
             did = f"cost_unallocated:{item.item_id}:{digest_id(item.reason)[:8]}"
