@@ -44,14 +44,15 @@ def test_the_demo_reminds_the_two_operators_whose_certificates_expire_within_60_
         "certificate_expiring:lms_certificates:FCO-E002:60d"}
 
 
-def test_demand_10_operators_required_5_certified_2_expiring_1_leaver_gives_8_to_train(demo):
+def test_demand_10_operators_required_5_certified_2_expiring_2_leavers_gives_8_to_train(demo):
     out = json.loads(report(demo, "demand", "--format", "json"))
     row = out["rows"][0]
     keys = ("certificate", "role", "site", "required", "headcount", "holders", "expiring")
     assert {k: row[k] for k in keys} == {
         "certificate": "fire_control_operator", "role": "fire_operator", "site": "Shanghai", "required": 10,
-        "headcount": 9, "holders": 5, "expiring": 2}
-    assert (row["attrition_pct"], row["expected_leavers"]) == ("10.0", 1)  # E003 left: 1 of 10 in 12 months
+        "headcount": 8, "holders": 5, "expiring": 2}
+    # E003 and E007 left: 2 of 10 in 12 months; 3 staying holders x 20% = 0.60, rounded up to 1
+    assert (row["attrition_pct"], row["expected_leavers"]) == ("20.0", 1)
     assert (row["to_train"], row["sessions"]) == (8, 2)  # 10 - 5 + 2 + 1; class size 6
     assert (row["cost_per_head"], row["budget"], row["currency"]) == ("1700.00", "13600.00", "CNY")
     expiring, basis = out["sections"]
@@ -62,8 +63,8 @@ def test_demand_10_operators_required_5_certified_2_expiring_1_leaver_gives_8_to
     assert len(basis["rows"]) == 21 and {"item": "finance:INSTR-1", "category": "instructor",
                                          "allocated": "2000.00", "people": 10,
                                          "certificate": "fire_control_operator"} in basis["rows"]
-    assert out["data"]["forecasts"][0]["leavers_12m"] == ["E003"]
-    assert "attrition 1 leaver(s) in 12 months / 10 people = 10.0%" in "\n".join(out["notes"])
+    assert out["data"]["forecasts"][0]["leavers_12m"] == ["E003", "E007"]
+    assert "attrition 2 leaver(s) in 12 months / 10 people = 20.0%" in "\n".join(out["notes"])
 
 
 def test_demand_horizon_and_class_size_options(demo):
@@ -79,7 +80,7 @@ def test_needs_rank_negotiation_first_with_reviews_and_goals_behind_it(demo):
     out = json.loads(report(demo, "needs", "--format", "json"))
     ranked = [(r["topic"], r["people"], r["from_reviews"], r["from_goals"]) for r in out["rows"]]
     assert ranked[0] == ("商务谈判", 6, 4, 6)
-    assert ("应急处置", 2, 2, 0) in ranked and ("领导力", 6, 0, 6) in ranked
+    assert ("应急处置", 1, 1, 0) in ranked  # E007 has left and ("领导力", 6, 0, 6) in ranked
     assert "M002 competency:negotiation 2 < 3" in out["rows"][0]["evidence"]
 
 
@@ -109,8 +110,8 @@ def test_profile_of_an_employee_with_no_history_says_so(demo):
 def test_profile_of_a_department_counts_skill_gaps(demo):
     out = json.loads(report(demo, "profile", "--department", "运营部", "--format", "json"))
     assert [r["employee"] for r in out["rows"]][:3] == ["E001", "E002", "E004"]  # E003 has left
-    assert out["data"]["gaps"]["emergency_response"] == 9
-    assert out["data"]["gaps"]["fire_control_operator"] == 4
+    assert out["data"]["gaps"]["emergency_response"] == 8  # E003 and E007 have left
+    assert out["data"]["gaps"]["fire_control_operator"] == 3
 
 
 def test_cost_basis_uses_the_latest_revision_and_drops_withdrawn_allocations():
