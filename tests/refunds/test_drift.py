@@ -244,5 +244,5 @@ def test_the_job_reads_each_kind_once_however_many_leave(seed_ws, tmp_path, monk
     monkeypatch.setattr(Ledger, "iter_records", counting)
     [run] = sync(ws, ["separations"])
     assert run.counts["decisions"] == leavers and run.counts["proposals"] == leavers
-    once = ["agreement", "cost_item", "employee", "enrollment", "learning_event"]
-    assert sorted(k for k in reads if k in once) == once
+    once = ["agreement", "cost_item", "enrollment", "learning_event"]
+    assert sorted(k for k in reads if k in [*once, "employee"]) == once  # employees: by subject, per batch

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from trainbridge.core.ledger.engine import _chunks
 from trainbridge.core.ledger.store import _load, _load_text
-from trainbridge.core.ledger.tables import decisions_table, records_table
+from trainbridge.core.ledger.tables import decisions_table, proposals_table, records_table
 from trainbridge.core.records import Record
 
 if TYPE_CHECKING:
@@ -146,3 +146,50 @@ def decisions_of_subjects(ledger: Ledger, conn: Connection, kind: str,
         query = sa.select(t).where(t.c.tenant == ledger.tenant, t.c.kind == kind, t.c.subject.in_(chunk))
         for row in conn.execute(query.order_by(t.c.created_at, t.c.id)).mappings():
             yield dict(row)
+
+
+def ids_and_subjects(ledger: Ledger, conn: Connection, kind: str) -> list[tuple[str, str | None]]:
+    """(id, subject) of every record of ``kind``, by id: what a job batches by, no payload read."""
+    t = records_table
+    rows = conn.execute(sa.select(t.c.id, t.c.subject).where(t.c.tenant == ledger.tenant, t.c.kind == kind)
+                        .order_by(t.c.id))
+    return [(row.id, row.subject) for row in rows]
+
+
+def hashed_of_subjects(ledger: Ledger, conn: Connection, kind: str,
+                       subjects: Iterable[str]) -> Iterator[tuple[Record, str]]:
+    """:func:`of_subjects` with each record's content hash instead of its sequence number (each
+    subject's records in sequence order)."""
+    t = records_table
+    for chunk in _chunks(sorted(set(subjects)), CHUNK):
+        query = sa.select(t.c.id, _TEXT, t.c.hash).where(
+            t.c.tenant == ledger.tenant, t.c.kind == kind, t.c.subject.in_(chunk))
+        for row in conn.execute(query.order_by(t.c.subject, t.c.seq)):
+            record = _load_text(kind, row.id, row.text)
+            if record is not None:
+                yield record, row.hash
+
+
+def hashed_by_ids(ledger: Ledger, conn: Connection, kind: str,
+                  ids: Iterable[str]) -> Iterator[tuple[Record, str]]:
+    """Records of ``kind`` among ``ids`` with their content hashes (absent ones left out), by id."""
+    t = records_table
+    for chunk in _chunks(sorted(set(ids)), CHUNK):
+        query = sa.select(t.c.id, _TEXT, t.c.hash).where(
+            t.c.tenant == ledger.tenant, t.c.kind == kind, t.c.id.in_(chunk))
+        for row in conn.execute(query.order_by(t.c.id)):
+            record = _load_text(kind, row.id, row.text)
+            if record is not None:
+                yield record, row.hash
+
+
+def proposals_by_ids(ledger: Ledger, conn: Connection, ids: Iterable[str],
+                     kinds: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """id -> proposal row (as ``Ledger.list_proposals`` gives it) of the proposals of ``kinds``
+    among ``ids``."""
+    t = proposals_table
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(set(ids)), CHUNK):
+        query = sa.select(t).where(t.c.tenant == ledger.tenant, t.c.id.in_(chunk), t.c.kind.in_(list(kinds)))
+        found.update({row["id"]: dict(row) for row in conn.execute(query).mappings()})
+    return found

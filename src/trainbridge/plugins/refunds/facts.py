@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
@@ -92,7 +93,7 @@ class CostFacts:
 
     @classmethod
     def load(cls, ledger: Ledger, conn: Connection, *, program_ids: set[str] | None = None,
-             enrollments: Sequence[Enrollment] | None = None) -> CostFacts:
+             enrollments: Iterable[Enrollment] | None = None) -> CostFacts:
         """Allocate the ledger's cost items (of ``program_ids`` only, when given): one read of each kind.
 
         ``enrollments``: every enrollment, when the caller has read them already."""
@@ -104,8 +105,9 @@ class CostFacts:
         if not items:
             return cls(Allocation(()), {}, session_hashes)
         events = (e for e in ledger.iter_records(conn, LearningEvent.kind) if isinstance(e, LearningEvent))
+        # enrollments streamed as the allocation reads them once: who enrolled where, not every record
         allocation = allocate_costs([i for i, _ in items], events=events,
-                                    enrollments=(records_of(ledger, conn, Enrollment)
+                                    enrollments=((e for e, _ in with_hashes(ledger, conn, Enrollment))
                                                  if enrollments is None else enrollments),
                                     sessions=[s for s, _ in sessions])
         return cls(allocation, {i.id: h for i, h in items}, session_hashes)
@@ -171,6 +173,30 @@ class LeaverFacts:
         programs = {p.program_id: (p, h) for p, h in with_hashes(ledger, conn, TrainingProgram)}
         return cls(sorted(leavers, key=lambda x: x.separation.id), programs)
 
+    @classmethod
+    def load_of(cls, ledger: Ledger, conn: Connection, separation_ids: Sequence[str], *,
+                sessions: Mapping[str, str], programs: dict[str, tuple[TrainingProgram, str]]) -> LeaverFacts:
+        """The separations among ``separation_ids`` (a batch of a job's), read by id, their employees
+        and agreements by subject: what :meth:`load` gives for them, the same records in the same order.
+
+        ``sessions``: enrollment id -> session id (:func:`enrollment_sessions`); ``programs``: every
+        program with its hash (:func:`program_facts`)."""
+        found = queries.hashed_by_ids(ledger, conn, Separation.kind, separation_ids)
+        leavers = [Leaver(s, h) for s, h in found if isinstance(s, Separation)]
+        by_employee: dict[str, list[Leaver]] = defaultdict(list)
+        for leaver in leavers:
+            by_employee[leaver.separation.employee_id].append(leaver)
+        for employee, content_hash in queries.hashed_of_subjects(ledger, conn, Employee.kind, by_employee):
+            if isinstance(employee, Employee):
+                for leaver in by_employee.get(employee.employee_id, ()):
+                    leaver.employee, leaver.employee_hash = employee, content_hash
+        for agreement, content_hash in queries.hashed_of_subjects(ledger, conn, Agreement.kind, by_employee):
+            if isinstance(agreement, Agreement):
+                agreement = with_session(agreement, sessions)
+                for leaver in by_employee.get(agreement.employee_id, ()):
+                    leaver.agreements.append((agreement, content_hash))
+        return cls(sorted(leavers, key=lambda x: x.separation.id), programs)
+
     @cached_property
     def program_records(self) -> dict[str, TrainingProgram]:
         return {program_id: program for program_id, (program, _) in self.programs.items()}
@@ -179,6 +205,28 @@ class LeaverFacts:
         """Programs of the signed agreements: the only costs a quote reads."""
         return {a.program_id for leaver in self.leavers for a, _ in leaver.agreements
                 if a.status is AgreementStatus.SIGNED}
+
+
+def enrollment_sessions(ledger: Ledger, conn: Connection, sessions: dict[str, str]) -> Iterator[Enrollment]:
+    """Every enrollment, streamed, noting in ``sessions`` the session of each (enrollment id ->
+    session id: what an agreement that does not name its session takes), so the kind is read once
+    for both the cost allocation and the agreements."""
+    for enrollment, _ in with_hashes(ledger, conn, Enrollment):
+        if enrollment.session_id:
+            sessions[enrollment.id] = enrollment.session_id
+        yield enrollment
+
+
+def program_facts(ledger: Ledger, conn: Connection) -> dict[str, tuple[TrainingProgram, str]]:
+    """Every program by id, with its content hash (as :class:`LeaverFacts` keeps them)."""
+    return {p.program_id: (p, h) for p, h in with_hashes(ledger, conn, TrainingProgram)}
+
+
+def signed_programs_of(ledger: Ledger, conn: Connection, employees: AbstractSet[str]) -> set[str]:
+    """Programs of the signed agreements of ``employees`` (:meth:`LeaverFacts.signed_program_ids`
+    for every leaver), the agreements streamed."""
+    return {a.program_id for a, _ in with_hashes(ledger, conn, Agreement)
+            if a.status is AgreementStatus.SIGNED and a.employee_id in employees}
 
 
 def _of_subjects(ledger: Ledger, conn: Connection, model: type[R], subjects: Iterable[str],

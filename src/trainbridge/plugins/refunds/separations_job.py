@@ -24,15 +24,16 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from trainbridge.core.errors import PluginError
-from trainbridge.core.jobs import Decision, Job, JobContext, Plan, Proposal, Write
+from trainbridge.core.jobs import Decision, Job, JobContext, Plan, Proposal, Write, fewer_collections
+from trainbridge.core.ledger import queries
 from trainbridge.core.localtime import tenant_zone
 from trainbridge.core.records import (
     AdjustmentKind,
-    Enrollment,
     Notice,
     PayrollAdjustment,
     Proration,
     Recipient,
+    Separation,
 )
 from trainbridge.plugins.refunds.collection import Collection, collect
 from trainbridge.plugins.refunds.facts import (
@@ -41,8 +42,10 @@ from trainbridge.plugins.refunds.facts import (
     Leaver,
     LeaverFacts,
     config_digest,
+    enrollment_sessions,
     fingerprint,
-    records_of,
+    program_facts,
+    signed_programs_of,
 )
 from trainbridge.plugins.refunds.notice import notice_text
 from trainbridge.plugins.refunds.policy import CREDIT_REASON, REFUND_REASON, GroupQuote, quote_leaver, signed
@@ -62,6 +65,8 @@ from trainbridge.rules.costs import AllocationLine
 from trainbridge.rules.refunds import Departure, RefundQuote, money
 
 ZERO = Decimal("0.00")
+#: Leavers read, quoted and let go together.
+BATCH = 2000
 
 
 class SeparationsConfig(BaseModel):
@@ -154,29 +159,46 @@ class SeparationsJob(Job):
         if not unquoted and not come and ctx.state("config") == setting and \
                 not changed_since(ctx, "seq:inputs", QUOTE_KINDS):
             return plan
-        enrollments = records_of(ctx.ledger, ctx.conn, Enrollment)
-        facts = LeaverFacts.load(ctx.ledger, ctx.conn, enrollments=enrollments)
-        costs = CostFacts.load(ctx.ledger, ctx.conn, program_ids=facts.signed_program_ids(),
-                               enrollments=enrollments)
-        history: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in ctx.decisions("refund_quote"):
-            history[row["payload"].get("separation", "")].append(row)
-        proposals = {row["id"]: row for kind in PROPOSAL_KINDS
-                     for row in ctx.ledger.list_proposals(ctx.conn, kind=kind)}
-        retry = []
-        for leaver in facts.leavers:
-            try:
-                self._follow(ctx, cfg, leaver, facts, costs, history[leaver.separation.id], proposals, plan)
-            except PluginError as exc:
-                separation = leaver.separation
-                plan.warnings.append(f"separation {separation.id} of {separation.employee_id} not quoted: "
-                                     f"{exc.message} ({exc.hint})")
-                retry.append(separation.id)
-            if len(plan.decisions) >= 1000:  # the quotes written as they come: memory of 1,000 at most
-                ctx.flush(plan)
+        ledger, conn = ctx.ledger, ctx.conn
+        # the leavers a batch at a time (by separation id, as before): their records, quotes and
+        # proposals read per batch, the quotes written as they come; the cost allocation (every
+        # participant of the signed programs) and the programs are read once
+        separations = queries.ids_and_subjects(ledger, conn, Separation.kind)
+        sessions: dict[str, str] = {}
+        enrollments = enrollment_sessions(ledger, conn, sessions)
+        costs = CostFacts.load(ledger, conn, program_ids=signed_programs_of(
+            ledger, conn, {subject for _, subject in separations if subject}), enrollments=enrollments)
+        for _ in enrollments:  # what the allocation did not need to read: the sessions are all noted
+            pass
+        programs = program_facts(ledger, conn)
+        retry: list[str] = []
+        held: set[str] = set()
+        with fewer_collections():
+            for start in range(0, len(separations), BATCH):
+                batch = separations[start:start + BATCH]
+                facts = LeaverFacts.load_of(ledger, conn, [i for i, _ in batch], sessions=sessions,
+                                            programs=programs)
+                history: dict[str, list[dict[str, Any]]] = defaultdict(list)
+                for row in queries.decisions_of_subjects(ledger, conn, "refund_quote",
+                                                         {s for _, s in batch if s}):
+                    history[row["payload"].get("separation", "")].append(row)
+                made = {pid for rows in history.values() for pid in proposals_of(rows)}
+                proposals = queries.proposals_by_ids(ledger, conn, made, PROPOSAL_KINDS)
+                for leaver in facts.leavers:
+                    try:
+                        self._follow(ctx, cfg, leaver, facts, costs, history[leaver.separation.id], proposals,
+                                     plan)
+                    except PluginError as exc:
+                        separation = leaver.separation
+                        plan.warnings.append(f"separation {separation.id} of {separation.employee_id} not "
+                                             f"quoted: {exc.message} ({exc.hint})")
+                        retry.append(separation.id)
+                    if len(plan.decisions) >= 1000:  # the quotes written as they come: 1,000 at most
+                        ctx.flush(plan)
+                held |= {leaver.separation.last_day.isoformat() for leaver in facts.leavers
+                         if leaver.separation.last_day > ctx.today}
         plan.state["retry"] = retry
-        plan.state["held"] = sorted({leaver.separation.last_day.isoformat() for leaver in facts.leavers
-                                     if leaver.separation.last_day > ctx.today})
+        plan.state["held"] = sorted(held)
         return plan
 
     def _follow(self, ctx: JobContext, cfg: SeparationsConfig, leaver: Leaver, facts: LeaverFacts,
