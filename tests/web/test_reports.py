@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from decimal import Decimal
 
 import pytest
 
@@ -115,3 +117,78 @@ def test_what_if_errors_are_plain_words_not_command_line_flags(client: TestClien
     assert bad_day.status_code == 400 and "years 1900 to 2999" in bad_day.text
     bad_reason = client.get("/refunds/quote?employee=E001&last_day=2026-12-01&reason=quit", headers=EN)
     assert bad_reason.status_code == 400
+
+
+# --- local formats on the page, raw numbers in the files (issue 18 item 2) -----------------------
+
+
+def _cells(page: str) -> list[str]:
+    """The report tables' cells as the page shows them (``num`` cells marked with a leading '>')."""
+    article = page.split('<article class="report"', 1)[1]
+    return [(">" if attrs else "") + text for attrs, text in
+            re.findall(r"<td( class=\"num\")?>([^<]*)</td>", article)]
+
+
+def test_report_money_shows_as_yuan_with_separators_in_both_languages(client: TestClient) -> None:
+    login(client, "hr")
+    for headers in (ZH, EN):
+        costs = client.get("/reports?name=costs", headers=headers)
+        cells = _cells(costs.text)
+        # E001: course fee 1000, instructor 200, travel 500, total and refundable 1700, in CNY
+        assert cells[:9] == ["E001", "张伟", ">1", ">¥1,000.00", ">¥200.00", ">¥500.00", ">¥1,700.00",
+                             ">¥1,700.00", "CNY"]
+        assert "1700.00" not in costs.text.split('<article class="report"', 1)[1]
+    shared = client.get("/reports?name=costs", headers=ZH).text
+    assert "由场次 FIRE-CTRL-1 的 10 名学员平均分摊：每人 ¥200.00" in shared
+    demand = client.get("/reports?name=demand", headers=ZH).text
+    row = _cells(demand)[:14]
+    assert row[7] == ">20.0%" and row[11:] == [">¥1,700.00", ">¥13,600.00", "CNY"]
+    assert "预算 = 8 人 × 人均 ¥1,700.00" in demand and "1700.00 CNY" not in demand
+    assert "<th>流失率</th>" in demand  # the cells carry their %, the header no longer does
+
+
+def test_report_dates_are_local_dates_and_percentages_have_one_place(client: TestClient) -> None:
+    login(client, "hr")
+    zh = client.get("/reports?name=demand", headers=ZH).text
+    assert "证书需求预测（自 2026年11月23日 起 12 个月）" in zh
+    assert "2026年12月13日" in zh and "已于 2026年12月5日 发送" in zh and "2026-12-13" not in zh
+    en = client.get("/reports?name=demand", headers=EN).text
+    assert "13 Dec 2026" in en and "sent 5 Dec 2026" in en
+    assert "Certificate demand forecast (12 months from 23 Nov 2026)" in en
+    points = _cells(client.get("/reports?name=points&period=2026Q3", headers=EN).text)
+    assert points[:4] == ["participation".title(), ">58", ">20.9%", ">30.0%"]
+    alone = client.get("/reports/costs.html", headers=ZH).text  # the printable page says the same
+    assert "<td>¥1,700.00</td>" in alone and "<td>1700.00</td>" not in alone
+
+
+def test_downloads_keep_numbers_with_a_yuan_number_format_in_excel(client: TestClient) -> None:
+    login(client, "hr")
+    text = client.get("/reports/costs.csv", headers=ZH).content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert ["E001", "张伟", "1", "1000.00", "200.00", "500.00", "1700.00", "1700.00", "CNY"] in rows
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/reports/costs.xlsx", headers=ZH).content))
+    sheet = book[book.sheetnames[0]]
+    e001 = next(r for r in sheet.iter_rows(min_row=3) if r[0].value == "E001")
+    total = e001[6]
+    assert total.value == 1700 and total.data_type == "n" and total.number_format == '"¥"#,##0.00'
+    assert e001[2].number_format == "General" and e001[8].value == "CNY"  # people, currency: as they were
+    demand = openpyxl.load_workbook(io.BytesIO(client.get("/reports/demand.xlsx", headers=EN).content))
+    first = demand[demand.sheetnames[0]]
+    assert first["H3"].value == 20 and first["H3"].number_format == '0.0"%"'
+
+
+def test_other_currencies_and_amounts_without_a_currency() -> None:
+    from trainbridge.web.local import Local
+    from trainbridge.web.report_format import display, excel_formats
+
+    raw = ReportResult("Costs", ["employee", "amount", "currency", "how"],
+                       [["E1", Decimal("1700"), "USD", "shared: 56.67 each"],
+                        ["E2", Decimal("1700.5"), "SGD", ""]],
+                       sections=[ReportResult("Proposals", ["proposal", "amount"],
+                                              [["P1", Decimal("0.10")]])])
+    shown = display(raw, raw, Local("en"))
+    assert [list(r) for r in shown.rows] == [["E1", "US$1,700.00", "USD", "shared: US$56.67 each"],
+                                            ["E2", "1,700.50 SGD", "SGD", ""]]
+    assert shown.sections[0].rows == [["P1", "0.10"]]  # a coefficient, not money: no symbol
+    formats = excel_formats(raw)
+    assert formats == [{(0, 1): '"US$"#,##0.00', (1, 1): '#,##0.00 "SGD"'}, {}]

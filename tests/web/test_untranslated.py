@@ -143,7 +143,7 @@ def test_report_explanations_and_chart_tooltips_are_chinese(zh_pages: dict[str, 
     assert "需培训 = 需求 10 − 持证 5 + 到期 2 + 预计离职 1 = 8" in demand
     assert "班次 = 8 ÷ 每班 6 人，向上取整 = 2" in demand and "<title>目标 10</title>" in demand
     needs = zh_pages["/reports?name=needs"]
-    assert "M001 职业目标 商务谈判" in needs and "评分 2.5 低于 3（2026-11-03）" in needs
+    assert "M001 职业目标 商务谈判" in needs and "评分 2.5 低于 3（2026年11月3日）" in needs
     # a config key stays as it is written, marked as code
     for page in (zh_pages["/reports?name=costs"], zh_pages["/reports/costs.html?"]):
         assert "<code>[jobs.costs] include_unvouchered = true</code>" in page

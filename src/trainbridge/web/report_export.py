@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -77,8 +77,11 @@ def _xlsx_value(value: Any) -> Any:
     return csv_cell(value)
 
 
-def to_xlsx_bytes(result: ReportResult) -> bytes:
-    """One sheet per table: the title, the column headers (bold, frozen), the rows, the notes."""
+def to_xlsx_bytes(result: ReportResult, formats: Sequence[Mapping[tuple[int, int], str]] = ()) -> bytes:
+    """One sheet per table: the title, the column headers (bold, frozen), the rows, the notes.
+
+    ``formats``: for each table in sheet order, number formats by (row, column) of its rows, counted
+    from 0 (``web/report_format.excel_formats``: "¥"#,##0.00 on CNY amounts); the values stay numbers."""
     from openpyxl import Workbook
     from openpyxl.cell.cell import TYPE_STRING
     from openpyxl.styles import Font
@@ -87,7 +90,7 @@ def to_xlsx_bytes(result: ReportResult) -> bytes:
     book.remove(book.active)
     taken: set[str] = set()
     bold = Font(bold=True)
-    for part in _parts(result):
+    for index, part in enumerate(_parts(result)):
         sheet = book.create_sheet(sheet_name(part.title, taken))
         sheet.append([csv_cell(part.title)])
         sheet["A1"].font = Font(bold=True, size=13)
@@ -100,6 +103,8 @@ def to_xlsx_bytes(result: ReportResult) -> bytes:
             sheet.append([_xlsx_value(v) for v in row])
             for i, v in enumerate(row[:len(widths)]):
                 widths[i] = max(widths[i], len(str(v)) if v is not None else 0)
+        for (r, c), number_format in (formats[index] if index < len(formats) else {}).items():
+            sheet.cell(row=r + 3, column=c + 1).number_format = number_format
         for note in part.notes:
             sheet.append([csv_cell(note)])
         for row_cells in sheet.iter_rows(min_row=1):

@@ -30,7 +30,9 @@ from trainbridge.core.secrets import redact
 from trainbridge.rules.leaderboard import period_bounds
 from trainbridge.rules.points import period_key
 from trainbridge.web.console import Console
+from trainbridge.web.local import Local
 from trainbridge.web.report_export import to_csv_bytes, to_xlsx_bytes
+from trainbridge.web.report_format import display, excel_formats
 from trainbridge.web.report_text import CODE, column, localize, note_html, report_title, titles_of, word
 
 log = logging.getLogger("trainbridge.web")
@@ -102,8 +104,20 @@ def departments(ws: Workspace) -> list[str]:
                        if isinstance(e, Employee) and e.department})
 
 
+def build_both(ws: Workspace, sel: Selection, lang: str) -> tuple[ReportResult, ReportResult]:
+    """The builder's result (its column names say what each column holds) and the same in ``lang``."""
+    raw = sel.report.build(ws, **sel.kwargs)
+    return raw, localize(raw, lang, titles_of(ws.settings.jobs))
+
+
 def build(ws: Workspace, sel: Selection, lang: str) -> ReportResult:
-    return localize(sel.report.build(ws, **sel.kwargs), lang, titles_of(ws.settings.jobs))
+    return build_both(ws, sel, lang)[1]
+
+
+def build_shown(ws: Workspace, sel: Selection, loc: Local) -> ReportResult:
+    """The report for a page: in the reader's words, money, percentages and dates in local formats."""
+    raw, shown = build_both(ws, sel, loc.lang)
+    return display(raw, shown, loc)
 
 
 def file_name(sel: Selection, ext: str) -> str:
@@ -154,7 +168,7 @@ def routes(c: Console) -> list[BaseRoute]:
             error, status = c.t(request, sel.error), 400
         else:
             try:
-                result = await run_in_threadpool(build, ws, sel, lang)
+                result = await run_in_threadpool(build_shown, ws, sel, c.loc(request))
             except Exception as exc:  # one broken report must not take the page down
                 log.exception("report %s failed", selected)
                 error = f"{c.t(request, 'report_failed')}: {redact(str(exc))}"
@@ -167,16 +181,19 @@ def routes(c: Console) -> list[BaseRoute]:
                         chart_svg=chart_svg, note_html=note_html, column=lambda name: column(name, lang),
                         word=lambda text: word(text, lang, titles_of(ws.settings.jobs)))
 
-    async def built(request: Request) -> tuple[Selection, ReportResult]:
+    async def built(request: Request) -> tuple[Selection, ReportResult, ReportResult]:
+        """The selection, the builder's result and the same in the reader's words (the downloads')."""
         sel = selection(request, request.path_params["name"])
         if sel.error:
             raise HTTPException(400, detail=sel.error)
-        return sel, await run_in_threadpool(build, ws, sel, c.language(request))
+        raw, shown = await run_in_threadpool(build_both, ws, sel, c.language(request))
+        return sel, raw, shown
 
     @c.page("admin", "hr", "viewer")
     async def report_alone(request: Request) -> Response:
         try:
-            _, result = await built(request)
+            _, raw, shown = await built(request)
+            result = display(raw, shown, c.loc(request))
         except HTTPException:
             raise
         except Exception as exc:  # one broken report must not take the page down
@@ -188,13 +205,13 @@ def routes(c: Console) -> list[BaseRoute]:
 
     @c.page("admin", "hr", "viewer")
     async def report_csv(request: Request) -> Response:
-        sel, result = await built(request)
+        sel, _, result = await built(request)
         return download(to_csv_bytes(result), "text/csv; charset=utf-8", file_name(sel, "csv"))
 
     @c.page("admin", "hr", "viewer")
     async def report_xlsx(request: Request) -> Response:
-        sel, result = await built(request)
-        content = await run_in_threadpool(to_xlsx_bytes, result)
+        sel, raw, result = await built(request)  # numbers stay numbers, money with its number format
+        content = await run_in_threadpool(to_xlsx_bytes, result, excel_formats(raw))
         return download(content, XLSX, file_name(sel, "xlsx"))
 
     return [
