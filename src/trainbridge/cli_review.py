@@ -95,35 +95,53 @@ def proposals() -> None:
 @click.option("--status", type=click.Choice(["pending", "approved", "rejected", "delivered", "failed",
                                              "abandoned"]))
 @click.option("--kind")
+@click.option("--language", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="Kinds, statuses, amounts (¥17,000.00) and the explanation in English or Chinese.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def proposals_list(state: State, status: str | None, kind: str | None, as_json: bool) -> None:
-    """Proposals (by status or kind), with the amount and a summary."""
+def proposals_list(state: State, status: str | None, kind: str | None, language: str, as_json: bool) -> None:
+    """Proposals (by status or kind): who, what, how much, for when, and why in a sentence."""
     ws = state.workspace(read_only=True)
     with ws.ledger.transaction() as conn:
         rows = ws.ledger.list_proposals(conn, status=status, kind=kind)
-    if as_json:
-        echo_json([{k: v for k, v in r.items() if k != "args"} for r in rows])
-        return
-    for r in rows:
-        money = f" {r['amount']} {r['currency']}" if r["amount"] is not None else ""
-        click.echo(f"{r['id']} [{r['status']}] {r['kind']} {r['subject'] or ''}{money}: {r['summary']}")
-    if not rows:
-        click.echo("no proposals")
+        if as_json:
+            echo_json([{k: v for k, v in r.items() if k != "args"} for r in rows])
+            return
+        from trainbridge.cli_proposal_text import list_lines
+
+        lines = list_lines(ws, conn, rows, language)
+    for line in lines:
+        click.echo(redact(line))
 
 
 @proposals.command(name="show")
 @click.argument("proposal_id")
+@click.option("--language", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="The proposal in English or Chinese words.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Everything stored, with the decision behind it (its id and explanation_items) and "
+                   "the deliveries.")
 @pass_state
-def proposals_show(state: State, proposal_id: str) -> None:
-    """One proposal with its explanation and what became of its deliveries, as JSON."""
+def proposals_show(state: State, proposal_id: str, language: str, as_json: bool) -> None:
+    """One proposal: what approving writes, for whom, how much, why (the rule and its legal basis), and
+    what became of its deliveries."""
+    from trainbridge.cli_proposal_text import decision_of, explanation_items, show_lines
+
     ws = state.workspace(read_only=True)
     with ws.ledger.transaction() as conn:
         row = ws.ledger.get_proposal(conn, proposal_id)
-        deliveries = [r for r in ws.ledger.outbox(conn) if r.proposal_id == proposal_id] if row else []
-    if row is None:
-        raise click.ClickException(f"no proposal {proposal_id}")
-    echo_json({**row, "deliveries": [
+        if row is None:
+            raise click.ClickException(f"no proposal {proposal_id}")
+        deliveries = [r for r in ws.ledger.outbox(conn) if r.proposal_id == proposal_id]
+        lines = [] if as_json else show_lines(ws, conn, row, deliveries, language)
+        decision = decision_of(ws, conn, row) if as_json else None
+    if not as_json:
+        for line in lines:
+            click.echo(redact(line))
+        return
+    items = {"decision": decision["id"], "explanation_items": explanation_items(decision)} \
+        if decision is not None else {}
+    echo_json({**row, **items, "deliveries": [
         {"outbox": d.id, "instance": d.instance, "state": d.state, "attempts": d.attempts,
          "last_error": d.last_error, "ref": d.ref, "delivered_at": d.delivered_at,
          "confirmed_at": d.confirmed_at, "status_detail": d.status_detail,
