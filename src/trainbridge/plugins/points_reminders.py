@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any, ClassVar
 
@@ -44,7 +44,9 @@ class RemindersJob(Job):
         queries.planned(ctx.ledger, ctx.conn)  # PostgreSQL must know the table it pages through
         managers = {e.employee_id: e for e in _typed(ctx.records("employee"), Employee) if e.is_manager}
         sessions = {s.session_id: s for s in _typed(ctx.records("session"), TrainingSession)}
-        for enrollment in _typed(ctx.records("enrollment"), Enrollment):
+        for enrollment in ctx.records("enrollment"):  # streamed
+            if not isinstance(enrollment, Enrollment):
+                continue
             session = sessions.get(enrollment.session_id or "")
             manager = managers.get(enrollment.employee_id)
             if session is None or manager is None or enrollment.status is EnrollmentStatus.CANCELLED:
@@ -60,53 +62,66 @@ class RemindersJob(Job):
                     body=f"{manager.name}, 您报名的培训 {session.program_id} 将于 {start} 开始"
                          f"{' (' + session.location + ')' if session.location else ''}。",
                     related_id=session.session_id)}))
-        planned, ends = _plans_and_training_ends(ctx, sessions)
-        for (emp_id, program), day in sorted(ends.items()):
-            manager = managers.get(emp_id)
-            if manager is None or (emp_id, program) in planned:
-                continue
-            if day + timedelta(days=10) <= ctx.today <= day + timedelta(days=30):
-                plan.writes.append(Write("send_notice", {"notice": Notice(
-                    id=f"reminder:action_plan:{emp_id}:{program}", notice="action_plan_reminder",
-                    recipients=(Recipient(name=manager.name, employee_id=emp_id, email=manager.email,
-                                          role="manager"),),
-                    subject=f"行动计划提醒: {program}", language=manager.language,
-                    body=f"{manager.name}, 培训 {program} ({day} 结束) 已过 10 天, "
-                         "请在 30 天内提交行动计划 (+20 分)。",
-                    related_id=program)}))
-        plan.summary.append(f"reminders: {len(plan.writes)} due (each sent once)")
+        sent = 0
+        for emp_id, program, day in _action_plans_due(ctx, sessions, managers):
+            manager = managers[emp_id]
+            plan.writes.append(Write("send_notice", {"notice": Notice(
+                id=f"reminder:action_plan:{emp_id}:{program}", notice="action_plan_reminder",
+                recipients=(Recipient(name=manager.name, employee_id=emp_id, email=manager.email,
+                                      role="manager"),),
+                subject=f"行动计划提醒: {program}", language=manager.language,
+                body=f"{manager.name}, 培训 {program} ({day} 结束) 已过 10 天, "
+                     "请在 30 天内提交行动计划 (+20 分)。",
+                related_id=program)}))
+            if len(plan.writes) >= FLUSH:  # routed to the outbox as they come (ctx.flush)
+                sent += len(plan.writes)
+                ctx.flush(plan)
+        plan.summary.append(f"reminders: {sent + len(plan.writes)} due (each sent once)")
         return plan
 
 
-def _plans_and_training_ends(ctx: JobContext, sessions: dict[str, TrainingSession]) -> tuple[
-        set[tuple[str, str | None]], dict[tuple[str, str], date]]:
-    """The action plans submitted, and when each (employee, program) training ended, from the events
-    that still count (:func:`effective_events`), streamed page by page: memory stays flat however
-    many events the ledger holds. The ids voided are read first (the database picks the VOIDED events)."""
-    voiding = queries.changed_where(ctx.ledger, ctx.conn, LearningEvent.kind, -1, "event",
-                                    LearningEventKind.VOIDED.value)
+#: Events of a batch of managers read together; reminders held before they go to the outbox.
+BATCH_EVENTS = 20_000
+FLUSH = 5000
+
+
+def _action_plans_due(ctx: JobContext, sessions: dict[str, TrainingSession],
+                      managers: dict[str, Employee]) -> Iterator[tuple[str, str, date]]:
+    """(manager, program, day the training ended) of each training that ended 10 to 30 days ago
+    without an action plan, by manager and program, from the events that still count.
+
+    A batch of managers at a time (their events read by subject, about :data:`BATCH_EVENTS`):
+    what a training's end and its plan are is per employee, so memory stays that of one batch
+    however many events and trainings the ledger holds. The ids voided are read first (the
+    database picks the VOIDED events, whoever filed them)."""
+    ledger, conn, kind = ctx.ledger, ctx.conn, LearningEvent.kind
+    voiding = queries.changed_where(ledger, conn, kind, -1, "event", LearningEventKind.VOIDED.value)
     voided = {target for event, _ in voiding if isinstance(event, LearningEvent)
               for target in void_targets(event)}
-    planned: set[tuple[str, str | None]] = set()
-    ends: dict[tuple[str, str], date] = {}
-    page: list[LearningEvent] = []
+    sizes = queries.subject_counts(ledger, conn, kind)
+    batch: list[str] = []
+    size = 0
+    for subject in sorted(m for m in managers if m in sizes):
+        batch.append(subject)
+        size += sizes[subject]
+        if size >= BATCH_EVENTS:
+            yield from _due(ctx, batch, sessions, voided)
+            batch, size = [], 0
+    if batch:
+        yield from _due(ctx, batch, sessions, voided)
 
-    def add(events: list[LearningEvent]) -> None:
-        for key, day in training_ends(events, sessions).items():
-            ends[key] = max(ends.get(key, day), day)
 
-    for event in ctx.records(LearningEvent.kind):
-        if not isinstance(event, LearningEvent) or event.id in voided \
-                or event.event is LearningEventKind.VOIDED:
-            continue
-        if event.event is LearningEventKind.ACTION_PLAN_SUBMITTED:
-            planned.add((event.employee_id, event.program_id))
-        page.append(event)
-        if len(page) >= 5000:
-            add(page)
-            page = []
-    add(page)
-    return planned, ends
+def _due(ctx: JobContext, subjects: list[str], sessions: dict[str, TrainingSession],
+         voided: set[str]) -> Iterator[tuple[str, str, date]]:
+    events = [e for e, _ in queries.of_subjects(ctx.ledger, ctx.conn, LearningEvent.kind, subjects)
+              if isinstance(e, LearningEvent) and e.id not in voided
+              and e.event is not LearningEventKind.VOIDED]
+    planned = {(e.employee_id, e.program_id) for e in events
+               if e.event is LearningEventKind.ACTION_PLAN_SUBMITTED}
+    for (emp_id, program), day in sorted(training_ends(events, sessions).items()):
+        if (emp_id, program) not in planned and \
+                day + timedelta(days=10) <= ctx.today <= day + timedelta(days=30):
+            yield emp_id, program, day
 
 
 @hookimpl
