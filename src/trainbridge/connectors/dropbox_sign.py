@@ -27,7 +27,7 @@ import email.policy
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
@@ -36,14 +36,10 @@ import requests
 from pydantic import Field, SecretStr, model_validator
 
 from trainbridge import hookimpl
-from trainbridge.connectors.dropbox_sign_archive import DropboxSignArchive
-from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorContext
-from trainbridge.core.errors import (
-    ConnectorError,
-    NotFound,
-    ServerError,
-    WebhookRejected,
-)
+from trainbridge.connectors.dropbox_sign_archive import AGREEMENT_KEY, DropboxSignArchive
+from trainbridge.connectors.esign_base import SigningConnector, first_live, with_countersigner
+from trainbridge.core.connector import ConnectorConfig, ConnectorContext
+from trainbridge.core.errors import ConnectorError, NotFound, WebhookRejected
 from trainbridge.core.http import HttpClient, HttpSettings
 from trainbridge.core.records import (
     Agreement,
@@ -55,13 +51,10 @@ from trainbridge.core.records import (
     WebhookEvent,
     WebhookReply,
     WebhookResult,
-    make_id,
 )
-from trainbridge.core.secrets import register_secret
 from trainbridge.sdk.webhooks import check_replay, max_age_field
 
 PRODUCTION_URL = "https://api.hellosign.com/v3"
-AGREEMENT_KEY = "trainbridge_agreement_id"
 LOOKUP_KEY = "trainbridge_key"
 #: A search token of the delivery's idempotency key (the outbox row's), looked up before a send.
 IDEMPOTENCY_KEY = "trainbridge_idempotency_key"
@@ -126,17 +119,17 @@ class DropboxSignConfig(ConnectorConfig):
         return self
 
 
-class DropboxSignConnector(DropboxSignArchive, Connector):
+class DropboxSignConnector(DropboxSignArchive, SigningConnector):
     """Sends training agreements as Dropbox Sign signature requests and reads them back."""
 
     config_model: ClassVar[type[ConnectorConfig]] = DropboxSignConfig
     vendor: ClassVar[str] = "Dropbox Sign API v3"
     config: DropboxSignConfig
+    envelope_noun = "signature request"
 
     def __init__(self, name: str, config: ConnectorConfig,
                  ctx: ConnectorContext | None = None) -> None:
-        super().__init__(name, config, ctx)
-        register_secret(self.config.api_key.get_secret_value())
+        super().__init__(name, config, ctx)  # registers the config's secrets
         self._http: HttpClient | None = None
 
     @property
@@ -164,30 +157,17 @@ class DropboxSignConnector(DropboxSignArchive, Connector):
     def send_for_signature(self, agreement: Agreement, document: bytes, signers: list[Signer],
                            idempotency_key: str | None = None) -> Envelope:
         # Dropbox Sign has no idempotency key: the lookup by the metadata token stands in.
-        if agreement.envelope_id and agreement.esign_instance == self.name:
-            return self.signature_status(agreement.envelope_id)
-        if not signers:
-            raise ConnectorError("no signers given", instance=self.name,
-                                 hint=f"agreement {agreement.id} needs at least the employee")
-        existing = self.find_request(agreement.id, idempotency_key)
+        existing = self.sent_before(agreement, signers,
+                                    lambda: self.find_request(agreement.id, idempotency_key))
         if existing is not None:
-            self.log.info("agreement %s already has signature request %s", agreement.id,
-                          existing.envelope_id)
             return existing
-        everyone = self._with_countersigner(signers)
+        everyone = with_countersigner(signers, self.config)
         answer = self._send(self.request_fields(agreement, everyone, idempotency_key),
                             {"files[0]": (self.config.file_name, document, "application/pdf")})
         envelope = self._envelope(self._signature_request(answer, "POST /signature_request/send"))
         self.log.info("sent agreement %s as Dropbox Sign request %s%s", agreement.id,
                       envelope.envelope_id, " (test mode)" if self.config.test_mode else "")
         return envelope
-
-    def _with_countersigner(self, signers: list[Signer]) -> list[Signer]:
-        cfg = self.config
-        if not cfg.countersigner_email or any(s.role == "hr" for s in signers):
-            return list(signers)
-        return [*signers, Signer(name=str(cfg.countersigner_name),
-                                 email=cfg.countersigner_email, role="hr")]
 
     def request_fields(self, agreement: Agreement, signers: list[Signer],
                        idempotency_key: str | None = None) -> list[tuple[str, str]]:
@@ -217,18 +197,12 @@ class DropboxSignConnector(DropboxSignArchive, Connector):
 
     def _send(self, fields: list[tuple[str, str]], files: dict[str, Any]) -> dict[str, Any]:
         """POST the request; only a 429 (refused, so nothing made) is tried again."""
-        try:
-            resp = self.http.post("/signature_request/send", data=fields, files=files,
-                                  idempotent=False, retry_refused=True)
-        except ConnectorError as exc:
-            if exc.status is not None and exc.status < 500:
-                raise
-            raise ServerError(
-                f"sending the signature request failed and may or may not have happened: "
-                f"{exc.message}", instance=self.name, status=exc.status,
-                request_id=exc.request_id,
-                hint="not retried here; the next send looks the agreement up by its "
-                     "metadata before sending another") from None
+        resp = self.create_once(
+            lambda: self.http.post("/signature_request/send", data=fields, files=files,
+                                   idempotent=False, retry_refused=True),
+            what="sending the signature request",
+            hint="not retried here; the next send looks the agreement up by its metadata before "
+                 "sending another")
         answer = self.http.json_of(resp)
         return answer if isinstance(answer, dict) else {}
 
@@ -240,23 +214,16 @@ class DropboxSignConnector(DropboxSignArchive, Connector):
         a retry seconds after an ambiguous failure (which is why those are not retried).
         """
         lookups = [(IDEMPOTENCY_KEY, lookup_token(idempotency_key))] if idempotency_key else []
-        for key, token in [*lookups, (AGREEMENT_KEY, None)]:
-            found = self._search(agreement_id, key, token)
-            if found is not None:
-                return found
-        return None
+        return first_live(envelope for key, token in [*lookups, (AGREEMENT_KEY, None)]
+                          for envelope in self._search(agreement_id, key, token))
 
-    def _search(self, agreement_id: str, key: str, token: str | None) -> Envelope | None:
+    def _search(self, agreement_id: str, key: str, token: str | None) -> Iterator[Envelope]:
         answer = self.http.get_json("/signature_request/list",
                                     params={"query": token or lookup_token(agreement_id), "page_size": 20})
         items = answer.get("signature_requests") if isinstance(answer, dict) else None
         for item in items if isinstance(items, list) else []:
-            if (item.get("metadata") or {}).get(key) != (token or agreement_id):
-                continue
-            envelope = self._envelope(item)
-            if envelope.status is not EnvelopeStatus.VOIDED:
-                return envelope
-        return None
+            if (item.get("metadata") or {}).get(key) == (token or agreement_id):
+                yield self._envelope(item)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -264,8 +231,7 @@ class DropboxSignConnector(DropboxSignArchive, Connector):
     def signature_status(self, envelope_id: str) -> Envelope:
         resp = self.http.get(f"/signature_request/{envelope_id}", ok={200, 410})
         if resp.status_code == 410:
-            return Envelope(id=make_id(self.name, envelope_id), source=self.name,
-                            envelope_id=envelope_id, agreement_id="", status=EnvelopeStatus.VOIDED)
+            return self.envelope(envelope_id, agreement_id="", status=EnvelopeStatus.VOIDED)
         return self._envelope(self._signature_request(self.http.json_of(resp),
                                                       f"GET /signature_request/{envelope_id}"))
 
@@ -296,22 +262,17 @@ class DropboxSignConnector(DropboxSignArchive, Connector):
         status = _request_status(request, signatures)
         if request.get("has_error"):
             self.log.warning("signature request %s has an error; read as voided", request_id)
-        return Envelope(
-            id=make_id(self.name, request_id), source=self.name, envelope_id=request_id,
-            agreement_id=str((request.get("metadata") or {}).get(AGREEMENT_KEY) or ""),
-            status=status, signers=tuple(signers),
+        return self.envelope(
+            request_id, agreement_id=str((request.get("metadata") or {}).get(AGREEMENT_KEY) or ""),
+            status=status, signers=signers,
             completed_at=max(signed_times) if status is EnvelopeStatus.COMPLETED and signed_times
             else None)
 
     @hookimpl
     def download_signed(self, envelope_id: str) -> SignedDocument:
-        envelope = self.signature_status(envelope_id)
-        if envelope.status is not EnvelopeStatus.COMPLETED:
-            raise ConnectorError(
-                f"signature request {envelope_id} is {envelope.status.value}, not completed",
-                instance=self.name,
-                hint="Dropbox Sign serves the unsigned file before completion; wait for "
-                     "signature_request_all_signed")
+        self.completed(envelope_id,
+                       hint="Dropbox Sign serves the unsigned file before completion; wait for "
+                            "signature_request_all_signed")
         resp = self.http.get(f"/signature_request/files/{envelope_id}",
                              params={"file_type": "pdf"}, ok={200, 409})
         if resp.status_code == 409:

@@ -12,30 +12,25 @@ twice) and the cursor only records when it was read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from trainbridge import hookimpl
-from trainbridge.connectors.esign_agreements import add_agreement, terms_of
-from trainbridge.core.records import Page
-from trainbridge.sdk.streams import PageNumber, RestStream
+from trainbridge.connectors.esign_agreements import EsignArchive, SignedElsewhere, terms_of
+from trainbridge.sdk.streams import PageNumber, RestStream, StreamPage
 
 DOCS = "docs/connectors/dropbox_sign.md, 'Agreements signed in Dropbox Sign'"
 PAGE_SIZE = 100
+#: The metadata key of the agreement id on every request trainbridge sends.
+AGREEMENT_KEY = "trainbridge_agreement_id"
 
 
-class DropboxSignArchive:
+class DropboxSignArchive(EsignArchive):
     """``fetch_agreements`` for :class:`~trainbridge.connectors.dropbox_sign.DropboxSignConnector`."""
 
-    name: str
-    config: Any
     http: Any
-
-    def produces(self, hook: str) -> tuple[str, ...]:
-        if hook == "fetch_agreements" and not self.config.import_agreements:
-            return ()  # opt-in: an account's other requests are not read unless asked
-        return super().produces(hook)  # type: ignore[misc]
+    archive_vendor = "dropbox_sign"
+    archive_docs = DOCS
 
     def agreements_stream(self) -> RestStream:
         params = {"account_id": self.config.account_id} if self.config.account_id else {}
@@ -45,30 +40,20 @@ class DropboxSignArchive:
                                             total_pages="list_info.num_pages"),
                           ctx=getattr(self, "ctx", None), where=f"[connectors.{self.name}]")
 
-    @hookimpl
-    def fetch_agreements(self, since: str | None) -> Iterator[Page]:
-        from trainbridge.connectors.dropbox_sign import AGREEMENT_KEY  # a cycle otherwise
+    def signed_elsewhere(self, item: Mapping[str, Any]) -> SignedElsewhere | None:
+        metadata = item.get("metadata") or {}
+        if not isinstance(metadata, Mapping) or not item.get("is_complete"):
+            return None
+        if AGREEMENT_KEY in metadata:
+            return None  # sent by trainbridge: already an agreement in the ledger
+        return SignedElsewhere(str(item.get("signature_request_id") or ""),
+                               terms_of(metadata, self.config.agreement_fields),
+                               last_signed(item), dict(item))
 
-        cfg = self.config
-        if not cfg.import_agreements:
-            return
-        for part in self.agreements_stream().pages():  # newest first, no "since": read whole
-            page = Page()
-            for request in part.items:
-                metadata = request.get("metadata") or {} if isinstance(request, Mapping) else None
-                if not isinstance(metadata, Mapping) or not request.get("is_complete"):
-                    continue
-                if AGREEMENT_KEY in metadata:
-                    continue  # sent by trainbridge: already an agreement in the ledger
-                add_agreement(page, instance=self.name, vendor="dropbox_sign",
-                              envelope_id=str(request.get("signature_request_id") or ""),
-                              terms=terms_of(metadata, cfg.agreement_fields),
-                              signed_at=last_signed(request), raw=dict(request), docs=DOCS)
-            if part.last:
-                info = part.body.get("list_info") if isinstance(part.body, Mapping) else None
-                pages = info.get("num_pages") if isinstance(info, Mapping) else 0
-                page.cursor = f"page_size={PAGE_SIZE};pages={int(pages or 0)}"
-            yield page
+    def agreements_cursor(self, part: StreamPage) -> str:
+        info = part.body.get("list_info") if isinstance(part.body, Mapping) else None
+        pages = info.get("num_pages") if isinstance(info, Mapping) else 0
+        return f"page_size={PAGE_SIZE};pages={int(pages or 0)}"
 
 def last_signed(request: Mapping[str, Any]) -> datetime | None:
     """When the request was complete: the latest ``signed_at`` of its signatures."""

@@ -20,13 +20,15 @@ already an agreement in the ledger and is skipped.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
+from trainbridge import hookimpl
 from trainbridge.core.records import Agreement, AgreementStatus, Page, Reject, make_id
 from trainbridge.rules.refunds import add_months, months_between
+from trainbridge.sdk.streams import RestStream, StreamPage
 
 REQUIRED = ("employee_id", "program_id", "service_start")
 OPTIONAL = ("service_months", "service_last_day", "clause_amount", "currency", "session_id", "enrollment_id",
@@ -34,6 +36,64 @@ OPTIONAL = ("service_months", "service_last_day", "clause_amount", "currency", "
 KEYS = (*REQUIRED, *OPTIONAL)
 TRUE = {"true", "yes", "y", "1", "是", "同意"}
 FALSE = {"false", "no", "n", "0", "否", "", "不同意"}
+
+
+class SignedElsewhere(NamedTuple):
+    """One completed envelope read for ``fetch_agreements``: its id, terms, signing date and raw JSON."""
+
+    envelope_id: str
+    terms: dict[str, str]
+    signed_at: datetime | None
+    raw: Any
+
+
+class EsignArchive:
+    """``fetch_agreements`` of an e-signature connector, off unless ``import_agreements``.
+
+    A vendor's mixin gives the stream of its completed envelopes (``agreements_stream``), reads
+    one of them (``signed_elsewhere``: None skips it) and says what cursor the last page keeps.
+    """
+
+    name: str
+    config: Any
+    #: The vendor's name in agreements (``template_id``) and in quarantine reasons.
+    archive_vendor: ClassVar[str]
+    #: Where the docs explain the metadata (named in quarantine reasons).
+    archive_docs: ClassVar[str]
+
+    def produces(self, hook: str) -> tuple[str, ...]:
+        if hook == "fetch_agreements" and not self.config.import_agreements:
+            return ()  # opt-in: an account's other envelopes are not read unless asked
+        return super().produces(hook)  # type: ignore[misc]
+
+    def agreements_stream(self) -> RestStream:
+        raise NotImplementedError
+
+    def agreement_pages(self, since: str | None) -> Iterator[StreamPage]:
+        """The stream's pages; a vendor that cannot ask for "changed since" reads it whole."""
+        return self.agreements_stream().pages()
+
+    def signed_elsewhere(self, item: Mapping[str, Any]) -> SignedElsewhere | None:
+        raise NotImplementedError
+
+    def agreements_cursor(self, part: StreamPage) -> str:
+        raise NotImplementedError
+
+    @hookimpl
+    def fetch_agreements(self, since: str | None) -> Iterator[Page]:
+        if not self.config.import_agreements:
+            return
+        for part in self.agreement_pages(since):
+            page = Page()
+            for item in part.items:
+                found = self.signed_elsewhere(item) if isinstance(item, Mapping) else None
+                if found is not None:
+                    add_agreement(page, instance=self.name, vendor=self.archive_vendor,
+                                  envelope_id=found.envelope_id, terms=found.terms, signed_at=found.signed_at,
+                                  raw=found.raw, docs=self.archive_docs)
+            if part.last:
+                page.cursor = self.agreements_cursor(part)
+            yield page
 
 
 def terms_of(metadata: Mapping[str, Any], renamed: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -14,26 +14,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from trainbridge import hookimpl
 from trainbridge.connectors.docusign.config import AGREEMENT_FIELD, DocusignConfig
-from trainbridge.connectors.esign_agreements import add_agreement, terms_of, when
-from trainbridge.core.records import Page
-from trainbridge.sdk.streams import Incremental, Offset, RestStream
+from trainbridge.connectors.esign_agreements import EsignArchive, SignedElsewhere, terms_of, when
+from trainbridge.sdk.streams import Incremental, Offset, RestStream, StreamPage
 
 DOCS = "docs/connectors/docusign.md, 'Agreements signed in DocuSign'"
 
 
-class DocusignArchive:
+class DocusignArchive(EsignArchive):
     """``fetch_agreements`` for :class:`~trainbridge.connectors.docusign.DocusignConnector`."""
 
-    name: str
     config: DocusignConfig
     api: Any
-
-    def produces(self, hook: str) -> tuple[str, ...]:
-        if hook == "fetch_agreements" and not self.config.import_agreements:
-            return ()  # opt-in: an account's other envelopes are not read unless asked
-        return super().produces(hook)  # type: ignore[misc]
+    archive_vendor = "docusign"
+    archive_docs = DOCS
 
     def agreements_stream(self) -> RestStream:
         cfg = self.config
@@ -46,27 +40,19 @@ class DocusignArchive:
                                     initial=f"{cfg.agreements_since.isoformat()}T00:00:00Z"),
             ctx=getattr(self, "ctx", None), where=f"[connectors.{self.name}]")
 
-    @hookimpl
-    def fetch_agreements(self, since: str | None) -> Iterator[Page]:
-        cfg = self.config
-        if not cfg.import_agreements:
-            return
-        for part in self.agreements_stream().pages(since):
-            page = Page()
-            for envelope in part.items:
-                if not isinstance(envelope, Mapping):
-                    continue
-                fields = custom_fields(envelope)
-                if AGREEMENT_FIELD in fields:
-                    continue  # sent by trainbridge: already an agreement in the ledger
-                add_agreement(page, instance=self.name, vendor="docusign",
-                              envelope_id=str(envelope.get("envelopeId") or ""),
-                              terms=terms_of(fields, cfg.agreement_fields),
-                              signed_at=when(envelope.get("completedDateTime")), raw=dict(envelope),
-                              docs=DOCS)
-            if part.last:
-                page.cursor = str(part.newest)  # the from_date of the next run, as DocuSign wrote it
-            yield page
+    def agreement_pages(self, since: str | None) -> Iterator[StreamPage]:
+        return self.agreements_stream().pages(since)
+
+    def signed_elsewhere(self, item: Mapping[str, Any]) -> SignedElsewhere | None:
+        fields = custom_fields(item)
+        if AGREEMENT_FIELD in fields:
+            return None  # sent by trainbridge: already an agreement in the ledger
+        return SignedElsewhere(str(item.get("envelopeId") or ""),
+                               terms_of(fields, self.config.agreement_fields),
+                               when(item.get("completedDateTime")), dict(item))
+
+    def agreements_cursor(self, part: StreamPage) -> str:
+        return str(part.newest)  # the from_date of the next run, as DocuSign wrote it
 
 
 def custom_fields(envelope: Mapping[str, Any]) -> dict[str, str]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -45,22 +45,14 @@ from trainbridge.connectors.docusign.config import (
 )
 from trainbridge.connectors.docusign.webhooks import DocusignConnect
 from trainbridge.connectors.esign_agreements import when
-from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorContext
-from trainbridge.core.errors import ConnectorError, ServerError
+from trainbridge.connectors.esign_base import SigningConnector, first_live, with_countersigner
+from trainbridge.core.connector import ConnectorConfig, ConnectorContext
+from trainbridge.core.errors import ConnectorError
 from trainbridge.core.http import HttpClient
-from trainbridge.core.records import (
-    Agreement,
-    Envelope,
-    EnvelopeStatus,
-    HealthResult,
-    SignedDocument,
-    Signer,
-    make_id,
-)
-from trainbridge.core.secrets import register_secret
+from trainbridge.core.records import Agreement, Envelope, EnvelopeStatus, HealthResult, SignedDocument, Signer
 
 
-class DocusignConnector(DocusignArchive, DocusignConnect, Connector):
+class DocusignConnector(DocusignArchive, DocusignConnect, SigningConnector):
     """Sends training agreements as DocuSign envelopes and reads them back."""
 
     config_model: ClassVar[type[ConnectorConfig]] = DocusignConfig
@@ -69,12 +61,8 @@ class DocusignConnector(DocusignArchive, DocusignConnect, Connector):
 
     def __init__(self, name: str, config: ConnectorConfig,
                  ctx: ConnectorContext | None = None) -> None:
-        super().__init__(name, config, ctx)
-        cfg = self.config
-        for secret in (cfg.access_token, cfg.private_key, *cfg.hmac_keys):
-            if secret is not None:
-                register_secret(secret.get_secret_value())
-        self.api = DocusignApi(name, cfg, self.ctx)
+        super().__init__(name, config, ctx)  # registers the config's secrets
+        self.api = DocusignApi(name, self.config, self.ctx)
 
     @property
     def api_base(self) -> str:
@@ -112,31 +100,16 @@ class DocusignConnector(DocusignArchive, DocusignConnect, Connector):
     def send_for_signature(self, agreement: Agreement, document: bytes, signers: list[Signer],
                            idempotency_key: str | None = None) -> Envelope:
         # DocuSign has no idempotency key: the lookup by the hidden agreement field stands in.
-        if agreement.envelope_id and agreement.esign_instance == self.name:
-            return self.signature_status(agreement.envelope_id)
-        if not signers:
-            raise ConnectorError("no signers given", instance=self.name,
-                                 hint=f"agreement {agreement.id} needs at least the employee")
-        existing = self.find_envelope(agreement.id, idempotency_key)
+        existing = self.sent_before(agreement, signers,
+                                    lambda: self.find_envelope(agreement.id, idempotency_key))
         if existing is not None:
-            self.log.info("agreement %s already has envelope %s", agreement.id,
-                          existing.envelope_id)
             return existing
-        everyone = self._with_countersigner(signers)
+        everyone = with_countersigner(signers, self.config)
         summary = self._create(self.envelope_definition(agreement, document, everyone, idempotency_key))
         envelope_id = str(summary["envelopeId"])
         self.log.info("sent agreement %s as DocuSign envelope %s", agreement.id, envelope_id)
-        return Envelope(id=make_id(self.name, envelope_id), source=self.name,
-                        envelope_id=envelope_id, agreement_id=agreement.id,
-                        status=ENVELOPE_STATUS.get(str(summary.get("status")), EnvelopeStatus.SENT),
-                        signers=tuple(everyone))
-
-    def _with_countersigner(self, signers: list[Signer]) -> list[Signer]:
-        cfg = self.config
-        if not cfg.countersigner_email or any(s.role == "hr" for s in signers):
-            return list(signers)
-        return [*signers, Signer(name=str(cfg.countersigner_name),
-                                 email=cfg.countersigner_email, role="hr")]
+        return self.envelope(envelope_id, agreement_id=agreement.id, signers=everyone,
+                             status=ENVELOPE_STATUS.get(str(summary.get("status")), EnvelopeStatus.SENT))
 
     def envelope_definition(self, agreement: Agreement, document: bytes,
                             signers: list[Signer], idempotency_key: str | None = None) -> dict[str, Any]:
@@ -175,43 +148,30 @@ class DocusignConnector(DocusignArchive, DocusignConnect, Connector):
 
     def _create(self, definition: dict[str, Any]) -> dict[str, Any]:
         """POST the envelope; only a 429 (refused, so nothing made) is tried again."""
-        try:
-            resp = self._request("POST", "/envelopes", json=definition, idempotent=False,
-                                 retry_refused=True)
-        except ConnectorError as exc:
-            if exc.status is not None and exc.status < 500:
-                raise
-            raise ServerError(
-                f"creating the envelope failed and may or may not have happened: "
-                f"{exc.message}", instance=self.name, status=exc.status,
-                request_id=exc.request_id,
-                hint="not retried here; the next send looks the agreement up by its "
-                     f"{AGREEMENT_FIELD} custom field before creating another") from None
+        resp = self.create_once(
+            lambda: self._request("POST", "/envelopes", json=definition, idempotent=False,
+                                  retry_refused=True),
+            what="creating the envelope",
+            hint="not retried here; the next send looks the agreement up by its "
+                 f"{AGREEMENT_FIELD} custom field before creating another")
         return dict(self.http.json_of(resp) or {})
 
     def find_envelope(self, agreement_id: str, idempotency_key: str | None = None) -> Envelope | None:
         """The live envelope already made for this delivery (by the hidden key field), else for the
         agreement (by its hidden agreement field: an envelope sent before keys were kept)."""
         lookups = [(KEY_FIELD, idempotency_key)] if idempotency_key else []
-        for name, value in [*lookups, (AGREEMENT_FIELD, agreement_id)]:
-            found = self._lookup(name, agreement_key(str(value)), agreement_id)
-            if found is not None:
-                return found
-        return None
+        return first_live(envelope for name, value in [*lookups, (AGREEMENT_FIELD, agreement_id)]
+                          for envelope in self._lookup(name, agreement_key(str(value)), agreement_id))
 
-    def _lookup(self, name: str, key: str, agreement_id: str) -> Envelope | None:
+    def _lookup(self, name: str, key: str, agreement_id: str) -> Iterator[Envelope]:
         since = datetime.fromtimestamp(self.ctx.clock(), tz=UTC) - timedelta(days=self.config.lookup_days)
         answer = self._json("GET", "/envelopes", params={
             "from_date": since.strftime("%Y-%m-%dT%H:%M:%SZ"), "from_to_status": "created",
             "custom_field": f"{name}={key}", "include": "custom_fields,recipients",
         })
         for item in answer.get("envelopes") or []:
-            if _custom_field(item, name) != key:
-                continue
-            envelope = self._envelope(item, agreement_id)
-            if envelope.status is not EnvelopeStatus.VOIDED:
-                return envelope
-        return None
+            if _custom_field(item, name) == key:
+                yield self._envelope(item, agreement_id)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -235,22 +195,17 @@ class DocusignConnector(DocusignArchive, DocusignConnect, Connector):
             signers.append(Signer(name=str(item.get("name", "")), email=item.get("email"),
                                   role=str(item.get("roleName") or "employee"),
                                   signed_at=when(item.get("signedDateTime")) if signed else None))
-        return Envelope(
-            id=make_id(self.name, envelope_id), source=self.name, envelope_id=envelope_id,
-            agreement_id=agreement_id or _custom_field(data) or "", status=status,
-            signers=tuple(signers),
+        return self.envelope(
+            envelope_id, agreement_id=agreement_id or _custom_field(data) or "", status=status,
+            signers=signers,
             completed_at=when(data.get("completedDateTime"))
             if status is EnvelopeStatus.COMPLETED else None)
 
     @hookimpl
     def download_signed(self, envelope_id: str) -> SignedDocument:
-        envelope = self.signature_status(envelope_id)
-        if envelope.status is not EnvelopeStatus.COMPLETED:
-            raise ConnectorError(
-                f"envelope {envelope_id} is {envelope.status.value}, not completed",
-                instance=self.name,
-                hint="DocuSign serves the partly signed PDF before completion; wait for "
-                     "envelope-completed")
+        self.completed(envelope_id,
+                       hint="DocuSign serves the partly signed PDF before completion; wait for "
+                            "envelope-completed")
         path = f"/envelopes/{envelope_id}/documents"
         combined = self._request("GET", f"{path}/combined", params={"certificate": "false"},
                                  headers={"Accept": "application/pdf"})

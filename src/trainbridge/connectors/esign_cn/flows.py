@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -25,12 +24,13 @@ from typing import Any, ClassVar
 from pydantic import Field, SecretStr
 
 from trainbridge import hookimpl
+from trainbridge.connectors.esign_base import SigningConnector, json_object
 from trainbridge.connectors.esign_cn.client import PRODUCTION_URL, EsignApi
 from trainbridge.connectors.esign_cn.signing import (
     callback_query_values,
     callback_signature_matches,
 )
-from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorContext
+from trainbridge.core.connector import ConnectorConfig, ConnectorContext
 from trainbridge.core.errors import (
     ClientError,
     ConnectorError,
@@ -49,9 +49,7 @@ from trainbridge.core.records import (
     WebhookEvent,
     WebhookReply,
     WebhookResult,
-    make_id,
 )
-from trainbridge.core.secrets import register_secret
 from trainbridge.sdk.webhooks import check_replay, max_age_field
 
 # signFlowStatus of /detail and SIGN_FLOW_COMPLETE (0 draft, 1 signing, 2 done, 3 revoked,
@@ -97,18 +95,18 @@ class EsignConfig(ConnectorConfig):
     http: HttpSettings = Field(default_factory=HttpSettings)
 
 
-class EsignConnector(Connector):
+class EsignConnector(SigningConnector):
     """Sends training agreements for signature through e签宝 and reads them back."""
 
     config_model: ClassVar[type[ConnectorConfig]] = EsignConfig
     vendor: ClassVar[str] = "e签宝 (esign.cn) open platform v3"
     config: EsignConfig
+    envelope_noun = "sign flow"
 
     def __init__(
         self, name: str, config: ConnectorConfig, ctx: ConnectorContext | None = None
     ) -> None:
-        super().__init__(name, config, ctx)
-        register_secret(self.config.app_secret.get_secret_value())
+        super().__init__(name, config, ctx)  # registers the config's secrets
         self._api: EsignApi | None = None
 
     @property
@@ -131,28 +129,15 @@ class EsignConnector(Connector):
     def send_for_signature(
         self, agreement: Agreement, document: bytes, signers: list[Signer]
     ) -> Envelope:
-        if agreement.envelope_id and agreement.esign_instance == self.name:
-            # e签宝 has no idempotency key: a retried send finds the flow it already made.
-            return self.signature_status(agreement.envelope_id)
-        if not signers:
-            raise ConnectorError(
-                "no signers given",
-                instance=self.name,
-                hint=f"agreement {agreement.id} needs at least the employee as signer",
-            )
+        resent = self.sent_before(agreement, signers)  # e签宝 has no idempotency key
+        if resent is not None:
+            return resent
         file_id = self._upload(document)
         body = self._flow_body(agreement, file_id, signers)
         data = self.api.call("POST", "/v3/sign-flow/create-by-file", body)
         flow_id = str(data["signFlowId"])
         self.log.info("sent agreement %s as e签宝 sign flow %s", agreement.id, flow_id)
-        return Envelope(
-            id=make_id(self.name, flow_id),
-            source=self.name,
-            envelope_id=flow_id,
-            agreement_id=agreement.id,
-            status=EnvelopeStatus.SENT,
-            signers=tuple(signers),
-        )
+        return self.envelope(flow_id, agreement_id=agreement.id, status=EnvelopeStatus.SENT, signers=signers)
 
     def _upload(self, document: bytes) -> str:
         md5 = base64.b64encode(hashlib.md5(document).digest()).decode("ascii")
@@ -288,25 +273,13 @@ class EsignConnector(Connector):
         completed = (
             _from_ms(data.get("signFlowFinishTime")) if status is EnvelopeStatus.COMPLETED else None
         )
-        return Envelope(
-            id=make_id(self.name, envelope_id),
-            source=self.name,
-            envelope_id=envelope_id,
-            agreement_id=agreement_id,
-            status=status,
-            signers=tuple(signers),
-            completed_at=completed,
-        )
+        return self.envelope(envelope_id, agreement_id=agreement_id, status=status, signers=signers,
+                             completed_at=completed)
 
     @hookimpl
     def download_signed(self, envelope_id: str) -> SignedDocument:
-        envelope = self.signature_status(envelope_id)
-        if envelope.status is not EnvelopeStatus.COMPLETED:
-            raise ConnectorError(
-                f"sign flow {envelope_id} is {envelope.status.value}, not completed",
-                instance=self.name,
-                hint="e签宝 only releases the signed file once the flow is finished",
-            )
+        self.completed(envelope_id,
+                       hint="e签宝 only releases the signed file once the flow is finished")
         data = self.api.call(
             "POST", f"/v3/sign-flow/{envelope_id}/file-download-url", {}, idempotent=True
         )  # asks for a link, changes nothing
@@ -356,12 +329,7 @@ class EsignConnector(Connector):
                 hint="check app_secret and callback_url (its query is signed)",
             )
         self._check_age(timestamp)
-        try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise WebhookRejected("e签宝 callback body is not JSON") from exc
-        if not isinstance(payload, dict):
-            raise WebhookRejected("e签宝 callback body is not a JSON object")
+        payload = json_object(body, "e签宝 callback body")
         return WebhookResult(events=tuple(e for e in [_event(payload)] if e), reply=REPLY)
 
     def _check_age(self, timestamp: str) -> None:

@@ -19,31 +19,25 @@ reads it whole (agreements are upserts by id) and the cursor only records the pa
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from trainbridge import hookimpl
-from trainbridge.connectors.esign_agreements import add_agreement, from_millis, terms_of
+from trainbridge.connectors.esign_agreements import EsignArchive, SignedElsewhere, from_millis, terms_of
 from trainbridge.connectors.fadada.config import FadadaConfig
-from trainbridge.core.records import Page
-from trainbridge.sdk.streams import PageNumber, RestStream, get
+from trainbridge.sdk.streams import PageNumber, RestStream, StreamPage, get
 
 DOCS = "docs/connectors/fadada.md, 'Agreements signed in 法大大'"
 PAGE_SIZE = 100
 FINISHED = "task_finished"
 
 
-class FadadaArchive:
+class FadadaArchive(EsignArchive):
     """``fetch_agreements`` for :class:`~trainbridge.connectors.fadada.FadadaConnector`."""
 
-    name: str
     config: FadadaConfig
     api: Any
-
-    def produces(self, hook: str) -> tuple[str, ...]:
-        if hook == "fetch_agreements" and not self.config.import_agreements:
-            return ()  # opt-in: the company's other contracts are not read unless asked
-        return super().produces(hook)  # type: ignore[misc]
+    archive_vendor = "fadada"
+    archive_docs = DOCS
 
     def agreements_stream(self) -> RestStream:
         body = {"ownerId": {"idType": "corp", "openId": self.config.open_corp_id},
@@ -54,28 +48,20 @@ class FadadaArchive:
                                             total_pages="data.listPageCount"),
                           ctx=getattr(self, "ctx", None), where=f"[connectors.{self.name}]")
 
-    @hookimpl
-    def fetch_agreements(self, since: str | None) -> Iterator[Page]:
-        cfg = self.config
-        if not cfg.import_agreements:
-            return
-        for part in self.agreements_stream().pages():
-            page = Page()
-            for task in part.items:
-                if not isinstance(task, Mapping) or task.get("signTaskStatus") != FINISHED:
-                    continue
-                task_id = str(task.get("signTaskId") or "")
-                fields = self.fill_fields(task_id)
-                terms = terms_of(fields, cfg.agreement_fields)
-                if task.get("transReferenceId") and not terms:
-                    continue  # sent by trainbridge (or another system): not an agreement to import
-                add_agreement(page, instance=self.name, vendor="fadada", envelope_id=task_id, terms=terms,
-                              signed_at=from_millis(task.get("finishTime")),
-                              raw={**task, "fillFields": fields}, docs=DOCS)
-            if part.last:
-                count = str(get(part.body, "data.listPageCount"))
-                page.cursor = f"listPageSize={PAGE_SIZE};listPageCount={int(count) if count.isdigit() else 0}"
-            yield page
+    def signed_elsewhere(self, item: Mapping[str, Any]) -> SignedElsewhere | None:
+        if item.get("signTaskStatus") != FINISHED:
+            return None
+        task_id = str(item.get("signTaskId") or "")
+        fields = self.fill_fields(task_id)
+        terms = terms_of(fields, self.config.agreement_fields)
+        if item.get("transReferenceId") and not terms:
+            return None  # sent by trainbridge (or another system): not an agreement to import
+        return SignedElsewhere(task_id, terms, from_millis(item.get("finishTime")),
+                               {**item, "fillFields": fields})
+
+    def agreements_cursor(self, part: StreamPage) -> str:
+        count = str(get(part.body, "data.listPageCount"))
+        return f"listPageSize={PAGE_SIZE};listPageCount={int(count) if count.isdigit() else 0}"
 
     def fill_fields(self, task_id: str) -> dict[str, str]:
         """The task's filled fields, by ``fieldName`` and by ``fieldId`` (the id wins)."""

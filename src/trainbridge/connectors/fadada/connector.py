@@ -16,37 +16,29 @@ from typing import Any, ClassVar
 
 from trainbridge import hookimpl
 from trainbridge.connectors.esign_agreements import from_millis
+from trainbridge.connectors.esign_base import SigningConnector
 from trainbridge.connectors.fadada.agreements import FadadaArchive
 from trainbridge.connectors.fadada.client import FascApi
 from trainbridge.connectors.fadada.config import TASK_STATUS, FadadaConfig
 from trainbridge.connectors.fadada.webhooks import FadadaCallbacks
-from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorContext
+from trainbridge.core.connector import ConnectorConfig, ConnectorContext
 from trainbridge.core.errors import ConnectorError
 from trainbridge.core.http import HttpClient
-from trainbridge.core.records import (
-    Agreement,
-    Envelope,
-    EnvelopeStatus,
-    HealthResult,
-    SignedDocument,
-    Signer,
-    make_id,
-)
-from trainbridge.core.secrets import register_secret
+from trainbridge.core.records import Agreement, Envelope, EnvelopeStatus, HealthResult, SignedDocument, Signer
 
 
-class FadadaConnector(FadadaArchive, FadadaCallbacks, Connector):
+class FadadaConnector(FadadaArchive, FadadaCallbacks, SigningConnector):
     """Sends training agreements through 法大大 (FASC 5.1) and reads them back."""
 
     config_model: ClassVar[type[ConnectorConfig]] = FadadaConfig
     vendor: ClassVar[str] = "法大大 (fadada.com) FASC OpenAPI 5.1"
     config: FadadaConfig
+    envelope_noun = "sign task"
 
     def __init__(
         self, name: str, config: ConnectorConfig, ctx: ConnectorContext | None = None
     ) -> None:
-        super().__init__(name, config, ctx)
-        register_secret(self.config.app_secret.get_secret_value())
+        super().__init__(name, config, ctx)  # registers the config's secrets
         self.api = FascApi(name, self.config, self.ctx)
 
     @property
@@ -76,27 +68,15 @@ class FadadaConnector(FadadaArchive, FadadaCallbacks, Connector):
     def send_for_signature(
         self, agreement: Agreement, document: bytes, signers: list[Signer]
     ) -> Envelope:
-        if agreement.envelope_id and agreement.esign_instance == self.name:
-            return self.signature_status(agreement.envelope_id)  # a retried send
-        if not signers:
-            raise ConnectorError(
-                "no signers given",
-                instance=self.name,
-                hint=f"agreement {agreement.id} needs at least the employee",
-            )
+        resent = self.sent_before(agreement, signers)
+        if resent is not None:
+            return resent
         file_id = self._upload(document)
         task = self.call("/sign-task/create", self._task_body(agreement, file_id, signers))
         task_id = str(task["signTaskId"])
         self.call("/sign-task/start", {"signTaskId": task_id}, idempotent=True)
         self.log.info("sent agreement %s as 法大大 sign task %s", agreement.id, task_id)
-        return Envelope(
-            id=make_id(self.name, task_id),
-            source=self.name,
-            envelope_id=task_id,
-            agreement_id=agreement.id,
-            status=EnvelopeStatus.SENT,
-            signers=tuple(signers),
-        )
+        return self.envelope(task_id, agreement_id=agreement.id, status=EnvelopeStatus.SENT, signers=signers)
 
     def _upload(self, document: bytes) -> str:
         slot = self.call("/file/get-upload-url", {"fileType": "doc"}, idempotent=True)
@@ -209,25 +189,13 @@ class FadadaConnector(FadadaArchive, FadadaCallbacks, Connector):
                 )
             )
         completed = from_millis(data.get("finishTime")) if status is EnvelopeStatus.COMPLETED else None
-        return Envelope(
-            id=make_id(self.name, envelope_id),
-            source=self.name,
-            envelope_id=envelope_id,
-            agreement_id=str(data.get("transReferenceId", "")),
-            status=status,
-            signers=tuple(signers),
-            completed_at=completed,
-        )
+        return self.envelope(envelope_id, agreement_id=str(data.get("transReferenceId", "")),
+                             status=status, signers=signers, completed_at=completed)
 
     @hookimpl
     def download_signed(self, envelope_id: str) -> SignedDocument:
-        envelope = self.signature_status(envelope_id)
-        if envelope.status is not EnvelopeStatus.COMPLETED:
-            raise ConnectorError(
-                f"sign task {envelope_id} is {envelope.status.value}, not completed",
-                instance=self.name,
-                hint="法大大 only releases the signed file once the task is finished",
-            )
+        self.completed(envelope_id,
+                       hint="法大大 only releases the signed file once the task is finished")
         data = self.call(
             "/sign-task/owner/get-download-url",
             {

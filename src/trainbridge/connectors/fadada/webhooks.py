@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from urllib.parse import parse_qs
 
 from trainbridge import hookimpl
 from trainbridge.connectors.esign_agreements import from_millis
+from trainbridge.connectors.esign_base import json_object
 from trainbridge.connectors.fadada.config import EVENT_STATUS, REPLY, FadadaConfig
 from trainbridge.connectors.fadada.signing import CALLBACK_SIGNED, SIGN_TYPE, fasc_sign
 from trainbridge.core.connector import ConnectorContext
@@ -59,12 +59,7 @@ class FadadaCallbacks:
             )
         sent = int(timestamp) / 1000 if timestamp.isdigit() else None  # milliseconds
         check_replay(sent, self.ctx.clock(), self.config.webhook_max_age_seconds, instance=self.name)
-        try:
-            payload = json.loads(biz_content)
-        except ValueError as exc:
-            raise WebhookRejected("法大大 callback bizContent is not JSON") from exc
-        if not isinstance(payload, dict):
-            raise WebhookRejected("法大大 callback bizContent is not a JSON object")
+        payload = json_object(biz_content, "法大大 callback bizContent")
         event = str(signed["X-FASC-Event"])
         task_id = str(payload.get("signTaskId", "")) or None
         status = EVENT_STATUS.get(event)
