@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import sqlalchemy as sa
 
 from trainbridge import hookimpl
 from trainbridge.core.localtime import tenant_today
@@ -277,14 +278,39 @@ def _records(ws: Any, *kinds: str) -> dict[str, list[Any]]:
 
 def _build_points(ws: Any, period: str | None = None, margin: Decimal | None = None, today: Any = None,
                   department: str | None = None, **_: Any) -> ReportResult:
+    """The points report from every entry streamed once or twice (never all held): the latest
+    quarter with points from the entries' days and points alone (no record built), then each
+    employee's points per category in the period summed as the entries come."""
+    from trainbridge.core.ledger import records_table
+    from trainbridge.plugins.points import superseded_ids
+
     day = _today(today, ws)
-    r = _records(ws, "points_entry", "employee")
-    entries = _typed(r["points_entry"], PointsEntry)
-    superseded = set(r["superseded"])
-    return points_report(entries, _typed(r["employee"], Employee),
-                         period=period or latest_period_with_points(entries, day, superseded), today=day,
-                         margin=margin if margin is not None else Decimal(10),
-                         superseded=superseded, department=department or None)
+    with ws.ledger.transaction() as conn:
+        superseded = superseded_ids(ws.ledger, conn)
+        employees = _typed(ws.ledger.iter_records(conn, "employee"), Employee)
+        if not period:
+            t = records_table
+            rows = conn.execute(sa.select(t.c.id, t.c.payload["earned_on"].as_string().label("day"),
+                                          t.c.payload["points"].as_integer().label("points")).where(
+                t.c.tenant == ws.ledger.tenant, t.c.kind == PointsEntry.kind))
+            earned = [d for d in (date.fromisoformat(r.day) for r in rows
+                                  if r.id not in superseded and r.points and r.day) if d <= day]
+            period = period_key(max(earned), "quarter") if earned else period_key(day, "quarter")
+        first, last = period_bounds(period, day)
+        members = _in_department(employees, department)
+        sums: dict[tuple[str, PointsCategory], int] = {}
+        for entry in ws.ledger.iter_records(conn, PointsEntry.kind):
+            if isinstance(entry, PointsEntry) and entry.id not in superseded \
+                    and first <= entry.earned_on <= last \
+                    and (members is None or entry.employee_id in members):
+                key = (entry.employee_id, entry.category)
+                sums[key] = sums.get(key, 0) + entry.points
+    # one entry per employee and category stands for theirs in the period: the report only sums them
+    entries = [PointsEntry.model_construct(id=f"sum:{emp}:{category.value}", employee_id=emp, points=points,
+                                           category=category, rule="", rule_version="", event_id="",
+                                           earned_on=first) for (emp, category), points in sums.items()]
+    return points_report(entries, employees, period=period, today=day,
+                         margin=margin if margin is not None else Decimal(10), department=department or None)
 
 
 def _in_department(employees: Sequence[Employee], department: str | None) -> set[str] | None:
