@@ -60,33 +60,24 @@ def check_channels(ws: Workspace) -> list[tuple[bool, str]]:
             continue
         if isinstance(connector, FeishuApproval):
             ok, said = feishu_definition(connector)
-            lines.append(
-                (
-                    ok,
-                    f"approvals -> {name}: 审批定义 approval_code "
-                    f"{connector.config.approval_code} {said}; kinds {kinds}",
-                )
-            )
+            what = f"审批定义 approval_code {connector.config.approval_code}"
         elif isinstance(connector, DingTalkApproval):
             ok, said = dingtalk_definition(connector)
-            lines.append(
-                (
-                    ok,
-                    f"approvals -> {name}: 审批表单 process_code "
-                    f"{connector.config.process_code} {said}; kinds {kinds}",
-                )
-            )
-            cfg = connector.config
-            if not (cfg.callback_token and cfg.callback_aes_key):
-                lines.append(
-                    (
-                        False,
-                        f"approvals -> {name}: callback_token / callback_aes_key not configured: "
-                        "no verdict can arrive (trainbridge approvals subscribe says where)",
-                    )
-                )
+            what = f"审批表单 process_code {connector.config.process_code}"
         else:
             lines.append((True, f"approvals -> {name} ({type(connector).__name__}): kinds {kinds}"))
+            continue
+        lines.append((ok, f"approvals -> {name}: {what} {said}; kinds {kinds}"))
+        if isinstance(connector, DingTalkApproval) and not (
+            connector.config.callback_token and connector.config.callback_aes_key
+        ):
+            lines.append(
+                (
+                    False,
+                    f"approvals -> {name}: callback_token / callback_aes_key not configured: "
+                    "no verdict can arrive (trainbridge approvals subscribe says where)",
+                )
+            )
     return lines
 
 

@@ -24,6 +24,7 @@ import click
 from trainbridge import hookimpl
 from trainbridge.cli_state import State, echo_json, pass_state
 from trainbridge.core.approvals import links
+from trainbridge.core.approvals.channel import mark_withdrawn, withdraw_at_vendor
 from trainbridge.core.approvals.models import ApprovalTicket
 from trainbridge.core.errors import AlreadyRunning
 from trainbridge.core.localtime import tenant_now
@@ -423,42 +424,10 @@ def withdraw_one(
     ws: Workspace, link: dict[str, Any], why: str, actor: str, result: RunResult
 ) -> ApprovalTicket | None:
     """Cancel the instance at the vendor and mark the link ``withdrawn`` (so no sync sends it again)."""
-    pid = link["proposal_id"]
-    ticket = ApprovalTicket(ref=link["ref"] or "", key=link["key"])
-    try:
-        answer: ApprovalTicket = ws.host.call(
-            link["instance"], "withdraw_approval", ticket=ticket, reason=why
-        )
-    except Exception as exc:
-        result.errors.append(
-            redact(f"approval instance {link['ref'] or link['key']} of {pid} not withdrawn: {exc}")
-        )
-        result.bump("approvals_withdraw_failed")
-        return None
-    if answer.status != "withdrawn":
+    answer = withdraw_at_vendor(ws, link, why, result)
+    if answer is None or answer.status != "withdrawn":
         return answer
-    with ws.ledger.transaction() as conn:
-        if links.update_link(
-            ws.ledger,
-            conn,
-            pid,
-            only={"status": links.OPEN, "outcome": None},
-            status="withdrawn",
-            ref=answer.ref or link["ref"],
-            detail=why,
-        ):
-            ws.ledger.audit(
-                conn,
-                actor=actor,
-                action="approval.withdrawn",
-                subject=pid,
-                detail={
-                    "instance": link["instance"],
-                    "ref": answer.ref or link["ref"],
-                    "reason": why,
-                    "vendor": answer.detail,
-                },
-            )
+    mark_withdrawn(ws, link, answer, why, actor=actor)
     result.bump("approvals_withdrawn")
     return answer
 

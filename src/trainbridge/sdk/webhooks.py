@@ -9,7 +9,7 @@ read as a deprecated alias of the key.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import AliasChoices, Field
@@ -52,6 +52,16 @@ def check_replay(timestamp: datetime | float | None, now: datetime | float,
         when = "ahead of" if age < 0 else "before"
         msg = f"the event is stamped {abs(age):.0f} s {when} now, outside the replay window"
         raise WebhookRejected(msg, hint=f"check this host's clock; {where} is {max_age_seconds:g}")
+
+
+def epoch_time(value: Any) -> datetime | None:
+    """An event's epoch time, in seconds or (past 1e11, as Chinese vendors send) milliseconds, as a
+    UTC datetime; None when absent or not a number."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        return None
+    return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
 
 
 def _epoch(value: datetime | float) -> float:

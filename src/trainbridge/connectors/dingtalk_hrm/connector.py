@@ -10,20 +10,20 @@ and ``user_leave_org`` callbacks through ``verify_webhook``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar, Literal
-from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from trainbridge import hookimpl
-from trainbridge.connectors.dingtalk_hrm.api import DingTalkApi
-from trainbridge.connectors.dingtalk_hrm.crypto import CallbackCrypto, CallbackCryptoError
+from trainbridge.connectors.dingtalk_hrm.app import DingTalkApp, DingTalkAppConfig
+from trainbridge.connectors.dingtalk_hrm.callbacks import QUERY_HEADER as QUERY_HEADER  # its import path
+from trainbridge.connectors.dingtalk_hrm.callbacks import OpenedCallback
+from trainbridge.connectors.dingtalk_hrm.callbacks import callback_params as callback_params
 from trainbridge.connectors.dingtalk_hrm.mapping import (
     LEAVING_STATUSES,
     REASON_TYPES,
@@ -33,9 +33,8 @@ from trainbridge.connectors.dingtalk_hrm.mapping import (
     roster_values,
     separation_data,
 )
-from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorContext
-from trainbridge.core.errors import ConnectorError, WebhookRejected
-from trainbridge.core.http import HttpSettings
+from trainbridge.core.connector import ConnectorConfig, ConnectorContext
+from trainbridge.core.errors import ConnectorError
 from trainbridge.core.records import (
     Employee,
     HealthResult,
@@ -43,12 +42,9 @@ from trainbridge.core.records import (
     Reject,
     Separation,
     SeparationReason,
-    WebhookEvent,
-    WebhookReply,
-    WebhookResult,
 )
 from trainbridge.sdk.streams import Cursor
-from trainbridge.sdk.webhooks import check_replay, max_age_field
+from trainbridge.sdk.webhooks import epoch_time
 
 log = logging.getLogger("trainbridge.connectors.dingtalk_hrm")
 
@@ -58,20 +54,13 @@ LIST_DIMISSION = "/topapi/smartwork/hrm/employee/listdimission"
 ROSTER = "/v1.0/hrm/rosters/lists/query"
 DISMISSIONS = "/v1.0/hrm/employees/dismissions"
 DIMISSION_INFOS = "/v1.0/hrm/employees/dimissionInfos"
-#: DingTalk puts msg_signature, timestamp and nonce in the callback URL's query string;
-#: the webhook receiver hands them over as headers, or the raw query string in this one.
-QUERY_HEADER = "x-trainbridge-query"
 COMPLETE = "complete"
 AT = "at:"
 
 
-class DingTalkHrmConfig(ConnectorConfig):
+class DingTalkHrmConfig(DingTalkAppConfig):
     """``[connectors.NAME]`` with ``type = "dingtalk_hrm"``."""
 
-    api_base_url: str = "https://api.dingtalk.com"
-    oapi_base_url: str = "https://oapi.dingtalk.com"
-    app_key: str = Field(min_length=1, description="The internal app's AppKey / Client ID")
-    app_secret: SecretStr
     agent_id: int = Field(description="The app's AgentId (appAgentId of the roster API)")
     on_job_statuses: tuple[Literal[2, 3, 5, -1], ...] = (2, 3, 5, -1)
     page_size: int = Field(default=50, ge=1, le=50)
@@ -83,16 +72,9 @@ class DingTalkHrmConfig(ConnectorConfig):
     voluntary_default: SeparationReason | Literal["reject"] = SeparationReason.RESIGNATION
     default_reasons: bool = True
     timezone: str = "Asia/Shanghai"
-    callback_token: SecretStr | None = None
-    callback_aes_key: SecretStr | None = None
-    callback_owner_key: str | None = Field(
-        default=None, description="corpId, suiteKey, or (default) app_key for event subscriptions")
-    webhook_max_age_seconds: int = max_age_field(300)
-    token_refresh_margin_seconds: float = Field(default=300.0, ge=0)
-    http: HttpSettings = Field(default_factory=HttpSettings)
 
 
-class DingTalkHrm(Connector):
+class DingTalkHrm(DingTalkApp):
     config_model: ClassVar[type[ConnectorConfig]] = DingTalkHrmConfig
     vendor: ClassVar[str] = "DingTalk HRM (钉钉智能人事)"
     config: DingTalkHrmConfig
@@ -105,23 +87,6 @@ class DingTalkHrm(Connector):
         default = None if cfg.voluntary_default == "reject" else cfg.voluntary_default
         self.reasons = ReasonMapper(cfg.reasons, cfg.reason_types, voluntary_default=default,
                                     use_defaults=cfg.default_reasons, instance=name)
-        self._api: DingTalkApi | None = None
-
-    @property
-    def api(self) -> DingTalkApi:
-        if self._api is None:
-            cfg = self.config
-
-            def client(base: str) -> Any:
-                return self.ctx.http(base, instance=self.name, settings=cfg.http,
-                                     request_id_headers=("x-acs-request-id",))
-
-            self._api = DingTalkApi(client(cfg.api_base_url), client(cfg.oapi_base_url),
-                                    app_key=cfg.app_key,
-                                    app_secret=cfg.app_secret.get_secret_value(),
-                                    refresh_margin=cfg.token_refresh_margin_seconds,
-                                    clock=self.ctx.clock)
-        return self._api
 
     # --- people ----------------------------------------------------------------------
 
@@ -233,73 +198,16 @@ class DingTalkHrm(Connector):
 
     # --- callbacks -------------------------------------------------------------------
 
-    @hookimpl
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookResult:
-        """Verify, decrypt and answer a DingTalk callback; a leaver brings the Separation."""
-        crypto = self._callback_crypto()
-        params = callback_params(headers)
-        signature = params.get("msg_signature") or params.get("signature")
-        timestamp = params.get("timestamp") or params.get("timeStamp")
-        nonce = params.get("nonce")
-        if not (signature and timestamp and nonce):
-            raise WebhookRejected("msg_signature, timestamp or nonce is missing from the callback",
-                                  hint=f"the receiver must pass the callback URL's query string "
-                                       f"(as headers or in {QUERY_HEADER})")
-        try:
-            envelope = json.loads(body)
-            encrypt = str(envelope["encrypt"])
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            raise WebhookRejected("the body is not {\"encrypt\": ...}") from None
-        hint = (f"check callback_token, callback_aes_key and callback_owner_key of "
-                f"[connectors.{self.name}]")
-        try:
-            crypto.verify(signature, timestamp, nonce, encrypt)
-        except CallbackCryptoError as exc:
-            raise WebhookRejected(f"callback refused: {exc}", hint=hint) from None
-        self._check_replay(timestamp)
-        try:
-            event = json.loads(crypto.decrypt(encrypt))
-        except CallbackCryptoError as exc:
-            raise WebhookRejected(f"callback refused: {exc}", hint=hint) from None
-        except ValueError:
-            raise WebhookRejected("the decrypted callback is not JSON", hint=hint) from None
-        if not isinstance(event, dict):
-            raise WebhookRejected("the decrypted callback is not a JSON object", hint=hint)
-        reply = crypto.encrypted_reply("success", int(self.ctx.clock() * 1000))
-        answer = WebhookReply(body=json.dumps(reply), content_type="application/json")
-        event_type = str(event.get("EventType") or "")
-        if event_type == "check_url":
-            return WebhookResult(reply=answer)
-        records: list[Separation] = []
-        if event_type == "user_leave_org":
-            ids = event.get("UserId") or event.get("userId") or []
-            records = self._event_separations([str(i) for i in ids if i])
-        stamp = event.get("TimeStamp") or event.get("timeStamp") or timestamp
-        return WebhookResult(events=(WebhookEvent(
-            event_id=str(event.get("eventId") or hashlib.sha256(encrypt.encode()).hexdigest()[:32]),
-            event_type=event_type or "unknown", occurred_at=_from_ms(stamp),
-            records=tuple(records)),), reply=answer)
+    def callback_records(self, opened: OpenedCallback) -> tuple[Any, ...]:
+        """A leaver (``user_leave_org``) brings the Separation."""
+        if opened.event_type != "user_leave_org":
+            return ()
+        ids = opened.event.get("UserId") or opened.event.get("userId") or []
+        return tuple(self._event_separations([str(i) for i in ids if i]))
 
-    def _callback_crypto(self) -> CallbackCrypto:
-        cfg = self.config
-        if not (cfg.callback_token and cfg.callback_aes_key):
-            raise WebhookRejected("no callback_token/callback_aes_key is configured",
-                                  hint=f"copy Token and aes_key from the app's event subscription "
-                                       f"page into [connectors.{self.name}]")
-        try:
-            return CallbackCrypto(cfg.callback_token.get_secret_value(),
-                                  cfg.callback_aes_key.get_secret_value(),
-                                  cfg.callback_owner_key or cfg.app_key)
-        except CallbackCryptoError as exc:
-            raise WebhookRejected(f"callback_aes_key is unusable: {exc}") from None
-
-    def _check_replay(self, timestamp: str) -> None:
-        try:
-            sent = float(timestamp)
-        except ValueError:
-            raise WebhookRejected("the callback timestamp is not a number") from None
-        sent = sent / 1000 if sent > 1e11 else sent  # DingTalk sends milliseconds
-        check_replay(sent, self.ctx.clock(), self.config.webhook_max_age_seconds, instance=self.name)
+    def callback_time(self, opened: OpenedCallback) -> datetime | None:
+        event = opened.event
+        return epoch_time(event.get("TimeStamp") or event.get("timeStamp") or opened.timestamp)
 
     def _event_separations(self, user_ids: list[str]) -> list[Separation]:
         if not user_ids:
@@ -330,19 +238,6 @@ class DingTalkHrm(Connector):
         return HealthResult(ok=True, detail="access token ok; 智能人事 readable")
 
 
-def callback_params(headers: Mapping[str, str]) -> dict[str, str]:
-    """msg_signature / timestamp / nonce from the headers, or from the raw query string."""
-    lower = {k.lower(): v for k, v in headers.items()}
-    found: dict[str, str] = {}
-    raw = lower.get(QUERY_HEADER)
-    if raw:
-        found.update({k: v[0] for k, v in parse_qs(raw.lstrip("?")).items() if v})
-    for name in ("msg_signature", "signature", "timestamp", "timeStamp", "nonce"):
-        if name.lower() in lower:
-            found[name] = lower[name.lower()]
-    return found
-
-
 def _resume(since: str | None) -> str | None:
     """Where a read resumes: the stream's cursor, or one saved before it (``at:N``, or
     ``complete``: a full read starts again)."""
@@ -350,14 +245,6 @@ def _resume(since: str | None) -> str | None:
         position = since[len(AT):]
         return json.dumps({"next": int(position)}) if position.isdigit() else None
     return None if since == COMPLETE else since
-
-
-def _from_ms(value: Any) -> datetime | None:
-    try:
-        number = float(str(value))
-    except ValueError:
-        return None
-    return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
 
 
 def _jsonable(value: Any) -> Any:

@@ -29,12 +29,13 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
 from trainbridge import hookimpl
+from trainbridge.connectors.approval_base import found_again, left_as_is, lookup_window, never_created
 from trainbridge.connectors.feishu.api import FeishuApi
 from trainbridge.connectors.feishu.events import EventKeys, open_event
 from trainbridge.core.approvals.models import ApprovalOutcome, ApprovalRequest, ApprovalTicket, OutcomeStatus
@@ -42,7 +43,7 @@ from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorCont
 from trainbridge.core.errors import ConnectorError
 from trainbridge.core.http import HttpSettings
 from trainbridge.core.records import HealthResult, WebhookEvent, WebhookReply, WebhookResult
-from trainbridge.sdk.webhooks import max_age_field
+from trainbridge.sdk.webhooks import epoch_time, max_age_field
 
 log = logging.getLogger("trainbridge.connectors.feishu")
 
@@ -128,14 +129,14 @@ class FeishuApproval(Connector):
     def form(self, request: ApprovalRequest) -> str:
         """The ``form`` string: one widget value per mapped line, the rest in the explanation."""
         cfg, widgets = self.config, self.config.widgets
-        unmapped = [f"{f.label}：{f.value}" for f in request.fields if f.key not in widgets]
-        values = []
-        for f in request.fields:
-            if f.key not in widgets:
-                continue
-            value = "\n".join([*unmapped, "", f.value]) if f.key == "explanation" and unmapped else f.value
-            kind = cfg.widget_types.get(f.key) or DEFAULT_TYPES.get(f.key, "input")
-            values.append({"id": widgets[f.key], "type": kind, "value": value})
+        values = [
+            {
+                "id": widgets[key],
+                "type": cfg.widget_types.get(key) or DEFAULT_TYPES.get(key, "input"),
+                "value": value,
+            }
+            for key, value in request.placed(widgets)
+        ]
         return json.dumps(values, ensure_ascii=False)
 
     @hookimpl
@@ -144,10 +145,9 @@ class FeishuApproval(Connector):
     ) -> ApprovalTicket:
         """Create the instance with ``uuid`` = our key; on a resend, find it by that uuid first."""
         key = idempotency_key or request.key
-        if request.resend:
-            found = self.find(key, request.since)
-            if found:
-                return ApprovalTicket(ref=found, key=key, detail="found by uuid after an interrupted send")
+        found = found_again(request, key, lambda: self.find(key, request.since), "uuid")
+        if found:
+            return found
         cfg = self.config
         body = {
             "approval_code": cfg.approval_code,
@@ -174,13 +174,12 @@ class FeishuApproval(Connector):
         return None
 
     def _instance_codes(self, since: datetime | None) -> Iterator[str]:
-        now = datetime.fromtimestamp(self.ctx.clock(), UTC)
-        start = (since or now) - timedelta(days=self.config.lookup_days)
+        start, end = lookup_window(self.ctx.clock(), since, self.config.lookup_days)
         params: dict[str, Any] = {
             "approval_code": self.config.approval_code,
             "page_size": 100,
-            "start_time": str(int(start.timestamp() * 1000)),
-            "end_time": str(int((now + timedelta(minutes=5)).timestamp() * 1000)),
+            "start_time": str(start),
+            "end_time": str(end),
         }
         while True:
             data = self.api.call("GET", INSTANCES, params=params)
@@ -196,16 +195,11 @@ class FeishuApproval(Connector):
         cfg = self.config
         code = ticket.ref or (self.find(ticket.key, None) if ticket.key else None)
         if not code:
-            return ticket.model_copy(update={"status": "withdrawn", "detail": "no instance was created"})
+            return never_created(ticket)
         detail = self.api.call("GET", f"{INSTANCES}/{code}", params={"user_id_type": "open_id"})
         status = str(detail.get("status") or "")
         if status and status != "PENDING":
-            return ApprovalTicket(
-                ref=code,
-                key=ticket.key,
-                status=STATUSES.get(status, "closed"),
-                detail=f"already {status}: not withdrawn",
-            )
+            return left_as_is(code, ticket, STATUSES.get(status, "closed"), status)
         self.api.call(
             "POST",
             CANCEL,
@@ -244,7 +238,7 @@ class FeishuApproval(Connector):
                 WebhookEvent(
                     event_id=opened.event_id or hashlib.sha256(body).hexdigest()[:32],
                     event_type=opened.event_type,
-                    occurred_at=_ms(event.get("operate_time") or event.get("instance_operate_time")),
+                    occurred_at=epoch_time(event.get("operate_time") or event.get("instance_operate_time")),
                     records=carried,
                 ),
             ),
@@ -264,7 +258,7 @@ class FeishuApproval(Connector):
             status=status,
             vendor_status=raw,
             approvers=approvers,
-            occurred_at=_ms(event.get("operate_time") or event.get("instance_operate_time")),
+            occurred_at=epoch_time(event.get("operate_time") or event.get("instance_operate_time")),
         )
 
     def _deciders(self, code: str, task_status: str) -> tuple[str, ...]:
@@ -289,11 +283,3 @@ class FeishuApproval(Connector):
         except ConnectorError as exc:
             return HealthResult(ok=False, detail=str(exc))
         return HealthResult(ok=True, detail=f"approval definition {data.get('approval_name') or ''} readable")
-
-
-def _ms(value: Any) -> datetime | None:
-    try:
-        number = float(str(value))
-    except ValueError:
-        return None
-    return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)

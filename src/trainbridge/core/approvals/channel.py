@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
@@ -70,6 +70,14 @@ def parse_verdict_reason(reason: str | None) -> tuple[str, str | None, str] | No
     outcome = "approved" if match["outcome"] in ("approved", "已通过") else "rejected"
     vendor = next((t for t, (_, en) in VENDOR_NAMES.items() if en == match["vendor"]), None)
     return outcome, vendor, match["ref"]
+
+
+class Tally(Protocol):
+    """Where a step counts and reports its failures (a sync's ``ChannelReport``, a CLI run's result)."""
+
+    errors: list[str]
+
+    def bump(self, name: str, n: int = 1) -> None: ...
 
 
 @dataclass
@@ -189,42 +197,61 @@ def withdraw_decided(
             if proposal
             else "提案已不存在 the proposal no longer exists"
         )
-        ticket = ApprovalTicket(ref=link["ref"] or "", key=link["key"])
-        try:
-            answer: ApprovalTicket = ws.host.call(
-                link["instance"], "withdraw_approval", ticket=ticket, reason=why
-            )
-        except Exception as exc:
-            message = redact(f"approval instance {link['ref'] or link['key']} of {pid} not withdrawn: {exc}")
-            log.warning("%s", message)
-            report.errors.append(message)
-            report.bump("approvals_withdraw_failed")
+        answer = withdraw_at_vendor(ws, link, why, report)
+        if answer is None:
+            log.warning("%s", report.errors[-1])
             continue
-        with ledger.transaction() as conn:
-            if links.update_link(
-                ledger,
-                conn,
-                pid,
-                only={"status": links.OPEN, "outcome": None},
-                status="withdrawn",
-                ref=answer.ref or link["ref"],
-                detail=why,
-            ):
-                ledger.audit(
-                    conn,
-                    actor=f"approvals:{link['instance']}",
-                    action="approval.withdrawn",
-                    subject=pid,
-                    detail={
-                        "instance": link["instance"],
-                        "ref": answer.ref or link["ref"],
-                        "reason": why,
-                        "vendor": answer.detail,
-                    },
-                )
+        mark_withdrawn(ws, link, answer, why, actor=f"approvals:{link['instance']}")
         report.bump("approvals_withdrawn")
         report.lines.append(f"{pid}: approval instance {answer.ref or link['ref']} withdrawn ({why})")
     return report
+
+
+def withdraw_at_vendor(
+    ws: Workspace, link: Mapping[str, Any], why: str, report: Tally
+) -> ApprovalTicket | None:
+    """The channel's answer to withdrawing the link's instance; None when the call failed (the
+    error, redacted, is the last of ``report.errors``)."""
+    ticket = ApprovalTicket(ref=link["ref"] or "", key=link["key"])
+    try:
+        answer: ApprovalTicket = ws.host.call(
+            link["instance"], "withdraw_approval", ticket=ticket, reason=why
+        )
+    except Exception as exc:
+        instance, pid = link["ref"] or link["key"], link["proposal_id"]
+        report.errors.append(redact(f"approval instance {instance} of {pid} not withdrawn: {exc}"))
+        report.bump("approvals_withdraw_failed")
+        return None
+    return answer
+
+
+def mark_withdrawn(
+    ws: Workspace, link: Mapping[str, Any], answer: ApprovalTicket, why: str, *, actor: str
+) -> None:
+    """The link ``withdrawn`` (so no sync sends it again), audited once with the vendor's answer."""
+    ledger, pid = ws.ledger, link["proposal_id"]
+    with ledger.transaction() as conn:
+        if links.update_link(
+            ledger,
+            conn,
+            pid,
+            only={"status": links.OPEN, "outcome": None},
+            status="withdrawn",
+            ref=answer.ref or link["ref"],
+            detail=why,
+        ):
+            ledger.audit(
+                conn,
+                actor=actor,
+                action="approval.withdrawn",
+                subject=pid,
+                detail={
+                    "instance": link["instance"],
+                    "ref": answer.ref or link["ref"],
+                    "reason": why,
+                    "vendor": answer.detail,
+                },
+            )
 
 
 def record_outcome(
@@ -337,6 +364,12 @@ def apply_outcomes(
                 detail=said[:2000],
             ):
                 continue
+            detail = {
+                "instance": link["instance"],
+                "ref": link["ref"],
+                "outcome": outcome,
+                "approvers": approvers,
+            }
             if not applied:
                 proposal = ledger.get_proposal(conn, pid)
                 why = (
@@ -354,13 +387,7 @@ def apply_outcomes(
                     actor=actor,
                     action="approval.outcome_ignored",
                     subject=pid,
-                    detail={
-                        "instance": link["instance"],
-                        "ref": link["ref"],
-                        "outcome": outcome,
-                        "approvers": approvers,
-                        "why": f"{vendor} said {outcome}, but {why}: nothing changed",
-                    },
+                    detail={**detail, "why": f"{vendor} said {outcome}, but {why}: nothing changed"},
                 )
             elif approvers:
                 ledger.audit(
@@ -368,13 +395,7 @@ def apply_outcomes(
                     actor=actor,
                     action="approval.approver",
                     subject=pid,
-                    detail={
-                        "instance": link["instance"],
-                        "ref": link["ref"],
-                        "outcome": outcome,
-                        "approvers": approvers,
-                        "accounts": [routing.account_for(a) for a in approvers],
-                    },
+                    detail={**detail, "accounts": [routing.account_for(a) for a in approvers]},
                 )
         report.bump("approvals_applied" if applied else "approvals_ignored")
         report.lines.append(f"{pid}: {link['instance']} {outcome} -> {said}")

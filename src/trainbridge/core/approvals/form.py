@@ -46,6 +46,21 @@ REASON_LABELS = {
 SYMBOLS = {"CNY": "¥", "USD": "US$", "EUR": "€", "HKD": "HK$"}
 #: Feishu's form fields are long texts, but a phone screen is not: keep the explanation readable.
 MAX_EXPLANATION = 1800
+#: The sentence of each explanation rule that needs no more than its inputs: ``{money}`` is the
+#: item's amount, ``{cite}`` its article, the other names its inputs.
+SENTENCES = {
+    "refundable_base": "协议 {agreement_id} 可追偿的培训费用 {money}{cite}。",
+    "pro_rata": "按未服务期比例 {fraction} 分摊：{money}{cite}。",
+    "clause_capped": "协议约定违约金 {clause_amount} 高于按比例金额，以 {money} 为上限{cite}。",
+    "clause_amount": "按协议约定金额 {money}（不超过按比例金额）{cite}。",
+    "owed": "协议 {agreement_id} 应返还 {money}。",
+    "no_agreement": "无约定服务期的已签培训协议，无需返还。",
+    "total": "合计应返还 {money}。",
+    "collection:payroll": "经员工书面同意，从工资中扣除 {money}，不低于当地最低工资{cite}。",
+    "collection:no_consent": "无员工书面同意，不从工资中扣除，{money} 请员工自行返还{cite}。",
+    "collection:over_wage_limit": "超出工资扣除限额的 {money} 请员工自行返还{cite}。",
+    "collection:payroll_unchecked": "从工资中扣除 {money}；最终工资未知，扣除限额未核对{cite}。",
+}
 
 
 def proposal_link(template: str, proposal_id: str) -> str:
@@ -131,36 +146,24 @@ def item_sentence(item: Mapping[str, Any]) -> str:
             f"培训协议 {agreement}：服务期 {inputs.get('service_start')} 至 {inputs.get('service_end')}，"
             f"签订于 {inputs.get('signed_on') or '—'}{cite}。"
         )
-    if rule == "refundable_base":
-        return f"协议 {agreement} 可追偿的培训费用 {money}{cite}。"
     if rule == "service_served":
         return (
             f"协议 {agreement} 服务期共 {inputs.get('period')} {_unit(inputs.get('unit'))}，已服务 "
             f"{inputs.get('served')}，未服务 {inputs.get('unserved')}{cite}。"
         )
-    if rule == "pro_rata":
-        return f"按未服务期比例 {inputs.get('fraction')} 分摊：{money}{cite}。"
-    if rule == "clause_capped":
-        return f"协议约定违约金 {inputs.get('clause_amount')} 高于按比例金额，以 {money} 为上限{cite}。"
-    if rule == "clause_amount":
-        return f"按协议约定金额 {money}（不超过按比例金额）{cite}。"
-    if rule == "owed":
-        return f"协议 {agreement} 应返还 {money}。"
     if rule.startswith("not_owed"):
         return f"协议 {agreement} 无需返还：{inputs.get('why') or rule}{cite}。"
-    if rule == "no_agreement":
-        return "无约定服务期的已签培训协议，无需返还。"
-    if rule == "total":
-        return f"合计应返还 {money}。"
-    if rule == "collection:payroll":
-        return f"经员工书面同意，从工资中扣除 {money}，不低于当地最低工资{cite}。"
-    if rule == "collection:no_consent":
-        return f"无员工书面同意，不从工资中扣除，{money} 请员工自行返还{cite}。"
-    if rule == "collection:over_wage_limit":
-        return f"超出工资扣除限额的 {money} 请员工自行返还{cite}。"
-    if rule == "collection:payroll_unchecked":
-        return f"从工资中扣除 {money}；最终工资未知，扣除限额未核对{cite}。"
+    if rule in SENTENCES:
+        values = _Inputs({**inputs, "agreement_id": agreement, "money": money, "cite": cite})
+        return SENTENCES[rule].format_map(values)
     return ""
+
+
+class _Inputs(dict[str, Any]):
+    """An item's inputs for a sentence: one it lacks reads ``None``, as an f-string would write it."""
+
+    def __missing__(self, key: str) -> None:
+        return None
 
 
 def _article(article: str) -> str:

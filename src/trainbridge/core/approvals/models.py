@@ -7,6 +7,7 @@ a vendor reports that an approval instance was approved, rejected or closed.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -44,6 +45,16 @@ class ApprovalRequest(BaseModel):
 
     def value(self, key: str) -> str:
         return next((f.value for f in self.fields if f.key == key), "")
+
+    def placed(self, places: Container[str]) -> list[tuple[str, str]]:
+        """(key, value) of each line the vendor's form has a place for, in order; the lines it has
+        no place for are written at the top of the explanation (``标签：值``)."""
+        unplaced = [f"{f.label}：{f.value}" for f in self.fields if f.key not in places]
+        lines = [(f.key, f.value) for f in self.fields if f.key in places]
+        return [
+            (key, "\n".join([*unplaced, "", value]) if key == "explanation" and unplaced else value)
+            for key, value in lines
+        ]
 
 
 class ApprovalTicket(BaseModel):
