@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import SimpleNamespace
@@ -114,12 +115,7 @@ def users_add(state: Any, name: str, role: str, employee_id: str | None, passwor
               replace: bool) -> None:
     """Create a console account (or reset one with --replace)."""
     accounts = _accounts()
-    if generate:
-        password = accounts.new_password()
-    elif password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    password = _password(generate, password_stdin)
     ws = state.workspace()
     production = ws.settings.web_mode == "production"
     user = accounts.add_user(ws.ledger, name, role, password, employee_id=employee_id,
@@ -130,6 +126,16 @@ def users_add(state: Any, name: str, role: str, employee_id: str | None, passwor
         click.echo(f"one-time password: {password}")
 
 
+def _password(generate: bool, from_stdin: bool) -> str:
+    """A generated password, the first line of stdin, or one typed twice at a hidden prompt."""
+    accounts = _accounts()
+    if generate:
+        return str(accounts.new_password())
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(click.prompt("password", hide_input=True, confirmation_prompt=True))
+
+
 def _admin() -> Any:
     _accounts()
     from trainbridge.web import account_admin
@@ -137,8 +143,15 @@ def _admin() -> Any:
     return account_admin
 
 
-def _refused(exc: Any) -> click.ClickException:
-    return click.ClickException(exc.message + (f" ({exc.hint})" if exc.hint else ""))
+@contextmanager
+def _account_change() -> Iterator[Any]:
+    """The account admin module; a change it refuses (the last admin, no such account) is the
+    command's error, with its hint."""
+    admin = _admin()
+    try:
+        yield admin
+    except admin.AccountRefused as exc:
+        raise click.ClickException(exc.message + (f" ({exc.hint})" if exc.hint else "")) from None
 
 
 @users_group.command(name="disable")
@@ -146,12 +159,7 @@ def _refused(exc: Any) -> click.ClickException:
 @click.pass_obj
 def users_disable(state: Any, name: str) -> None:
     """Disable an account: no login, its sessions end (the last enabled admin cannot be disabled)."""
-    admin = _admin()
-    try:
-        admin.set_disabled(state.workspace().ledger, name, True, actor="cli")
-    except admin.AccountRefused as exc:
-        raise _refused(exc) from None
-    click.echo(f"user {name} disabled")
+    _set_disabled(state, name, True)
 
 
 @users_group.command(name="enable")
@@ -159,12 +167,13 @@ def users_disable(state: Any, name: str) -> None:
 @click.pass_obj
 def users_enable(state: Any, name: str) -> None:
     """Enable a disabled account."""
-    admin = _admin()
-    try:
-        admin.set_disabled(state.workspace().ledger, name, False, actor="cli")
-    except admin.AccountRefused as exc:
-        raise _refused(exc) from None
-    click.echo(f"user {name} enabled")
+    _set_disabled(state, name, False)
+
+
+def _set_disabled(state: Any, name: str, disabled: bool) -> None:
+    with _account_change() as admin:
+        admin.set_disabled(state.workspace().ledger, name, disabled, actor="cli")
+    click.echo(f"user {name} {'disabled' if disabled else 'enabled'}")
 
 
 @users_group.command(name="remove")
@@ -173,13 +182,10 @@ def users_enable(state: Any, name: str) -> None:
 @click.pass_obj
 def users_remove(state: Any, name: str, yes: bool) -> None:
     """Remove an account and its sessions (the audit log keeps what it did; not the last admin)."""
-    admin = _admin()
-    if not yes:
-        click.confirm(f"remove console account {name}?", abort=True)
-    try:
+    with _account_change() as admin:
+        if not yes:
+            click.confirm(f"remove console account {name}?", abort=True)
         admin.remove_user(state.workspace().ledger, name, actor="cli")
-    except admin.AccountRefused as exc:
-        raise _refused(exc) from None
     click.echo(f"user {name} removed")
 
 
@@ -191,19 +197,11 @@ def users_remove(state: Any, name: str, yes: bool) -> None:
 def users_passwd(state: Any, name: str, password_stdin: bool, generate: bool) -> None:
     """Set an account's password (its sessions end); in production mode ([web] mode) the next
     login must choose a new one."""
-    accounts, admin = _accounts(), _admin()
-    if generate:
-        password = accounts.new_password()
-    elif password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    password = _password(generate, password_stdin)
     ws = state.workspace()
-    try:
+    with _account_change() as admin:
         admin.reset_password(ws.ledger, name, password, actor="cli", one_time=generate,
                              must_change=ws.settings.web_mode == "production" and not generate)
-    except admin.AccountRefused as exc:
-        raise _refused(exc) from None
     click.echo(f"password of {name} set")
     if generate:
         click.echo(f"one-time password: {password}")

@@ -272,9 +272,8 @@ def word(text: str, lang: str, titles: Mapping[str, str] = NO_TITLES) -> str:
         if lang != "zh":
             return str(text)
         return RULES[text.rule]({k: _value(v, titles) for k, v in text.values.items()})
-    pair = VALUES.get(text)
-    if pair is not None:  # the console's own words first (regional_manager, the proposal kind)
-        return pair[0] if lang == "zh" else pair[1]
+    if text in VALUES:  # the console's own words first (regional_manager, the proposal kind)
+        return _said(VALUES[text], lang)
     if text in titles:
         return titles[text]
     for pattern, zh, en in PATTERNS:
@@ -304,8 +303,11 @@ def _codes(text: str, titles: Mapping[str, str]) -> str:
 
 def column(name: str, lang: str) -> str:
     pair = COLUMNS.get(str(name))
-    if pair is None:
-        return str(name)
+    return str(name) if pair is None else _said(pair, lang)
+
+
+def _said(pair: tuple[str, str], lang: str) -> str:
+    """(中文, English) in ``lang``."""
     return pair[0] if lang == "zh" else pair[1]
 
 
@@ -345,7 +347,7 @@ REPORT_TITLES: dict[str, tuple[str, str]] = {
 
 def report_title(name: str, title: str, lang: str) -> str:
     pair = REPORT_TITLES.get(name)
-    return title if pair is None else pair[0] if lang == "zh" else pair[1]
+    return title if pair is None else _said(pair, lang)
 
 
 #: text quoted in backticks: code (a config key, a command), shown as ``<code>``.
