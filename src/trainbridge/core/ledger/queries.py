@@ -38,10 +38,11 @@ def planned(ledger: Ledger, conn: Connection) -> None:
     """
     if conn.dialect.name != "postgresql":
         return
-    row = conn.execute(sa.text("SELECT n_live_tup, n_mod_since_analyze FROM pg_stat_user_tables "
-                               "WHERE relname = :table"), {"table": records_table.name}).first()
-    if row is not None and row.n_mod_since_analyze > max(1000, row.n_live_tup // 5):
-        conn.exec_driver_sql(f"ANALYZE {records_table.name}")
+    for table in (records_table.name, decisions_table.name):  # decisions: read by subject too
+        row = conn.execute(sa.text("SELECT n_live_tup, n_mod_since_analyze FROM pg_stat_user_tables "
+                                   "WHERE relname = :table"), {"table": table}).first()
+        if row is not None and row.n_mod_since_analyze > max(1000, row.n_live_tup // 5):
+            conn.exec_driver_sql(f"ANALYZE {table}")
 
 
 def changed_since(ledger: Ledger, conn: Connection, kinds: Iterable[str], since: int | None) -> bool:
@@ -193,3 +194,10 @@ def proposals_by_ids(ledger: Ledger, conn: Connection, ids: Iterable[str],
         query = sa.select(t).where(t.c.tenant == ledger.tenant, t.c.id.in_(chunk), t.c.kind.in_(list(kinds)))
         found.update({row["id"]: dict(row) for row in conn.execute(query).mappings()})
     return found
+
+
+def any_decision(ledger: Ledger, conn: Connection, kind: str) -> bool:
+    """Whether the ledger holds a decision of ``kind`` (one index lookup)."""
+    t = decisions_table
+    return conn.execute(sa.select(t.c.id).where(t.c.tenant == ledger.tenant, t.c.kind == kind).limit(1)
+                        ).first() is not None

@@ -173,6 +173,10 @@ class SeparationsJob(Job):
         programs = program_facts(ledger, conn)
         retry: list[str] = []
         held: set[str] = set()
+        # a leaver's history is the quotes of earlier runs (this run decides each separation once):
+        # with none, nothing is read per batch (on PostgreSQL the quotes this run writes have no
+        # statistics yet, and each batch would walk them all)
+        quoted_before = queries.any_decision(ledger, conn, "refund_quote")
         with fewer_collections():
             for start in range(0, len(separations), BATCH):
                 batch = separations[start:start + BATCH]
@@ -180,7 +184,7 @@ class SeparationsJob(Job):
                                             programs=programs)
                 history: dict[str, list[dict[str, Any]]] = defaultdict(list)
                 for row in queries.decisions_of_subjects(ledger, conn, "refund_quote",
-                                                         {s for _, s in batch if s}):
+                                                         {s for _, s in batch if s} if quoted_before else ()):
                     history[row["payload"].get("separation", "")].append(row)
                 made = {pid for rows in history.values() for pid in proposals_of(rows)}
                 proposals = queries.proposals_by_ids(ledger, conn, made, PROPOSAL_KINDS)
