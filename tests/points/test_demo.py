@@ -7,7 +7,8 @@ from datetime import date
 from trainbridge.core.config import load_settings
 from trainbridge.core.demo import run_demo
 from trainbridge.core.runner import Workspace
-from trainbridge.plugins.points import LeaderboardVisibility, leaderboard_for
+from trainbridge.plugins.points import LeaderboardVisibility
+from trainbridge.plugins.points_leaderboard import leaderboard_for
 
 
 def test_the_demo_scores_a_quarter_of_manager_events_and_proposes_incentives_for_hr(tmp_path):

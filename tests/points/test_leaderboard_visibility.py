@@ -13,7 +13,8 @@ from tests.points.test_points_job import points_ws
 from trainbridge.cli import build_cli
 from trainbridge.core.errors import ConfigError
 from trainbridge.core.runner import sync
-from trainbridge.plugins.points import NotVisible, PointsConfig, leaderboard_for
+from trainbridge.plugins.points import PointsConfig
+from trainbridge.plugins.points_leaderboard import NotVisible, leaderboard_for
 from trainbridge.rules.leaderboard import LeaderboardVisibility, rank, visible_rows
 
 PEOPLE = {f"M{i}": (f"经理{i}", "Sales" if i % 2 else "Operations") for i in range(1, 8)}

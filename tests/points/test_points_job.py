@@ -12,7 +12,8 @@ from tests.conftest import write
 from trainbridge.cli import build_cli
 from trainbridge.core.records import PointsEntry
 from trainbridge.core.runner import sync
-from trainbridge.plugins.points import leaderboard, recompute
+from trainbridge.plugins.points import recompute
+from trainbridge.plugins.points_leaderboard import leaderboard
 
 EMPLOYEES = """employee_id,name,department,legal_entity,is_manager
 M001,孙强,Sales,ACME-SH,true

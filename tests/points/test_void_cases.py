@@ -15,7 +15,8 @@ from tests.conftest import write
 from tests.points.test_hr_cases import decisions, entries, points_ws
 from tests.points.test_incentives import _event
 from trainbridge.core.runner import sync
-from trainbridge.plugins.points import leaderboard, superseded_ids
+from trainbridge.plugins.points import superseded_ids
+from trainbridge.plugins.points_leaderboard import leaderboard
 from trainbridge.rules.incentives import IncentiveThresholds, top_share
 
 ATTENDED = _event("a-M1-L1", "M001", "attended", "2026-07-01", session_id="LEAD-1", program_id="LEAD")

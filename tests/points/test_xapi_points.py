@@ -17,7 +17,7 @@ import responses
 from tests.conftest import write
 from trainbridge.core.records import PointsEntry
 from trainbridge.core.runner import sync
-from trainbridge.plugins.points import leaderboard
+from trainbridge.plugins.points_leaderboard import leaderboard
 
 ENDPOINT = "https://lrs.example.cn/xapi/"
 PLAN_VERB = "https://xapi.example.cn/verbs/submitted-action-plan"

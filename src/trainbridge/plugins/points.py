@@ -1,7 +1,7 @@
-"""The ``points`` job (learning events -> points entries), the leaderboard and recompute (S1, S2, S4, S7).
+"""The ``points`` job (learning events -> points entries), recompute and the points commands (S1, S4, S7).
 
-The incentives job is in :mod:`trainbridge.plugins.incentives`, the reminders in
-:mod:`trainbridge.plugins.points_reminders`.
+The leaderboard is in :mod:`trainbridge.plugins.points_leaderboard`, the incentives job in
+:mod:`trainbridge.plugins.incentives`, the reminders in :mod:`trainbridge.plugins.points_reminders`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
@@ -19,7 +18,7 @@ import click
 from pydantic import BaseModel, ConfigDict, Field
 
 from trainbridge import hookimpl
-from trainbridge.core.errors import ConfigError, TrainbridgeError
+from trainbridge.core.errors import ConfigError
 from trainbridge.core.jobs import Decision, Job, JobContext, Plan, fewer_collections
 from trainbridge.core.ledger import queries
 from trainbridge.core.records import (
@@ -34,11 +33,7 @@ from trainbridge.plugins.points_book import Book
 from trainbridge.rules.explain import points_entry_items, points_not_scored_items, points_taken_back_items
 from trainbridge.rules.leaderboard import (
     LeaderboardVisibility,
-    Row,
     Standing,
-    named_rows,
-    rank,
-    visible_rows,
 )
 from trainbridge.rules.points import (
     NO_ATTENDANCE_LEFT,
@@ -46,13 +41,11 @@ from trainbridge.rules.points import (
     PointsRules,
     entry_key,
     parse_rules,
-    period_bounds,
     period_key,
     rescore,
     score_event,
     takes_back,
     to_take_back,
-    totals,
     trainings_after_voids,
     trainings_lost_by,
     void_targets,
@@ -64,7 +57,7 @@ BATCH_EVENTS = 10_000
 #: Events that take points back: they score nothing by design.
 TAKE_BACK_KINDS = (LearningEventKind.VOIDED, LearningEventKind.UNCOMPLETED)
 __all__ = ["SUPERSEDED", "Book", "LeaderboardVisibility", "PointsConfig", "PointsJob", "Standing",
-           "leaderboard", "leaderboard_for", "load_rules", "recompute", "superseded_ids"]
+           "load_rules", "recompute", "superseded_ids"]
 
 
 class PointsConfig(BaseModel):
@@ -328,79 +321,6 @@ def _entry_items(rule: str, points: int, event: str, version: str) -> list[dict[
 # --- library functions the commands call ----------------------------------------------
 
 
-class NotVisible(TrainbridgeError):
-    """The leaderboard's visibility does not let this viewer see what was asked."""
-
-    exit_code = 2
-
-
-def leaderboard(ws: Any, *, period: str, today: date, department: str | None = None) -> list[Standing]:
-    """Managers ranked by points in ``period`` (ties share a rank), optionally one department: HR's view."""
-    first, last = period_bounds(period, today)
-    with ws.ledger.transaction() as conn:
-        entries = _typed(ws.ledger.iter_records(conn, "points_entry"), PointsEntry)
-        employees = {e.employee_id: e for e in _typed(ws.ledger.iter_records(conn, "employee"), Employee)}
-        superseded = superseded_ids(ws.ledger, conn)
-    scores = totals(entries, first, last, superseded)
-    for employee in employees.values():
-        if employee.is_manager:
-            scores.setdefault(employee.employee_id, 0)
-    people = {k: (e.name, e.department) for k, e in employees.items()}
-    if department:
-        scores = {k: v for k, v in scores.items() if people.get(k, ("", ""))[1] == department}
-    return rank(scores, people)
-
-
-@dataclass
-class LeaderboardView:
-    """The leaderboard as one viewer may see it (``viewer`` None: HR's named view)."""
-
-    period: str
-    visibility: str
-    scope: str
-    viewer: str | None
-    rows: list[Row]
-    note: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"period": self.period, "visibility": self.visibility, "scope": self.scope,
-                "viewer": self.viewer, "note": self.note, "rows": [r.as_dict() for r in self.rows]}
-
-
-def leaderboard_for(ws: Any, viewer: str | None, *, period: str, today: date, department: str | None = None,
-                    visibility: LeaderboardVisibility | None = None) -> LeaderboardView:
-    """The leaderboard under the configured visibility (``[jobs.points.leaderboard]``) for ``viewer``.
-
-    Without a viewer only a ``named`` configuration answers (HR's view); otherwise a viewer
-    is required. Raises :class:`NotVisible` for an unknown viewer or another department
-    than the viewer's under ``scope = "department"``.
-    """
-    if visibility is None:
-        config = ws.settings.job_config(PointsJob.name, PointsConfig) or PointsConfig()
-        visibility = config.leaderboard
-    if viewer is None:
-        if visibility.visibility != "named":
-            msg = f"the leaderboard is {visibility.visibility} for everyone, HR included"
-            raise NotVisible(msg, hint="give --as EMPLOYEE_ID to see it as that employee does, or set "
-                                       "visibility = \"named\" under [jobs.points.leaderboard]")
-        return LeaderboardView(period, "named", visibility.scope, None,
-                               named_rows(leaderboard(ws, period=period, today=today, department=department)),
-                               "named (HR view)")
-    with ws.ledger.transaction() as conn:
-        who = next((e for e in _typed(ws.ledger.iter_records(conn, "employee", subject=viewer), Employee)
-                    if e.employee_id == viewer), None)
-    if who is None:
-        msg = f"no employee {viewer!r} in the ledger"
-        raise NotVisible(msg, hint="check the id, or run `trainbridge sync` to read the HR system first")
-    if department and visibility.scope == "department" and department != who.department:
-        msg = f"{viewer} may see only department {who.department or '(none)'}, not {department}"
-        raise NotVisible(msg, hint="the leaderboard's scope is \"department\"")
-    standings = leaderboard(ws, period=period, today=today,
-                            department=department if visibility.scope == "company" else None)
-    rows, note = visible_rows(standings, viewer, who.department, visibility)
-    return LeaderboardView(period, visibility.visibility, visibility.scope, viewer, rows, note)
-
-
 def recompute(ws: Any, *, since: date, today: date, actor: str = "cli") -> list[tuple[str, str]]:
     """Re-score entries earned from ``since`` under the version in force ``today``.
 
@@ -466,6 +386,8 @@ def register_commands(cli: click.Group) -> None:
                         as_json: bool, today: Any) -> None:
         """Managers ranked by points, as the configured visibility allows."""
         import json
+
+        from trainbridge.plugins.points_leaderboard import NotVisible, leaderboard_for
 
         day = today.date() if today else date.today()
         period = period or period_key(day, "quarter")

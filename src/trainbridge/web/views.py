@@ -172,7 +172,7 @@ def leaderboard_view(ws: Workspace, user: User, *, period: str, department: str 
     "self" where the plugin has none. Without a period: this quarter, or the last one while
     this one has no points yet.
     """
-    from trainbridge.plugins.points import leaderboard
+    from trainbridge.plugins.points_leaderboard import leaderboard
     from trainbridge.rules.points import period_bounds, period_key
 
     if period:
