@@ -281,11 +281,11 @@ class _WireTap:
 @pytest.fixture(autouse=True)
 def _tb_forget_host_waits() -> Iterator[None]:
     """A Retry-After one test's fake vendor gave must not hold up the next test."""
-    from trainbridge.core import http
+    from trainbridge.core import http_waits
 
-    http._HOST_NOT_BEFORE.clear()
+    http_waits._HOST_NOT_BEFORE.clear()
     yield
-    http._HOST_NOT_BEFORE.clear()
+    http_waits._HOST_NOT_BEFORE.clear()
 
 
 @pytest.fixture

@@ -299,6 +299,18 @@ def test_get_json_on_a_login_page_names_instance_and_path(
         make_client().get_json("/employees")
 
 
+def test_an_answer_that_must_be_an_object_but_is_a_list_names_instance_and_path(
+        vendor: responses.RequestsMock, make_client: MakeClient) -> None:
+    vendor.get(EMPLOYEES, json=[{"id": "E001"}])
+    vendor.get(EMPLOYEES, json={"employees": []})
+    client = make_client()
+
+    with pytest.raises(ConnectorError, match=r"payroll_cn: GET /v1/employees answered HTTP 200 with JSON "
+                                             r"that is not an object"):
+        client.json_object(client.get("/employees"))
+    assert client.json_object(client.get("/employees")) == {"employees": []}
+
+
 def test_an_uploaded_file_is_sent_whole_on_every_attempt(
         vendor: responses.RequestsMock, make_client: MakeClient) -> None:
     vendor.put(f"{BASE}/documents/D1", status=503)

@@ -273,15 +273,7 @@ class ChatBot(Connector):
                               ok=_ANSWERED)
 
     def _json(self, resp: requests.Response) -> dict[str, Any]:
-        try:
-            body = resp.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            msg = f"{self.vendor} answered HTTP {resp.status_code} without a JSON object"
-            raise ConnectorError(msg, instance=self.name, status=resp.status_code, hint=(
-                f"check base_url of [connectors.{self.name}]: a proxy may be answering"))
-        return body
+        return self.http.json_object(resp)
 
     def _request_id(self, resp: requests.Response, body: dict[str, Any]) -> str | None:
         for header in REQUEST_ID_HEADERS:

@@ -29,7 +29,7 @@ from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_valid
 
 from trainbridge import hookimpl
 from trainbridge.core.connector import Connector, ConnectorConfig, ConnectorContext
-from trainbridge.core.errors import ConnectorError, NotFound
+from trainbridge.core.errors import NotFound
 from trainbridge.core.http import HttpClient, HttpSettings
 from trainbridge.core.records import (
     HealthResult,
@@ -347,15 +347,7 @@ class XAPIConnector(Connector):
     # --- plumbing ----------------------------------------------------------------------
 
     def _json(self, resp: requests.Response) -> dict[str, Any]:
-        try:
-            body = resp.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            msg = f"the LRS answered {resp.headers.get('Content-Type') or 'something'}, not a JSON object"
-            raise ConnectorError(msg, instance=self.name, status=resp.status_code,
-                                 hint="check endpoint: a proxy or login page may be answering")
-        return body
+        return self.http.json_object(resp)
 
     def _error_hint(self, resp: requests.Response) -> str | None:
         if resp.status_code in (401, 403):

@@ -7,7 +7,6 @@ Retries as in stripe-python (one ``_should_retry``, jittered backoff never short
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import json as jsonlib
 import logging
 import random
@@ -15,7 +14,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Container, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +27,7 @@ from trainbridge import __version__
 from trainbridge.core import errors
 from trainbridge.core.errors import ConnectorError
 from trainbridge.core.http_session import EnvironmentOnceSession
+from trainbridge.core.http_waits import host_wait, parse_retry_after, remember_host_wait
 from trainbridge.core.secrets import MASK, is_secret_key, redact, register_secret, scrub
 
 log = logging.getLogger("trainbridge.http")
@@ -58,49 +57,6 @@ class HttpSettings(BaseModel):
     max_wait: float = Field(default=120.0, ge=0)
     verify: bool | str = True
     user_agent: str = f"trainbridge/{__version__}"
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or HTTP date); None if unreadable."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    now = now or datetime.now(UTC)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-_HOST_NOT_BEFORE: dict[str, float] = {}
-_HOST_LOCK = threading.Lock()
-
-
-def remember_host_wait(host: str, seconds: float | None) -> None:
-    """Keep a host's Retry-After (a monotonic deadline) for every client of this process."""
-    if not seconds or seconds <= 0:
-        return
-    with _HOST_LOCK:
-        _HOST_NOT_BEFORE[host] = max(_HOST_NOT_BEFORE.get(host, 0.0), time.monotonic() + seconds)
-
-
-def host_wait(host: str) -> float:
-    """Seconds still to wait before the next request to ``host`` (0 when none)."""
-    with _HOST_LOCK:
-        deadline = _HOST_NOT_BEFORE.get(host)
-        if deadline is None:
-            return 0.0
-        left = deadline - time.monotonic()
-        if left <= 0:
-            del _HOST_NOT_BEFORE[host]
-        return max(left, 0.0)
 
 
 def _mask(text: str) -> str:
@@ -367,15 +323,24 @@ class HttpClient:
         try:
             return resp.json()
         except ValueError:
-            method = resp.request.method if resp.request is not None else "GET"
-            path = urlsplit(resp.url or self.base_url).path
             kind = resp.headers.get("Content-Type") or "no Content-Type"
-            msg = f"{method} {path} answered {kind}, not JSON: {_snippet(resp, 120) or '(empty)'}"
-            raise ConnectorError(
-                msg, instance=self.instance, status=resp.status_code,
-                request_id=self._request_id(resp),
-                hint=f"check base_url of [connectors.{self.instance}]: a proxy or login "
-                     "page may be answering instead of the API") from None
+            raise self._not_the_api(resp, f"{kind}, not JSON: {_snippet(resp, 120) or '(empty)'}") from None
+
+    def json_object(self, resp: requests.Response) -> dict[str, Any]:
+        """:meth:`json_of` for answers that must be a JSON object: a list, a number or ``null``
+        is a ConnectorError with the same hint, never an ``AttributeError`` further on."""
+        body = self.json_of(resp)
+        if not isinstance(body, dict):
+            raise self._not_the_api(resp, f"HTTP {resp.status_code} with JSON that is not an object")
+        return body
+
+    def _not_the_api(self, resp: requests.Response, what: str) -> ConnectorError:
+        method = resp.request.method if resp.request is not None else "GET"
+        path = urlsplit(resp.url or self.base_url).path
+        return ConnectorError(f"{method} {path} answered {what}", instance=self.instance,
+                              status=resp.status_code, request_id=self._request_id(resp),
+                              hint=f"check base_url of [connectors.{self.instance}]: a proxy or login "
+                                   "page may be answering instead of the API")
 
     def _should_retry(self, outcome: requests.Response | BaseException, may_retry: bool,
                       ok: Container[int], *, refused_only: bool = False) -> bool:
