@@ -387,11 +387,12 @@ def register_commands(cli: click.Group) -> None:
         """Managers ranked by points, as the configured visibility allows."""
         import json
 
+        from trainbridge.core.localtime import tenant_today
         from trainbridge.plugins.points_leaderboard import NotVisible, leaderboard_for
 
-        day = today.date() if today else date.today()
-        period = period or period_key(day, "quarter")
         ws = state.workspace()
+        day = today.date() if today else tenant_today(ws.settings)
+        period = period or period_key(day, "quarter")
         hr_view = None
         if viewer is None:
             # Without --as it is HR's view, named, as the console shows HR and admins (whoever runs
@@ -422,7 +423,10 @@ def register_commands(cli: click.Group) -> None:
     @click.pass_obj
     def recompute_cmd(state: Any, since: Any, today: Any) -> None:
         """Re-score entries earned since DATE under today's rules; old entries are kept, superseded."""
-        done = recompute(state.workspace(), since=since.date(), today=today.date() if today else date.today())
+        from trainbridge.core.localtime import tenant_today
+
+        ws = state.workspace()
+        done = recompute(ws, since=since.date(), today=today.date() if today else tenant_today(ws.settings))
         for old, new in done:
             click.echo(f"{old} -> {new}")
         click.echo(f"{len(done)} entries recomputed")

@@ -111,11 +111,12 @@ def evidence(ws: Workspace, conn: Any, row: dict[str, Any],
     if "points_entry" not in found and row.get("subject") and period and row["job"] == "incentives":
         from datetime import date
 
+        from trainbridge.core.localtime import tenant_today
         from trainbridge.rules.leaderboard import period_bounds
 
         bounds: tuple[date, date] | None
         try:
-            bounds = period_bounds(period, date.today())
+            bounds = period_bounds(period, tenant_today(ws.settings))
         except ValueError:
             bounds = None
         query = sa.select(t.c.id, t.c.payload).where(
