@@ -233,6 +233,10 @@ class PointsJob(Job):
         voided; ``lost_by``: the pairs each VOIDED event left so, whose action plans it takes back.
         """
         sessions, programs = catalog
+        lost = lost_by or {}
+        # An event's context follows from its session, program and training (the book's parts are
+        # the same live objects all along): one per such key, not one per event (a tenth of the scoring).
+        contexts: dict[tuple[str, str, date | None, bool], EventContext] = {}
         for event in changed:
             employee = employees.get(event.employee_id)
             if config.managers_only and (employee is None or not employee.is_manager):
@@ -241,7 +245,7 @@ class PointsJob(Job):
             for entry in hits:
                 self._take_back(entry, event, f"{why}: {entry.points:+d} for {entry.rule} taken back "
                                 f"({entry.id})", event.event.value, book, plan, tally)
-            for trainee, program in sorted((lost_by or {}).get(event.id, ())):
+            for trainee, program in sorted(lost[event.id]) if event.id in lost else ():
                 plan_entry = book.active.get(entry_key(trainee, "action_plan_submitted", program))
                 if plan_entry is not None:
                     said = (f"{why}: {NO_ATTENDANCE_LEFT} of {program}: {plan_entry.points:+d} for "
@@ -250,12 +254,16 @@ class PointsJob(Job):
             if event.id in voided:
                 continue
             session = sessions.get(event.session_id or "")
-            program_id = event.program_id or (session.program_id if session else None)
-            scored = score_event(event, rules, EventContext(
-                session=session, program=programs.get(program_id or ""),
-                training_day=trained_on.get((event.employee_id, program_id or "")),
-                training_voided=(event.employee_id, program_id or "") in untrained,
-                existing=book.active.keys(), taken_back=book.gone, period_counts=book.counts))
+            program_id = event.program_id or (session.program_id if session else None) or ""
+            training = (event.employee_id, program_id)
+            key = (event.session_id or "", program_id, trained_on.get(training), training in untrained)
+            context = contexts.get(key)
+            if context is None:
+                context = contexts[key] = EventContext(
+                    session=session, program=programs.get(program_id), training_day=key[2],
+                    training_voided=key[3], existing=book.active.keys(), taken_back=book.gone,
+                    period_counts=book.counts)
+            scored = score_event(event, rules, context)
             tally["skipped"] += len(scored.skipped)
             if not scored.entries and event.event not in TAKE_BACK_KINDS:
                 reasons = scored.skipped or (f"{event.id}: no points rule for a {event.event.value} event",)

@@ -31,7 +31,7 @@ class Book:
         if active:
             self._forget(self.active.get(key))
             self.active[key] = entry
-            self._remember(entry)
+            self._remember(entry, key)
             self.gone.discard(key)
         elif key not in self.active:
             self.gone.add(key)
@@ -50,9 +50,9 @@ class Book:
         entry = self.active.get(key) if key else None
         return [entry] if entry is not None else []
 
-    def _remember(self, entry: PointsEntry) -> None:
+    def _remember(self, entry: PointsEntry, key: str) -> None:
         self._count(entry, 1)
-        self.by_event.setdefault(entry.event_id, set()).add(base_key(entry.id))
+        self.by_event.setdefault(entry.event_id, set()).add(key)
 
     def _forget(self, entry: PointsEntry | None) -> None:
         if entry is None:
@@ -65,9 +65,10 @@ class Book:
                 del self.by_event[entry.event_id]
 
     def _count(self, entry: PointsEntry, step: int) -> None:
+        counts, employee, rule = self.counts, entry.employee_id, entry.rule
         for period in _periods(entry.earned_on):
-            key = (entry.employee_id, entry.rule, period)
-            self.counts[key] = self.counts.get(key, 0) + step
+            key = (employee, rule, period)
+            counts[key] = counts.get(key, 0) + step
 
 
 @functools.lru_cache(maxsize=4096)
