@@ -29,7 +29,9 @@ class Book:
     def add(self, entry: PointsEntry, *, active: bool) -> None:
         key = base_key(entry.id)
         if active:
-            self._forget(self.active.get(key))
+            earlier = self.active.get(key)
+            if earlier is not None:
+                self._forget(earlier)
             self.active[key] = entry
             self._remember(entry, key)
             self.gone.discard(key)
