@@ -20,12 +20,12 @@ from urllib.parse import urlsplit
 import requests
 import requests.auth
 from pydantic import BaseModel, ConfigDict, Field
-from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, stop_after_attempt
 
 from trainbridge import __version__
 from trainbridge.core import errors
 from trainbridge.core.errors import ConnectorError
+from trainbridge.core.http_send import LeanAdapter, LeanSender
 from trainbridge.core.http_session import EnvironmentOnceSession
 from trainbridge.core.http_waits import host_wait, parse_retry_after, remember_host_wait
 from trainbridge.core.secrets import MASK, is_secret_key, redact, register_secret, scrub
@@ -130,7 +130,7 @@ def _outcome(state: RetryCallState) -> requests.Response | BaseException:
     return state.outcome.exception() or state.outcome.result()
 
 
-class _TimeoutAdapter(HTTPAdapter):
+class _TimeoutAdapter(LeanAdapter):
     """Gives a timeout to requests a connector sends on ``client.session`` directly."""
 
     def __init__(self, timeout: float) -> None:
@@ -166,6 +166,9 @@ class HttpClient:
             session.mount("https://", adapter)
             session.mount("http://", adapter)
         self.session = session
+        self._lean = LeanSender(session) if LeanSender.fits(session) else None
+        self._base_host: tuple[str, str] = ("", "")  # (base_url, its host), worked out once
+        self._registered: set[tuple[str, Any]] = set()  # request headers whose secrets are known
         self.session.headers["User-Agent"] = settings.user_agent
         self.session.verify = settings.verify
         if headers:
@@ -178,9 +181,19 @@ class HttpClient:
 
     def absolute_url(self, url: str) -> str:
         """``url`` joined to the base URL, unless it is absolute (a vendor's next link)."""
-        if urlsplit(url).scheme in ("http", "https"):
+        if ":" in url and urlsplit(url).scheme in ("http", "https"):  # no ':', no scheme
             return url
         return f"{self.base_url.rstrip('/')}/{url.lstrip('/')}"
+
+    def _host_of(self, url: str, full_url: str) -> str:
+        """The host (netloc) of ``full_url``: the base URL's when ``url`` was joined to it."""
+        if ":" in url:
+            return urlsplit(full_url).netloc
+        base, host = self._base_host
+        if base != self.base_url:  # the joined path cannot reach the netloc: it ends at our '/'
+            base, host = self.base_url, urlsplit(f"{self.base_url.rstrip('/')}/").netloc
+            self._base_host = (base, host)
+        return host
 
     def request(self, method: str, url: str, *, params: Any = None, json: Any = None,
                 data: Any = None, files: Any = None, headers: Mapping[str, str] | None = None,
@@ -209,7 +222,7 @@ class HttpClient:
         positions = _file_positions(data, files)
         attempts = 0
 
-        host = urlsplit(full_url).netloc
+        host = self._host_of(url, full_url)
 
         def attempt() -> requests.Response:
             nonlocal attempts
@@ -219,16 +232,23 @@ class HttpClient:
             for fileobj, offset in positions:
                 fileobj.seek(offset)
             started = time.monotonic()
+            lean = self._lean
             try:
-                resp = self.session.request(
-                    method, full_url, params=params, json=json, data=data, files=files,
-                    headers=sent_headers, timeout=self.settings.timeout,
-                    verify=self.settings.verify, stream=stream)
+                if lean is not None and lean.session is self.session:
+                    resp = lean.request(
+                        method, full_url, params=params, json=json, data=data, files=files,
+                        headers=sent_headers, timeout=self.settings.timeout,
+                        verify=self.settings.verify, stream=stream)
+                else:  # a session given by the caller (or put in its place) sends as it likes
+                    resp = self.session.request(
+                        method, full_url, params=params, json=json, data=data, files=files,
+                        headers=sent_headers, timeout=self.settings.timeout,
+                        verify=self.settings.verify, stream=stream)
             except requests.RequestException as exc:
                 log.debug("%s: %s %s -> %s after %d ms (attempt %d)", self.instance, method,
                           shown, type(exc).__name__, (time.monotonic() - started) * 1000, attempts)
                 raise
-            _register_header_secrets(resp.request.headers)
+            self._register_sent_secrets(resp.request.headers)
             if resp.status_code in (429, 503):
                 remember_host_wait(host, parse_retry_after(resp.headers.get("Retry-After")))
             log.debug("%s: %s %s -> %d in %d ms (attempt %d)", self.instance, method, shown,
@@ -275,6 +295,20 @@ class HttpClient:
         if resp.status_code in ok_statuses:
             return resp
         raise self._status_error(method, shown, resp, attempts)
+
+    def _register_sent_secrets(self, headers: Mapping[str, Any]) -> None:
+        """Secrets in the headers sent (an auth hook's token): registered once per value."""
+        seen = self._registered
+        try:
+            fresh = [item for item in headers.items() if item not in seen]
+        except TypeError:  # an unhashable value an auth hook put there
+            _register_header_secrets(headers)
+            return
+        if fresh:
+            _register_header_secrets(dict(fresh))
+            if len(seen) > 4096:
+                seen.clear()
+            seen.update(fresh)
 
     def _honour_host_wait(self, host: str, method: str, shown: object) -> None:
         """A Retry-After a host gave holds for every later request to it (this process), not
