@@ -22,6 +22,7 @@ from trainbridge.cli_review import outbox, proposals, quarantine
 from trainbridge.cli_state import State, echo_json, open_workspace, pass_state
 from trainbridge.core.errors import TrainbridgeError
 from trainbridge.core.reports import FORMATS, render
+from trainbridge.core.reports import write as write_report
 from trainbridge.core.results import ExitCode, overall_exit
 from trainbridge.core.secrets import install_log_redaction, redact
 
@@ -368,12 +369,13 @@ def report() -> None:
 
 def _report_command(rep: Any) -> click.Command:
     def run(state: State, fmt: str, output: str | None, **options: Any) -> None:
-        text = render(rep.build(state.workspace(read_only=True), **options), fmt)
+        result = rep.build(state.workspace(read_only=True), **options)
         if output:
-            Path(output).write_text(text, encoding="utf-8")
+            with open(output, "w", encoding="utf-8") as out:  # row by row: never the whole text
+                write_report(result, fmt, out)
             click.echo(f"wrote {output}")
         else:
-            click.echo(redact(text))
+            click.echo(redact(render(result, fmt)))
 
     params: list[click.Parameter] = [
         click.Option(["--format", "fmt"], type=click.Choice(FORMATS), default="table", show_default=True),

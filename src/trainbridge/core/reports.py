@@ -3,6 +3,10 @@
 A plugin registers a :class:`Report` through ``register_reports``; the command line
 turns it into ``trainbridge report NAME`` with the report's own options and
 ``--format table|json|csv|html``.
+
+A report of a hundred thousand lines need not hold them: its ``rows`` may be
+:class:`LazyRows` (made again each time they are read), and :func:`write` streams json, csv
+and html to a file row by row, the same text as :func:`render` gives.
 """
 
 from __future__ import annotations
@@ -12,10 +16,10 @@ import html
 import io
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TextIO, overload
 
 FORMATS = ("table", "json", "csv", "html")
 
@@ -47,6 +51,48 @@ class Note(str):
         return note
 
 
+class LazyRows(Sequence[Sequence[Any]]):
+    """A report's rows made as they are read: ``make()`` gives them in order, the same every time,
+    ``count`` of them. Iterating holds one row at a time; indexing makes the rows up to it."""
+
+    def __init__(self, count: int, make: Callable[[], Iterator[Sequence[Any]]]) -> None:
+        self._count, self._make = count, make
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Sequence[Any]]:
+        return self._make()
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to the list of the same rows (as a report built whole would have them)."""
+        if isinstance(other, LazyRows | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LazyRows({list(self)!r})"
+
+    @overload
+    def __getitem__(self, index: int) -> Sequence[Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Sequence[Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> Sequence[Any] | Sequence[Sequence[Any]]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        n = index + self._count if index < 0 else index
+        if not 0 <= n < self._count:
+            raise IndexError(index)
+        for k, row in enumerate(self):
+            if k == n:
+                return row
+        raise IndexError(index)
+
+
 @dataclass
 class ReportResult:
     title: str
@@ -75,8 +121,8 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _rows_as_dicts(result: ReportResult) -> list[dict[str, Any]]:
-    return [{c: _json_value(v) for c, v in zip(result.columns, row, strict=False)} for row in result.rows]
+def _row_as_dict(columns: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+    return {c: _json_value(v) for c, v in zip(columns, row, strict=False)}
 
 
 def _json_value(value: Any) -> Any:
@@ -87,17 +133,48 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-def to_json(result: ReportResult) -> str:
-    def as_obj(r: ReportResult) -> dict[str, Any]:
-        obj: dict[str, Any] = {"title": r.title, "columns": list(r.columns), "rows": _rows_as_dicts(r),
-                               "notes": list(r.notes)}
-        if r.data:
-            obj["data"] = json.loads(json.dumps(r.data, default=_json_value))
-        if r.sections:
-            obj["sections"] = [as_obj(s) for s in r.sections]
-        return obj
+def _json_at(value: Any, level: int) -> str:
+    """``value`` as ``json.dumps(..., indent=2)`` writes it ``level`` levels deep in a larger document."""
+    return json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n" + "  " * level)
 
-    return json.dumps(as_obj(result), ensure_ascii=False, indent=2)
+
+def _write_json(r: ReportResult, out: TextIO, level: int = 0) -> None:
+    """``r`` as ``json.dumps({"title", "columns", "rows", "notes", "data"?, "sections"?}, indent=2)``
+    writes it, ``level`` levels deep, a row at a time (each row an object of its columns)."""
+    pad = "  " * (level + 1)
+
+    def key(name: str, first: bool = False) -> None:
+        out.write(("" if first else ",") + f"\n{pad}\"{name}\": ")
+
+    key("title", first=True)
+    out.write(_json_at(r.title, level + 1))
+    key("columns")
+    out.write(_json_at(list(r.columns), level + 1))
+    key("rows")
+    empty = True
+    for row in r.rows:
+        out.write(("[" if empty else ",") + f"\n{pad}  " + _json_at(_row_as_dict(r.columns, row), level + 2))
+        empty = False
+    out.write("[]" if empty else f"\n{pad}]")
+    key("notes")
+    out.write(_json_at(list(r.notes), level + 1))
+    if r.data:
+        key("data")
+        out.write(_json_at(json.loads(json.dumps(r.data, default=_json_value)), level + 1))
+    if r.sections:
+        key("sections")
+        out.write("[")
+        for n, section in enumerate(r.sections):
+            out.write(("" if n == 0 else ",") + f"\n{pad}  {{")
+            _write_json(section, out, level + 2)
+        out.write(f"\n{pad}]")
+    out.write("\n" + "  " * level + "}")
+
+
+def to_json(result: ReportResult) -> str:
+    out = io.StringIO()
+    write(result, "json", out)
+    return out.getvalue()
 
 
 #: a cell starting with one of these is a formula to Excel, LibreOffice and Sheets (OWASP
@@ -115,8 +192,7 @@ def csv_cell(value: Any) -> str:
     return text
 
 
-def to_csv(result: ReportResult) -> str:
-    out = io.StringIO()
+def _write_csv(result: ReportResult, out: TextIO) -> None:
     writer = csv.writer(out)
     for part in [result, *result.sections]:
         if part is not result:
@@ -125,6 +201,11 @@ def to_csv(result: ReportResult) -> str:
         writer.writerow([csv_cell(c) for c in part.columns])
         for row in part.rows:
             writer.writerow([csv_cell(v) for v in row])
+
+
+def to_csv(result: ReportResult) -> str:
+    out = io.StringIO()
+    write(result, "csv", out)
     return out.getvalue()
 
 
@@ -215,36 +296,66 @@ def svg_bars(chart: Chart) -> str:
     return "".join(parts)
 
 
-def to_html(result: ReportResult, *, extra: Sequence[ReportResult] = ()) -> str:
-    def section(r: ReportResult, level: int = 2) -> str:
-        out = [f"<h{level}>{html.escape(r.title)}</h{level}>"]
-        for chart in r.charts:
-            out.append(f"<figure><figcaption>{html.escape(chart.title)}</figcaption>{svg_bars(chart)}</figure>")
-        out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in r.columns)
-                   + "</tr></thead><tbody>")
-        for row in r.rows:
-            out.append("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>")
-        out.append("</tbody></table>")
-        out += [f"<p class=note>{html.escape(n)}</p>" for n in r.notes]
-        out += [section(s, level + 1) for s in r.sections]
-        return "\n".join(out)
+def _html_parts(r: ReportResult, level: int = 2) -> Iterator[str]:
+    """A section's html, a piece at a time (the pieces are joined by newlines)."""
+    yield f"<h{level}>{html.escape(r.title)}</h{level}>"
+    for chart in r.charts:
+        yield f"<figure><figcaption>{html.escape(chart.title)}</figcaption>{svg_bars(chart)}</figure>"
+    yield ("<table><thead><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in r.columns)
+           + "</tr></thead><tbody>")
+    for row in r.rows:
+        yield "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
+    yield "</tbody></table>"
+    for n in r.notes:
+        yield f"<p class=note>{html.escape(n)}</p>"
+    for s in r.sections:
+        yield from _html_parts(s, level + 1)
 
-    body = "\n".join(section(r) for r in [result, *extra])
-    return ("<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(result.title)}</title><style>"
-            "body{font-family:system-ui,'Noto Sans CJK SC',sans-serif;margin:2em;color:#222}"
-            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
-            "text-align:left}th{background:#f2f4f7}.note{color:#555}</style></head><body>"
-            f"<h1>{html.escape(result.title)}</h1>{body}</body></html>")
+
+def _write_html(result: ReportResult, out: TextIO, extra: Sequence[ReportResult] = ()) -> None:
+    out.write("<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\">"
+              f"<title>{html.escape(result.title)}</title><style>"
+              "body{font-family:system-ui,'Noto Sans CJK SC',sans-serif;margin:2em;color:#222}"
+              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
+              "text-align:left}th{background:#f2f4f7}.note{color:#555}</style></head><body>"
+              f"<h1>{html.escape(result.title)}</h1>")
+    first = True
+    for r in [result, *extra]:
+        for part in _html_parts(r):
+            out.write(part if first else "\n" + part)
+            first = False
+    out.write("</body></html>")
+
+
+def to_html(result: ReportResult, *, extra: Sequence[ReportResult] = ()) -> str:
+    out = io.StringIO()
+    _write_html(result, out, extra)
+    return out.getvalue()
 
 
 def render(result: ReportResult, fmt: str) -> str:
-    renderers = {"table": to_table, "json": to_json, "csv": to_csv, "html": to_html}
-    try:
-        return renderers[fmt](result)
-    except KeyError:
+    if fmt not in FORMATS:
         msg = f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}"
-        raise ValueError(msg) from None
+        raise ValueError(msg)
+    if fmt == "table":
+        return to_table(result)
+    out = io.StringIO()
+    write(result, fmt, out)
+    return out.getvalue()
+
+
+def write(result: ReportResult, fmt: str, out: TextIO) -> None:
+    """:func:`render` to ``out``, json, csv and html a row at a time (the same text): a report of a
+    hundred thousand lines is written without its text, or its rows, held whole."""
+    if fmt == "json":
+        out.write("{")
+        _write_json(result, out)
+    elif fmt == "csv":
+        _write_csv(result, out)
+    elif fmt == "html":
+        _write_html(result, out)
+    else:
+        out.write(render(result, fmt))
 
 
 def bundle(ws: Any, reports: Sequence[Report], *, title: str = "trainbridge reports") -> str:

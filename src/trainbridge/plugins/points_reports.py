@@ -7,7 +7,7 @@ reads the ledger and calls it. Figures are Decimal percentages rounded to one pl
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -30,7 +30,7 @@ from trainbridge.core.records import (
     TrainingProgram,
     TrainingSession,
 )
-from trainbridge.core.reports import Chart, Report, ReportResult
+from trainbridge.core.reports import Chart, LazyRows, Report, ReportResult
 from trainbridge.plugins.points_demo import demo_manager_story
 from trainbridge.rules.incentives import improvement
 from trainbridge.rules.leaderboard import rank
@@ -138,46 +138,57 @@ def leaderboard_rows(entries: Sequence[PointsEntry], employees: Sequence[Employe
 # --- progress (P1) ------------------------------------------------------------------
 
 
-def progress_report(enrollments: Sequence[Enrollment], employees: Sequence[Employee],
-                    programs: Sequence[TrainingProgram] = (), *,
+def progress_report(enrollments: Iterable[Enrollment], employees: Iterable[Employee],
+                    programs: Iterable[TrainingProgram] = (), *,
                     min_rate: Decimal = Decimal(80)) -> ReportResult:
     """Per department completion (below ``min_rate`` percent flagged), per program and per employee."""
-    people = {e.employee_id: e for e in employees}
-    titles = {p.program_id: p.title for p in programs}
-    assigned = [e for e in enrollments if e.status is not EnrollmentStatus.CANCELLED]
-    done = EnrollmentStatus.COMPLETED
+    people = {e.employee_id: (e.name, e.department) for e in employees}
+    return _progress(enrollments, people, {p.program_id: p.title for p in programs}, min_rate=min_rate)
 
-    per_employee: dict[str, list[Enrollment]] = {}
-    per_program: dict[str, list[Enrollment]] = {}
-    per_department: dict[str, list[Enrollment]] = {}
-    for enrollment in assigned:
-        per_employee.setdefault(enrollment.employee_id, []).append(enrollment)
-        per_program.setdefault(enrollment.program_id, []).append(enrollment)
+
+def _progress(enrollments: Iterable[Enrollment], people: Mapping[str, tuple[str, str]],
+              titles: Mapping[str, str], *, min_rate: Decimal) -> ReportResult:
+    """:func:`progress_report` from each employee's name and department: the enrollments streamed
+    and counted (assigned, completed, in progress) per employee, program and department, the
+    employees' rows made as they are read."""
+    done, started = EnrollmentStatus.COMPLETED, EnrollmentStatus.IN_PROGRESS
+    per_employee: dict[str, list[int]] = {}
+    per_program: dict[str, list[int]] = {}
+    per_department: dict[str, list[int]] = {}
+    for enrollment in enrollments:
+        if enrollment.status is EnrollmentStatus.CANCELLED:
+            continue
         who = people.get(enrollment.employee_id)
-        department = who.department if who and who.department else "(none)"
-        per_department.setdefault(department, []).append(enrollment)
+        department = who[1] if who and who[1] else "(none)"
+        completed, going = int(enrollment.status is done), int(enrollment.status is started)
+        for counts, key in ((per_employee, enrollment.employee_id), (per_program, enrollment.program_id),
+                            (per_department, department)):
+            count = counts.get(key)
+            if count is None:
+                count = counts[key] = [0, 0, 0]
+            count[0] += 1
+            count[1] += completed
+            count[2] += going
 
-    employee_rows = []
-    for emp_id, items in sorted(per_employee.items()):
-        completed = sum(1 for e in items if e.status is done)
-        who = people.get(emp_id)
-        employee_rows.append([emp_id, who.name if who else "", completed, len(items),
-                              f"{completed} of {len(items)}", pct(completed, len(items))])
+    employee_ids = sorted(per_employee)
+
+    def employee_rows() -> Iterator[list[Any]]:
+        for emp_id in employee_ids:
+            n, completed, _ = per_employee[emp_id]
+            who = people.get(emp_id)
+            yield [emp_id, who[0] if who else "", completed, n, f"{completed} of {n}", pct(completed, n)]
 
     program_rows = []
-    for program_id, items in sorted(per_program.items()):
-        n = len(items)
-        completed = sum(1 for e in items if e.status is done)
-        started = sum(1 for e in items if e.status is EnrollmentStatus.IN_PROGRESS)
-        program_rows.append([program_id, titles.get(program_id, ""), n, pct(completed, n), pct(started, n),
-                             pct(n - completed - started, n)])
+    for program_id, (n, completed, going) in sorted(per_program.items()):
+        program_rows.append([program_id, titles.get(program_id, ""), n, pct(completed, n), pct(going, n),
+                             pct(n - completed - going, n)])
 
     department_rows: list[list[Any]] = []
     notes = []
-    for department, items in sorted(per_department.items()):
-        rate = pct(sum(1 for e in items if e.status is done), len(items))
+    for department, (n, completed, _) in sorted(per_department.items()):
+        rate = pct(completed, n)
         flagged = rate < min_rate
-        department_rows.append([department, len(items), rate, "below target" if flagged else ""])
+        department_rows.append([department, n, rate, "below target" if flagged else ""])
         if flagged:
             notes.append(f"{department}: {rate}% completed, below {min_rate}%")
 
@@ -191,7 +202,8 @@ def progress_report(enrollments: Sequence[Enrollment], employees: Sequence[Emplo
             ReportResult("Progress per program", ["program", "title", "assigned", "completed_pct",
                                                   "in_progress_pct", "not_started_pct"], program_rows),
             ReportResult("Progress per employee", ["employee", "name", "completed", "assigned", "progress",
-                                                   "completed_pct"], employee_rows),
+                                                   "completed_pct"],
+                         LazyRows(len(employee_ids), employee_rows)),
         ],
         data={"min_rate_pct": min_rate, "flagged": [r[0] for r in department_rows if r[3]]})
 
@@ -327,16 +339,24 @@ def _bounds(period: str | None, today: Any, ws: Any) -> tuple[date, date] | None
 
 def _build_progress(ws: Any, min_rate: Decimal | None = None, period: str | None = None,
                     department: str | None = None, today: Any = None, **_: Any) -> ReportResult:
-    """``period``: enrollments made in it; ``department``: that department's people only."""
-    r = _records(ws, "enrollment", "employee", "program")
-    employees = _typed(r["employee"], Employee)
-    members, bounds = _in_department(employees, department), _bounds(period, today, ws)
-    enrollments = [e for e in _typed(r["enrollment"], Enrollment)
-                   if (members is None or e.employee_id in members)
-                   and (bounds is None or bounds[0] <= e.enrolled_on <= bounds[1])]
-    return progress_report(enrollments, employees,
-                           _typed(r["program"], TrainingProgram),
-                           min_rate=min_rate if min_rate is not None else Decimal(80))
+    """``period``: enrollments made in it; ``department``: that department's people only.
+
+    Each kind streamed once, of an employee only the name and department kept."""
+    bounds = _bounds(period, today, ws)
+    with ws.ledger.transaction() as conn:
+        people: dict[str, tuple[str, str]] = {}
+        members: set[str] | None = set() if department else None
+        for employee in _typed(ws.ledger.iter_records(conn, Employee.kind), Employee):
+            people[employee.employee_id] = (employee.name, employee.department)
+            if members is not None and employee.department == department:
+                members.add(employee.employee_id)
+        titles = {p.program_id: p.title for p in _typed(ws.ledger.iter_records(conn, TrainingProgram.kind),
+                                                        TrainingProgram)}
+        enrollments = (e for e in ws.ledger.iter_records(conn, Enrollment.kind)
+                       if isinstance(e, Enrollment) and (members is None or e.employee_id in members)
+                       and (bounds is None or bounds[0] <= e.enrolled_on <= bounds[1]))
+        return _progress(enrollments, people, titles,
+                         min_rate=min_rate if min_rate is not None else Decimal(80))
 
 
 def _build_effect(ws: Any, period: str | None = None, department: str | None = None, today: Any = None,

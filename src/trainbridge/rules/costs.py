@@ -21,12 +21,14 @@ unless configuration includes it.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
+from typing import NamedTuple
 
 from trainbridge.core.records import (
     CENT,
@@ -144,34 +146,84 @@ class RefundableBase:
         return tuple(f"{line.label()}: {why}" for line, why in self.excluded)
 
 
+class ItemFacts(NamedTuple):
+    """What an allocation reads of a cost item: a few hundred bytes where the record takes two
+    thousand (a run over a hundred thousand employees holds every item of theirs)."""
+
+    id: str
+    category: CostCategory
+    allocation: CostAllocation
+    amount: Decimal
+    currency: str
+    incurred_on: date
+    employee_id: str | None = None
+    program_id: str | None = None
+    session_id: str | None = None
+    voucher_ref: str | None = None
+    description: str = ""
+
+    @classmethod
+    def of(cls, item: CostItem | ItemFacts, names: dict[str, str] | None = None) -> ItemFacts:
+        if isinstance(item, ItemFacts):
+            return item
+        names = names if names is not None else {}
+        one = _one(names)
+        return cls(item.id, item.category, item.allocation, item.amount, names.setdefault(item.currency,
+                                                                                          item.currency),
+                   item.incurred_on, one(item.employee_id), one(item.program_id), one(item.session_id),
+                   item.voucher_ref, item.description)
+
+
+def _one(names: dict[str, str]) -> Callable[[str | None], str | None]:
+    """One string object per id however many records name it (a set of ids holds each once)."""
+    def one(text: str | None) -> str | None:
+        return text if text is None else names.setdefault(text, text)
+    return one
+
+
 class _Participants:
-    """Who took part in which session, program and day, from attendance and enrollments."""
+    """Who took part in which session, program and day, from attendance and enrollments.
+
+    Both are streamed: of an event only its id, employee, program, session and day are kept
+    until the voided ones are known, and each id string once."""
 
     def __init__(self, events: Iterable[LearningEvent], enrollments: Iterable[Enrollment],
-                 sessions: Iterable[TrainingSession]) -> None:
-        self.session_program = {s.session_id: s.program_id for s in sessions}
-        attended = [e for e in events if e.event in ATTENDANCE or e.event is LearningEventKind.VOIDED]
-        voided = {target for e in attended for target in void_targets(e)}
+                 sessions: Iterable[TrainingSession] = (), *,
+                 session_program: Mapping[str, str] | None = None,
+                 names: dict[str, str] | None = None) -> None:
+        self.session_program = dict(session_program or {})
+        self.session_program.update({s.session_id: s.program_id for s in sessions})
+        one = _one(names if names is not None else {})
+        attended: list[tuple[str, str, str | None, str | None, date]] = []
+        voided: set[str] = set()
+        for event in events:
+            if event.event is LearningEventKind.VOIDED:
+                voided.update(void_targets(event))
+            elif event.event in ATTENDANCE:
+                program = event.program_id or self.session_program.get(event.session_id or "")
+                attended.append((event.id, one(event.employee_id) or "", one(program), one(event.session_id),
+                                 event.occurred_at.date()))
         self.by_session: dict[str, set[str]] = defaultdict(set)
         self.by_program: dict[str, set[str]] = defaultdict(set)
-        self.by_day: dict[date, list[tuple[str, str | None]]] = defaultdict(list)
-        for event in attended:
-            if event.event is LearningEventKind.VOIDED or event.id in voided:
+        self.by_day: dict[date, set[tuple[str, str | None]]] = defaultdict(set)
+        for event_id, employee, program, session, day in attended:
+            if event_id in voided:
                 continue
-            program = event.program_id or self.session_program.get(event.session_id or "")
-            if event.session_id:
-                self.by_session[event.session_id].add(event.employee_id)
+            if session:
+                self.by_session[session].add(employee)
             if program:
-                self.by_program[program].add(event.employee_id)
-            self.by_day[event.occurred_at.date()].append((event.employee_id, program))
+                self.by_program[program].add(employee)
+            self.by_day[day].add((employee, program))
+        del attended
         self.enrolled_session: dict[str, set[str]] = defaultdict(set)
         self.enrolled_program: dict[str, set[str]] = defaultdict(set)
         for enrollment in enrollments:
             if enrollment.status is EnrollmentStatus.CANCELLED:
                 continue
-            self.enrolled_program[enrollment.program_id].add(enrollment.employee_id)
+            employee = one(enrollment.employee_id) or ""
+            self.enrolled_program[one(enrollment.program_id) or ""].add(employee)
             if enrollment.session_id:
-                self.enrolled_session[enrollment.session_id].add(enrollment.employee_id)
+                self.enrolled_session[one(enrollment.session_id) or ""].add(employee)
 
     def of_session(self, session_id: str) -> tuple[list[str], str]:
         if self.by_session.get(session_id):
@@ -191,29 +243,120 @@ class _Participants:
         return sorted(people), f"attendees of training{where} on {day}"
 
 
-def allocate_costs(items: Iterable[CostItem], *, events: Iterable[LearningEvent] = (),
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """One cost item charged to its people (sorted ids; for an ``employee`` item, that employee):
+    its allocation lines are made when read, the same lines every time."""
+
+    item: ItemFacts
+    program: str | None
+    people: tuple[str, ...]
+    basis: str = ""
+    each: Decimal = Decimal(0)
+    left: int = 0
+
+    def lines(self) -> list[AllocationLine]:
+        return [self.line(n) for n in range(len(self.people))]
+
+    def position(self, employee_id: str) -> int | None:
+        """Where ``employee_id`` is among the people (None: not charged)."""
+        n = bisect_left(self.people, employee_id)
+        return n if n < len(self.people) and self.people[n] == employee_id else None
+
+    def line(self, n: int) -> AllocationLine:
+        """The line of the ``n``-th person."""
+        item, employee = self.item, self.people[n]
+        if item.allocation is CostAllocation.EMPLOYEE:
+            return _line(item, self.program, employee, item.amount,
+                         f"charged to {employee} (allocation employee: the whole item)")
+        if item.allocation is CostAllocation.PER_HEAD:
+            return _line(item, self.program, employee, item.amount, self.basis, self.people)
+        return _line(item, self.program, employee, self.each + (CENT if n < self.left else 0), self.basis,
+                     self.people)
+
+
+@dataclass(frozen=True)
+class Charges:
+    """Every cost item's charge in item id order, and the items nobody could be charged with: the
+    allocation, its lines made as they are read (:meth:`lines`, :meth:`for_employee`)."""
+
+    charges: tuple[Charge, ...]
+    unallocated: tuple[Unallocated, ...] = ()
+
+    def lines(self) -> Iterator[AllocationLine]:
+        """Every line, item by item (items by id, each item's people by id): as
+        :attr:`Allocation.lines` lists them."""
+        for charge in self.charges:
+            yield from charge.lines()
+
+    def for_employee(self, employee_id: str) -> list[AllocationLine]:
+        """The employee's lines, in item order (:meth:`Allocation.for_employee`)."""
+        found = []
+        for k in self._by_employee.get(employee_id, ()):
+            charge = self.charges[k]
+            n = charge.position(employee_id)
+            if n is not None:
+                found.append(charge.line(n))
+        return found
+
+    def people(self) -> set[str]:
+        """Everyone with a line."""
+        return {employee for charge in self.charges for employee in charge.people}
+
+    def charged(self, item_id: str, employee_id: str) -> bool:
+        """True when the item has a line of the employee."""
+        return any(charge.position(employee_id) is not None for charge in self._by_item.get(item_id, ()))
+
+    @cached_property
+    def _by_employee(self) -> dict[str, list[int]]:
+        index: dict[str, list[int]] = defaultdict(list)
+        for k, charge in enumerate(self.charges):
+            for employee in charge.people:
+                index[employee].append(k)
+        return dict(index)
+
+    @cached_property
+    def _by_item(self) -> dict[str, list[Charge]]:
+        index: dict[str, list[Charge]] = defaultdict(list)
+        for charge in self.charges:
+            index[charge.item.id].append(charge)
+        return dict(index)
+
+
+def allocate_costs(items: Iterable[CostItem | ItemFacts], *, events: Iterable[LearningEvent] = (),
                    enrollments: Iterable[Enrollment] = (),
                    sessions: Iterable[TrainingSession] = ()) -> Allocation:
     """Allocate every cost item to employees; items nobody can be charged with are listed apart."""
-    who = _Participants(events, enrollments, sessions)
-    lines: list[AllocationLine] = []
+    charges = charge_costs(items, events=events, enrollments=enrollments, sessions=sessions)
+    return Allocation(tuple(charges.lines()), charges.unallocated)
+
+
+def charge_costs(items: Iterable[CostItem | ItemFacts], *, events: Iterable[LearningEvent] = (),
+                 enrollments: Iterable[Enrollment] = (), sessions: Iterable[TrainingSession] = (),
+                 session_program: Mapping[str, str] | None = None) -> Charges:
+    """:func:`allocate_costs` with the lines left to be made as they are read (a hundred thousand
+    employees' lines are never all held). ``items`` may be streamed (each kept as :class:`ItemFacts`);
+    ``session_program``: session id -> program id, for sessions not given as records."""
+    names: dict[str, str] = {}
+    facts = sorted((ItemFacts.of(item, names) for item in items), key=lambda i: i.id)
+    who = _Participants(events, enrollments, sessions, session_program=session_program, names=names)
+    charges: list[Charge] = []
     unallocated: list[Unallocated] = []
-    for item in sorted(items, key=lambda i: i.id):
+    for item in facts:
         program = item.program_id or who.session_program.get(item.session_id or "")
-        made, why_not = _allocate_item(item, program, who)
-        lines += made
+        charge, why_not = _charge(item, program, who)
+        if charge is not None:
+            charges.append(charge)
         if why_not:
             unallocated.append(Unallocated(item.id, item.amount, item.currency, why_not))
-    return Allocation(tuple(lines), tuple(unallocated))
+    return Charges(tuple(charges), tuple(unallocated))
 
 
-def _allocate_item(item: CostItem, program: str | None,
-                   who: _Participants) -> tuple[list[AllocationLine], str | None]:
+def _charge(item: ItemFacts, program: str | None, who: _Participants) -> tuple[Charge | None, str | None]:
     if item.allocation is CostAllocation.EMPLOYEE:
         if not item.employee_id:
-            return [], "allocation 'employee' but no employee_id"
-        return [_line(item, program, item.employee_id, item.amount,
-                      f"charged to {item.employee_id} (allocation employee: the whole item)")], None
+            return None, "allocation 'employee' but no employee_id"
+        return Charge(item, program, (item.employee_id,)), None
     if item.session_id:
         people, group = who.of_session(item.session_id)
     elif item.allocation is CostAllocation.PER_HEAD and program:
@@ -221,16 +364,16 @@ def _allocate_item(item: CostItem, program: str | None,
     elif item.allocation is CostAllocation.SHARED:
         people, group = who.of_day(item.incurred_on, program)
     else:
-        return [], "allocation 'per_head' needs a session_id or program_id"
+        return None, "allocation 'per_head' needs a session_id or program_id"
     if not people:
-        return [], f"no participants to charge: no {group}"
+        return None, f"no participants to charge: no {group}"
     group_ids = tuple(people)
     if item.allocation is CostAllocation.PER_HEAD:
         rule = f"per head, charged to each of the {len(people)} {group}"
-        return [_line(item, program, emp, item.amount, rule, group_ids) for emp in people], None
+        return Charge(item, program, group_ids, rule), None
     cents = item.amount / CENT
     if cents != cents.to_integral_value():
-        return [], f"amount {item.amount} has fractions of a cent and cannot be split in cents"
+        return None, f"amount {item.amount} has fractions of a cent and cannot be split in cents"
     share, left = divmod(int(cents), len(people))
     each = (Decimal(share) * CENT).quantize(CENT)
     rule = f"shared equally among the {len(people)} {group}: {each} each"
@@ -238,11 +381,10 @@ def _allocate_item(item: CostItem, program: str | None,
         firsts = ", ".join(people[:left])
         rule += (f"; the {left} remaining cent(s) go one each to the first {left} by employee id "
                  f"({firsts})")
-    return [_line(item, program, emp, each + (CENT if n < left else 0), rule, group_ids)
-            for n, emp in enumerate(people)], None
+    return Charge(item, program, group_ids, rule, each, left), None
 
 
-def _line(item: CostItem, program: str | None, employee_id: str, amount: Decimal,
+def _line(item: ItemFacts, program: str | None, employee_id: str, amount: Decimal,
           basis: str, participants: tuple[str, ...] = ()) -> AllocationLine:
     return AllocationLine(item_id=item.id, employee_id=employee_id, category=item.category,
                           allocation=item.allocation, amount=amount, currency=item.currency,

@@ -4,7 +4,9 @@ Each ``cost_allocation`` decision stores its inputs: the cost item, its session,
 it was charged to or split among, and the job's settings. A line whose inputs differ from
 those of its latest decision is recorded again as a revision (a corrected or voided item,
 a retracted check-in that changes a share); a line no longer allocated is withdrawn. The
-allocation is computed once per run from one read of each kind, so the job is linear.
+allocation is computed once per run from one read of each kind, so the job is linear; its lines
+are made item by item as they are decided and written every few thousand, so memory is that of
+each item's charge (who, how much each), not of every line.
 """
 
 from __future__ import annotations
@@ -61,11 +63,11 @@ class CostsJob(Job):
         allocation = costs.allocation
         setting = {"config:costs": config_digest(cfg)}
         previous = latest(ctx.decisions("cost_allocation"), lambda p: (p["item_id"], p["employee_id"]))
-        current = set()
+        totals: dict[str, Decimal] = defaultdict(Decimal)
         written = 0  # decisions written as they come (ctx.flush): memory of a few thousand at most
         with fewer_collections():
-            for line in allocation.lines:
-                current.add((line.item_id, line.employee_id))
+            for line in allocation.lines():  # made item by item, let go once decided
+                totals[line.currency] += line.amount
                 payload = allocation_payload(line, cfg.include_unvouchered)
                 self._record(plan, ctx, payload, previous.get((line.item_id, line.employee_id)),
                              {**costs.line_inputs(line), **setting},
@@ -74,7 +76,7 @@ class CostsJob(Job):
                     written += len(plan.decisions)
                     ctx.flush(plan)
         for (item_id, employee_id), row in sorted(previous.items()):
-            if (item_id, employee_id) not in current and not row["payload"].get("withdrawn"):
+            if not allocation.charged(item_id, employee_id) and not row["payload"].get("withdrawn"):
                 kept = {k: v for k, v in row["payload"].items() if k not in ("revision", "fingerprint",
                                                                                    "explanation_items")}
                 payload = {**kept, "amount": "0.00", "withdrawn": True, "refundable": False}
@@ -95,13 +97,11 @@ class CostsJob(Job):
                                                currency=item.currency,
                                                inputs={item.item_id: costs.item_hashes.get(item.item_id,
                                                                                             "")}))
-        totals: dict[str, Decimal] = defaultdict(Decimal)
-        for line in allocation.lines:
-            totals[line.currency] += line.amount
-        people = len(allocation.by_employee)
+        people = len(allocation.people())
         money_text = ", ".join(f"{money(v)} {k}" for k, v in sorted(totals.items())) or "nothing"
-        plan.state["totals"] = {"items": len({line.item_id for line in allocation.lines}), "people": people,
-                                "money": money_text, "unallocated": len(allocation.unallocated)}
+        plan.state["totals"] = {"items": len({charge.item.id for charge in allocation.charges}),
+                                "people": people, "money": money_text,
+                                "unallocated": len(allocation.unallocated)}
         plan.summary.append(_summary(**plan.state["totals"], changed=changed))
         return plan
 

@@ -33,7 +33,7 @@ from trainbridge.core.records import (
     TrainingSession,
     digest_id,
 )
-from trainbridge.rules.costs import Allocation, AllocationLine, allocate_costs
+from trainbridge.rules.costs import AllocationLine, Charges, ItemFacts, charge_costs
 from trainbridge.rules.refunds import money
 
 R = TypeVar("R", bound=Record)
@@ -84,9 +84,12 @@ def allocation_key(item_id: str, employee_id: str) -> str:
 
 @dataclass
 class CostFacts:
-    """Every cost item allocated to employees, with the hashes of what each line came from."""
+    """Every cost item allocated to employees, with the hashes of what each line came from.
 
-    allocation: Allocation
+    The allocation is held as each item's charge (:class:`~trainbridge.rules.costs.Charges`): the
+    lines are made as they are read, item by item or one employee's, never all held."""
+
+    allocation: Charges
     item_hashes: dict[str, str]
     session_hashes: dict[str, tuple[str, str]]
     _participants: dict[str, str] = field(default_factory=dict)
@@ -94,23 +97,33 @@ class CostFacts:
     @classmethod
     def load(cls, ledger: Ledger, conn: Connection, *, program_ids: set[str] | None = None,
              enrollments: Iterable[Enrollment] | None = None) -> CostFacts:
-        """Allocate the ledger's cost items (of ``program_ids`` only, when given): one read of each kind.
+        """Allocate the ledger's cost items (of ``program_ids`` only, when given): one read of each kind,
+        streamed (items kept as :class:`~trainbridge.rules.costs.ItemFacts`, attendance and enrollments
+        as who took part where).
 
         ``enrollments``: every enrollment, when the caller has read them already."""
-        sessions = list(with_hashes(ledger, conn, TrainingSession))
-        program_of = {s.session_id: s.program_id for s, _ in sessions}
-        items = [(i, h) for i, h in with_hashes(ledger, conn, CostItem) if program_ids is None
-                 or (i.program_id or program_of.get(i.session_id or "")) in program_ids]
-        session_hashes = {s.session_id: (s.id, h) for s, h in sessions}
+        program_of: dict[str, str] = {}
+        session_hashes: dict[str, tuple[str, str]] = {}
+        for session, content_hash in with_hashes(ledger, conn, TrainingSession):
+            program_of[session.session_id] = session.program_id
+            session_hashes[session.session_id] = (session.id, content_hash)
+        names: dict[str, str] = {}
+        item_hashes: dict[str, str] = {}
+        items: list[ItemFacts] = []
+        for item, content_hash in with_hashes(ledger, conn, CostItem):
+            program = item.program_id or program_of.get(item.session_id or "")
+            if program_ids is None or program in program_ids:
+                items.append(ItemFacts.of(item, names))
+                item_hashes[item.id] = content_hash
         if not items:
-            return cls(Allocation(()), {}, session_hashes)
+            return cls(Charges(()), {}, session_hashes)
         events = (e for e in ledger.iter_records(conn, LearningEvent.kind) if isinstance(e, LearningEvent))
         # enrollments streamed as the allocation reads them once: who enrolled where, not every record
-        allocation = allocate_costs([i for i, _ in items], events=events,
-                                    enrollments=((e for e, _ in with_hashes(ledger, conn, Enrollment))
-                                                 if enrollments is None else enrollments),
-                                    sessions=[s for s, _ in sessions])
-        return cls(allocation, {i.id: h for i, h in items}, session_hashes)
+        allocation = charge_costs(items, events=events,
+                                  enrollments=((e for e, _ in with_hashes(ledger, conn, Enrollment))
+                                               if enrollments is None else enrollments),
+                                  session_program=program_of)
+        return cls(allocation, item_hashes, session_hashes)
 
     def line_inputs(self, line: AllocationLine) -> dict[str, str]:
         """The cost item, its session, and the group it was charged to or split among."""

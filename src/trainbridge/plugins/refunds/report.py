@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -12,9 +12,9 @@ import click
 
 from trainbridge.core.localtime import tenant_today
 from trainbridge.core.records import Agreement, Employee, TrainingProgram
-from trainbridge.core.reports import Report, ReportResult
+from trainbridge.core.reports import LazyRows, Report, ReportResult
 from trainbridge.plugins.refunds.costs_job import CostsConfig
-from trainbridge.plugins.refunds.facts import CostFacts, records_of
+from trainbridge.plugins.refunds.facts import CostFacts, with_hashes
 from trainbridge.rules.costs import AllocationLine
 from trainbridge.rules.leaderboard import period_bounds
 
@@ -26,37 +26,32 @@ def build_costs_report(ws: Any, by: str = "employee", period: str | None = None,
 
     ``period`` (2026Q3, 2026, 2026-11): only costs incurred in it; ``department``: only the costs
     of that department's people.
-    """
+
+    A hundred thousand employees' lines are never held: the allocation is held as each item's
+    charge, the lines chosen as (group, employee, item, charge, place) to sort them, and the rows
+    made from those as they are read (:class:`LazyRows`)."""
     cfg: CostsConfig = ws.settings.job_config("costs", CostsConfig)
     with ws.ledger.transaction() as conn:
         allocation = CostFacts.load(ws.ledger, conn).allocation
-        employees = {e.employee_id: e for e in records_of(ws.ledger, conn, Employee)}
-        programs = {p.program_id: p for p in records_of(ws.ledger, conn, TrainingProgram)}
+        # of each employee, program and agreement only what the report reads
+        employees = {e.employee_id: (e.name, e.department) for e, _ in with_hashes(ws.ledger, conn, Employee)}
+        titles = {program.program_id: program.title
+                  for program, _ in with_hashes(ws.ledger, conn, TrainingProgram)}
         agreed: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for a in records_of(ws.ledger, conn, Agreement):
+        for a, _hash in with_hashes(ws.ledger, conn, Agreement):
             agreed[(a.employee_id, a.program_id)].add(a.currency)
 
     def group_of(line: AllocationLine) -> tuple[str, str]:
         employee = employees.get(line.employee_id)
         if by == "program":
-            program = programs.get(line.program_id or "")
-            return line.program_id or "-", program.title if program else ""
+            title = titles.get(line.program_id or "")
+            return line.program_id or "-", title if title is not None else ""
         if by == "department":
-            department = employee.department if employee and employee.department else "-"
+            department = employee[1] if employee and employee[1] else "-"
             return department, ""
-        return line.employee_id, employee.name if employee else ""
+        return line.employee_id, employee[0] if employee else ""
 
-    bounds = period_bounds(period, _today(today, ws)) if period else None
-    chosen = [line for line in allocation.lines
-              if (not department or (line.employee_id in employees
-                                     and employees[line.employee_id].department == department))
-              and (bounds is None or bounds[0] <= line.incurred_on <= bounds[1])]
-    categories = sorted({line.category.value for line in chosen})
-    sums: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    people: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    items = []
-    for line in sorted(chosen, key=lambda x: (group_of(x)[0], x.employee_id, x.item_id)):
-        key = (*group_of(line), line.currency)
+    def refundability(line: AllocationLine) -> tuple[bool, str]:
         refundable, why = line.refundability(cfg.include_unvouchered)
         currencies = agreed.get((line.employee_id, line.program_id or ""), set())
         if refundable and currencies and line.currency not in currencies:
@@ -64,25 +59,73 @@ def build_costs_report(ws: Any, by: str = "employee", period: str | None = None,
             agreed_in = ", ".join(sorted(currencies))
             refundable, why = False, (f"in {line.currency}, not the agreement's {agreed_in}: kept out of the "
                                       "refund base (no exchange rate is assumed)")
-        sums[key][line.category.value] += line.amount
-        sums[key]["total"] += line.amount
-        sums[key]["refundable"] += line.amount if refundable else Decimal(0)
-        people[key].add(line.employee_id)
-        items.append([*([key[0]] if by != "employee" else []), line.employee_id, line.item_id,
-                      line.category.value, line.allocation.value, line.amount, line.currency,
-                      line.voucher_ref or "", "yes" if refundable else f"no: {why}", line.basis])
-    rows = [[k[0], k[1], len(people[k]), *[s.get(c, Decimal(0)) for c in categories], s["total"],
-             s["refundable"], k[2]] for k, s in sorted(sums.items())]
+        return refundable, why
+
+    bounds = period_bounds(period, _today(today, ws)) if period else None
+    chosen: list[tuple[str, str, str, int, int]] = []
+    found: set[str] = set()
+    for k, charge in enumerate(allocation.charges):
+        if bounds is not None and not bounds[0] <= charge.item.incurred_on <= bounds[1]:
+            continue
+        for n in range(len(charge.people)):
+            line = charge.line(n)
+            if department and (line.employee_id not in employees
+                               or employees[line.employee_id][1] != department):
+                continue
+            found.add(line.category.value)
+            chosen.append((group_of(line)[0], line.employee_id, line.item_id, k, n))
+    chosen.sort(key=lambda x: x[:3])
+    categories = sorted(found)
+
+    def lines() -> Iterator[AllocationLine]:
+        for *_, k, n in chosen:
+            yield allocation.charges[k].line(n)
+
+    def totals() -> Iterator[list[Any]]:
+        # the lines sorted by group: each group's sums made as its lines come, by (name, currency)
+        block: str | None = None
+        sums: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        people: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+        for line in lines():
+            group = group_of(line)
+            if group[0] != block:
+                yield from _rows(sums, people, categories)
+                sums.clear()
+                people.clear()
+                block = group[0]
+            key = (*group, line.currency)
+            sums[key][line.category.value] += line.amount
+            sums[key]["total"] += line.amount
+            sums[key]["refundable"] += line.amount if refundability(line)[0] else Decimal(0)
+            people[key].add(line.employee_id)
+        yield from _rows(sums, people, categories)
+
+    def items() -> Iterator[list[Any]]:
+        for line in lines():
+            refundable, why = refundability(line)
+            yield [*([group_of(line)[0]] if by != "employee" else []), line.employee_id, line.item_id,
+                   line.category.value, line.allocation.value, line.amount, line.currency,
+                   line.voucher_ref or "", "yes" if refundable else f"no: {why}", line.basis]
+
+    groups = sum(1 for _ in totals())
     notes = ["Refundable: vouchered training cost (Implementing Regulations art. 16); wages never; items "
              "without a voucher only with [jobs.costs] include_unvouchered = true."]
     notes += [f"Not allocated: {u.item_id} {u.amount} {u.currency}: {u.reason}"
               for u in allocation.unallocated]
-    section = ReportResult(title="Item by item", rows=items,
+    section = ReportResult(title="Item by item", rows=LazyRows(len(chosen), items),
                            columns=[*([by] if by != "employee" else []), "employee", "item", "category",
                                     "allocation", "amount", "currency", "voucher", "refundable", "how"])
     return ReportResult(title=f"Training cost by {by}",
                         columns=[by, "name", "people", *categories, "total", "refundable", "currency"],
-                        rows=rows, notes=notes, sections=[section])
+                        rows=LazyRows(groups, totals), notes=notes, sections=[section])
+
+
+def _rows(sums: dict[tuple[str, str, str], dict[str, Decimal]], people: dict[tuple[str, str, str], set[str]],
+          categories: list[str]) -> Iterator[list[Any]]:
+    """One group's rows (one per name and currency), as the totals table lists them."""
+    for k, s in sorted(sums.items()):
+        yield [k[0], k[1], len(people[k]), *[s.get(c, Decimal(0)) for c in categories], s["total"],
+               s["refundable"], k[2]]
 
 
 def _today(today: Any, ws: Any) -> date:
