@@ -174,7 +174,7 @@ def test_cookies_a_vendor_sets_are_sent_back_and_cookies_the_session_had_are_sen
         vendor.get(f"{BASE}/login", json={}, headers={"Set-Cookie": "sid=abc123; Path=/"})
         vendor.get(f"{BASE}/people", json=[])
         vendor.get(f"{BASE}/people", json=[])
-        http.get("login")
+        assert http.get("login").cookies["sid"] == "abc123"
         http.get("people")
         assert vendor.calls[1].request.headers["Cookie"] == "sid=abc123"
         http.session.cookies.clear()

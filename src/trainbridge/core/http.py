@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import requests
 import requests.auth
 from pydantic import BaseModel, ConfigDict, Field
+from requests.structures import CaseInsensitiveDict
 from tenacity import RetryCallState, Retrying, stop_after_attempt
 
 from trainbridge import __version__
@@ -219,7 +220,7 @@ class HttpClient:
         may_retry = (method in IDEMPOTENT_METHODS if idempotent is None else idempotent) \
             or idempotency_key is not None
         ok_statuses = _SUCCESS if ok is None else ok
-        positions = _file_positions(data, files)
+        positions = [] if data is None and files is None else _file_positions(data, files)
         attempts = 0
 
         host = self._host_of(url, full_url)
@@ -299,8 +300,10 @@ class HttpClient:
     def _register_sent_secrets(self, headers: Mapping[str, Any]) -> None:
         """Secrets in the headers sent (an auth hook's token): registered once per value."""
         seen = self._registered
+        # secret header names are matched ignoring case: CaseInsensitiveDict's cheap items do
+        items = headers.lower_items() if isinstance(headers, CaseInsensitiveDict) else headers.items()
         try:
-            fresh = [item for item in headers.items() if item not in seen]
+            fresh = [item for item in items if item not in seen]
         except TypeError:  # an unhashable value an auth hook put there
             _register_header_secrets(headers)
             return
