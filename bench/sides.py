@@ -78,13 +78,16 @@ def run_trainbridge(url: str, store: str, workdir: Path, *, only_xapi: bool = Fa
     (workdir / "plugins.toml").write_text(text, encoding="utf-8")
     ws = Workspace(load_settings(workdir / "plugins.toml"))
     ws.ensure_migrated()
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu, readers = time.perf_counter(), time.process_time(), _children_cpu()
     results = sync(ws, list(jobs))
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    readers = _children_cpu() - readers  # the reader processes (``[sync] read_processes``), reaped
     peak = sync_peak_rss_mb()
     counts = ledger_counts(ws.ledger.engine, ws.settings.tenant)
     ws.close()
-    out = {"seconds": seconds, "cpu_seconds": cpu, "sync_peak_rss_mb": peak,
+    out = {"seconds": seconds, "cpu_seconds": cpu + readers, "writer_cpu_seconds": cpu,
+           "reader_cpu_seconds": readers, "sync_peak_rss_mb": peak,
+           "reader_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
            "status": next((r.status for r in results if r.status != "ok"), "ok"),
            "errors": [e for r in results for e in r.errors][:5], **counts}
     if len(results) == 1:
@@ -92,6 +95,11 @@ def run_trainbridge(url: str, store: str, workdir: Path, *, only_xapi: bool = Fa
     else:
         out["jobs"] = {r.job: {"status": r.status, "run_counts": r.counts} for r in results}
     return out
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def sync_peak_rss_mb() -> float:

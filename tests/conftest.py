@@ -19,6 +19,10 @@ from trainbridge.core.demo import to_toml
 from trainbridge.core.runner import Workspace
 
 PG_ENV = "TRAINBRIDGE_TEST_POSTGRES_URL"
+# Streams are read in the test's own process, where `responses` fakes the vendors and a test
+# can count the calls a source received; tests/core/test_read_processes.py, the kill -9 tests
+# and the benchmark's end-to-end test read them in reader processes (the default elsewhere).
+os.environ.setdefault("TRAINBRIDGE_READ_PROCESSES", "0")
 _WORKER_DATABASE: list[str] = []
 
 

@@ -26,7 +26,14 @@ def vendor():
     server.server_close()
 
 
-def test_trainbridge_reads_the_fake_vendor_into_the_ledger_then_only_what_changed(vendor, tmp_path):
+@pytest.fixture(params=["0", "2"], ids=["in-process", "reader-processes"])
+def readers(request, monkeypatch):
+    """Streams read in the syncing process, or by reader processes (the default on Linux)."""
+    monkeypatch.setenv("TRAINBRIDGE_READ_PROCESSES", request.param)
+    return request.param
+
+
+def test_trainbridge_reads_the_fake_vendor_into_the_ledger_then_only_what_changed(vendor, tmp_path, readers):
     store = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
 
     full = run_trainbridge(vendor, store, tmp_path / "tb")
@@ -47,7 +54,7 @@ def test_trainbridge_reads_the_fake_vendor_into_the_ledger_then_only_what_change
     assert incremental["run_counts"]["records_new"] == 2
 
 
-def test_retries_after_429_and_5xx_end_in_the_same_ledger(vendor, tmp_path):
+def test_retries_after_429_and_5xx_end_in_the_same_ledger(vendor, tmp_path, readers):
     clean = run_trainbridge(vendor, f"sqlite:///{tmp_path / 'clean.sqlite'}", tmp_path / "clean")
     requests.post(f"{vendor}/_bench/faults", params={"p429": 0, "p5xx": 0.2}, timeout=5)
 

@@ -166,10 +166,12 @@ def _run_script(config_path: Path, fault: str | None) -> subprocess.CompletedPro
                           text=True, timeout=120)
 
 
+@pytest.mark.parametrize("readers", ["0", "2"])
 @pytest.mark.parametrize("fault", ["after_page:1", "after_plan", "before_deliver:1",
                                    "after_deliver_call:1"])
 def test_a_run_killed_at_any_step_and_run_again_posts_nothing_twice_and_skips_nothing(
-        make_workspace, tmp_path, fault):
+        make_workspace, tmp_path, fault, readers, monkeypatch):
+    monkeypatch.setenv("TRAINBRIDGE_READ_PROCESSES", readers)  # streams read here, or by reader processes
     ws = make_workspace(config(tmp_path, approvals={"auto": ["bonus"]}))
     killed = _run_script(ws.settings.path, fault)
     assert killed.returncode == -9, killed.stderr

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from trainbridge.core.approvals.routing import KEYS as APPROVAL_KEYS
 from trainbridge.core.approvals.routing import ApprovalRouting, parse_routing
 from trainbridge.core.errors import ConfigError
+from trainbridge.core.ingest_fork import READ_PROCESSES_HINT, parse_read_processes
 from trainbridge.core.secrets import register_secret
 
 DEFAULT_CONFIG_NAME = "plugins.toml"
@@ -65,6 +66,8 @@ class Settings:
     schedule: dict[str, str] = field(default_factory=dict)
     auto_approve: tuple[str, ...] = ()
     sync_jobs: tuple[str, ...] = ()
+    #: ``[sync] read_processes``: "auto" (a reader process per core where it forks) or a number; 0 reads here.
+    read_processes: int | str = "auto"
     #: ``[alerts]``: ``notifier`` (an instance implementing send_notice), ``on``, ``to``.
     alerts: dict[str, Any] = field(default_factory=dict)
     #: ``[approvals] channel / kinds / approvers``: where proposals are approved (Feishu, DingTalk).
@@ -273,9 +276,16 @@ def settings_from_mapping(data: Mapping[str, Any], *, path: Path | None = None) 
     settings.approval_routing = parse_routing(approvals, settings.connectors, file=file)
 
     sync = _expect_table(data.get("sync", {}), file=file, table="sync")
-    _only_keys(sync, {"jobs"}, file=file, table="sync")
+    _only_keys(sync, {"jobs", "read_processes"}, file=file, table="sync")
     settings.sync_jobs = _names(sync.get("jobs", []), file=file, table="sync", key="jobs",
                                 example='jobs = ["costs", "separations"]')
+    if "read_processes" in sync:
+        try:
+            parse_read_processes(sync["read_processes"])
+        except ValueError as exc:
+            raise ConfigError(str(exc), file=file, table="sync", key="read_processes",
+                              hint=READ_PROCESSES_HINT) from None
+        settings.read_processes = sync["read_processes"]
 
     alerts = substitute_env(_expect_table(data.get("alerts", {}), file=file, table="alerts"),
                             file=file, table="alerts", key="")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +21,7 @@ class EnvironmentOnceSession(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
+        _SESSIONS.add(self)
         self._environment: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._environment_lock = threading.Lock()
 
@@ -35,3 +38,19 @@ class EnvironmentOnceSession(requests.Session):
             with self._environment_lock:
                 self._environment[key] = cached
         return {**cached, "proxies": dict(cached["proxies"])}
+
+
+#: Every session made in this process, so a forked process drops the connections it inherited.
+_SESSIONS: weakref.WeakSet[EnvironmentOnceSession] = weakref.WeakSet()
+
+
+def _drop_inherited_connections() -> None:
+    """In a forked child (a reader process, a worker): close this process's copies of the
+    kept-alive sockets, so parent and child never talk over one connection. Closing a copy
+    leaves the parent's connection open; the child opens its own when it needs one."""
+    for session in list(_SESSIONS):
+        session.close()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_inherited_connections)

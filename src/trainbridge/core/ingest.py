@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainbridge.core import progress
+from trainbridge.core import ingest_fork, progress
 from trainbridge.core import results as run_results
 from trainbridge.core.errors import TrainbridgeError
 from trainbridge.core.ledger.store import PreparedRecord, UnstorableText, prepare_record
@@ -84,76 +84,122 @@ def _fewer_collections() -> Iterator[None]:
 
 def _ingest(ws: Workspace, wanted: set[str], result: RunResult, *, dry_run: bool) -> IngestOutcome:
     outcome = IngestOutcome()
+    reads: list[StreamRead] = []
+    polls: list[tuple[str, str, tuple[str, ...]]] = []
     for stream in STREAMS:
         for instance in ws.host.instances_with(stream):
             produced = instance.produces(stream)
             if not wanted & set(produced):
                 continue
             outcome.read.append((instance.name, stream))
-            error = (_poll(ws, instance.name, stream, result, outcome, dry_run=dry_run)
-                     if stream in POLL_STREAMS
-                     else _read(ws, instance.name, stream, result, outcome, dry_run=dry_run))
-            if error:
-                outcome.failed[(instance.name, stream)] = error
-                outcome.failed_kinds[(instance.name, stream)] = produced
-                result.bump("instances_failed")
-                result.errors.append(error)
+            if stream in POLL_STREAMS:
+                polls.append((instance.name, stream, produced))
+            else:
+                reads.append(StreamRead(ws, instance.name, stream, produced, result, outcome,
+                                        dry_run=dry_run))
+    # a dry run writes through one connection that no other thread or process may touch
+    processes = 0 if dry_run else ingest_fork.read_processes(ws.settings)
+    if processes and reads:
+        ingest_fork.read_in_processes(reads, processes, read_ahead=READ_AHEAD > 0)
+    else:
+        for read in reads:
+            read.run_here()
+    for read in reads:
+        if read.error:
+            _failed(outcome, result, read.instance, read.stream, read.produced, read.error)
+    for instance_name, stream, produced in polls:
+        error = _poll(ws, instance_name, stream, result, outcome, dry_run=dry_run)
+        if error:
+            _failed(outcome, result, instance_name, stream, produced, error)
     if outcome.all_failed:
         result.status = "failed"
     return outcome
 
 
-def _read(ws: Workspace, instance: str, stream: str, result: RunResult, outcome: IngestOutcome, *,
-          dry_run: bool) -> str | None:
-    ledger = ws.ledger
-    with ledger.transaction() as conn:
-        cursor = ledger.get_cursor(conn, instance, stream)
-        open_keys = ledger.open_quarantine_keys(conn, instance, stream)
-    pages = 0
-    try:
-        source = ws.host.call(instance, stream, since=cursor)
-        # A dry run writes through one connection that no other thread may touch: no read-ahead.
-        for ready in _prepared_pages(source, instance, read_ahead=not dry_run and READ_AHEAD > 0):
-            prepared, rejects, cursor_after = ready.records, ready.rejects, ready.cursor
-            with ledger.transaction() as conn:
-                added, changed, same = ledger.upsert_prepared(conn, prepared, run_id=result.run_id)
-                new_rejects = ledger.quarantine(conn, rejects, run_id=result.run_id, job="ingest",
-                                                instance=instance, hook=stream)
-                if open_keys:
-                    healed = [r.id for r in prepared if r.id in open_keys]
-                    if healed:
-                        result.bump("quarantine_resolved", ledger.resolve_quarantined(conn, instance, stream,
-                                                                                      healed))
-                # the cursor commits with the page it covers: a killed run resumes after the last
-                # page committed, and reads nothing twice nor skips anything
-                if cursor_after is not None:
-                    ledger.set_cursor(conn, instance, stream, cursor_after)
-            pages += 1
-            outcome.kinds.update(r.kind for r in prepared)
-            result.bump("pages")
-            progress.page(instance, stream, len(prepared), len(rejects))
-            result.bump("read", len(prepared) + len(rejects))
-            result.bump("records_new", added)
-            result.bump("records_changed", changed)
-            result.bump("records_unchanged", same)
-            if rejects:
-                result.bump("quarantined", len(rejects))
-                result.bump("quarantined_new", new_rejects)
-                result.errors.append(f"{instance}.{stream}: {len(rejects)} record(s) quarantined "
-                                     f"(trainbridge quarantine list)")
-            if dry_run:
-                result.plan_lines.append(
-                    f"would read {instance}.{stream}: {len(prepared)} record(s) "
-                    f"({added} new, {changed} changed), {len(rejects)} rejected")
-            log.info("read %s.%s page %d: %d record(s), %d rejected", instance, stream, pages,
-                     len(prepared), len(rejects))
-            run_results.fault_point("after_page")
-    except TrainbridgeError as exc:
-        return redact(f"{instance}.{stream} failed: {exc}")
-    except Exception as exc:
-        log.exception("%s.%s failed", instance, stream)
-        return redact(f"{instance}.{stream} failed: {type(exc).__name__}: {exc}")
-    return None
+def _failed(outcome: IngestOutcome, result: RunResult, instance: str, stream: str,
+            produced: tuple[str, ...], error: str) -> None:
+    outcome.failed[(instance, stream)] = error
+    outcome.failed_kinds[(instance, stream)] = produced
+    result.bump("instances_failed")
+    result.errors.append(error)
+
+
+class StreamRead:
+    """One (instance, stream) read from its cursor: pages written one transaction each, with
+    the cursor they end at, by whoever reads them (this thread, or a reader process)."""
+
+    def __init__(self, ws: Workspace, instance: str, stream: str, produced: tuple[str, ...],
+                 result: RunResult, outcome: IngestOutcome, *, dry_run: bool) -> None:
+        self.ws, self.instance, self.stream, self.produced = ws, instance, stream, produced
+        self.result, self.outcome, self.dry_run = result, outcome, dry_run
+        self.error: str | None = None
+        self.pages = 0
+        self.cursor: str | None = None
+        self.open_keys: set[str] = set()
+
+    def begin(self) -> None:
+        with self.ws.ledger.transaction() as conn:
+            self.cursor = self.ws.ledger.get_cursor(conn, self.instance, self.stream)
+            self.open_keys = self.ws.ledger.open_quarantine_keys(conn, self.instance, self.stream)
+
+    def source_pages(self, *, read_ahead: bool) -> Iterator[ReadyPage]:
+        """The stream's pages from the cursor, prepared (the reader's half)."""
+        source = self.ws.host.call(self.instance, self.stream, since=self.cursor)
+        return _prepared_pages(source, self.instance, read_ahead=read_ahead)
+
+    def run_here(self) -> None:
+        """Read and write in this process (a reader thread prepares pages ahead)."""
+        self.begin()
+        try:
+            for ready in self.source_pages(read_ahead=not self.dry_run and READ_AHEAD > 0):
+                self.write(ready)
+        except Exception as exc:
+            self.fail(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        if isinstance(exc, TrainbridgeError):
+            self.error = redact(f"{self.instance}.{self.stream} failed: {exc}")
+        else:
+            log.error("%s.%s failed", self.instance, self.stream, exc_info=exc)
+            self.error = redact(f"{self.instance}.{self.stream} failed: {type(exc).__name__}: {exc}")
+
+    def write(self, ready: ReadyPage) -> None:
+        """One page, its rejects and its cursor, in one transaction (the writer's half)."""
+        ledger, result, instance, stream = self.ws.ledger, self.result, self.instance, self.stream
+        prepared, rejects, cursor_after = ready.records, ready.rejects, ready.cursor
+        with ledger.transaction() as conn:
+            added, changed, same = ledger.upsert_prepared(conn, prepared, run_id=result.run_id)
+            new_rejects = ledger.quarantine(conn, rejects, run_id=result.run_id, job="ingest",
+                                            instance=instance, hook=stream)
+            if self.open_keys:
+                healed = [r.id for r in prepared if r.id in self.open_keys]
+                if healed:
+                    result.bump("quarantine_resolved", ledger.resolve_quarantined(conn, instance, stream,
+                                                                                  healed))
+            # the cursor commits with the page it covers: a killed run resumes after the last
+            # page committed, and reads nothing twice nor skips anything
+            if cursor_after is not None:
+                ledger.set_cursor(conn, instance, stream, cursor_after)
+        self.pages += 1
+        self.outcome.kinds.update(r.kind for r in prepared)
+        result.bump("pages")
+        progress.page(instance, stream, len(prepared), len(rejects))
+        result.bump("read", len(prepared) + len(rejects))
+        result.bump("records_new", added)
+        result.bump("records_changed", changed)
+        result.bump("records_unchanged", same)
+        if rejects:
+            result.bump("quarantined", len(rejects))
+            result.bump("quarantined_new", new_rejects)
+            result.errors.append(f"{instance}.{stream}: {len(rejects)} record(s) quarantined "
+                                 f"(trainbridge quarantine list)")
+        if self.dry_run:
+            result.plan_lines.append(
+                f"would read {instance}.{stream}: {len(prepared)} record(s) "
+                f"({added} new, {changed} changed), {len(rejects)} rejected")
+        log.info("read %s.%s page %d: %d record(s), %d rejected", instance, stream, self.pages,
+                 len(prepared), len(rejects))
+        run_results.fault_point("after_page")
 
 
 @dataclass
