@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--employees", type=int, default=3000)
     parser.add_argument("--label", default="current")
+    parser.add_argument("--note", default="", help="what this run measured (kept with it)")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
 
@@ -114,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         vendor.close()
 
     result: dict[str, Any] = {
-        "at": datetime.now(UTC).isoformat(timespec="seconds"), "checkout": _checkout(),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"), "checkout": _checkout(), "note": args.note,
+        "load_avg_at_end": os.getloadavg(),
         "requests_per_round": args.requests, "rounds": args.rounds,
         "best": {name: min(rs, key=lambda r: r["cpu_us_per_request"]) for name, rs in rounds.items()},
         "all_rounds_cpu_us": {name: [r["cpu_us_per_request"] for r in rs] for name, rs in rounds.items()},
