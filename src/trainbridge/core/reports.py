@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any, TextIO, overload
 
 FORMATS = ("table", "json", "csv", "html")
@@ -138,6 +139,28 @@ def _json_at(value: Any, level: int) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n" + "  " * level)
 
 
+def _json_row(row: dict[str, Any], level: int) -> str:
+    """A row object as :func:`_json_at` writes it, its plain values without the pure-Python encoder
+    (``json.dumps`` with ``indent`` takes it: most of the time of a large report)."""
+    if not row or not all(isinstance(k, str) for k in row):
+        return _json_at(row, level)
+    pad = "\n" + "  " * (level + 1)
+    parts = []
+    for k, v in row.items():
+        if isinstance(v, str):
+            text = encode_basestring(v)
+        elif v is None:
+            text = "null"
+        elif v is True or v is False:
+            text = "true" if v else "false"
+        elif isinstance(v, int):
+            text = int.__repr__(v)
+        else:
+            text = _json_at(v, level + 1)
+        parts.append(f"{pad}{encode_basestring(k)}: {text}")
+    return "{" + ",".join(parts) + "\n" + "  " * level + "}"
+
+
 def _write_json(r: ReportResult, out: TextIO, level: int = 0) -> None:
     """``r`` as ``json.dumps({"title", "columns", "rows", "notes", "data"?, "sections"?}, indent=2)``
     writes it, ``level`` levels deep, a row at a time (each row an object of its columns)."""
@@ -153,7 +176,7 @@ def _write_json(r: ReportResult, out: TextIO, level: int = 0) -> None:
     key("rows")
     empty = True
     for row in r.rows:
-        out.write(("[" if empty else ",") + f"\n{pad}  " + _json_at(_row_as_dict(r.columns, row), level + 2))
+        out.write(("[" if empty else ",") + f"\n{pad}  " + _json_row(_row_as_dict(r.columns, row), level + 2))
         empty = False
     out.write("[]" if empty else f"\n{pad}]")
     key("notes")

@@ -346,12 +346,13 @@ def _build_progress(ws: Any, min_rate: Decimal | None = None, period: str | None
     with ws.ledger.transaction() as conn:
         people: dict[str, tuple[str, str]] = {}
         members: set[str] | None = set() if department else None
-        for employee in _typed(ws.ledger.iter_records(conn, Employee.kind), Employee):
-            people[employee.employee_id] = (employee.name, employee.department)
-            if members is not None and employee.department == department:
-                members.add(employee.employee_id)
-        titles = {p.program_id: p.title for p in _typed(ws.ledger.iter_records(conn, TrainingProgram.kind),
-                                                        TrainingProgram)}
+        for employee in ws.ledger.iter_records(conn, Employee.kind):
+            if isinstance(employee, Employee):
+                people[employee.employee_id] = (employee.name, employee.department)
+                if members is not None and employee.department == department:
+                    members.add(employee.employee_id)
+        titles = {p.program_id: p.title for p in ws.ledger.iter_records(conn, TrainingProgram.kind)
+                  if isinstance(p, TrainingProgram)}
         enrollments = (e for e in ws.ledger.iter_records(conn, Enrollment.kind)
                        if isinstance(e, Enrollment) and (members is None or e.employee_id in members)
                        and (bounds is None or bounds[0] <= e.enrolled_on <= bounds[1]))

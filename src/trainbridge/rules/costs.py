@@ -90,17 +90,23 @@ class AllocationLine:
 
     def refundability(self, include_unvouchered: bool = False) -> tuple[bool, str]:
         """(in the refundable base?, why), under ``include_unvouchered``."""
-        if self.category is CostCategory.WAGES:
-            return False, f"wages during training are not training cost ({ART_16}): tracked, never refundable"
-        if not self.vouchered:
-            if include_unvouchered:
-                return True, "no voucher; included because include_unvouchered = true"
-            return False, (f"no voucher (凭证): tracked, kept out of the refundable base ({ART_16}); "
-                           "include_unvouchered = true includes it")
-        return True, f"voucher {self.voucher_ref}: documented training cost ({ART_16})"
+        return refundability(self.category, self.voucher_ref, include_unvouchered)
 
     def label(self) -> str:
         return f"{self.category.value} {self.amount} ({self.item_id})"
+
+
+def refundability(category: CostCategory, voucher_ref: str | None,
+                  include_unvouchered: bool = False) -> tuple[bool, str]:
+    """Whether a line of ``category`` with ``voucher_ref`` is in the refundable base, and why."""
+    if category is CostCategory.WAGES:
+        return False, f"wages during training are not training cost ({ART_16}): tracked, never refundable"
+    if not voucher_ref:
+        if include_unvouchered:
+            return True, "no voucher; included because include_unvouchered = true"
+        return False, (f"no voucher (凭证): tracked, kept out of the refundable base ({ART_16}); "
+                       "include_unvouchered = true includes it")
+    return True, f"voucher {voucher_ref}: documented training cost ({ART_16})"
 
 
 @dataclass(frozen=True)
@@ -263,16 +269,22 @@ class Charge:
         n = bisect_left(self.people, employee_id)
         return n if n < len(self.people) and self.people[n] == employee_id else None
 
+    def amount(self, n: int) -> Decimal:
+        """What the ``n``-th person is charged."""
+        if self.item.allocation is CostAllocation.SHARED:
+            return self.each + (CENT if n < self.left else 0)
+        return self.item.amount
+
+    def basis_of(self, n: int) -> str:
+        """How the ``n``-th person's line was allocated."""
+        if self.item.allocation is CostAllocation.EMPLOYEE:
+            return f"charged to {self.people[n]} (allocation employee: the whole item)"
+        return self.basis
+
     def line(self, n: int) -> AllocationLine:
         """The line of the ``n``-th person."""
-        item, employee = self.item, self.people[n]
-        if item.allocation is CostAllocation.EMPLOYEE:
-            return _line(item, self.program, employee, item.amount,
-                         f"charged to {employee} (allocation employee: the whole item)")
-        if item.allocation is CostAllocation.PER_HEAD:
-            return _line(item, self.program, employee, item.amount, self.basis, self.people)
-        return _line(item, self.program, employee, self.each + (CENT if n < self.left else 0), self.basis,
-                     self.people)
+        group = () if self.item.allocation is CostAllocation.EMPLOYEE else self.people
+        return _line(self.item, self.program, self.people[n], self.amount(n), self.basis_of(n), group)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,7 +15,7 @@ from trainbridge.core.records import Agreement, Employee, TrainingProgram
 from trainbridge.core.reports import LazyRows, Report, ReportResult
 from trainbridge.plugins.refunds.costs_job import CostsConfig
 from trainbridge.plugins.refunds.facts import CostFacts, with_hashes
-from trainbridge.rules.costs import AllocationLine
+from trainbridge.rules.costs import Charge, refundability
 from trainbridge.rules.leaderboard import period_bounds
 
 
@@ -41,73 +41,76 @@ def build_costs_report(ws: Any, by: str = "employee", period: str | None = None,
         for a, _hash in with_hashes(ws.ledger, conn, Agreement):
             agreed[(a.employee_id, a.program_id)].add(a.currency)
 
-    def group_of(line: AllocationLine) -> tuple[str, str]:
-        employee = employees.get(line.employee_id)
+    def group_of(employee_id: str, program_id: str | None) -> tuple[str, str]:
+        employee = employees.get(employee_id)
         if by == "program":
-            title = titles.get(line.program_id or "")
-            return line.program_id or "-", title if title is not None else ""
+            title = titles.get(program_id or "")
+            return program_id or "-", title if title is not None else ""
         if by == "department":
             department = employee[1] if employee and employee[1] else "-"
             return department, ""
-        return line.employee_id, employee[0] if employee else ""
+        return employee_id, employee[0] if employee else ""
 
-    def refundability(line: AllocationLine) -> tuple[bool, str]:
-        refundable, why = line.refundability(cfg.include_unvouchered)
-        currencies = agreed.get((line.employee_id, line.program_id or ""), set())
-        if refundable and currencies and line.currency not in currencies:
+    def refundable(charge: Charge, employee_id: str) -> tuple[bool, str]:
+        item = charge.item
+        ok, why = refundability(item.category, item.voucher_ref, cfg.include_unvouchered)
+        currencies = agreed.get((employee_id, charge.program or ""), set())
+        if ok and currencies and item.currency not in currencies:
             # As the refund quote reads it: an agreement's base is in its own currency only.
             agreed_in = ", ".join(sorted(currencies))
-            refundable, why = False, (f"in {line.currency}, not the agreement's {agreed_in}: kept out of the "
-                                      "refund base (no exchange rate is assumed)")
-        return refundable, why
+            ok, why = False, (f"in {item.currency}, not the agreement's {agreed_in}: kept out of the "
+                              "refund base (no exchange rate is assumed)")
+        return ok, why
 
+    # the lines chosen, as (group, employee, item, charge, place): sorted, and each line's row made
+    # from its charge as it is read
     bounds = period_bounds(period, _today(today, ws)) if period else None
     chosen: list[tuple[str, str, str, int, int]] = []
     found: set[str] = set()
     for k, charge in enumerate(allocation.charges):
         if bounds is not None and not bounds[0] <= charge.item.incurred_on <= bounds[1]:
             continue
-        for n in range(len(charge.people)):
-            line = charge.line(n)
-            if department and (line.employee_id not in employees
-                               or employees[line.employee_id][1] != department):
+        for n, employee_id in enumerate(charge.people):
+            if department and (employee_id not in employees or employees[employee_id][1] != department):
                 continue
-            found.add(line.category.value)
-            chosen.append((group_of(line)[0], line.employee_id, line.item_id, k, n))
+            found.add(charge.item.category.value)
+            chosen.append((group_of(employee_id, charge.program)[0], employee_id, charge.item.id, k, n))
     chosen.sort(key=lambda x: x[:3])
     categories = sorted(found)
 
-    def lines() -> Iterator[AllocationLine]:
-        for *_, k, n in chosen:
-            yield allocation.charges[k].line(n)
-
-    def totals() -> Iterator[list[Any]]:
-        # the lines sorted by group: each group's sums made as its lines come, by (name, currency)
+    def totals(count: bool = False) -> Iterator[list[Any]]:
+        # sorted by group, a group's lines come together: its sums made as they come, by (name, currency)
         block: str | None = None
         sums: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         people: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-        for line in lines():
-            group = group_of(line)
-            if group[0] != block:
+        for group0, employee_id, _item, k, n in chosen:
+            if group0 != block:
                 yield from _rows(sums, people, categories)
                 sums.clear()
                 people.clear()
-                block = group[0]
-            key = (*group, line.currency)
-            sums[key][line.category.value] += line.amount
-            sums[key]["total"] += line.amount
-            sums[key]["refundable"] += line.amount if refundability(line)[0] else Decimal(0)
-            people[key].add(line.employee_id)
+                block = group0
+            charge = allocation.charges[k]
+            key = (*group_of(employee_id, charge.program), charge.item.currency)
+            people[key].add(employee_id)
+            sums_of = sums[key]
+            if count:  # how many rows: the groups alone
+                continue
+            amount = charge.amount(n)
+            sums_of[charge.item.category.value] += amount
+            sums_of["total"] += amount
+            sums_of["refundable"] += amount if refundable(charge, employee_id)[0] else Decimal(0)
         yield from _rows(sums, people, categories)
 
     def items() -> Iterator[list[Any]]:
-        for line in lines():
-            refundable, why = refundability(line)
-            yield [*([group_of(line)[0]] if by != "employee" else []), line.employee_id, line.item_id,
-                   line.category.value, line.allocation.value, line.amount, line.currency,
-                   line.voucher_ref or "", "yes" if refundable else f"no: {why}", line.basis]
+        for group0, employee_id, item_id, k, n in chosen:
+            charge = allocation.charges[k]
+            item = charge.item
+            ok, why = refundable(charge, employee_id)
+            yield [*([group0] if by != "employee" else []), employee_id, item_id, item.category.value,
+                   item.allocation.value, charge.amount(n), item.currency, item.voucher_ref or "",
+                   "yes" if ok else f"no: {why}", charge.basis_of(n)]
 
-    groups = sum(1 for _ in totals())
+    groups = sum(1 for _ in totals(count=True))
     notes = ["Refundable: vouchered training cost (Implementing Regulations art. 16); wages never; items "
              "without a voucher only with [jobs.costs] include_unvouchered = true."]
     notes += [f"Not allocated: {u.item_id} {u.amount} {u.currency}: {u.reason}"
@@ -120,12 +123,12 @@ def build_costs_report(ws: Any, by: str = "employee", period: str | None = None,
                         rows=LazyRows(groups, totals), notes=notes, sections=[section])
 
 
-def _rows(sums: dict[tuple[str, str, str], dict[str, Decimal]], people: dict[tuple[str, str, str], set[str]],
-          categories: list[str]) -> Iterator[list[Any]]:
+def _rows(sums: Mapping[tuple[str, str, str], Mapping[str, Decimal]],
+          people: Mapping[tuple[str, str, str], set[str]], categories: list[str]) -> Iterator[list[Any]]:
     """One group's rows (one per name and currency), as the totals table lists them."""
     for k, s in sorted(sums.items()):
-        yield [k[0], k[1], len(people[k]), *[s.get(c, Decimal(0)) for c in categories], s["total"],
-               s["refundable"], k[2]]
+        yield [k[0], k[1], len(people[k]), *[s.get(c, Decimal(0)) for c in categories], s.get("total"),
+               s.get("refundable"), k[2]]
 
 
 def _today(today: Any, ws: Any) -> date:
