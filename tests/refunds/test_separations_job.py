@@ -249,3 +249,20 @@ def test_agreements_in_two_currencies_are_quoted_and_proposed_apart(seed_ws):
     sync(ws, ["separations"])
     assert sorted((p["id"], p["amount"], p["currency"]) for p in proposals(ws)) == [
         ("refund:hr:S-E003:prc:CNY", D("850.00"), "CNY"), ("refund:hr:S-E003:prc:HKD", D("400.00"), "HKD")]
+
+
+def test_a_run_with_many_leavers_tells_the_first_ones_and_counts_the_rest(seed_ws, monkeypatch):
+    """A run's summary (kept in tb_runs, printed by sync) tells SUMMARY_LEAVERS leavers line by
+    line; 100,000 leavers would make it 400,000 lines. Each quote is in the ledger all the same."""
+    from trainbridge.plugins.refunds import separations_job
+
+    monkeypatch.setattr(separations_job, "SUMMARY_LEAVERS", 1)
+    rows = "".join(f"S-{e},{e},2026-05-10,resignation,\n" for e in ("E003", "E004", "E005"))
+    ws = seed_ws(separations__csv="separation_id,employee_id,last_day,reason,waived\n" + rows)
+    put_agreements(ws, agreement("E003"), agreement("E004"), agreement("E005"))
+    [run] = sync(ws, ["separations"])
+    assert all(len(quotes(ws, e)) == 1 for e in ("E003", "E004", "E005")) and len(proposals(ws)) == 3
+    told = [line for line in run.summary if line.startswith(("李娜", "trainee"))]
+    assert len(told) == 1 and told[0].startswith("李娜 (E003) left 2026-05-10")
+    assert run.summary[-1].startswith("... and 2 more leaver(s) quoted, with 4 warning(s) among them: "
+                                      "each quote, its reasons and warnings are in the ledger")

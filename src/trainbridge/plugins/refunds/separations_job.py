@@ -15,7 +15,7 @@ Everything is read once per run (:mod:`.facts`), so the job is linear in leavers
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
@@ -67,6 +67,8 @@ from trainbridge.rules.refunds import Departure, RefundQuote, money
 ZERO = Decimal("0.00")
 #: Leavers read, quoted and let go together.
 BATCH = 2000
+#: Leavers a run's summary describes line by line; the rest are counted (each is in the ledger).
+SUMMARY_LEAVERS = 200
 
 
 class SeparationsConfig(BaseModel):
@@ -177,6 +179,8 @@ class SeparationsJob(Job):
         # with none, nothing is read per batch (on PostgreSQL the quotes this run writes have no
         # statistics yet, and each batch would walk them all)
         quoted_before = queries.any_decision(ledger, conn, "refund_quote")
+        # the run's summary tells the first SUMMARY_LEAVERS leavers line by line, then counts
+        described, not_shown = 0, Counter[str](leavers=0, warnings=0)
         with fewer_collections():
             for start in range(0, len(separations), BATCH):
                 batch = separations[start:start + BATCH]
@@ -189,6 +193,7 @@ class SeparationsJob(Job):
                 made = {pid for rows in history.values() for pid in proposals_of(rows)}
                 proposals = queries.proposals_by_ids(ledger, conn, made, PROPOSAL_KINDS)
                 for leaver in facts.leavers:
+                    shown = len(plan.summary)
                     try:
                         self._follow(ctx, cfg, leaver, facts, costs, history[leaver.separation.id], proposals,
                                      plan)
@@ -197,10 +202,21 @@ class SeparationsJob(Job):
                         plan.warnings.append(f"separation {separation.id} of {separation.employee_id} not "
                                              f"quoted: {exc.message} ({exc.hint})")
                         retry.append(separation.id)
+                    if described >= SUMMARY_LEAVERS and len(plan.summary) > shown:
+                        not_shown.update(leavers=1, warnings=sum(
+                            1 for line in plan.summary[shown:] if line.startswith("  warning:")))
+                        del plan.summary[shown:]
+                    elif len(plan.summary) > shown:
+                        described += 1
                     if len(plan.decisions) >= 1000:  # the quotes written as they come: 1,000 at most
                         ctx.flush(plan)
                 held |= {leaver.separation.last_day.isoformat() for leaver in facts.leavers
                          if leaver.separation.last_day > ctx.today}
+        if not_shown["leavers"]:
+            plan.summary.append(
+                f"... and {not_shown['leavers']:,} more leaver(s) quoted, with {not_shown['warnings']:,} "
+                f"warning(s) among them: each quote, its reasons and warnings are in the ledger "
+                f"(trainbridge refund quote EMPLOYEE_ID, the console's proposals)")
         plan.state["retry"] = retry
         plan.state["held"] = sorted(held)
         return plan
