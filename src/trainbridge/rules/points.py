@@ -34,6 +34,7 @@ from trainbridge.core.records import (
 )
 from trainbridge.rules.costs import void_targets
 from trainbridge.rules.leaderboard import by_category, period_bounds, totals
+from trainbridge.rules.points_entry import typed_entry
 
 __all__ = ["NO_ATTENDANCE_LEFT", "RULE_KINDS", "EventContext", "PointsRules", "RuleVersion", "Scored",
            "active_entries", "base_key", "by_category", "effective_events", "entry_key", "parse_rules",
@@ -339,34 +340,13 @@ def score_event(event: LearningEvent, rules: PointsRules, ctx: EventContext | No
 def make_entry(event: LearningEvent, rule: str, version: RuleVersion, entry_id: str,
                obj: str) -> PointsEntry:
     points, kind = version.points[rule], RULE_KINDS[rule]
-    values = {"id": entry_id, "source": "", "employee_id": event.employee_id, "points": points,
-              "category": kind.category, "rule": rule, "rule_version": version.version, "event_id": event.id,
-              "earned_on": event.occurred_at.date(),
-              "reason": f"{kind.label} ({obj}): {points:+d} under rules {version.version}"}
-    if not _TRUSTED_ENTRY:  # pragma: no cover - PointsEntry changed: validate, as before
-        del values["source"]
-        return PointsEntry(**values)
-    # Not validated again (model_construct's way: its cost is twice validating, this half of it):
-    # every value is its field's type by construction. The id is entry_key's (never empty), the
-    # employee and event ids a validated LearningEvent's strings, points an int parse_rules checked,
-    # the category RULE_KINDS' PointsCategory, the day a date; source "" as its default. The fields
-    # set are those validating these keyword arguments sets (all but source);
-    # tests/core/test_prepare_record_identity.py checks the entry equals the validated one.
-    entry = _new_entry(PointsEntry)
-    _set(entry, "__dict__", values)
-    _set(entry, "__pydantic_fields_set__", set(_ENTRY_SET))
-    _set(entry, "__pydantic_extra__", None)
-    _set(entry, "__pydantic_private__", None)
-    return entry
-
-
-_new_entry, _set = object.__new__, object.__setattr__
-_ENTRY_FIELDS = ("id", "source", "employee_id", "points", "category", "rule", "rule_version", "event_id",
-                 "earned_on", "reason")
-_ENTRY_SET = frozenset(_ENTRY_FIELDS) - {"source"}
-#: PointsEntry is as make_entry knows it (these fields, in this order; no post-init, no extra).
-_TRUSTED_ENTRY = (tuple(PointsEntry.model_fields) == _ENTRY_FIELDS and not PointsEntry.__pydantic_post_init__
-                  and PointsEntry.model_config.get("extra") != "allow")
+    # not validated again: every value is its field's type by construction (the id entry_key's, never
+    # empty; the employee and event ids a validated event's; points an int parse_rules checked; the
+    # category RULE_KINDS'; the day a date)
+    return typed_entry({"id": entry_id, "employee_id": event.employee_id, "points": points,
+                        "category": kind.category, "rule": rule, "rule_version": version.version,
+                        "event_id": event.id, "earned_on": event.occurred_at.date(),
+                        "reason": f"{kind.label} ({obj}): {points:+d} under rules {version.version}"})
 
 
 def rescore(entry: PointsEntry, version: RuleVersion) -> PointsEntry | None:
