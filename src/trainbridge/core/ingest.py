@@ -62,7 +62,14 @@ class IngestOutcome:
 def ingest(ws: Workspace, kinds: Iterable[str], result: RunResult, *, dry_run: bool) -> IngestOutcome:
     """Read every stream of every instance that yields any of ``kinds``, once."""
     with _fewer_collections():
-        return _ingest(ws, set(kinds), result, dry_run=dry_run)
+        try:
+            return _ingest(ws, set(kinds), result, dry_run=dry_run)
+        except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C, or a handler ending the process
+            # the run is recorded as it ends (runner.py): failed, saying why, not ok
+            result.status = "failed"
+            result.errors.append(f"ingestion interrupted ({type(exc).__name__}): the pages written "
+                                 "are kept, the next sync reads on from there")
+            raise
 
 
 @contextmanager

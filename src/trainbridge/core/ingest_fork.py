@@ -26,6 +26,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import warnings
 from collections.abc import Iterable
 from multiprocessing.connection import Connection, wait
@@ -86,79 +87,113 @@ def parse_read_processes(value: Any) -> int | None:
 
 def read_in_processes(reads: Iterable[StreamRead], processes: int, *, read_ahead: bool) -> None:
     """Read ``reads`` by at most ``processes`` reader processes at once, one per connector
-    instance at a time, in order; write each page here as it comes. Each read's ``error`` says
-    how it failed; only this process's own failures (the ledger) end the loop."""
-    waiting = list(reads)
+    instance, which reads that instance's streams one after another, in order (what a source
+    learns in one stream, a token, lasts for its next ones, as in one process); write each page
+    here as it comes. Each read's ``error`` says how it failed; only this process's own failures
+    (the ledger) end the loop."""
+    waiting: dict[str, list[StreamRead]] = {}
+    for read in reads:
+        waiting.setdefault(read.instance, []).append(read)
     running: dict[Connection, _Reader] = {}
     try:
         while waiting or running:
-            busy = {reader.read.instance for reader in running.values()}
-            for read in list(waiting):
-                if len(running) >= processes:
-                    break
-                if read.instance in busy:
+            while waiting and len(running) < processes:
+                instance = next(iter(waiting))
+                group = waiting.pop(instance)
+                for read in group:
+                    read.begin()
+                try:
+                    reader = _Reader.start(group, inherited=list(running), read_ahead=read_ahead)
+                except OSError as exc:  # no process to be had (EAGAIN, ENOMEM, too many files)
+                    log.warning("%s: cannot start a reader process (%s): its streams are read in the "
+                                "syncing process", instance, exc)
+                    for read in group:
+                        read.run_here()
                     continue
-                waiting.remove(read)
-                read.begin()
-                reader = _Reader.start(read, inherited=list(running), read_ahead=read_ahead)
                 running[reader.conn] = reader
-                busy.add(read.instance)
+            if not running:  # every stream left was read here (no process could be started)
+                break
             for ready in wait(list(running)):
                 assert isinstance(ready, Connection)
-                if running[ready].step():
+                reader = running[ready]
+                if reader.step():
                     running.pop(ready).conn.close()
+                    if reader.left:  # streams the reader never began: a new reader reads them
+                        waiting[reader.left[0].instance] = reader.left
     finally:
         for reader in running.values():
             reader.kill()
 
 
-class _Reader:
-    """One reader process and the end of the pipe its pages come through."""
+#: Held from a pipe's making to the closing of its writing end here: a reader another thread
+#: forks meanwhile (a second tenant's sync) never holds that end, which would keep the pipe open.
+_FORKING = threading.Lock()
 
-    def __init__(self, read: StreamRead, pid: int, conn: Connection) -> None:
-        self.read, self.pid, self.conn = read, pid, conn
+
+class _Reader:
+    """One reader process, the streams it reads in order, and the end of the pipe its pages
+    come through."""
+
+    def __init__(self, reads: list[StreamRead], pid: int, conn: Connection) -> None:
+        self.reads, self.pid, self.conn = reads, pid, conn
+        self.at = 0  # the stream being read
+        #: when the reader stopped early, the streams it never began
+        self.left: list[StreamRead] = []
 
     @classmethod
-    def start(cls, read: StreamRead, *, inherited: list[Connection], read_ahead: bool) -> _Reader:
+    def start(cls, reads: list[StreamRead], *, inherited: list[Connection], read_ahead: bool) -> _Reader:
         for stream in (sys.stdout, sys.stderr):  # what is buffered here must not be written twice
             stream.flush()
         parent = os.getpid()
-        receive, send = os.pipe()
-        with warnings.catch_warnings():  # Python 3.12+ warns about forking with threads running
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+        with _FORKING:
+            receive, send = os.pipe()
+            try:
+                with warnings.catch_warnings():  # Python 3.12+ warns about forking with threads running
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    pid = os.fork()
+            except OSError:
+                os.close(receive)
+                raise
+            finally:
+                if os.getpid() == parent:
+                    os.close(send)
         if pid == 0:  # pragma: no cover - runs in the reader process (its coverage is not collected)
             try:
                 os.close(receive)
-                _reader_main(read, parent, send, inherited, read_ahead=read_ahead)
+                _reader_main(reads, parent, send, inherited, read_ahead=read_ahead)
             finally:  # never back into the caller's code, whatever happened
                 os._exit(1)
-        os.close(send)
-        log.debug("reading %s.%s in process %d", read.instance, read.stream, pid)
-        return cls(read, pid, Connection(receive, writable=False))
+        log.debug("reading %s in process %d", ", ".join(f"{r.instance}.{r.stream}" for r in reads), pid)
+        return cls(reads, pid, Connection(receive, writable=False))
 
     def step(self) -> bool:
-        """Take what the reader sent next; True when its stream is finished (read or failed)."""
-        read = self.read
+        """Take what the reader sent next; True when it is finished (its streams read or failed)."""
         try:
-            what, item = self.conn.recv()
+            what, index, item = self.conn.recv()
         except (EOFError, OSError):
             status = self._reap()
+            read = self.reads[self.at]
             read.error = read.error or redact(
                 f"{read.instance}.{read.stream} failed: its reader process ended before the end of "
                 f"the stream ({_describe(status)}); the pages written are kept, the next sync "
                 "reads on from there")
+            self.left = self.reads[self.at + 1:]
             return True
+        read = self.reads[index]
         if what == "page":
             try:
                 read.write(item)
             except Exception as exc:  # the ledger refused the page: this stream fails, the others go on
                 read.fail(exc)
                 self.kill()
+                self.left = self.reads[index + 1:]
                 return True
             return False
         if what == "error":
             read.error = item
+        self.at = index + 1
+        if self.at < len(self.reads):
+            return False
         self._reap()
         return True
 
@@ -175,7 +210,11 @@ class _Reader:
         return status
 
 
-def _reader_main(read: StreamRead, parent: int, send: int, inherited: list[Connection], *,
+class _WriterGone(Exception):
+    """The syncing process no longer reads the pipe: nothing to hand the pages to."""
+
+
+def _reader_main(reads: list[StreamRead], parent: int, send: int, inherited: list[Connection], *,
                  read_ahead: bool) -> NoReturn:  # pragma: no cover - runs in the reader process
     code = 0
     try:
@@ -186,15 +225,24 @@ def _reader_main(read: StreamRead, parent: int, send: int, inherited: list[Conne
         for conn in inherited:
             conn.close()
         out = Connection(send, readable=False)
-        try:
-            for ready in read.source_pages(read_ahead=read_ahead):
-                out.send(("page", ready))
-            out.send(("done", None))
-        except (BrokenPipeError, ConnectionResetError):
-            code = 1  # the writer is gone: nothing to hand the pages to
-        except Exception as exc:
-            read.fail(exc)
-            out.send(("error", read.error))
+
+        def tell(message: tuple[str, int, Any]) -> None:
+            try:
+                out.send(message)
+            except (BrokenPipeError, ConnectionResetError):
+                raise _WriterGone from None
+
+        for index, read in enumerate(reads):  # one stream after another, as in one process
+            try:
+                for ready in read.source_pages(read_ahead=read_ahead):
+                    tell(("page", index, ready))
+                said: tuple[str, int, Any] = ("done", index, None)
+            except _WriterGone:
+                raise
+            except Exception as exc:  # the vendor failed (or a page could not be sent): this stream
+                read.fail(exc)
+                said = ("error", index, read.error)
+            tell(said)
     except BaseException:
         code = 1
     finally:
