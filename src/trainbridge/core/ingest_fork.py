@@ -1,9 +1,10 @@
 """Streams read by reader processes: ingestion on every core.
 
 Python runs one thread at a time, so a reader thread only overlaps waiting for a vendor with
-writing. A reader *process* per stream (``[sync] read_processes``, on by default where the
-operating system forks, Linux) fetches, translates, validates and serialises its pages while
-this process writes them, and streams of different connector instances are read at once.
+writing. A reader *process* per connector instance (``[sync] read_processes``, on by default
+where the operating system forks, Linux) fetches, translates, validates and serialises the
+pages of the instance's streams, one stream after another, while this process writes them;
+streams of different connector instances are read at once.
 
 What stays as it was:
 
@@ -12,7 +13,9 @@ What stays as it was:
   nothing twice nor skips anything;
 * a reader process dies with this one (``PR_SET_PDEATHSIG``), and one that ends without saying
   it is done fails its stream (the others go on), as a failing vendor does;
-* one reader per connector instance at a time: a vendor sees the requests of one client;
+* one reader per connector instance at a time: a vendor sees the requests of one client, and
+  what its source learns in one stream (a token) serves its next ones, as in one process; a
+  reader that stops early leaves the streams it never began to a new reader;
 * a reader inherits the connectors as they are (forked), drops the HTTP connections it
   inherited (:mod:`trainbridge.core.http_session`) and never touches the ledger.
 """
