@@ -1,11 +1,13 @@
 """Reader processes as users meet them: what a vendor's source learns in one stream (a token)
-lasts for its other streams, a sync interrupted by Ctrl-C says so in its run, and a machine
-that cannot fork another process still reads every stream."""
+lasts for its other streams, a run says what its streams said in their order whoever read
+them, a sync interrupted by Ctrl-C says so in its run, and a machine that cannot fork another
+process still reads every stream."""
 
 from __future__ import annotations
 
 import errno
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,9 @@ pytestmark = pytest.mark.skipif(not ingest_fork.can_fork(), reason="reader proce
 class TokenVendorConfig(ConnectorConfig):
     folder: str = "."
     pages: int = 3
+    #: seconds each page takes; and a row without its employee on every page (quarantined)
+    slow: float = 0.0
+    bad_rows: bool = False
 
 
 class TokenVendor(Connector):
@@ -39,7 +44,7 @@ class TokenVendor(Connector):
             page = Page(cursor=str(number))
             page.add(Employee, {"id": f"{self.name}-E{number}", "employee_id": f"E{number}",
                                 "name": f"员工{number}", "source": self.name, "email": self._token()})
-            yield page
+            yield self._finish(page, number)
 
     @hookimpl
     def fetch_learning_events(self, since: str | None) -> Iterator[Page]:
@@ -49,7 +54,14 @@ class TokenVendor(Connector):
                                      "event": "attended", "session_id": "S1", "source": self.name,
                                      "occurred_at": "2026-03-01T09:00:00+08:00",
                                      "program_id": self._token().split("@")[0]})
-            yield page
+            yield self._finish(page, number)
+
+    def _finish(self, page: Page, number: int) -> Page:
+        if self._cfg.slow:
+            time.sleep(self._cfg.slow)
+        if self._cfg.bad_rows:
+            page.add(Employee, {"id": f"{self.name}-X{number}", "name": "nobody", "source": self.name})
+        return page
 
     @property
     def _cfg(self) -> Any:
@@ -95,6 +107,25 @@ def test_a_token_a_vendor_gave_while_reading_people_serves_its_attendance_too(
         asked[count] = (_tokens_asked(ws), _counts(ws))
     # one token per sync for the vendor's two streams, as when read in the syncing process
     assert asked["2"] == asked["0"] == (1, {"employee": 3, "learning_event": 3})
+
+
+def test_a_run_says_what_its_streams_said_in_their_order_whoever_read_them(
+        make_workspace, tmp_path, monkeypatch):
+    said = {}
+    for count in ("0", "2"):
+        monkeypatch.setenv(ingest_fork.ENV, count)
+        folder = tmp_path / f"processes-{count}"
+        folder.mkdir()
+        ws = make_workspace({}, directory=folder)
+        add_token_vendor(ws, "hr", pages=2, slow=0.2, bad_rows=True)  # its pages come last
+        add_token_vendor(ws, "lms", pages=2, bad_rows=True)
+        [result] = sync(ws, ["ingest"])
+        said[count] = result.errors
+    assert said["2"] == said["0"]
+    assert [e.split(":")[0] for e in said["2"]] == [
+        "hr.fetch_employees", "hr.fetch_employees", "lms.fetch_employees", "lms.fetch_employees",
+        "hr.fetch_learning_events", "hr.fetch_learning_events",
+        "lms.fetch_learning_events", "lms.fetch_learning_events"]
 
 
 def test_ctrl_c_while_ingesting_leaves_a_failed_run_that_says_so_and_no_reader(

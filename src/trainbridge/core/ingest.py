@@ -106,11 +106,15 @@ def _ingest(ws: Workspace, wanted: set[str], result: RunResult, *, dry_run: bool
                                         dry_run=dry_run))
     # a dry run writes through one connection that no other thread or process may touch
     processes = 0 if dry_run else ingest_fork.read_processes(ws.settings)
-    if processes and reads:
-        ingest_fork.read_in_processes(reads, processes, read_ahead=READ_AHEAD > 0)
-    else:
+    try:
+        if processes and reads:
+            ingest_fork.read_in_processes(reads, processes, read_ahead=READ_AHEAD > 0)
+        else:
+            for read in reads:
+                read.run_here()
+    finally:  # what the pages said, stream after stream (reader processes write them as they come)
         for read in reads:
-            read.run_here()
+            result.errors.extend(read.said)
     for read in reads:
         if read.error:
             _failed(outcome, result, read.instance, read.stream, read.produced, read.error)
@@ -143,6 +147,8 @@ class StreamRead:
         self.pages = 0
         self.cursor: str | None = None
         self.open_keys: set[str] = set()
+        #: what its pages said (records quarantined), for the run's errors
+        self.said: list[str] = []
 
     def begin(self) -> None:
         with self.ws.ledger.transaction() as conn:
@@ -198,8 +204,8 @@ class StreamRead:
         if rejects:
             result.bump("quarantined", len(rejects))
             result.bump("quarantined_new", new_rejects)
-            result.errors.append(f"{instance}.{stream}: {len(rejects)} record(s) quarantined "
-                                 f"(trainbridge quarantine list)")
+            self.said.append(f"{instance}.{stream}: {len(rejects)} record(s) quarantined "
+                             f"(trainbridge quarantine list)")
         if self.dry_run:
             result.plan_lines.append(
                 f"would read {instance}.{stream}: {len(prepared)} record(s) "
