@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -425,7 +427,17 @@ def build_cli() -> TrainbridgeGroup:
     return cli
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a service manager stopping us), handled as Ctrl-C is: the run says so, the lock is let go."""
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)  # the worker and the console set their own
     try:
         group = build_cli()
         group.main(args=argv, prog_name="trainbridge", standalone_mode=False)
@@ -434,8 +446,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else ExitCode.FAILED)
-    except click.exceptions.Abort:
-        sys.exit(ExitCode.FAILED)
+    except click.exceptions.Abort as exc:
+        stopped = isinstance(exc.__cause__, _Terminated)
+        click.echo(("stopped (SIGTERM)" if stopped else "interrupted") + ": what was written is kept; "
+                   "the next run goes on from there (trainbridge runs shows this one)", err=True)
+        sys.exit(128 + (signal.SIGTERM if stopped else signal.SIGINT))
     except TrainbridgeError as exc:
         if _debug["on"]:
             raise

@@ -221,3 +221,11 @@ def test_a_second_process_running_the_same_job_exits_75_without_touching_anythin
                             "sync", "ingest"], capture_output=True, text=True, timeout=120)
     # the dead holder's lock is taken over
     assert again.returncode == ExitCode.PARTIAL, again.stdout + again.stderr
+
+
+def test_a_sync_refused_by_another_sync_names_its_process_not_its_lock_token(bonus_ws):
+    sync_token = -12345  # a sync holds the lock by a negative token, not a run id
+    bonus_ws.ledger.acquire_lock("sync", sync_token, stale_after=timedelta(minutes=15))
+    [result] = sync(bonus_ws, ["attendance_bonus"])
+    assert result.status == "already_running"
+    assert f"(pid {os.getpid()} on " in result.errors[0] and "-12345" not in result.errors[0]

@@ -30,6 +30,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Iterable
 from multiprocessing.connection import Connection, wait
@@ -194,6 +195,9 @@ class _Reader:
             return False
         if what == "error":
             read.error = item
+        else:
+            log.info("read %s.%s in reader process %d: %d page(s), %.2f s of CPU there", read.instance,
+                     read.stream, self.pid, read.pages, item)
         self.at = index + 1
         if self.at < len(self.reads):
             return False
@@ -236,10 +240,11 @@ def _reader_main(reads: list[StreamRead], parent: int, send: int, inherited: lis
                 raise _WriterGone from None
 
         for index, read in enumerate(reads):  # one stream after another, as in one process
+            started = time.process_time()
             try:
                 for ready in read.source_pages(read_ahead=read_ahead):
                     tell(("page", index, ready))
-                said: tuple[str, int, Any] = ("done", index, None)
+                said: tuple[str, int, Any] = ("done", index, time.process_time() - started)
             except _WriterGone:
                 raise
             except Exception as exc:  # the vendor failed (or a page could not be sent): this stream

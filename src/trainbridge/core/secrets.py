@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import re
 import threading
 from typing import Any
@@ -41,6 +42,16 @@ _SECRET_KEY = re.compile(
 )
 _lock = threading.Lock()
 _secrets: set[str] = set()
+
+
+def _new_lock_after_fork() -> None:
+    """A forked process (a reader) gets a free lock: another thread may have held it at the fork."""
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_after_fork)
 #: a regex for every form each secret can appear in, longest first (rebuilt when one is added).
 _forms: list[tuple[int, str]] = []  # (length of the text it matches, regex)
 _pattern: re.Pattern[str] | None = None

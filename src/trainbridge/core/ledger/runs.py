@@ -77,8 +77,10 @@ class RunsMixin:
                                                        t.c.job == job)).first()
             assert held is not None
             if not _holder_is_dead(held, now, stale_after):
+                # a sync (and approvals sending) holds the lock by a negative token, not a run id
+                run = f"run {held.run_id}, " if held.run_id > 0 else ""
                 msg = (f"job {job!r} of tenant {self.tenant!r} is already running "
-                       f"(run {held.run_id}, pid {held.pid} on {held.host})")
+                       f"({run}pid {held.pid} on {held.host})")
                 raise AlreadyRunning(msg, hint="wait for it to finish; a killed run's lock is taken "
                                                 "over automatically once its process is gone")
             taken = conn.execute(sa.update(t).where(
