@@ -30,6 +30,7 @@ from unittest import mock
 import pluggy
 import pytest
 import requests
+import requests.adapters
 import responses
 
 from trainbridge.core import hookspecs
@@ -254,20 +255,23 @@ class _WireTap:
         self._patch: Any = None
 
     def __enter__(self) -> _WireTap:
-        original = requests.Session.send
+        # the adapter's send: every request reaches it (trainbridge's HttpClient sends through its
+        # session's adapter without Session.send), and `responses` fakes vendors at the same place
+        original = requests.adapters.HTTPAdapter.send
         tap = self
 
-        def send(session: requests.Session, request: requests.PreparedRequest, **kw: Any) -> Any:
+        def send(adapter: requests.adapters.HTTPAdapter, request: requests.PreparedRequest,
+                 *args: Any, **kw: Any) -> Any:
             if request.method in WRITE_METHODS:
                 tap.keys.update(v for k, v in request.headers.items() if "idempotency" in k.lower())
-            resp = original(session, request, **kw)
+            resp = original(adapter, request, *args, **kw)
             if tap.lose and not tap.lost and request.method in WRITE_METHODS and resp.ok:
                 tap.lost = True
                 msg = f"answer to {request.method} {request.url} lost (check_connector)"
                 raise requests.ConnectionError(msg)
             return resp
 
-        self._patch = mock.patch.object(requests.Session, "send", send)
+        self._patch = mock.patch.object(requests.adapters.HTTPAdapter, "send", send)
         self._patch.start()
         return self
 

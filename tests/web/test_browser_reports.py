@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# test_browser skips itself without Chromium; a module importing from it must skip first
+if not Path(os.environ.get("TRAINBRIDGE_CHROMIUM", "/usr/bin/chromium")).exists():
+    pytest.skip("browser tests need Chromium (apt-get install chromium)", allow_module_level=True)
 
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, log_in, server, sync_api  # noqa: F401  (fixtures)
 

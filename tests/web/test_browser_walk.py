@@ -8,14 +8,20 @@ Headless Chromium (Debian's package) through Playwright, as tests/web/test_brows
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from trainbridge.core.runner import Workspace
+
+# test_browser skips itself without Chromium; a module importing from it must skip first
+if not Path(os.environ.get("TRAINBRIDGE_CHROMIUM", "/usr/bin/chromium")).exists():
+    pytest.skip("browser tests need Chromium (apt-get install chromium)", allow_module_level=True)
 
 from . import test_browser as tb
 from .conftest import BONUS, PASSWORDS, REFUND, payroll_lines
