@@ -166,12 +166,12 @@ def _run_script(config_path: Path, fault: str | None) -> subprocess.CompletedPro
                           text=True, timeout=120)
 
 
-@pytest.mark.parametrize("readers", ["0", "2"])
-@pytest.mark.parametrize("fault", ["after_page:1", "after_plan", "before_deliver:1",
-                                   "after_deliver_call:1"])
+@pytest.mark.parametrize(("fault", "readers"), [
+    ("after_page:1", "0"), ("after_page:1", "2"),  # streams read here, or by reader processes
+    ("after_plan", "0"), ("before_deliver:1", "0"), ("after_deliver_call:1", "0")])
 def test_a_run_killed_at_any_step_and_run_again_posts_nothing_twice_and_skips_nothing(
         make_workspace, tmp_path, fault, readers, monkeypatch):
-    monkeypatch.setenv("TRAINBRIDGE_READ_PROCESSES", readers)  # streams read here, or by reader processes
+    monkeypatch.setenv("TRAINBRIDGE_READ_PROCESSES", readers)
     ws = make_workspace(config(tmp_path, approvals={"auto": ["bonus"]}))
     killed = _run_script(ws.settings.path, fault)
     assert killed.returncode == -9, killed.stderr
