@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -145,14 +145,25 @@ def _ledger(ws: Workspace) -> tuple[dict[str, int], dict[tuple[str, str], str | 
     return kinds, cursors
 
 
-def test_streams_read_by_reader_processes_land_as_they_would_in_this_process(
-        make_workspace, tmp_path, monkeypatch):
-    written = {}
+def synced_each_way(make_workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                    vendors: Callable[[Workspace], None]) -> dict[str, tuple[Workspace, Any]]:
+    """The same vendors synced into two new workspaces: read here ("0"), and by reader processes ("2")."""
+    done = {}
     for count in ("0", "2"):
         monkeypatch.setenv(ingest_fork.ENV, count)
         ws = make_workspace({}, directory=_folder(tmp_path / f"processes-{count}"))
-        add_vendors(ws, hr={"pages": 3, "per_page": 25}, lms={"pages": 2, "per_page": 40})
+        vendors(ws)
         [result] = sync(ws, ["ingest"])
+        done[count] = (ws, result)
+    return done
+
+
+def test_streams_read_by_reader_processes_land_as_they_would_in_this_process(
+        make_workspace, tmp_path, monkeypatch):
+    written = {}
+    synced = synced_each_way(make_workspace, tmp_path, monkeypatch, lambda ws: add_vendors(
+        ws, hr={"pages": 3, "per_page": 25}, lms={"pages": 2, "per_page": 40}))
+    for count, (ws, result) in synced.items():
         assert result.status == "ok", result.errors
         counts = {k: result.counts.get(k) for k in ("read", "pages", "records_new")}
         written[count] = (_ledger(ws), counts)
@@ -204,13 +215,9 @@ def test_a_reader_that_dies_fails_its_stream_keeps_its_pages_and_the_next_sync_r
 
 
 def test_a_vendor_failing_in_a_reader_process_reads_as_it_would_here(make_workspace, tmp_path, monkeypatch):
-    errors = {}
-    for count in ("0", "2"):
-        monkeypatch.setenv(ingest_fork.ENV, count)
-        ws = make_workspace({}, directory=_folder(tmp_path / count))
-        add_vendors(ws, hr={"pages": 3, "fail_at": 2})
-        [result] = sync(ws, ["ingest"])
-        errors[count] = (result.status, result.errors, _ledger(ws))
+    synced = synced_each_way(make_workspace, tmp_path, monkeypatch,
+                             lambda ws: add_vendors(ws, hr={"pages": 3, "fail_at": 2}))
+    errors = {count: (result.status, result.errors, _ledger(ws)) for count, (ws, result) in synced.items()}
     assert errors["0"] == errors["2"]
     status, messages, (kinds, _) = errors["2"]
     assert status == "failed" and kinds["employee"] == 20

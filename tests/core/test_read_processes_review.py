@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.core.test_read_processes import synced_each_way
 from trainbridge import hookimpl
 from trainbridge.core import ingest_fork
 from trainbridge.core.connector import Connector, ConnectorConfig
@@ -96,13 +97,8 @@ def _counts(ws: Workspace) -> dict[str, int]:
 def test_a_token_a_vendor_gave_while_reading_people_serves_its_attendance_too(
         make_workspace, tmp_path, monkeypatch):
     asked = {}
-    for count in ("0", "2"):
-        monkeypatch.setenv(ingest_fork.ENV, count)
-        folder = tmp_path / f"processes-{count}"
-        folder.mkdir()
-        ws = make_workspace({}, directory=folder)
-        add_token_vendor(ws)
-        [result] = sync(ws, ["ingest"])
+    synced = synced_each_way(make_workspace, tmp_path, monkeypatch, add_token_vendor)
+    for count, (ws, result) in synced.items():
         assert result.status == "ok", result.errors
         asked[count] = (_tokens_asked(ws), _counts(ws))
     # one token per sync for the vendor's two streams, as when read in the syncing process
@@ -111,16 +107,12 @@ def test_a_token_a_vendor_gave_while_reading_people_serves_its_attendance_too(
 
 def test_a_run_says_what_its_streams_said_in_their_order_whoever_read_them(
         make_workspace, tmp_path, monkeypatch):
-    said = {}
-    for count in ("0", "2"):
-        monkeypatch.setenv(ingest_fork.ENV, count)
-        folder = tmp_path / f"processes-{count}"
-        folder.mkdir()
-        ws = make_workspace({}, directory=folder)
+    def vendors(ws: Workspace) -> None:
         add_token_vendor(ws, "hr", pages=2, slow=0.2, bad_rows=True)  # its pages come last
         add_token_vendor(ws, "lms", pages=2, bad_rows=True)
-        [result] = sync(ws, ["ingest"])
-        said[count] = result.errors
+
+    said = {count: result.errors
+            for count, (_, result) in synced_each_way(make_workspace, tmp_path, monkeypatch, vendors).items()}
     assert said["2"] == said["0"]
     assert [e.split(":")[0] for e in said["2"]] == [
         "hr.fetch_employees", "hr.fetch_employees", "lms.fetch_employees", "lms.fetch_employees",
